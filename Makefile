@@ -1,0 +1,41 @@
+# Every target works on a fresh machine with Python 3.11: it creates .venv and installs into it once.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/archsearch search --out runs/demo --overwrite
+	$(BIN)/archsearch report runs/demo
+	$(BIN)/archsearch export runs/demo --out runs/demo/export
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/child_overhead.py
+	$(BIN)/python benchmarks/controller_speed.py
+	$(BIN)/python benchmarks/nasrl_vs_random.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache

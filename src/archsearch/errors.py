@@ -1,0 +1,27 @@
+"""One exception family: every error a user can cause is an ArchsearchError with a one-line message."""
+
+from __future__ import annotations
+
+
+class ArchsearchError(Exception):
+    """Base of every error archsearch raises on purpose; the CLI prints it as one line and exits 2."""
+
+
+class ConfigError(ArchsearchError):
+    """A configuration value, flag or name is invalid."""
+
+
+class InvalidArchitectureError(ArchsearchError):
+    """An architecture does not belong to its search space."""
+
+
+class DataError(ArchsearchError):
+    """A data set is missing or malformed."""
+
+
+class StoreError(ArchsearchError):
+    """The experiment database is missing, corrupt or of another study."""
+
+
+class TrialTimeoutError(ArchsearchError):
+    """A child network exceeded its per-trial time limit."""

@@ -1,0 +1,1 @@
+"""Evaluators: how good an architecture is (trained child networks or table lookups)."""

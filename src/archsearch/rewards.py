@@ -1,0 +1,41 @@
+"""Reward shaping: small pure functions from a Result to the scalar a strategy maximises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archsearch.errors import ConfigError
+from archsearch.evaluators.base import Result
+
+
+@dataclass(frozen=True)
+class WindowMaxPower:
+    """R = (max of the last ``window`` values of the per-epoch ``metric``) ** ``power``.
+
+    Zoph & Le 2017, section 4.1: the reward is the maximum validation accuracy of the last 5 epochs,
+    cubed. A result without a curve falls back to the scalar metric. Failed trials get ``failed_reward``.
+    """
+
+    metric: str = "val_acc"
+    window: int = 5
+    power: float = 3.0
+    failed_reward: float = 0.0
+
+    def __call__(self, result: Result) -> float:
+        if not result.ok:
+            return self.failed_reward
+        series = result.curve.get(self.metric)
+        if series:
+            value = max(series[-self.window :])
+        elif self.metric in result.metrics:
+            value = result.metrics[self.metric]
+        else:
+            raise ConfigError(f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})")
+        return float(value) ** self.power
+
+
+def make_reward(name: str, **kwargs: float | str | int) -> WindowMaxPower:
+    """The reward function called ``name`` in a config."""
+    if name in ("acc_cubed", "window_max_power"):
+        return WindowMaxPower(**kwargs)  # type: ignore[arg-type]
+    raise ConfigError(f"unknown reward {name!r}; known: acc_cubed")

@@ -1,0 +1,1 @@
+"""Search spaces: what can be built, as a sequence of decisions."""
