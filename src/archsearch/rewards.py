@@ -30,7 +30,9 @@ class WindowMaxPower:
         elif self.metric in result.metrics:
             value = result.metrics[self.metric]
         else:
-            raise ConfigError(f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})")
+            raise ConfigError(
+                f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})"
+            )
         return float(value) ** self.power
 
 

@@ -1,0 +1,1 @@
+"""Controllers: learnable policies that emit architectures token by token."""

@@ -1,0 +1,160 @@
+"""The autoregressive LSTM policy of Zoph & Le 2017, shared by REINFORCE, PPO and ENAS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from archsearch.errors import ConfigError, InvalidArchitectureError
+from archsearch.spaces.base import Decision, SearchSpace
+
+
+@dataclass
+class Trace:
+    """One walk of the controller over a space: the values and the (differentiable) log-probability."""
+
+    values: tuple[Any, ...]
+    log_prob: torch.Tensor
+    entropy: torch.Tensor
+
+
+class LSTMController(nn.Module):
+    """Autoregressive controller: a stacked LSTM emitting one decision per step.
+
+    Zoph & Le, "Neural Architecture Search with Reinforcement Learning", ICLR 2017, sections 3.1-3.3:
+    a 2-layer LSTM with 35 units, one softmax head and one input embedding per decision kind (the
+    sampled token's embedding is the next step's input), weights initialised U(-0.08, 0.08). At an
+    anchor point (a ``links`` decision) of layer i, each earlier layer j feeds layer i with probability
+    ``P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i))``, with h the controller's hidden state
+    at the anchor points, each j an independent Bernoulli draw.
+    """
+
+    def __init__(
+        self,
+        kinds: dict[str, Decision],
+        hidden_size: int = 35,
+        num_layers: int = 2,
+        init_range: float = 0.08,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if hidden_size < 1 or num_layers < 1:
+            raise ConfigError("controller hidden_size and num_layers must be at least 1")
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.choice_counts = {k: len(d.choices) for k, d in kinds.items() if not d.is_links}
+        self.has_links = any(d.is_links for d in kinds.values())
+        self.cells = nn.ModuleList(nn.LSTMCell(hidden_size, hidden_size) for _ in range(num_layers))
+        self.start = nn.Parameter(torch.zeros(1, hidden_size))
+        self.embeddings = nn.ModuleDict(
+            {k: nn.Embedding(n, hidden_size) for k, n in self.choice_counts.items()}
+        )
+        self.heads = nn.ModuleDict({k: nn.Linear(hidden_size, n) for k, n in self.choice_counts.items()})
+        if self.has_links:
+            self.links_input = nn.Parameter(torch.zeros(1, hidden_size))
+            self.w_prev = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.w_curr = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.v = nn.Linear(hidden_size, 1, bias=False)
+        for p in self.parameters():
+            nn.init.uniform_(p, -init_range, init_range, generator=generator)
+
+    def _step(
+        self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state, strict=True):
+            h, c = cell(x, (h, c))
+            new_state.append((h, c))
+            x = h
+        return x, new_state
+
+    def walk(
+        self,
+        space: SearchSpace,
+        values: tuple[Any, ...] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Trace:
+        """Sample an architecture (``values`` None) or score given ``values`` (teacher forcing).
+
+        When scoring, the walk stops after the last given value, so an architecture shorter than the
+        space (a depth curriculum) is scored over its own decisions only.
+        """
+        zeros = torch.zeros(1, self.hidden_size)
+        state = [(zeros, zeros) for _ in range(self.num_layers)]
+        x = self.start
+        anchors: list[torch.Tensor] = []  # W_prev h_j of every anchor point so far
+        chosen: list[Any] = []
+        log_prob = torch.zeros(())
+        entropy = torch.zeros(())
+        while values is None or len(chosen) < len(values):
+            decision = space.decisions(tuple(chosen))
+            if decision is None:
+                if values is not None:
+                    raise InvalidArchitectureError(f"{space.name}: more values than decisions")
+                break
+            h, state = self._step(x, state)
+            given = None if values is None else values[len(chosen)]
+            if decision.is_links:
+                value, lp, ent = self._links(decision, h, anchors, given, generator)
+                anchors.append(self.w_prev(h))
+                x = self.links_input
+            else:
+                value, index, lp, ent = self._categorical(decision, h, given, generator)
+                x = self.embeddings[decision.kind](index)
+            chosen.append(value)
+            log_prob = log_prob + lp
+            entropy = entropy + ent
+        return Trace(tuple(chosen), log_prob, entropy)
+
+    def _categorical(
+        self, decision: Decision, h: torch.Tensor, given: Any, generator: torch.Generator | None
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if decision.kind not in self.heads:
+            raise InvalidArchitectureError(f"controller has no head for decision kind {decision.kind!r}")
+        logits = self.heads[decision.kind](h)[0]
+        log_probs = F.log_softmax(logits, dim=-1)
+        if given is None:
+            index = int(torch.multinomial(log_probs.exp(), 1, generator=generator))
+        else:
+            try:
+                index = decision.choices.index(given)
+            except ValueError:
+                raise InvalidArchitectureError(
+                    f"{decision.name}: {given!r} is not one of {list(decision.choices)}"
+                ) from None
+        entropy = -(log_probs.exp() * log_probs).sum()
+        return decision.choices[index], torch.tensor([index]), log_probs[index], entropy
+
+    def _links(
+        self,
+        decision: Decision,
+        h: torch.Tensor,
+        anchors: list[torch.Tensor],
+        given: Any,
+        generator: torch.Generator | None,
+    ) -> tuple[tuple[int, ...], torch.Tensor, torch.Tensor]:
+        n = decision.num_links
+        if n > len(anchors):
+            raise InvalidArchitectureError(
+                f"{decision.name}: {n} links but only {len(anchors)} anchors so far"
+            )
+        if n == 0:
+            return (), torch.zeros(()), torch.zeros(())
+        logits = self.v(torch.tanh(torch.cat(anchors[:n]) + self.w_curr(h))).squeeze(-1)
+        if given is None:
+            draws = torch.rand(n, generator=generator) < torch.sigmoid(logits)
+            value = tuple(int(j) for j in torch.nonzero(draws).flatten())
+        else:
+            decision.check(given)
+            draws = torch.zeros(n, dtype=torch.bool)
+            draws[list(given)] = True
+            value = tuple(given)
+        log_on, log_off = F.logsigmoid(logits), F.logsigmoid(-logits)
+        log_prob = torch.where(draws, log_on, log_off).sum()
+        p = torch.sigmoid(logits)
+        entropy = -(p * log_on + (1 - p) * log_off).sum()
+        return value, log_prob, entropy

@@ -1,0 +1,59 @@
+"""Shared test fixtures: a small layered space with anchor points that needs no torch module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from archsearch.errors import InvalidArchitectureError
+from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace
+
+
+class ToyLayerSpace(SearchSpace):
+    """Per layer: an anchor point, then filter height and width in (1, 3, 5, 7)."""
+
+    name = "toy"
+    sizes = (1, 3, 5, 7)
+
+    def __init__(self, num_layers: int = 3) -> None:
+        self.num_layers = num_layers
+
+    def with_depth(self, depth: int) -> ToyLayerSpace:
+        return ToyLayerSpace(depth)
+
+    def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
+        layer, slot = divmod(len(prefix), 3)
+        if layer >= self.num_layers:
+            return None
+        if slot == 0:
+            return Decision(f"layer{layer}.inputs", LINKS, num_links=layer)
+        kind = ("filter_h", "filter_w")[slot - 1]
+        return Decision(f"layer{layer}.{kind}", kind, self.sizes)
+
+    def kinds(self) -> dict[str, Decision]:
+        return {
+            LINKS: Decision("inputs", LINKS),
+            "filter_h": Decision("filter_h", "filter_h", self.sizes),
+            "filter_w": Decision("filter_w", "filter_w", self.sizes),
+        }
+
+    def encode(self, arch: Architecture) -> str:
+        return repr(arch.values)
+
+    def decode(self, text: str) -> Architecture:
+        raise InvalidArchitectureError("toy space cannot decode")
+
+    def config(self) -> dict[str, Any]:
+        return {"num_layers": self.num_layers}
+
+
+def fraction_3x3(arch: Architecture) -> float:
+    """Synthetic reward: the fraction of layers whose filter is 3x3."""
+    layers = [arch.values[i : i + 3] for i in range(0, len(arch.values), 3)]
+    return sum(1 for _, h, w in layers if (h, w) == (3, 3)) / len(layers)
+
+
+@pytest.fixture
+def toy_space() -> ToyLayerSpace:
+    return ToyLayerSpace()
