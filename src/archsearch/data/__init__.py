@@ -1,0 +1,1 @@
+"""Data sets for child networks and tasks: images (digits, MNIST, Fashion-MNIST, CIFAR-10)."""
