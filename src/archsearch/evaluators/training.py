@@ -1,0 +1,431 @@
+"""Child-network training: build an architecture, train it with SGD and score it on held-out images.
+
+Implements the child training of NAS-RL (Zoph & Le 2017, section 4.1), which uses the DenseNet settings
+(Huang et al. 2017): SGD with Nesterov momentum 0.9, learning rate 0.1, weight decay 1e-4, and a random
+hold-out of training images as validation set (5,000 of CIFAR-10's 50,000). The paper trains each child
+for 50 epochs; the default here is scaled down to 10 and set by the study's configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archsearch.data.images import KNOWN_DATASETS, load_images
+from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
+from archsearch.evaluators.base import Evaluator, Result, Status
+from archsearch.spaces.base import Architecture, SearchSpace
+
+log = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("cosine", "constant")
+# Zoph & Le 2017 reward: the maximum validation accuracy over the last 5 epochs (cubed by the strategy).
+REWARD_LAST_EPOCHS = 5
+ERROR_MAX_CHARS = 300
+# On CUDA, reading a loss back stalls the queue; check losses for NaN in groups of this many batches.
+CUDA_LOSS_CHECK_EVERY = 32
+
+
+class NonFiniteLossError(ArchsearchError):
+    """A training loss became nan or inf; ``batch`` is the 1-based batch index within its epoch."""
+
+    def __init__(self, batch: int, value: float) -> None:
+        super().__init__(f"loss became {value} at batch {batch}")
+        self.batch = batch
+        self.value = value
+
+
+def cosine_lr(base_lr: float, epoch: int, epochs: int) -> float:
+    """Learning rate of 0-based ``epoch`` under cosine annealing to 0 (Loshchilov & Hutter 2017, eq. 5)."""
+    return 0.5 * base_lr * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def validation_count(num_train: int, val_size: float | int) -> int:
+    """How many of ``num_train`` images ``val_size`` (a fraction, or a count) holds out."""
+    count = max(1, round(val_size * num_train)) if isinstance(val_size, float) else int(val_size)
+    if not 1 <= count < num_train:
+        raise ConfigError(
+            f"val_size={val_size!r} holds out {count} of {num_train} training images; "
+            f"it must leave at least one image for training and one for validation"
+        )
+    return count
+
+
+def validation_split(
+    num_train: int, val_size: float | int, split_seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted indices (train, validation) of a random hold-out; the same seed gives the same split."""
+    count = validation_count(num_train, val_size)
+    order = torch.randperm(num_train, generator=torch.Generator().manual_seed(split_seed))
+    return order[count:].sort().values, order[:count].sort().values
+
+
+def _sum_finite(pending: list[torch.Tensor], first_batch: int) -> float:
+    """Sum of the pending batch losses (one device sync); NonFiniteLossError at the first nan or inf."""
+    values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
+    for offset, value in enumerate(values):
+        if not math.isfinite(value):
+            raise NonFiniteLossError(first_batch + offset + 1, value)
+    pending.clear()
+    return math.fsum(values)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    deadline: float | None = None,
+    check_every: int = 1,
+) -> float:
+    """One epoch of mini-batch SGD over a fresh random permutation; returns the mean batch loss.
+
+    A trailing batch of a single image is skipped (batch normalisation cannot train on it). Raises
+    NonFiniteLossError when a loss is nan or inf (checked every ``check_every`` batches, reporting the
+    exact batch) and TrialTimeoutError when ``time.perf_counter()`` passes ``deadline`` after a batch.
+    With a ``scaler`` the forward pass runs under CUDA float16 autocast.
+    """
+    model.train()
+    count = len(inputs)
+    order = torch.randperm(count, generator=generator).to(inputs.device, non_blocking=True)
+    stop = count - 1 if count % batch_size == 1 and count > 1 else count
+    autocast = torch.autocast("cuda", dtype=torch.float16) if scaler is not None else contextlib.nullcontext()
+    pending: list[torch.Tensor] = []
+    total = 0.0
+    batches = 0
+    for start in range(0, stop, batch_size):
+        index = order[start : start + batch_size]
+        with autocast:
+            loss = F.cross_entropy(model(inputs[index]), targets[index])
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        pending.append(loss.detach())
+        batches += 1
+        if len(pending) >= check_every:
+            total += _sum_finite(pending, batches - len(pending))
+        if deadline is not None and time.perf_counter() > deadline:
+            if pending:
+                total += _sum_finite(pending, batches - len(pending))
+            raise TrialTimeoutError(f"time limit reached after batch {batches}")
+    if pending:
+        total += _sum_finite(pending, batches - len(pending))
+    return total / max(batches, 1)
+
+
+def accuracy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) -> float:
+    """Fraction of ``inputs`` that ``model`` (in eval mode, without gradients) classifies correctly."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=inputs.device)
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            logits = model(inputs[start : start + batch_size])
+            correct += (logits.argmax(dim=1) == targets[start : start + batch_size]).sum()
+    return correct.item() / max(len(inputs), 1)
+
+
+@dataclass
+class DataSplit:
+    """Train / validation / test tensors of one data set on one device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+@dataclass
+class _Progress:
+    """What a trial reached so far, kept for the partial result of a failed trial."""
+
+    epoch: int = 0
+    params: int | None = None
+    curve: dict[str, list[float]] = field(default_factory=lambda: {"val_acc": [], "train_loss": []})
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 3] + "..."
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc)
+    )
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ConfigError(f"device {device!r} is not a torch device; use auto, cpu or cuda[:N]") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {device!r} asked for CUDA, which this machine lacks; use device='auto' or 'cpu'"
+        )
+    return resolved
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class TrainingEvaluator(Evaluator):
+    """Trains the child network ``space.build(arch, ...)`` and reports its validation accuracy.
+
+    Defaults are the NAS-RL / DenseNet child settings (Zoph & Le 2017): SGD, ``lr`` 0.1, ``momentum``
+    0.9 with Nesterov, ``weight_decay`` 1e-4; ``epochs`` scaled down from the paper's 50.
+    ``val_size`` is a fraction or a count of training images held out at random as validation (the
+    paper holds out 5,000 of 50,000); the split depends only on ``split_seed``, so every trial sees the
+    same one. ``device`` "auto" picks CUDA when available; ``amp`` enables float16 autocast with a
+    gradient scaler on CUDA only. ``timeout_s`` is checked after every batch. Data loads lazily in
+    ``evaluate`` (the evaluator is pickled to worker processes) and is kept per evaluator instance.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "digits",
+        data_dir: str | None = None,
+        train_limit: int | None = None,
+        epochs: int = 10,
+        batch_size: int = 64,
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 1e-4,
+        lr_schedule: str = "cosine",
+        val_size: float | int = 0.1,
+        split_seed: int = 0,
+        device: str = "auto",
+        amp: bool = False,
+        timeout_s: float | None = None,
+        threads: int = 1,
+        eval_batch_size: int = 1024,
+    ) -> None:
+        checks = [
+            (
+                dataset in KNOWN_DATASETS,
+                f"dataset must be one of {', '.join(KNOWN_DATASETS)}, got {dataset!r}",
+            ),
+            (
+                train_limit is None or (_is_int(train_limit) and train_limit >= 1),
+                f"train_limit must be a positive integer or None, got {train_limit!r}",
+            ),
+            (_is_int(epochs) and epochs >= 1, f"epochs must be a positive integer, got {epochs!r}"),
+            (
+                _is_int(batch_size) and batch_size >= 1,
+                f"batch_size must be a positive integer, got {batch_size!r}",
+            ),
+            (
+                _is_int(eval_batch_size) and eval_batch_size >= 1,
+                f"eval_batch_size must be a positive integer, got {eval_batch_size!r}",
+            ),
+            (_is_number(lr) and lr > 0, f"lr must be a positive number, got {lr!r}"),
+            (_is_number(momentum) and 0 <= momentum < 1, f"momentum must be in [0, 1), got {momentum!r}"),
+            (isinstance(nesterov, bool), f"nesterov must be true or false, got {nesterov!r}"),
+            (
+                not (nesterov is True and _is_number(momentum) and momentum == 0),
+                "nesterov=True needs momentum > 0; set momentum or nesterov=False",
+            ),
+            (
+                _is_number(weight_decay) and weight_decay >= 0,
+                f"weight_decay must be a number >= 0, got {weight_decay!r}",
+            ),
+            (
+                lr_schedule in LR_SCHEDULES,
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}",
+            ),
+            (
+                (isinstance(val_size, float) and 0 < val_size < 1) or (_is_int(val_size) and val_size >= 1),
+                f"val_size must be a fraction in (0, 1) or a count >= 1 of training images, got {val_size!r}",
+            ),
+            (_is_int(split_seed), f"split_seed must be an integer, got {split_seed!r}"),
+            (isinstance(amp, bool), f"amp must be true or false, got {amp!r}"),
+            (
+                timeout_s is None or (_is_number(timeout_s) and timeout_s > 0),
+                f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
+            ),
+            (_is_int(threads) and threads >= 1, f"threads must be a positive integer, got {threads!r}"),
+            (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        _resolve_device(device)
+        self.dataset = dataset
+        self.data_dir = None if data_dir is None else str(data_dir)
+        self.train_limit = train_limit
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.lr = float(lr)
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+        self.weight_decay = float(weight_decay)
+        self.lr_schedule = lr_schedule
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.device = device
+        self.amp = amp
+        self.timeout_s = None if timeout_s is None else float(timeout_s)
+        self.threads = threads
+        self._splits: dict[str, DataSplit] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_splits"] = {}  # tensors stay in the process that loaded them
+        return state
+
+    def split(self, device: torch.device | str = "cpu") -> DataSplit:
+        """The train / validation / test tensors on ``device``, loaded and split once per instance."""
+        key = str(device)
+        if key not in self._splits:
+            data = load_images(self.dataset, self.data_dir, self.train_limit)
+            train_idx, val_idx = validation_split(len(data.train_x), self.val_size, self.split_seed)
+            self._splits[key] = DataSplit(
+                train_x=data.train_x[train_idx].to(device),
+                train_y=data.train_y[train_idx].to(device),
+                val_x=data.train_x[val_idx].to(device),
+                val_y=data.train_y[val_idx].to(device),
+                test_x=data.test_x.to(device),
+                test_y=data.test_y.to(device),
+                input_shape=data.input_shape,
+                num_classes=data.num_classes,
+            )
+        return self._splits[key]
+
+    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
+        """Train ``arch`` from seed ``seed``; a failing child gives a failed or timed-out Result, never raises.
+
+        Missing data or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
+        """
+        started = time.perf_counter()
+        device = _resolve_device(self.device)
+        data = self.split(device)
+        progress = _Progress()
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            metrics = self._train(space, arch, seed, device, data, progress, started)
+            return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
+        except TrialTimeoutError:
+            message = (
+                f"exceeded the time limit of {self.timeout_s:g} s in epoch {progress.epoch} of {self.epochs} "
+                f"({len(progress.curve['val_acc'])} epochs completed)"
+            )
+            return self._partial(message, "timeout", progress, started)
+        except NonFiniteLossError as exc:
+            message = f"loss became {exc.value} at epoch {progress.epoch}, batch {exc.batch}"
+            return self._partial(message, "failed", progress, started)
+        except Exception as exc:
+            log.debug("trial of %s (seed %d) failed", arch.to_json(), seed, exc_info=True)
+            if _is_out_of_memory(exc):
+                message = _one_line(f"out of memory: {exc}")
+            else:
+                message = _one_line(f"{type(exc).__name__}: {exc}")
+            return self._partial(message, "failed", progress, started)
+        finally:
+            torch.set_num_threads(previous_threads)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def _partial(self, message: str, status: Status, progress: _Progress, started: float) -> Result:
+        metrics: dict[str, float] = {"epochs": float(len(progress.curve["val_acc"]))}
+        if progress.params is not None:
+            metrics["params"] = float(progress.params)
+        return Result(
+            metrics=metrics,
+            cost_s=time.perf_counter() - started,
+            status=status,
+            error=message,
+            curve=progress.curve,
+        )
+
+    def _train(
+        self,
+        space: SearchSpace,
+        arch: Architecture,
+        seed: int,
+        device: torch.device,
+        data: DataSplit,
+        progress: _Progress,
+        started: float,
+    ) -> dict[str, float]:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model = space.build(arch, data.input_shape, data.num_classes).to(device)
+        progress.params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=self.lr,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+        )
+        use_amp = self.amp and device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda") if use_amp else None
+        deadline = None if self.timeout_s is None else started + self.timeout_s
+        check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
+        train_time = 0.0
+        for epoch in range(self.epochs):
+            progress.epoch = epoch + 1
+            if self.lr_schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(self.lr, epoch, self.epochs)
+            epoch_start = time.perf_counter()
+            loss = train_epoch(
+                model,
+                optimizer,
+                data.train_x,
+                data.train_y,
+                self.batch_size,
+                generator,
+                scaler=scaler,
+                deadline=deadline,
+                check_every=check_every,
+            )
+            train_time += time.perf_counter() - epoch_start
+            val_acc = accuracy(model, data.val_x, data.val_y, self.eval_batch_size)
+            progress.curve["train_loss"].append(loss)
+            progress.curve["val_acc"].append(val_acc)
+            if deadline is not None and time.perf_counter() > deadline and epoch + 1 < self.epochs:
+                raise TrialTimeoutError("time limit reached after validation")
+        val_curve = progress.curve["val_acc"]
+        test_acc = accuracy(model, data.test_x, data.test_y, self.eval_batch_size)
+        return {
+            "val_acc": val_curve[-1],
+            "best_val_acc": max(val_curve),
+            "max_val_acc_last5": max(val_curve[-REWARD_LAST_EPOCHS:]),
+            "test_acc": test_acc,
+            "params": float(progress.params),
+            "train_time_s": train_time,
+            "images_per_s": len(data.train_x) * self.epochs / max(train_time, 1e-9),
+            "epochs": float(self.epochs),
+        }
