@@ -1,0 +1,1 @@
+"""Reports on studies: progress, plots, HTML pages and exports of found architectures."""

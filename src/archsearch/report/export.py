@@ -1,0 +1,108 @@
+"""Export a found architecture as a standalone PyTorch source file or as a JSON record."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import pprint
+from collections.abc import Callable
+
+from archsearch import __version__
+from archsearch.errors import ConfigError
+from archsearch.spaces import nasrl_cnn_module
+from archsearch.spaces.base import Architecture, SearchSpace
+from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
+
+PytorchExporter = Callable[[SearchSpace, Architecture, tuple[int, int, int], int], str]
+"""Writes the standalone source of one space's architecture: (space, arch, input_shape, num_classes)."""
+
+
+def export_pytorch_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
+) -> str:
+    """The text of a Python file that needs only torch and defines ``build_model()`` for ``arch``.
+
+    Running the file builds the model and prints its parameter count and output shape on a random batch.
+    """
+    exporter = PYTORCH_EXPORTERS.get(space.name)
+    if exporter is None:
+        raise ConfigError(
+            f"space {space.name!r} has no PyTorch exporter; spaces that export: {sorted(PYTORCH_EXPORTERS)}"
+        )
+    space.validate(arch)
+    return exporter(space, arch, input_shape, num_classes)
+
+
+def export_json(space: SearchSpace, arch: Architecture) -> str:
+    """A pretty JSON record of ``arch``: its space and that space's config, its values and encoding.
+
+    ``{"space": ..., "values": ...}`` inside it is what ``Architecture.from_dict`` reads back.
+    """
+    space.validate(arch)
+    record = {
+        "space": space.name,
+        "config": space.config(),
+        "values": arch.to_dict()["values"],
+        "encoded": space.encode(arch),
+        "archsearch_version": __version__,
+    }
+    return _pretty_json(record)
+
+
+def _pretty_json(value: object, indent: str = "", width: int = 100) -> str:
+    """Indented JSON that keeps a list or object on one line when it fits in ``width``."""
+    compact = json.dumps(value, separators=(", ", ": "))
+    if not isinstance(value, (dict, list)) or len(indent) + len(compact) <= width:
+        return compact
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k)}: {_pretty_json(v, inner, width)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    # Long lists of short items (an architecture's values) are packed into lines like a paragraph.
+    lines: list[str] = []
+    for item in (_pretty_json(v, inner, width) for v in value):
+        if lines and "\n" not in item and "\n" not in lines[-1] and len(lines[-1]) + len(item) + 2 <= width:
+            lines[-1] += ", " + item
+        else:
+            lines.append(inner + item)
+    return "[\n" + ",\n".join(lines) + f"\n{indent}]"
+
+
+def _nasrl_cnn_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
+) -> str:
+    if not isinstance(space, NasRLCNNSpace):
+        raise ConfigError(f"space {space.name!r} is not a NasRLCNNSpace, got {type(space).__name__}")
+    spec = space.module_spec(arch, input_shape, num_classes)
+    encoded = space.encode(arch)
+    # Comments, not a docstring: the module's own docstring and its __future__ import must come first.
+    header = (
+        f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
+        f"# Space {space.name}, architecture: {encoded}\n"
+        f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
+        "# Run this file to build the model and print its parameter count.\n\n"
+    )
+    footer = f'''
+
+SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
+"""The architecture {encoded}."""
+
+
+def build_model() -> nn.Module:
+    """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
+    return NasRLCNN(SPEC)
+
+
+if __name__ == "__main__":
+    model = build_model().eval()
+    batch = torch.randn(2, SPEC["in_channels"], SPEC["height"], SPEC["width"])
+    with torch.no_grad():
+        logits = model(batch)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
+'''
+    return header + inspect.getsource(nasrl_cnn_module) + footer
+
+
+PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {NasRLCNNSpace.name: _nasrl_cnn_source}
+"""Space name -> the function that writes its standalone PyTorch source; later spaces add theirs."""
