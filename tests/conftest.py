@@ -57,3 +57,53 @@ def fraction_3x3(arch: Architecture) -> float:
 @pytest.fixture
 def toy_space() -> ToyLayerSpace:
     return ToyLayerSpace()
+
+
+class ToyEvaluator:
+    """Scores the toy space by ``fraction_3x3`` with a small deterministic per-seed noise.
+
+    ``fail_when_h1`` fails every architecture whose first layer is 1 high; ``sleep_s`` slows each trial.
+    """
+
+    def __init__(self, sleep_s: float = 0.0, fail_when_h1: bool = False) -> None:
+        self.sleep_s = sleep_s
+        self.fail_when_h1 = fail_when_h1
+
+    def evaluate(self, space, arch, seed):
+        import time
+
+        from archsearch.evaluators.base import Result
+
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        if self.fail_when_h1 and arch.values[1] == 1:
+            return Result.failure("loss became nan at epoch 1, batch 3")
+        score = 0.5 + 0.5 * fraction_3x3(arch) - (seed % 97) / 10000
+        return Result(
+            metrics={"val_acc": score, "test_acc": score}, curve={"val_acc": [score / 2, score]}, cost_s=0.01
+        )
+
+
+@pytest.fixture
+def toy_registry(monkeypatch):
+    """Register the toy space and evaluator under the names "toy" so studies can use them."""
+    from archsearch import registry
+
+    monkeypatch.setitem(registry.SPACES, "toy", "conftest:ToyLayerSpace")
+    monkeypatch.setitem(registry.EVALUATORS, "toy", "conftest:ToyEvaluator")
+    return registry
+
+
+def toy_config(**overrides):
+    from archsearch.config import parse_config
+
+    data = {
+        "seed": 0,
+        "n_trials": 12,
+        "executor": "inline",
+        "space": {"name": "toy", "params": {"num_layers": 3}},
+        "strategy": {"name": "reinforce", "params": {"batch_size": 2, "lr": 0.01}},
+        "evaluator": {"name": "toy"},
+    }
+    data.update(overrides)
+    return parse_config(data)

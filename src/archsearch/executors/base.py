@@ -1,0 +1,39 @@
+"""The Executor interface and the function every executor runs for one trial."""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import Future
+
+from archsearch.evaluators.base import Evaluator, Result
+from archsearch.spaces.base import Architecture, SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:
+    """Evaluate one architecture; an exception escaping the evaluator becomes a failed trial."""
+    start = time.perf_counter()
+    try:
+        return evaluator.evaluate(space, arch, seed)
+    except Exception as exc:  # a failing child must never stop the search
+        log.debug("evaluation raised", exc_info=True)
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return Result.failure(message, cost_s=time.perf_counter() - start)
+
+
+class Executor(ABC):
+    """Runs trials somewhere and hands back futures of their Results."""
+
+    workers: int = 1
+
+    @abstractmethod
+    def submit(
+        self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
+    ) -> Future[Result]:
+        """Start evaluating ``arch``; the future never raises for a failing child."""
+
+    def shutdown(self) -> None:
+        """Release workers; unfinished trials are abandoned (the store keeps them as running)."""

@@ -1,0 +1,47 @@
+"""Names users type in configs and flags, mapped to the classes that implement them."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from archsearch.errors import ArchsearchError, ConfigError
+
+SPACES = {"nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace"}
+STRATEGIES = {
+    "reinforce": "archsearch.strategies.reinforce:Reinforce",
+    "random": "archsearch.strategies.random:RandomSearch",
+}
+EVALUATORS = {"training": "archsearch.evaluators.training:TrainingEvaluator"}
+REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
+
+
+def resolve(kind: str, name: str) -> Any:
+    """The class registered as ``name`` among the ``kind``s (space, strategy, evaluator)."""
+    registry = REGISTRIES[kind]
+    if name not in registry:
+        raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(sorted(registry))}")
+    module, _, attr = registry[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
+    """Instantiate ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
+    cls = resolve(kind, name)
+    accepted = [p for p in inspect.signature(cls).parameters if p not in fixed]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"unknown option {unknown[0]!r} for {kind} {name!r}; options: {', '.join(accepted)}"
+        )
+    try:
+        return cls(**fixed, **params)
+    except ArchsearchError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad options for {kind} {name!r}: {exc}") from exc
+
+
+def option_names(kind: str, name: str, *exclude: str) -> list[str]:
+    return [p for p in inspect.signature(resolve(kind, name)).parameters if p not in exclude]

@@ -1,0 +1,1 @@
+"""The experiment store: every trial and checkpoint of a study, in an embedded database."""

@@ -1,0 +1,253 @@
+"""Study: one run of a search. Wires space, strategy, evaluator, executor and store; owns the budget."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from archsearch.config import StudyConfig, parse_config
+from archsearch.errors import ConfigError, StoreError
+from archsearch.evaluators.base import Evaluator, Result
+from archsearch.executors.base import Executor
+from archsearch.registry import construct
+from archsearch.rewards import make_reward
+from archsearch.spaces.base import SearchSpace
+from archsearch.store.sqlite import Store, TrialRecord
+from archsearch.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+
+class StudyListener(Protocol):
+    """Receives progress events (the CLI's progress display is one)."""
+
+    def trial_started(self, record: TrialRecord) -> None: ...
+
+    def trial_finished(self, record: TrialRecord) -> None: ...
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The seed of trial ``number``: independent of execution order, so results are reproducible."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def make_executor(config: StudyConfig) -> Executor:
+    if config.executor == "inline":
+        from archsearch.executors.inline import InlineExecutor
+
+        return InlineExecutor()
+    from archsearch.executors.pool import PoolExecutor
+
+    return PoolExecutor(config.workers)
+
+
+@dataclass
+class _InFlight:
+    record: TrialRecord
+    future: Future[Result]
+
+
+class Study:
+    """A search in a directory: ``Study.create(config, dir).run()``, later ``Study.load(dir).run()``.
+
+    The store is the source of truth: a trial row is written before its evaluation starts and finished
+    together with the strategy checkpoint. ``run`` on a study that was interrupted (even by kill -9)
+    restores the latest checkpoint, replays the asks and tells recorded after it, re-queues the trials
+    that were running, and continues; no finished trial is lost or repeated.
+    """
+
+    def __init__(self, config: StudyConfig, directory: Path, store: Store) -> None:
+        self.config = config
+        self.directory = directory
+        self.store = store
+        self.space: SearchSpace = construct("space", config.space.name, config.space.params)
+        self.strategy: Strategy = construct(
+            "strategy", config.strategy.name, config.strategy.params, space=self.space, seed=config.seed
+        )
+        self.evaluator: Evaluator = construct("evaluator", config.evaluator.name, config.evaluator.params)
+        self.reward_fn = make_reward(config.reward.name, **config.reward.params)
+        self.event = -1
+        self.num_asked = 0
+        self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: StudyConfig, directory: str | Path, overwrite: bool = False) -> Study:
+        directory = Path(directory)
+        if (directory / "study.db").exists():
+            if not overwrite:
+                raise ConfigError(
+                    f"{directory} already holds a study; continue it with `archsearch resume {directory}` "
+                    "or pass --overwrite"
+                )
+            shutil.rmtree(directory)
+        store = Store(directory, create=True)
+        try:
+            study = cls(config, directory, store)
+        except BaseException:
+            store.close()
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        store.set_meta("config", config.model_dump(mode="json"))
+        store.set_meta("space_name", study.space.name)
+        store.set_meta("created_at", time.time())
+        return study
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Study:
+        directory = Path(directory)
+        store = Store(directory)
+        data = store.get_meta("config")
+        if data is None:
+            raise StoreError(f"{directory} has a database but no study config")
+        return cls(parse_config(data), directory, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:
+        """Run (or continue) until ``n_trials`` trials are finished or the time budget is spent."""
+        own_executor = executor is None
+        running = self._restore()
+        if self._finished_budget() and not running:
+            return
+        executor = executor or make_executor(self.config)
+        max_concurrent = self.config.max_concurrent or executor.workers
+        inflight: dict[int, _InFlight] = {}
+        started = time.monotonic()
+        try:
+            for record in running:
+                inflight[record.number] = self._submit(executor, record, listeners)
+            while True:
+                while (
+                    len(inflight) < max_concurrent
+                    and self.num_asked < self.config.n_trials
+                    and not self._time_up(started)
+                ):
+                    record = self._ask()
+                    inflight[record.number] = self._submit(executor, record, listeners)
+                if not inflight:
+                    break
+                number = self._next_done(inflight)
+                item = inflight.pop(number)
+                self._tell(item.record, item.future.result(), started)
+                for listener in listeners:
+                    listener.trial_finished(item.record)
+        finally:
+            if own_executor:
+                executor.shutdown()
+            self.store.set_meta("elapsed_s", self.elapsed_before + time.monotonic() - started)
+
+    def _finished_budget(self) -> bool:
+        return self.num_asked >= self.config.n_trials
+
+    def _time_up(self, started: float) -> bool:
+        limit = self.config.max_time_s
+        return limit is not None and self.elapsed_before + time.monotonic() - started >= limit
+
+    def _ask(self) -> TrialRecord:
+        arch = self.strategy.ask()
+        self.space.validate(arch)
+        self.event += 1
+        number = self.num_asked
+        self.num_asked += 1
+        record = TrialRecord(
+            number=number,
+            arch=arch,
+            arch_str=self.space.encode(arch),
+            seed=trial_seed(self.config.seed, number),
+            status="running",
+            ask_event=self.event,
+            started_at=time.time(),
+        )
+        self.store.add_trial(number, arch, record.arch_str, record.seed, self.event)
+        return record
+
+    def _submit(
+        self, executor: Executor, record: TrialRecord, listeners: Sequence[StudyListener]
+    ) -> _InFlight:
+        for listener in listeners:
+            listener.trial_started(record)
+        return _InFlight(record, executor.submit(self.evaluator, self.space, record.arch, record.seed))
+
+    def _next_done(self, inflight: dict[int, _InFlight]) -> int:
+        if self.config.ordered:
+            number = min(inflight)
+            inflight[number].future.result()
+            return number
+        done, _ = wait([i.future for i in inflight.values()], return_when=FIRST_COMPLETED)
+        return min(n for n, i in inflight.items() if i.future in done)
+
+    def _tell(self, record: TrialRecord, result: Result, started: float) -> None:
+        reward = self.reward_fn(result)
+        self.strategy.tell(record.arch, result, reward)
+        self.event += 1
+        told = (self.store.count() - self.store.count("running")) + 1
+        checkpoint = self.strategy.state_dict() if told % self.config.checkpoint_every == 0 else None
+        info = self.strategy.progress()
+        self.store.finish_trial(record.number, result, reward, self.event, info, checkpoint)
+        record.status, record.reward, record.tell_event = result.status, reward, self.event
+        record.metrics, record.curve, record.cost_s, record.error = (
+            result.metrics,
+            result.curve,
+            result.cost_s,
+            result.error,
+        )
+        record.info, record.finished_at = info, time.time()
+
+    # -- resume -------------------------------------------------------------------------------------
+    def _restore(self) -> list[TrialRecord]:
+        """Bring the strategy to the state it had when the study stopped; return trials to re-run."""
+        trials = self.store.trials()
+        checkpoint = self.store.latest_checkpoint()
+        since = -1
+        if checkpoint is not None:
+            since, state = checkpoint
+            self.strategy.load_state_dict(state)
+        events: list[tuple[int, str, TrialRecord]] = []
+        for t in trials:
+            if t.ask_event > since:
+                events.append((t.ask_event, "ask", t))
+            if t.tell_event is not None and t.tell_event > since:
+                events.append((t.tell_event, "tell", t))
+        for _, kind, t in sorted(events, key=lambda e: e[0]):
+            if kind == "ask":
+                replayed = self.strategy.ask()
+                if replayed != t.arch:
+                    log.warning("trial %d: the strategy proposes another architecture on replay", t.number)
+            else:
+                self.strategy.tell(t.arch, t.result(), t.reward if t.reward is not None else 0.0)
+        all_events = [t.ask_event for t in trials] + [
+            t.tell_event for t in trials if t.tell_event is not None
+        ]
+        self.event = max(all_events, default=-1)
+        self.num_asked = len(trials)
+        return [t for t in trials if not t.finished]
+
+    # -- queries ------------------------------------------------------------------------------------
+    def best(self) -> TrialRecord | None:
+        return best_trial(self.store.trials())
+
+    def summary(self) -> dict[str, Any]:
+        trials = self.store.trials()
+        return {
+            "trials": len(trials),
+            "finished": sum(t.finished for t in trials),
+            "failed": sum(t.status in ("failed", "timeout") for t in trials),
+            "n_trials": self.config.n_trials,
+        }
+
+
+def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The successful trial with the highest reward (first one on ties)."""
+    ok = [t for t in trials if t.status == "ok" and t.reward is not None]
+    return max(ok, key=lambda t: (t.reward, -t.number)) if ok else None
