@@ -35,5 +35,6 @@ class Executor(ABC):
     ) -> Future[Result]:
         """Start evaluating ``arch``; the future never raises for a failing child."""
 
+    @abstractmethod
     def shutdown(self) -> None:
         """Release workers; unfinished trials are abandoned (the store keeps them as running)."""

@@ -20,3 +20,6 @@ class InlineExecutor(Executor):
         future: Future[Result] = Future()
         future.set_result(run_trial(evaluator, space, arch, seed))
         return future
+
+    def shutdown(self) -> None:
+        """Nothing runs in the background."""

@@ -1,0 +1,272 @@
+"""The archsearch command line: search, resume, status, best, report, export."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from archsearch.config import StudyConfig, load_config, parse_config
+from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.study import Study, best_trial
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Neural architecture search: NAS-RL, evolution, one-shot methods and AutoML-Zero.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def build_config(
+    config_file: Path | None,
+    overrides: dict[str, Any],
+    settings: list[str],
+) -> StudyConfig:
+    """The study config: the built-in default or a file, then flags, then ``--set key=value`` pairs."""
+    base = load_config(config_file) if config_file else StudyConfig()
+    data = base.model_dump(mode="json")
+    for dotted, value in overrides.items():
+        if value is not None:
+            if dotted.endswith(".name") and data[dotted.split(".")[0]]["name"] != value:
+                data[dotted.split(".")[0]]["params"] = {}  # another component: its defaults, not the old ones
+            _set_path(data, dotted, value)
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        _set_path(data, key.strip(), yaml.safe_load(raw))
+    return parse_config(data)
+
+
+@app.command()
+def search(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML file describing the study."),
+    out_dir: Path = typer.Option(Path("runs/search"), "--out", "-o", help="Study directory."),
+    overwrite: bool = typer.Option(False, help="Replace a study already in --out."),
+    space: str | None = typer.Option(None, help="Search space (nasrl_cnn)."),
+    strategy: str | None = typer.Option(None, help="Strategy (reinforce, random)."),
+    dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
+    data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
+    trials: int | None = typer.Option(None, help="Number of child networks to evaluate."),
+    epochs: int | None = typer.Option(None, help="Training epochs per child network."),
+    seed: int | None = typer.Option(None, help="Seed of the whole search."),
+    executor: str | None = typer.Option(None, help="inline or pool."),
+    workers: int | None = typer.Option(None, help="Worker processes of the pool (default: all cores)."),
+    device: str | None = typer.Option(None, help="auto, cpu or cuda."),
+    timeout: float | None = typer.Option(None, help="Per-trial time limit in seconds."),
+    max_time: float | None = typer.Option(None, help="Stop starting trials after this many seconds."),
+    set_: list[str] = typer.Option([], "--set", help="Any config value, e.g. --set strategy.params.lr=0.01"),
+    quiet: bool = typer.Option(False, help="No progress display."),
+) -> None:
+    """Start a search; the built-in default is NAS-RL (LSTM controller + REINFORCE) on digits."""
+    cfg = build_config(
+        config,
+        {
+            "space.name": space,
+            "strategy.name": strategy,
+            "evaluator.params.dataset": dataset,
+            "evaluator.params.data_dir": None if data_dir is None else str(data_dir),
+            "evaluator.params.epochs": epochs,
+            "evaluator.params.device": device,
+            "evaluator.params.timeout_s": timeout,
+            "n_trials": trials,
+            "seed": seed,
+            "executor": executor,
+            "workers": workers,
+            "max_time_s": max_time,
+        },
+        set_,
+    )
+    study = Study.create(cfg, out_dir, overwrite=overwrite)
+    _run(study, quiet)
+
+
+@app.command()
+def resume(
+    directory: Path = typer.Argument(..., help="Study directory."),
+    trials: int | None = typer.Option(None, help="Raise the total number of trials."),
+    quiet: bool = typer.Option(False, help="No progress display."),
+) -> None:
+    """Continue an interrupted study (even one killed with kill -9) where it stopped."""
+    study = Study.load(directory)
+    if trials is not None:
+        if trials < study.store.count():
+            raise ConfigError(f"--trials {trials} is below the {study.store.count()} trials already started")
+        study.config = study.config.model_copy(update={"n_trials": trials})
+        study.store.set_meta("config", study.config.model_dump(mode="json"))
+    _run(study, quiet)
+
+
+def _run(study: Study, quiet: bool) -> None:
+    from archsearch.report.progress import RichProgress
+
+    try:
+        done = sum(t.finished for t in study.store.trials())
+        best = best_trial(study.store.trials())
+        if quiet:
+            study.run()
+        else:
+            with RichProgress(study.config.n_trials, done, None if best is None else best.reward) as progress:
+                study.run([progress])
+        _print_best(study)
+        err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted; continue with: archsearch resume {study.directory}[/yellow]")
+        raise typer.Exit(130) from None
+    finally:
+        study.close()
+
+
+def _print_best(study: Study) -> None:
+    best = study.best()
+    if best is None:
+        out.print("no successful trial yet")
+        return
+    table = Table(title=f"best of {study.store.count()} trials", show_header=False)
+    table.add_row("trial", str(best.number))
+    table.add_row("architecture", best.arch_str)
+    table.add_row("reward", f"{best.reward:.4f}")
+    for key in ("val_acc", "best_val_acc", "test_acc", "params", "train_time_s"):
+        if key in best.metrics:
+            value = best.metrics[key]
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) and value < 10 else f"{value:,.0f}")
+    out.print(table)
+
+
+@app.command()
+def status(directory: Path = typer.Argument(..., help="Study directory.")) -> None:
+    """Trials finished, failed and running, and the best so far."""
+    study = Study.load(directory)
+    try:
+        trials = study.store.trials()
+        counts: dict[str, int] = {}
+        for t in trials:
+            counts[t.status] = counts.get(t.status, 0) + 1
+        out.print(
+            f"{directory}: {len(trials)}/{study.config.n_trials} trials started; "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        )
+        _print_best(study)
+    finally:
+        study.close()
+
+
+@app.command()
+def best(
+    directory: Path = typer.Argument(..., help="Study directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
+) -> None:
+    """The best architecture found so far."""
+    study = Study.load(directory)
+    try:
+        record = study.best()
+        if as_json:
+            if record is None:
+                raise ConfigError(f"{directory} has no successful trial yet")
+            payload = {
+                "number": record.number,
+                "architecture": record.arch_str,
+                "values": record.arch.to_dict()["values"],
+                "reward": record.reward,
+                "metrics": record.metrics,
+            }
+            out.print_json(json.dumps(payload))
+        else:
+            _print_best(study)
+    finally:
+        study.close()
+
+
+@app.command()
+def report(
+    directory: Path = typer.Argument(..., help="Study directory."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
+) -> None:
+    """Write an HTML report with plots: rewards, best so far, choices over time, the best architecture."""
+    from archsearch.report.html import write_report
+
+    index = write_report(directory, out_dir)
+    out.print(f"report: {index}")
+
+
+@app.command()
+def export(
+    directory: Path = typer.Argument(..., help="Study directory."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/export)."),
+    trial: int | None = typer.Option(None, help="Export this trial instead of the best."),
+) -> None:
+    """Write the best architecture as JSON and as a standalone PyTorch module file."""
+    from archsearch.report.export import export_json, export_pytorch_source
+
+    study = Study.load(directory)
+    try:
+        trials = study.store.trials()
+        if trial is None:
+            record = best_trial(trials)
+            if record is None:
+                raise ConfigError(f"{directory} has no successful trial to export")
+        else:
+            matches = [t for t in trials if t.number == trial]
+            if not matches:
+                raise ConfigError(f"{directory} has no trial {trial} (it has 0..{len(trials) - 1})")
+            record = matches[0]
+        input_shape, num_classes = study.evaluator.data_shape()  # type: ignore[attr-defined]
+        target = out_dir or study.directory / "export"
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "architecture.json").write_text(export_json(study.space, record.arch))
+        (target / "model.py").write_text(
+            export_pytorch_source(study.space, record.arch, input_shape, num_classes)
+        )
+        out.print(
+            f"exported trial {record.number} ({record.arch_str}) to {target}/architecture.json and model.py"
+        )
+    finally:
+        study.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one red line and exit code 2, never a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="archsearch", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad flags, bad values, missing arguments
+        message = exc.format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archsearch`: the help text
+            err.print(message, highlight=False)
+            sys.exit(0)
+        err.print(f"[red]error:[/red] {' '.join(message.split())}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except ArchsearchError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
