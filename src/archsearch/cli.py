@@ -23,8 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Neural architecture search: NAS-RL, evolution, one-shot methods and AutoML-Zero.",
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -30,7 +30,7 @@ def _default_strategy() -> Component:
 
 
 def _default_evaluator() -> Component:
-    return Component(name="training", params={"dataset": "digits", "epochs": 8, "batch_size": 64})
+    return Component(name="training", params={"dataset": "digits", "epochs": 6, "batch_size": 64})
 
 
 def _default_reward() -> Component:
@@ -43,7 +43,7 @@ class StudyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
-    n_trials: int = Field(default=32, ge=1)
+    n_trials: int = Field(default=24, ge=1)
     max_time_s: float | None = Field(default=None, gt=0)
     executor: Literal["inline", "pool"] = "pool"
     workers: int | None = Field(default=None, ge=1, description="pool size; default: all cores")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archsearch.cli import main
+
+
+def run_cli(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
+TOY = [
+    "--space",
+    "toy",
+    "--set",
+    "evaluator.name=toy",
+    "--set",
+    "evaluator.params={}",
+    "--executor",
+    "inline",
+]
+
+
+def test_search_then_status_best_and_resume(tmp_path, toy_registry, capsys):
+    out = str(tmp_path / "s")
+    assert run_cli("search", "--out", out, "--trials", "6", "--quiet", *TOY) == 0
+    assert run_cli("status", out) == 0
+    assert "6/6 trials started" in capsys.readouterr().out
+    assert run_cli("best", out, "--json") == 0
+    best = json.loads(capsys.readouterr().out)
+    assert best["reward"] > 0 and "architecture" in best
+    assert run_cli("resume", out, "--trials", "9", "--quiet") == 0
+    assert run_cli("status", out) == 0
+    assert "9/9 trials started" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--bogus"], "No such option: --bogus"),
+        (["search", "--strategy", "nope"], "unknown strategy 'nope'"),
+        (["search", "--trials", "0"], "n_trials"),
+        (["search", "--trials", "many"], "--trials"),
+        (["search", "--set", "strategy.params.lrr=3"], "unknown option 'lrr'"),
+        (["search", "--set", "novalue"], "key=value"),
+        (["search", "--config", "missing.yaml"], "does not exist"),
+        (["status", "nowhere"], "no study in nowhere"),
+        (["search", "--dataset", "imagenet"], "imagenet"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    code = run_cli(*args)
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    assert message in lines[0] and "Traceback" not in captured.err
+
+
+def test_config_file_and_flags_combine(tmp_path, toy_registry, capsys):
+    config = tmp_path / "study.yaml"
+    config.write_text(
+        "n_trials: 3\nexecutor: inline\nspace: {name: toy}\nevaluator: {name: toy}\n"
+        "strategy: {name: random}\n"
+    )
+    out = str(tmp_path / "s")
+    assert run_cli("search", "--config", str(config), "--out", out, "--seed", "5", "--quiet") == 0
+    from archsearch.study import Study
+
+    study = Study.load(out)
+    assert study.config.seed == 5 and study.config.strategy.name == "random" and study.store.count() == 3
+    study.close()
+
+
+def test_bad_yaml_config_is_rejected(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("n_trials: [1,\n")
+    assert run_cli("search", "--config", str(config)) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    config.write_text("n_trials: 3\nsurprise: 1\n")
+    assert run_cli("search", "--config", str(config)) == 2
+    assert "surprise" in capsys.readouterr().err
