@@ -333,7 +333,7 @@ class TrainingEvaluator(Evaluator):
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            metrics = self._train(space, arch, seed, device, data, progress, started)
+            metrics = self._train(space, arch, seed, device, data, progress)
             return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
         except TrialTimeoutError:
             message = (
@@ -376,8 +376,9 @@ class TrainingEvaluator(Evaluator):
         device: torch.device,
         data: DataSplit,
         progress: _Progress,
-        started: float,
     ) -> dict[str, float]:
+        # The limit covers building and training the child, not the data loading shared by all trials.
+        deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         model = space.build(arch, data.input_shape, data.num_classes).to(device)
@@ -391,7 +392,6 @@ class TrainingEvaluator(Evaluator):
         )
         use_amp = self.amp and device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda") if use_amp else None
-        deadline = None if self.timeout_s is None else started + self.timeout_s
         check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
         train_time = 0.0
         for epoch in range(self.epochs):
