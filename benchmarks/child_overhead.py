@@ -1,8 +1,7 @@
 """Claim: TrainingEvaluator trains a child network as fast as a plain hand-written PyTorch loop (>= 0.95x).
 
-Both sides train the same child (NAS-RL CNN space, fixed 3-layer architecture with skip connections;
-a fixed small CNN when that space is unavailable) from the same seed on the same training/validation
-split, with the same optimizer (SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4, cosine schedule
+Both sides train the same child (NAS-RL CNN space, fixed 3-layer architecture with skip connections)
+from the same seed on the same training/validation split, with the same optimizer (SGD, Nesterov momentum 0.9, lr 0.1, weight decay 1e-4, cosine schedule
 per epoch), batch size, per-epoch validation and final test pass, on 1 torch thread. Runs alternate so
 that drifts in machine load hit both sides alike. Prints training images/s of each and the ratio.
 
@@ -23,53 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture, SearchSpace
+from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 
 SEED = 0
 
 
-class FixedCNNSpace(SearchSpace):
-    """A one-point space: two 3x3 conv-BN-ReLU layers of 24 filters, global pooling, linear head."""
-
-    name = "fixed_cnn"
-    decision = Decision("width", "width", (24,))
-
-    def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
-        return self.decision if not prefix else None
-
-    def kinds(self) -> dict[str, Decision]:
-        return {"width": self.decision}
-
-    def encode(self, arch: Architecture) -> str:
-        return f"width={arch.values[0]}"
-
-    def decode(self, text: str) -> Architecture:
-        return Architecture(self.name, (int(text.split("=")[1]),))
-
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        width = arch.values[0]
-        return nn.Sequential(
-            nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(width, num_classes),
-        )
-
-
-def child() -> tuple[SearchSpace, Architecture]:
-    try:
-        from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
-    except ImportError:
-        space: SearchSpace = FixedCNNSpace()
-        return space, Architecture(space.name, (24,))
+def child() -> tuple[NasRLCNNSpace, Architecture]:
+    """A fixed 3-layer NAS-RL CNN: three 3x3 convolutions of 24 filters, each fed by all earlier ones."""
     space = NasRLCNNSpace(num_layers=3)
     return space, Architecture(space.name, ((), 3, 3, 24, (0,), 3, 3, 24, (0, 1), 3, 3, 24))
 
