@@ -231,7 +231,12 @@ def export(
             if not matches:
                 raise ConfigError(f"{directory} has no trial {trial} (it has 0..{len(trials) - 1})")
             record = matches[0]
-        input_shape, num_classes = study.evaluator.data_shape()  # type: ignore[attr-defined]
+        data_shape = getattr(study.evaluator, "data_shape", None)
+        if data_shape is None:
+            raise ConfigError(
+                f"evaluator {study.config.evaluator.name!r} trains no networks, so there is no model to export"
+            )
+        input_shape, num_classes = data_shape()
         target = out_dir or study.directory / "export"
         target.mkdir(parents=True, exist_ok=True)
         (target / "architecture.json").write_text(export_json(study.space, record.arch))

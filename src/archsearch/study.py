@@ -92,6 +92,7 @@ class Study:
         store = Store(directory, create=True)
         try:
             study = cls(config, directory, store)
+            study.evaluator.prepare()
         except BaseException:
             store.close()
             shutil.rmtree(directory, ignore_errors=True)
@@ -117,6 +118,7 @@ class Study:
     def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:
         """Run (or continue) until ``n_trials`` trials are finished or the time budget is spent."""
         own_executor = executor is None
+        self.evaluator.prepare()
         running = self._restore()
         if self._finished_budget() and not running:
             return

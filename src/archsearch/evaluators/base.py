@@ -56,6 +56,10 @@ class Result:
 class Evaluator(ABC):
     """Scores one architecture. Must be picklable: executors send it to worker processes."""
 
+    def prepare(self) -> None:
+        """Load and check what every trial needs (data), so that a mistake stops the study at once
+        with a clear error instead of failing every trial."""
+
     @abstractmethod
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
         """Evaluate ``arch``; never raise for a failing child, return ``Result.failure`` instead."""

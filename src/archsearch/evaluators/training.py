@@ -321,6 +321,14 @@ class TrainingEvaluator(Evaluator):
             )
         return self._splits[key]
 
+    def prepare(self) -> None:
+        self.split()
+
+    def data_shape(self) -> tuple[tuple[int, ...], int]:
+        """The input shape (C, H, W) and the number of classes of the data set."""
+        split = self.split()
+        return split.input_shape, split.num_classes
+
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
         """Train ``arch`` from seed ``seed``; a failing child gives a failed or timed-out Result, never raises.
 
