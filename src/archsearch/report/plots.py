@@ -1,0 +1,472 @@
+"""Study plots written as PNG files: rewards, best so far, how choices evolve, one architecture's drawing.
+
+Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot, so no global figure state and
+no GUI backend) and saves it with the Agg renderer. Each copes with an empty or all-failed study by
+drawing a figure that says so.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path as CurvePath
+from matplotlib.ticker import MaxNLocator
+
+from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
+from archsearch.store.sqlite import TrialRecord
+
+NO_FINISHED_TRIALS = "no finished trials yet"
+NO_SUCCESSFUL_TRIALS = "no successful trials yet"
+DPI = 100
+
+IMAGE = "image"
+CLASSIFIER = "classifier"
+Node = int | str
+"""A node of an architecture drawing: a layer index, ``IMAGE`` or ``CLASSIFIER``."""
+
+
+# -- data behind the plots (pure) ----------------------------------------------------------------
+
+
+def finished_trials(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials that have a result (ok, failed or timed out), by trial number."""
+    return sorted((t for t in trials if t.finished), key=lambda t: t.number)
+
+
+def best_so_far(values: Sequence[float | None]) -> np.ndarray:
+    """The running maximum of ``values``, skipping ``None``; NaN until the first value."""
+    array = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    return np.fmax.accumulate(array) if len(array) else array
+
+
+def default_window(count: int) -> int:
+    """Trials per window for ``count`` trials: about 20 windows, but at least 5 trials in each."""
+    return max(math.ceil(count / 20), min(count, 5), 1)
+
+
+def windows(count: int, window: int) -> list[range]:
+    """Consecutive index ranges of ``window`` items covering ``range(count)`` (the last may be shorter)."""
+    return [range(start, min(start + window, count)) for start in range(0, count, window)]
+
+
+def decided_values(space: SearchSpace, values: tuple[Any, ...]) -> Iterator[tuple[Decision, Any]]:
+    """Each value of an architecture with the decision it answers.
+
+    Like ``space.walk`` but without requiring the architecture to be complete: a depth curriculum
+    (Zoph & Le 2017, section 4) yields architectures shorter than the space's full decision sequence.
+    """
+    for position, value in enumerate(values):
+        decision = space.decisions(values[:position])
+        if decision is None:
+            return
+        yield decision, value
+
+
+@dataclass(frozen=True)
+class ChoiceFrequencies:
+    """How often each choice of each categorical decision kind was taken, window by window.
+
+    ``fractions[kind]`` has one row per window and one column per entry of ``choices[kind]``; a row
+    sums to 1 (or 0 when no architecture of the window had a decision of that kind).
+    ``mean_links`` and ``random_links`` are, per window, the mean number of input links per layer
+    chosen and the mean a uniformly random choice would give (each link present with probability 1/2);
+    both are empty when the space has no LINKS decisions.
+    """
+
+    windows: list[range]
+    choices: dict[str, tuple[Any, ...]]
+    fractions: dict[str, np.ndarray]
+    mean_links: np.ndarray
+    random_links: np.ndarray
+
+
+def choice_frequencies(
+    space: SearchSpace, archs: Sequence[Architecture], window: int | None = None
+) -> ChoiceFrequencies:
+    """Choice frequencies of ``archs`` in consecutive windows of ``window`` architectures."""
+    kinds = space.kinds()
+    has_links = any(d.is_links for d in kinds.values())
+    choices = {kind: tuple(d.choices) for kind, d in kinds.items() if not d.is_links}
+    spans = windows(len(archs), window or default_window(len(archs)))
+    counts = {kind: np.zeros((len(spans), len(c))) for kind, c in choices.items()}
+    links = np.zeros(len(spans))
+    possible_links = np.zeros(len(spans))
+    anchors = np.zeros(len(spans))
+    for row, span in enumerate(spans):
+        for index in span:
+            for decision, value in decided_values(space, archs[index].values):
+                if decision.is_links:
+                    links[row] += len(value)
+                    possible_links[row] += decision.num_links
+                    anchors[row] += 1
+                elif decision.kind in choices and value in choices[decision.kind]:
+                    counts[decision.kind][row, choices[decision.kind].index(value)] += 1
+    fractions = {}
+    for kind, table in counts.items():
+        totals = table.sum(axis=1, keepdims=True)
+        fractions[kind] = np.divide(table, totals, out=np.zeros_like(table), where=totals > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_links = links / anchors if has_links else np.zeros(0)
+        random_links = possible_links / 2 / anchors if has_links else np.zeros(0)
+    return ChoiceFrequencies(spans, choices, fractions, mean_links, random_links)
+
+
+def nasrl_cnn_edges(space: NasRLCNNSpace, arch: Architecture) -> list[tuple[Node, Node]]:
+    """The data flow of ``arch`` as (source, target) edges, by the compile rules of Zoph & Le 2017, 3.3.
+
+    A layer with no selected input reads the image; a layer that feeds no later layer feeds the
+    classifier. Without skip connections the layers form a chain.
+    """
+    edges: list[tuple[Node, Node]] = []
+    layers = space.layers(arch)
+    for index, layer in enumerate(layers):
+        inputs = layer.inputs if space.skip_connections else ((index - 1,) if index else ())
+        if not inputs:
+            edges.append((IMAGE, index))
+        edges.extend((source, index) for source in inputs)
+    used = {source for source, _ in edges}
+    edges.extend((index, CLASSIFIER) for index in range(len(layers)) if index not in used)
+    return edges
+
+
+# -- the plots -----------------------------------------------------------------------------------
+
+
+def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
+    """Reward per trial: successful trials as dots, failed and timed-out ones as red crosses.
+
+    The controller's moving baseline (``info["baseline"]``, the REINFORCE EMA of Zoph & Le 2017, eq. 3)
+    is drawn as a line when the strategy recorded one.
+    """
+    done = finished_trials(trials)
+    if not done:
+        return _placeholder(path, "Reward per trial", NO_FINISHED_TRIALS)
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    ax = figure.add_subplot()
+    ok = [t for t in done if t.status == "ok"]
+    bad = [t for t in done if t.status != "ok"]
+    groups: tuple[tuple[list[TrialRecord], dict[str, Any]], ...] = (
+        (ok, {"s": 14, "color": "tab:blue", "alpha": 0.8, "label": f"ok ({len(ok)})", "zorder": 2}),
+        (
+            bad,
+            {
+                "s": 28,
+                "marker": "x",
+                "color": "tab:red",
+                "label": f"failed or timed out ({len(bad)})",
+                "zorder": 3,
+            },
+        ),
+    )
+    for group, style in groups:
+        if group:
+            ax.scatter([t.number for t in group], [_reward(t) for t in group], **style)
+    # The baseline is recorded after each result in the order results arrived; the k-th result is
+    # drawn at x = k so the line stays monotone in x even when a pool finished trials out of order.
+    told = sorted(done, key=lambda t: t.tell_event if t.tell_event is not None else t.number)
+    baseline = [(k, t.info["baseline"]) for k, t in enumerate(told) if "baseline" in t.info]
+    if baseline:
+        xs, ys = zip(*baseline, strict=True)
+        ax.plot(xs, ys, color="tab:orange", linewidth=1.8, label="controller baseline", zorder=4)
+    ax.set_title(f"Reward per trial ({len(done)} finished)")
+    ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("reward")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _save(figure, path)
+
+
+def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: str = "val_acc") -> Path:
+    """Best reward so far and best ``metric`` so far against trial number (successful trials only)."""
+    done = finished_trials(trials)
+    if not done:
+        return _placeholder(path, "Best so far", NO_FINISHED_TRIALS)
+    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    numbers = [t.number for t in done]
+    series = [
+        (top, "reward", [_reward(t) if t.status == "ok" else None for t in done], "tab:blue"),
+        (bottom, metric, [t.metrics.get(metric) if t.status == "ok" else None for t in done], "tab:green"),
+    ]
+    for ax, name, values, color in series:
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        present = [(n, v) for n, v in zip(numbers, values, strict=True) if v is not None]
+        if not present:
+            any_ok = any(t.status == "ok" for t in done)
+            _say(ax, f"no successful trial recorded {name}" if any_ok else NO_SUCCESSFUL_TRIALS)
+            continue
+        xs, ys = zip(*present, strict=True)
+        ax.scatter(xs, ys, s=10, color=color, alpha=0.3, label=f"{name} of each trial")
+        best = best_so_far(values)
+        # One step past the last trial, so the last value shows as a segment even for a single trial.
+        ax.step(
+            [*numbers, numbers[-1] + 1],
+            np.append(best, best[-1]),
+            where="post",
+            color=color,
+            linewidth=2,
+            label=f"best {name} so far",
+        )
+        finite = best[np.isfinite(best)]
+        ax.set_title(f"Best {name} so far: {finite[-1]:.4g}")
+        ax.legend(loc="lower right", fontsize="small")
+    bottom.set_xlabel("trial")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.set_xlim(numbers[0] - 0.5, numbers[-1] + 0.5)
+    return _save(figure, path)
+
+
+def plot_choice_distribution(
+    space: SearchSpace, trials: Sequence[TrialRecord], path: str | Path, window: int | None = None
+) -> Path:
+    """How the frequency of each choice evolves over the search, one stacked-area subplot per kind.
+
+    Windows hold ``window`` consecutive finished trials (about 20 windows by default). Spaces with
+    anchor points get one more subplot: the mean number of input links per layer in each window.
+    """
+    done = finished_trials(trials)
+    if not done:
+        return _placeholder(path, "Choices over the search", NO_FINISHED_TRIALS)
+    freq = choice_frequencies(space, [t.arch for t in done], window)
+    panels = len(freq.fractions) + int(len(freq.mean_links) > 0)
+    if panels == 0:
+        return _placeholder(path, "Choices over the search", f"space {space.name!r} has no decisions to show")
+    height = 0.9 + 2.0 * panels
+    figure = Figure(figsize=(10, height))
+    # Fixed margins, not constrained layout: the layout pass costs a whole extra draw.
+    figure.subplots_adjust(left=0.07, right=0.85, bottom=0.55 / height, top=1 - 0.5 / height, hspace=0.3)
+    axes = np.atleast_1d(figure.subplots(panels, 1, sharex=True))
+    # Windows span the trial numbers of their trials, so the x axis means the same as in the other plots.
+    lefts = np.array([done[s.start].number for s in freq.windows], dtype=float)
+    widths = np.array([done[s.stop - 1].number + 1 for s in freq.windows], dtype=float) - lefts
+    for ax, (kind, fractions) in zip(axes, freq.fractions.items(), strict=False):
+        # A stepped stacked area: one polygon per choice, fast even with hundreds of windows.
+        edges = np.append(lefts, lefts[-1] + widths[-1])
+        stacked = np.vstack([fractions, fractions[-1:]]).T
+        ax.stackplot(
+            edges,
+            stacked,
+            step="post",
+            colors=_palette(len(freq.choices[kind])),
+            labels=[str(choice) for choice in freq.choices[kind]],
+            edgecolor="white",
+            linewidth=0.4,
+        )
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("fraction")
+        ax.set_title(kind, loc="left", fontsize="medium")
+        handles, labels = ax.get_legend_handles_labels()
+        # Reversed, so the legend reads top to bottom like the stack.
+        ax.legend(
+            handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small"
+        )
+    if len(freq.mean_links):
+        ax = axes[-1]
+        centres = lefts + widths / 2
+        ax.plot(centres, freq.mean_links, marker="o", color="tab:purple", label="chosen")
+        ax.plot(centres, freq.random_links, "--_", color="0.5", markersize=12, label="random")
+        ax.set_ylim(0, 1.15 * np.nanmax(np.concatenate([freq.mean_links, freq.random_links, [0.1]])))
+        ax.set_ylabel("links per layer")
+        ax.set_title("mean number of input links per layer", loc="left", fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    axes[-1].set_xlabel("trial")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    size = freq.windows[0].stop - freq.windows[0].start
+    plural = "" if size == 1 else "s"
+    figure.suptitle(f"Choices over the search (windows of {size} finished trial{plural})")
+    return _save(figure, path)
+
+
+def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) -> Path:
+    """A drawing of ``arch``: the layer stack for NAS-RL CNNs, otherwise its encoding in a box."""
+    if isinstance(space, NasRLCNNSpace):
+        return _draw_nasrl_cnn(space, arch, path)
+    encoded = textwrap.wrap(space.encode(arch), 80, break_long_words=True) or [""]
+    figure = Figure(figsize=(8, 1.0 + 0.25 * len(encoded)), layout="constrained")
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(f"{space.name} architecture")
+    ax.text(
+        0.5,
+        0.5,
+        "\n".join(encoded),
+        ha="center",
+        va="center",
+        family="monospace",
+        transform=ax.transAxes,
+        bbox={"boxstyle": "round,pad=0.6", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"},
+    )
+    return _save(figure, path)
+
+
+# -- drawing a NAS-RL CNN ------------------------------------------------------------------------
+
+_BOX_HALF_WIDTH = 1.9
+_BOX_HALF_HEIGHT = 0.3
+_EDGE_COLORS = {IMAGE: "0.45", CLASSIFIER: "tab:green"}
+_SKIP_COLORS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:purple",
+    "tab:red",
+    "tab:cyan",
+    "tab:brown",
+    "tab:olive",
+    "tab:pink",
+    "navy",
+    "darkgoldenrod",
+)
+"""Skip links take the colour of their source layer, so a link can be followed from end to end."""
+
+
+def _draw_nasrl_cnn(space: NasRLCNNSpace, arch: Architecture, path: str | Path) -> Path:
+    layers = space.layers(arch)
+    depth = len(layers)
+    edges = nasrl_cnn_edges(space, arch)
+    height_of: dict[Node, int] = {IMAGE: 0, CLASSIFIER: depth + 1}
+    height_of.update({index: index + 1 for index in range(depth)})
+    curved = [e for e in edges if height_of[e[1]] - height_of[e[0]] > 1]
+    longest = max((height_of[b] - height_of[a] for a, b in curved), default=1)
+    reach = _BOX_HALF_WIDTH + 0.75 * _bulge(longest) + 0.3
+    figure = Figure(figsize=(2.0 + 1.0 * reach, 1.3 + 0.62 * (depth + 2)), layout="constrained")
+    ax = figure.add_subplot()
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-0.6, depth + 1.6)
+    ax.set_axis_off()
+    encoded = "\n".join(textwrap.wrap(space.encode(arch), 60, break_long_words=False))
+    ax.set_title(f"{space.name}, {depth} layers\n{encoded}", fontsize="small", family="monospace")
+
+    _box(ax, 0, "image", "#e6e6e6")
+    for index, layer in enumerate(layers):
+        label = f"{index}: {layer.filter_h}x{layer.filter_w} conv, {layer.num_filters} filters"
+        if (layer.stride_h, layer.stride_w) != (1, 1):
+            label += f", stride {layer.stride_h}x{layer.stride_w}"
+        _box(ax, index + 1, label, "#dce8f7")
+    _box(ax, depth + 1, "classifier: concat, avg pool, linear", "#dff2df")
+
+    for source, target in edges:
+        if height_of[target] - height_of[source] == 1:
+            _arrow(ax, [(0, height_of[source] + _BOX_HALF_HEIGHT), (0, height_of[target] - _BOX_HALF_HEIGHT)])
+    # Skip links curve on the right; links from the image and to the classifier on the left. Each
+    # box side has its outgoing ends in its upper half and incoming ends in its lower half, longer
+    # links nearer the middle, so the curves nest instead of crossing.
+    for side, group in ((1, "skip"), (-1, IMAGE), (-1, CLASSIFIER)):
+        chosen = [e for e in curved if _group(e) == group]
+        leaving = _attach_offsets(chosen, height_of, end=0)
+        arriving = _attach_offsets(chosen, height_of, end=1)
+        for edge in chosen:
+            start = height_of[edge[0]] + leaving[edge]
+            stop = height_of[edge[1]] - arriving[edge]
+            x = side * _BOX_HALF_WIDTH
+            bend = x + side * _bulge(height_of[edge[1]] - height_of[edge[0]])
+            color = _EDGE_COLORS.get(group) or _SKIP_COLORS[int(edge[0]) % len(_SKIP_COLORS)]
+            _arrow(ax, [(x, start), (bend, start), (bend, stop), (x, stop)], color)
+    return _save(figure, path)
+
+
+def _group(edge: tuple[Node, Node]) -> str:
+    source, target = edge
+    return IMAGE if source == IMAGE else CLASSIFIER if target == CLASSIFIER else "skip"
+
+
+def _bulge(distance: int) -> float:
+    """How far right (or left) of its boxes a link spanning ``distance`` box heights swings."""
+    return 0.5 + 0.3 * (distance - 2)
+
+
+def _attach_offsets(
+    edges: list[tuple[Node, Node]], height_of: dict[Node, int], end: int
+) -> dict[tuple[Node, Node], float]:
+    """Vertical offset from the box centre of each edge's ``end`` (0 source, 1 target), longest first."""
+    offsets: dict[tuple[Node, Node], float] = {}
+    by_node: dict[Node, list[tuple[Node, Node]]] = {}
+    for edge in edges:
+        by_node.setdefault(edge[end], []).append(edge)
+    for group in by_node.values():
+        group.sort(key=lambda e: height_of[e[0]] - height_of[e[1]])  # longest first
+        for rank, edge in enumerate(group):
+            offsets[edge] = _BOX_HALF_HEIGHT * (0.15 + 0.7 * (rank + 1) / (len(group) + 1))
+    return offsets
+
+
+def _box(ax: Axes, y: float, label: str, color: str) -> None:
+    ax.add_patch(
+        FancyBboxPatch(
+            (-_BOX_HALF_WIDTH, y - _BOX_HALF_HEIGHT),
+            2 * _BOX_HALF_WIDTH,
+            2 * _BOX_HALF_HEIGHT,
+            boxstyle="round,pad=0,rounding_size=0.08",
+            facecolor=color,
+            edgecolor="0.3",
+            linewidth=1,
+            zorder=2,
+        )
+    )
+    ax.text(0, y, label, ha="center", va="center", fontsize=9, zorder=3)
+
+
+def _arrow(ax: Axes, points: list[tuple[float, float]], color: str = "0.15") -> None:
+    """A straight arrow through two points or a cubic Bezier curve through four control points."""
+    codes = [CurvePath.MOVETO] + [CurvePath.LINETO if len(points) == 2 else CurvePath.CURVE4] * (
+        len(points) - 1
+    )
+    ax.add_patch(
+        FancyArrowPatch(
+            path=CurvePath(points, codes),
+            arrowstyle="-|>",
+            mutation_scale=11,
+            color=color,
+            linewidth=1.3,
+            shrinkA=0,
+            shrinkB=0,
+            zorder=1,
+        )
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _reward(trial: TrialRecord) -> float:
+    return trial.reward if trial.reward is not None else 0.0
+
+
+def _palette(count: int) -> list[Any]:
+    """Ordered colours for ordered choices (filter sizes, counts): light to dark."""
+    from matplotlib import colormaps
+
+    return [colormaps["viridis"](x) for x in np.linspace(0.95, 0.1, count)]
+
+
+def _say(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="0.4", transform=ax.transAxes)
+
+
+def _placeholder(path: str | Path, title: str, message: str) -> Path:
+    figure = Figure(figsize=(7, 2.5), layout="constrained")
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title)
+    _say(ax, message)
+    return _save(figure, path)
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, format="png")
+    return path
