@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from archsearch.errors import InvalidArchitectureError
+from archsearch.evaluators.base import Evaluator
 from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace
 
 
@@ -59,7 +60,7 @@ def toy_space() -> ToyLayerSpace:
     return ToyLayerSpace()
 
 
-class ToyEvaluator:
+class ToyEvaluator(Evaluator):
     """Scores the toy space by ``fraction_3x3`` with a small deterministic per-seed noise.
 
     ``fail_when_h1`` fails every architecture whose first layer is 1 high; ``sleep_s`` slows each trial.
