@@ -18,7 +18,20 @@ from archsearch.config import Component, StudyConfig
 from archsearch.study import Study, best_trial
 
 
-def run(strategy: Component, seed: int, trials: int, directory: Path) -> list:
+def run(strategy: Component, seed: int, trials: int, directory: Path, reuse: bool) -> list:
+    if reuse and (directory / "study.db").exists():
+        study = Study.load(directory)
+        if (
+            study.config.strategy == strategy
+            and study.config.seed == seed
+            and study.config.n_trials == trials
+        ):
+            try:
+                study.run()  # finishes an interrupted run, does nothing for a complete one
+                return study.store.trials()
+            finally:
+                study.close()
+        study.close()
     config = StudyConfig(seed=seed, n_trials=trials, strategy=strategy)
     study = Study.create(config, directory, overwrite=True)
     try:
@@ -33,13 +46,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=StudyConfig().n_trials)
     parser.add_argument("--out", type=Path, default=Path("runs/bench_nasrl"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse finished studies of the same setting in --out"
+    )
     args = parser.parse_args()
     strategies = {"reinforce": StudyConfig().strategy, "random": Component(name="random")}
     summary: dict[str, dict[str, list[float]]] = {}
     for name, strategy in strategies.items():
-        rows = summary.setdefault(name, {"best_val": [], "test_of_best": [], "curve": []})
+        rows = summary.setdefault(name, {"best_val": [], "test_of_best": [], "curve": [], "late_reward": []})
         for seed in range(args.seeds):
-            trials = run(strategy, seed, args.trials, args.out / f"{name}-{seed}")
+            trials = run(strategy, seed, args.trials, args.out / f"{name}-{seed}", args.reuse)
             best = best_trial(trials)
             assert best is not None, f"{name} seed {seed}: no successful trial"
             rows["best_val"].append(
@@ -48,6 +64,7 @@ def main() -> None:
             rows["test_of_best"].append(best.metrics["test_acc"])
             rewards = [t.reward if t.status == "ok" and t.reward is not None else 0.0 for t in trials]
             rows["curve"].append(np.maximum.accumulate(rewards).tolist())
+            rows["late_reward"].append(float(np.mean(rewards[len(rewards) // 2 :])))
             print(
                 f"{name:>9} seed {seed}: best val acc {rows['best_val'][-1]:.4f}, "
                 f"test acc of best {rows['test_of_best'][-1]:.4f}, failed {sum(t.status != 'ok' for t in trials)}"

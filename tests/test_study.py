@@ -143,3 +143,9 @@ def _safe_trajectory(directory: Path) -> list[tuple]:
         return _trajectory(directory)
     except Exception:
         return []
+
+
+def test_cost_clock_stops_when_summed_result_costs_reach_the_budget(tmp_path, toy_registry):
+    # each toy result costs 0.01 simulated seconds: a 0.1 s budget admits 10 trials (inline, one at a time)
+    trials = _run(tmp_path / "s", n_trials=50, max_time_s=0.1, clock="cost")
+    assert 10 <= len(trials) <= 11

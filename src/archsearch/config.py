@@ -45,6 +45,9 @@ class StudyConfig(BaseModel):
     seed: int = 0
     n_trials: int = Field(default=24, ge=1)
     max_time_s: float | None = Field(default=None, gt=0)
+    clock: Literal["wall", "cost"] = Field(
+        default="wall", description="what max_time_s counts: wall seconds, or the summed cost_s of results"
+    )
     executor: Literal["inline", "pool"] = "pool"
     workers: int | None = Field(default=None, ge=1, description="pool size; default: all cores")
     max_concurrent: int | None = Field(default=None, ge=1, description="trials in flight; default: workers")

@@ -77,6 +77,7 @@ class Study:
         self.event = -1
         self.num_asked = 0
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+        self.spent_cost = 0.0  # summed cost_s of finished trials: the simulated clock of tabular studies
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -154,7 +155,11 @@ class Study:
 
     def _time_up(self, started: float) -> bool:
         limit = self.config.max_time_s
-        return limit is not None and self.elapsed_before + time.monotonic() - started >= limit
+        if limit is None:
+            return False
+        if self.config.clock == "cost":
+            return self.spent_cost >= limit
+        return self.elapsed_before + time.monotonic() - started >= limit
 
     def _ask(self) -> TrialRecord:
         arch = self.strategy.ask()
@@ -191,6 +196,7 @@ class Study:
 
     def _tell(self, record: TrialRecord, result: Result, started: float) -> None:
         reward = self.reward_fn(result)
+        self.spent_cost += result.cost_s
         self.strategy.tell(record.arch, result, reward)
         self.event += 1
         told = (self.store.count() - self.store.count("running")) + 1
@@ -233,6 +239,7 @@ class Study:
         ]
         self.event = max(all_events, default=-1)
         self.num_asked = len(trials)
+        self.spent_cost = sum(t.cost_s or 0.0 for t in trials if t.finished)
         return [t for t in trials if not t.finished]
 
     # -- queries ------------------------------------------------------------------------------------
