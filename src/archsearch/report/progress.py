@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -64,9 +65,10 @@ class RichProgress:
             )
             detail += f" reward {record.reward:.4f}"
         else:
-            detail = f"[red]{record.status}: {record.error}[/red]"
-        self._progress.console.log(
+            detail = f"[red]{record.status}: {escape(record.error or '')}[/red]"
+        self._progress.console.print(
             f"trial {record.number:>4}  {record.arch_str}  {detail}  ({record.cost_s or 0.0:.1f}s)",
             markup=True,
+            highlight=False,
         )
         self._progress.update(self._task, advance=1, status=self._status())
