@@ -67,7 +67,7 @@ class RichProgress:
         else:
             detail = f"[red]{record.status}: {escape(record.error or '')}[/red]"
         self._progress.console.print(
-            f"trial {record.number:>4}  {record.arch_str}  {detail}  ({record.cost_s or 0.0:.1f}s)",
+            f"trial {record.number:>4}  {escape(record.arch_str)}  {detail}  ({record.cost_s or 0.0:.1f}s)",
             markup=True,
             highlight=False,
         )
