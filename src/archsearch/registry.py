@@ -8,12 +8,24 @@ from typing import Any
 
 from archsearch.errors import ArchsearchError, ConfigError
 
-SPACES = {"nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace"}
+SPACES = {
+    "nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace",
+    "nb201": "archsearch.spaces.nb201:NB201Space",
+}
 STRATEGIES = {
     "reinforce": "archsearch.strategies.reinforce:Reinforce",
     "random": "archsearch.strategies.random:RandomSearch",
+    "evolution": "archsearch.strategies.evolution:RegularizedEvolution",
+    "ppo": "archsearch.strategies.ppo:PPO",
+    "asng": "archsearch.strategies.asng:ASNG",
+    "local_search": "archsearch.strategies.local_search:LocalSearch",
+    "categorical_reinforce": "archsearch.strategies.categorical_reinforce:CategoricalReinforce",
+    "optuna": "archsearch.strategies.optuna_adapter:OptunaStrategy",
 }
-EVALUATORS = {"training": "archsearch.evaluators.training:TrainingEvaluator"}
+EVALUATORS = {
+    "training": "archsearch.evaluators.training:TrainingEvaluator",
+    "tabular": "archsearch.evaluators.tabular:TabularEvaluator",
+}
 REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
 
 

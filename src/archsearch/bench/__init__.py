@@ -1,0 +1,1 @@
+"""Benchmark runners behind `archsearch bench`: many seeded searches on tabular benchmarks."""
