@@ -270,9 +270,11 @@ def bench_nb201(
     ),
     strategies: str = typer.Option(DEFAULT_BENCH_STRATEGIES, help="Comma-separated strategy names."),
     runs: int = typer.Option(10, help="Independent searches per strategy and dataset."),
-    budget: str = typer.Option(
-        "nb201", help="Simulated seconds, or nb201 (12,000 s) / nats (20k/40k/120k s)."
+    protocol: str = typer.Option(
+        "nb201",
+        help="nb201: search CIFAR-10 12,000 s, report on every data set; nats: search each, 20k/40k/120k s.",
     ),
+    budget: float | None = typer.Option(None, help="Simulated seconds per search instead of the protocol's."),
     seed: int = typer.Option(0, help="Seed of the first run; run r uses seed + r."),
     workers: int | None = typer.Option(None, help="Processes (default: all cores)."),
     out_dir: Path = typer.Option(Path("runs/bench-nb201"), "--out", "-o", help="Where to write results."),
@@ -289,13 +291,15 @@ def bench_nb201(
             names,
             sets,
             runs,
+            protocol,
             budget,
             seed,
             workers,
             lambda done, total: bar.update(task, completed=done, total=total),
         )
-    rows = summarize(traces)
-    table = Table(title=f"NAS-Bench-201, {runs} runs per strategy, budget {budget}")
+    rows = summarize(traces, sets)
+    budgets = ", ".join(sorted({f"{t.dataset} {t.budget_s:,.0f} s" for t in traces}))
+    table = Table(title=f"NAS-Bench-201, protocol {protocol}: {runs} searches per strategy ({budgets})")
     for column in ("dataset", "strategy", "validation (%)", "test (%)", "queries", "ms / search"):
         table.add_column(column, justify="left" if column in ("dataset", "strategy") else "right")
     for dataset in sets:
@@ -315,7 +319,7 @@ def bench_nb201(
     out.print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_results(traces, rows, out_dir)
-    plot_regret(traces, out_dir / "regret.png")
+    plot_regret(traces, sets, out_dir / "regret.png")
     out.print(f"wrote {out_dir}/summary.csv, {out_dir}/traces.json and {out_dir}/regret.png")
 
 
