@@ -70,11 +70,12 @@ def main() -> None:
                 f"test acc of best {rows['test_of_best'][-1]:.4f}, failed {sum(t.status != 'ok' for t in trials)}"
             )
     print(f"\n{args.seeds} seeds x {args.trials} trials, digits, default child training")
-    print(f"{'strategy':>9} | best val acc (mean +- std) | test acc of best (mean +- std)")
+    print(f"{'strategy':>9} | best val acc   | test acc of best | mean reward of the 2nd half  (mean +- std)")
     for name, rows in summary.items():
-        val, test = np.array(rows["best_val"]), np.array(rows["test_of_best"])
+        val, test, late = (np.array(rows[k]) for k in ("best_val", "test_of_best", "late_reward"))
         print(
-            f"{name:>9} | {val.mean():.4f} +- {val.std():.4f}          | {test.mean():.4f} +- {test.std():.4f}"
+            f"{name:>9} | {val.mean():.4f} +- {val.std():.4f} | {test.mean():.4f} +- {test.std():.4f} "
+            f"| {late.mean():.4f} +- {late.std():.4f}"
         )
     checkpoints = sorted({max(1, args.trials // 4), args.trials // 2, args.trials})
     print("mean best-so-far reward at trial " + ", ".join(str(c) for c in checkpoints))
