@@ -1,0 +1,213 @@
+"""Any Optuna sampler as a strategy, through Optuna's ask-and-tell interface (optional dependency)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from archsearch.errors import ConfigError
+from archsearch.evaluators.base import Result
+from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = {
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "cmaes": "CmaEsSampler",
+    "gp": "GPSampler",
+    "nsgaii": "NSGAIISampler",
+    "nsgaiii": "NSGAIIISampler",
+    "qmc": "QMCSampler",
+    "bruteforce": "BruteForceSampler",
+}
+# Samplers that model only numeric parameters: Optuna would draw every categorical parameter with its
+# independent (random) sampler, so for them each decision is suggested as an integer index instead.
+NUMERIC_ONLY = {"cmaes", "qmc"}
+EXTRA_PACKAGES = {"cmaes": "cmaes", "gp": "scipy", "qmc": "scipy"}  # sampler -> module it imports lazily
+OPTUNA_TYPES = (type(None), bool, int, float, str)
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(
+            "the optuna strategy needs Optuna: pip install optuna (and cmaes for sampler 'cmaes')"
+        ) from None
+    return optuna
+
+
+@contextlib.contextmanager
+def _quiet(optuna: Any) -> Iterator[None]:
+    """Keep Optuna's per-trial INFO lines out of the user's console (restored afterwards)."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+class OptunaStrategy(Strategy):
+    """An Optuna sampler (Akiba, Sano, Yanase, Ohta & Koyama, KDD 2019) driving the search: TPE
+    (Bergstra et al. 2011, Optuna's default), random, CMA-ES (Hansen 2016), GP, NSGA-II/III, QMC, brute force.
+
+    Each decision is one ``suggest`` named after it, walked define-by-run so variable-length spaces work;
+    a LINKS decision is one boolean suggestion per link ("name[j]"). Samplers that model only numeric
+    parameters (``cmaes``, ``qmc``) would fall back to random sampling for categorical parameters, so for
+    them every decision is an integer index into its choices (``suggest_int``): this imposes the order of
+    the choices, natural for sizes and arbitrary for operations. ``sampler_kwargs`` go to the sampler
+    (e.g. ``n_startup_trials``); the seed is always ``seed``. Failed trials are told as FAIL, which
+    Optuna's samplers ignore.
+
+    Resume: samplers are not serialisable in general, so ``state_dict`` keeps the seed and the sequence of
+    asks and tells, and ``load_state_dict`` replays it into a fresh in-memory study with the same seeded
+    sampler, which then continues exactly as the original (replay costs one ask per trial so far).
+    """
+
+    def __init__(
+        self, space: SearchSpace, seed: int = 0, sampler: str = "tpe", **sampler_kwargs: Any
+    ) -> None:
+        if sampler not in SAMPLERS:
+            raise ConfigError(f"unknown optuna sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}")
+        if "seed" in sampler_kwargs:
+            raise ConfigError("give the optuna strategy's seed as its own seed, not as a sampler option")
+        self.optuna = _import_optuna()
+        if sampler in EXTRA_PACKAGES:
+            try:
+                importlib.import_module(EXTRA_PACKAGES[sampler])
+            except ImportError:
+                raise ConfigError(
+                    f"optuna sampler {sampler!r} needs {EXTRA_PACKAGES[sampler]}: pip install {EXTRA_PACKAGES[sampler]}"
+                ) from None
+        self.space = space
+        self.sampler_name = sampler
+        self.sampler_kwargs = sampler_kwargs
+        self.integer_encoding = sampler in NUMERIC_ONLY
+        self._reset(seed)
+
+    def _reset(self, seed: int) -> None:
+        self.seed = seed
+        sampler_cls = getattr(self.optuna.samplers, SAMPLERS[self.sampler_name])
+        try:
+            with warnings.catch_warnings():  # the user chose the sampler; its "experimental" notice is noise
+                warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
+                sampler = sampler_cls(seed=seed, **self.sampler_kwargs)
+        except ImportError as exc:
+            raise ConfigError(f"optuna sampler {self.sampler_name!r} needs a package: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"bad options for optuna sampler {self.sampler_name!r}: {exc}") from None
+        with _quiet(self.optuna):
+            self.study = self.optuna.create_study(direction="maximize", sampler=sampler)
+        self.pending: dict[Architecture, deque[int]] = {}  # arch -> trial numbers of open asks
+        self.param_names: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self.events: list[tuple[str, Any, Any]] = []  # ("ask", arch, None) | ("tell", arch, value|None)
+
+    # -- the encoding ---------------------------------------------------------------------------------
+    def _name(self, decision: Decision) -> str:
+        """The parameter name of a categorical decision: its own name, unless another decision of that
+        name had other choices (a variable space), which Optuna forbids; then "name~2", "name~3", ..."""
+        key = (decision.name, decision.choices)
+        if key not in self.param_names:
+            taken = sum(name == decision.name for name, _ in self.param_names)
+            self.param_names[key] = decision.name if not taken else f"{decision.name}~{taken + 1}"
+        return self.param_names[key]
+
+    def _suggest(self, trial: Any, decision: Decision) -> Any:
+        if decision.is_links:
+            if self.integer_encoding:
+                flags = [trial.suggest_int(f"{decision.name}[{j}]", 0, 1) for j in range(decision.num_links)]
+            else:
+                flags = [
+                    trial.suggest_categorical(f"{decision.name}[{j}]", (False, True))
+                    for j in range(decision.num_links)
+                ]
+            return tuple(j for j, on in enumerate(flags) if on)
+        name = self._name(decision)
+        if self.integer_encoding:
+            return decision.choices[trial.suggest_int(name, 0, len(decision.choices) - 1)]
+        if all(isinstance(c, OPTUNA_TYPES) for c in decision.choices):
+            return trial.suggest_categorical(name, decision.choices)
+        index = trial.suggest_categorical(name, tuple(range(len(decision.choices))))
+        return decision.choices[index]
+
+    def _params(self, arch: Architecture) -> dict[str, Any]:
+        """The Optuna parameters that encode ``arch`` (for enqueueing it)."""
+        params: dict[str, Any] = {}
+        for decision, value in zip(self.space.walk(arch.values), arch.values, strict=True):
+            if decision.is_links:
+                for j in range(decision.num_links):
+                    on = j in value
+                    params[f"{decision.name}[{j}]"] = int(on) if self.integer_encoding else on
+            elif self.integer_encoding or not all(isinstance(c, OPTUNA_TYPES) for c in decision.choices):
+                params[self._name(decision)] = decision.choices.index(value)
+            else:
+                params[self._name(decision)] = value
+        return params
+
+    def _new_trial(self) -> tuple[Architecture, int]:
+        with _quiet(self.optuna):
+            trial = self.study.ask()
+            values: list[Any] = []
+            while (decision := self.space.decisions(tuple(values))) is not None:
+                values.append(self._suggest(trial, decision))
+        return Architecture(self.space.name, tuple(values)), trial.number
+
+    # -- the Strategy interface -----------------------------------------------------------------------
+    def ask(self) -> Architecture:
+        arch, number = self._new_trial()
+        self.pending.setdefault(arch, deque()).append(number)
+        self.events.append(("ask", arch, None))
+        return arch
+
+    def tell(self, arch: Architecture, result: Result, reward: float) -> None:
+        value = float(reward) if result.ok else None
+        self.events.append(("tell", arch, value))
+        self._tell(arch, value)
+
+    def _tell(self, arch: Architecture, value: float | None) -> None:
+        numbers = self.pending.get(arch)
+        if numbers:
+            number = numbers.popleft()
+            if not numbers:
+                del self.pending[arch]
+        else:  # told without an ask (warm start): record it as a trial with these parameters
+            with _quiet(self.optuna):
+                self.study.enqueue_trial(self._params(arch))
+            _, number = self._new_trial()
+        state = self.optuna.trial.TrialState
+        with _quiet(self.optuna):
+            if value is None:
+                self.study.tell(number, state=state.FAIL)
+            else:
+                self.study.tell(number, value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "events": [(kind, arch.to_dict(), value) for kind, arch, value in self.events],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._reset(int(state["seed"]))
+        for kind, data, value in state["events"]:
+            arch = Architecture.from_dict(data)
+            if kind == "ask":
+                replayed, number = self._new_trial()
+                if replayed != arch:  # a sampler that is not deterministic: keep the recorded trial
+                    log.warning("optuna replay proposed another architecture; the recorded one is kept")
+                    with _quiet(self.optuna):
+                        self.study.tell(number, state=self.optuna.trial.TrialState.FAIL)
+                        self.study.enqueue_trial(self._params(arch))
+                    _, number = self._new_trial()
+                self.pending.setdefault(arch, deque()).append(number)
+            else:
+                self._tell(arch, value)
+            self.events.append((kind, arch, value))
