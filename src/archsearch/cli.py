@@ -46,16 +46,19 @@ def build_config(
     """The study config: the built-in default or a file, then flags, then ``--set key=value`` pairs."""
     base = load_config(config_file) if config_file else StudyConfig()
     data = base.model_dump(mode="json")
-    for dotted, value in overrides.items():
-        if value is not None:
-            if dotted.endswith(".name") and data[dotted.split(".")[0]]["name"] != value:
-                data[dotted.split(".")[0]]["params"] = {}  # another component: its defaults, not the old ones
-            _set_path(data, dotted, value)
+    pairs: list[tuple[str, Any]] = [(k, v) for k, v in overrides.items() if v is not None]
     for item in settings:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        _set_path(data, key.strip(), yaml.safe_load(raw))
+        pairs.append((key.strip(), yaml.safe_load(raw)))
+    # Choosing another space, strategy, evaluator or reward starts from its own defaults, not the old params.
+    for dotted, value in pairs:
+        section, _, field = dotted.partition(".")
+        if field == "name" and isinstance(data.get(section), dict) and data[section].get("name") != value:
+            data[section] = {"name": value, "params": {}}
+    for dotted, value in pairs:
+        _set_path(data, dotted, value)
     return parse_config(data)
 
 
@@ -144,6 +147,8 @@ def _print_best(study: Study) -> None:
         out.print("no successful trial yet")
         return
     table = Table(title=f"best of {study.store.count()} trials", show_header=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
     table.add_row("trial", str(best.number))
     table.add_row("architecture", best.arch_str)
     table.add_row("reward", f"{best.reward:.4f}")
