@@ -85,3 +85,19 @@ def test_bad_yaml_config_is_rejected(tmp_path, capsys):
     config.write_text("n_trials: 3\nsurprise: 1\n")
     assert run_cli("search", "--config", str(config)) == 2
     assert "surprise" in capsys.readouterr().err
+
+
+def test_tabular_study_on_nb201_stops_at_the_simulated_budget(tmp_path, capsys):
+    out = str(tmp_path / "nb")
+    args = ["search", "--space", "nb201", "--set", "evaluator.name=tabular", "--set", "clock=cost",
+            "--max-time", "12000", "--trials", "100000", "--strategy", "evolution", "--executor", "inline",
+            "--out", out, "--quiet"]  # fmt: skip
+    assert run_cli(*args) == 0
+    from archsearch.study import Study
+
+    study = Study.load(out)
+    trials = study.store.trials()
+    study.close()
+    spent = sum(t.cost_s for t in trials)
+    assert 80 < len(trials) < 140 and 12_000 <= spent < 12_000 + max(t.cost_s for t in trials)
+    assert all(t.status == "ok" and 0.3 < t.metrics["test_acc"] < 0.95 for t in trials)
