@@ -41,7 +41,7 @@ def test_old_log_prob_is_the_one_at_ask_time():
         strategy.tell(arch, Result(), fraction_3x3(arch))
     assert strategy.num_updates == 1
     strategy.tell(early, Result(), 0.5)
-    assert strategy.buffer[0][1] == pytest.approx(at_ask, abs=1e-6)
+    assert strategy.old_log_probs[0] == pytest.approx(at_ask, abs=1e-6)
     with torch.no_grad():
         assert float(strategy.controller.walk(space, early.values).log_prob) != pytest.approx(
             at_ask, abs=1e-6
@@ -88,7 +88,8 @@ def test_a_result_told_without_an_ask_is_scored_under_the_current_policy():
     strategy.tell(Architecture("grid", (1, 2)), Result(), 0.3)
     with torch.no_grad():
         expected = float(strategy.controller.walk(space, (1, 2)).log_prob)
-    assert strategy.buffer == [((1, 2), pytest.approx(expected), 0.3)]
+    assert strategy.buffer == [((1, 2), 0.3)]
+    assert strategy.old_log_probs == [pytest.approx(expected)]
 
 
 @pytest.mark.parametrize(
@@ -103,3 +104,15 @@ def test_a_result_told_without_an_ask_is_scored_under_the_current_policy():
 def test_bad_hyperparameters_are_rejected(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         PPO(GridSpace(), **kwargs)
+
+
+def test_depth_curriculum_grows_the_sampled_networks():
+    space = ToyLayerSpace(num_layers=4)
+    strategy = PPO(space, batch_size=3, hidden_size=16, curriculum={"start": 2, "step": 2, "every": 4})
+    depths = []
+    for _ in range(8):
+        arch = strategy.ask()
+        depths.append(len(arch.values) // 3)
+        strategy.tell(arch, Result(), fraction_3x3(arch))
+    assert depths == [2] * 4 + [4] * 4
+    assert strategy.num_updates == 2

@@ -111,28 +111,25 @@ def fisher_norm(gradient: np.ndarray, theta: np.ndarray) -> float:
 def fisher_sqrt_times(gradient: np.ndarray, theta: np.ndarray, num_choices: np.ndarray) -> np.ndarray:
     """F(theta)^{1/2} G in R^N, per decision over its first K_d - 1 coordinates (SPEC 5.3):
     (F^{1/2} G)_k = G_k / sqrt(theta_k) + sqrt(theta_k) (sum_{j<K} G_j) / (theta_K + sqrt(theta_K))."""
-    parts = []
-    for d, k in enumerate(num_choices):
-        if k < 2:
-            continue
-        g, t, t_last = gradient[d, : k - 1], theta[d, : k - 1], theta[d, k - 1]
-        parts.append(g / np.sqrt(t) + np.sqrt(t) * g.sum() / (t_last + np.sqrt(t_last)))
-    return np.concatenate(parts) if parts else np.zeros(0)
+    free = np.arange(theta.shape[1])[None, :] < (num_choices - 1)[:, None]
+    last = np.take_along_axis(theta, (num_choices - 1)[:, None], axis=1)
+    root = np.sqrt(np.where(free, theta, 1.0))
+    total = np.where(free, gradient, 0.0).sum(axis=1, keepdims=True)
+    return (gradient / root + root * total / (last + np.sqrt(last)))[free]
 
 
 def clip_theta(theta: np.ndarray, num_choices: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """Range restriction (SPEC 5.4): theta_d <- max(theta_d, theta_min,d), then
     theta_d <- theta_d - (sum theta_d - 1)(theta_d - theta_min,d) / (sum theta_d - K_d theta_min,d),
     then renormalise each row to sum 1."""
-    out = theta.copy()
-    for d, k in enumerate(num_choices):
-        row = np.maximum(out[d, :k], lower[d])
-        total = row.sum()
-        spare = total - k * lower[d]
-        if spare > 0:
-            row = row - (total - 1.0) * (row - lower[d]) / spare
-        out[d, :k] = row / row.sum()
-    return out
+    mask = valid_mask(num_choices)
+    low = lower[:, None]
+    row = np.where(mask, np.maximum(theta, low), 0.0)
+    total = row.sum(axis=1, keepdims=True)
+    spare = total - num_choices[:, None] * low
+    shrink = np.divide(total - 1.0, spare, out=np.zeros_like(spare), where=spare > 0)
+    row = np.where(mask, row - shrink * (row - low), 0.0)
+    return row / row.sum(axis=1, keepdims=True)
 
 
 def adapt_step_size(

@@ -50,10 +50,11 @@ class CategoricalReinforce(Strategy):
     NAS-Bench-201 (Dong & Yang, ICLR 2020; AutoDL-Projects ``exps/NAS-Bench-201-algos/reinforce.py``).
 
     Logits start at 1e-3 N(0, 1) (code). After every result, one Adam step (``lr``; 0.01 is the value
-    of AutoDL-Projects ``exps/NATS-algos/run-all.sh``, the best of the NB201 grid 0.01-0.5 in
-    ``scripts-search/NAS-Bench-201-algos/hps/GRID-RL.sh``) on the loss -(R - b) sum_d log pi(a_d), with
-    b a bias-corrected exponential moving average of the rewards *including* the current one
-    (``baseline_decay``, the code's ``EMA_momentum`` 0.9 in REINFORCE.sh and NATS-algos).
+    passed by AutoDL-Projects ``exps/NATS-algos/run-all.sh``; the NB201 scripts take it as an argument
+    and grid it over 0.01, 0.02, 0.1, 0.2, 0.5 in ``scripts-search/NAS-Bench-201-algos/hps/GRID-RL.sh``)
+    on the loss -(R - b) sum_d log pi(a_d), with b a bias-corrected exponential moving average of the
+    rewards *including* the current one (``baseline_decay``, the code's ``EMA_momentum`` 0.9 in
+    REINFORCE.sh and NATS-algos).
 
     Asynchronous: the log-probability is taken under the policy at tell time (the code is synchronous,
     where that is the policy that sampled). Failed trials are learned from with the reward they are told

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from typing import Any
 
 import torch
 
-from archsearch.controllers.lstm import LSTMController
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
 from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
+from archsearch.strategies.curriculum import DepthCurriculum
+from archsearch.strategies.reinforce import Reinforce
 
 
 def ppo_loss(
@@ -33,17 +32,18 @@ def ppo_loss(
     return loss
 
 
-class PPO(Strategy):
+class PPO(Reinforce):
     """NASNet's controller training: the LSTM controller trained by PPO (Zoph, Vasudevan, Shlens & Le,
-    CVPR 2018, section 3 and appendix; PPO of Schulman et al. 2017).
+    CVPR 2018, section 3 and appendix; PPO of Schulman et al. 2017). NAS-RL with the update replaced.
 
     Every ``batch_size`` results the controller takes ``epochs`` Adam steps (``lr`` 0.00035, NASNet) on
-    the clipped surrogate with ratio pi_new / pi_old (``clip`` epsilon 0.2, the PPO default; NASNet's own
-    epsilon is not published) and advantage A = R - b, where b is an exponential moving average of the
-    rewards (``baseline_decay`` 0.95, NASNet) initialised by the first batch's mean. NASNet also adds an
-    entropy bonus (``entropy_weight`` 1e-5) and initialises weights U(-0.1, 0.1) (``init_range``), with a
-    one-layer, 100-unit LSTM. SPEC.md 3.1 marks these NASNet constants unverified. ``batch_size`` 20 and
-    ``epochs`` 4 are ours: NASNet does not publish them.
+    the clipped surrogate with ratio pi_new / pi_old of the whole architecture (``clip`` epsilon 0.2, the
+    PPO default; NASNet's own epsilon is not published) and advantage A = R - b, where b is an
+    exponential moving average of the rewards (``baseline_decay`` 0.95, NASNet) initialised by the first
+    batch's mean. NASNet also adds an entropy bonus (``entropy_weight`` 1e-5) and initialises weights
+    U(-0.1, 0.1) (``init_range``), with a one-layer, 100-unit LSTM. SPEC.md 3.1 marks these NASNet
+    constants unverified. ``batch_size`` 20 and ``epochs`` 4 are ours: NASNet does not publish them.
+    ``curriculum`` grows the depth as in ``Reinforce``.
 
     Asynchronous: pi_old is the probability under the policy that sampled the architecture, stored at
     ask time for each outstanding ask (duplicates in order), so late results are corrected by the ratio
@@ -64,6 +64,7 @@ class PPO(Strategy):
         hidden_size: int = 100,
         num_layers: int = 1,
         init_range: float = 0.1,
+        curriculum: DepthCurriculum | dict[str, int] | None = None,
     ) -> None:
         if lr <= 0:
             raise ConfigError(f"ppo lr must be positive, got {lr}")
@@ -73,49 +74,51 @@ class PPO(Strategy):
             raise ConfigError(f"ppo epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
         if not 0.0 <= baseline_decay < 1.0:
             raise ConfigError(f"ppo baseline_decay must be in [0, 1), got {baseline_decay}")
-        self.space = space
+        super().__init__(
+            space,
+            seed,
+            lr,
+            batch_size,
+            baseline_decay,
+            hidden_size,
+            num_layers,
+            init_range,
+            entropy_weight,
+            curriculum,
+        )
         self.clip = clip
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.baseline_decay = baseline_decay
-        self.entropy_weight = entropy_weight
-        self.generator = torch.Generator().manual_seed(seed)
-        self.controller = LSTMController(space.kinds(), hidden_size, num_layers, init_range, self.generator)
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=lr)
-        self.baseline: float | None = None
         self.pending: dict[tuple[Any, ...], deque[float]] = {}  # values -> log pi_old of each open ask
-        self.buffer: list[tuple[tuple[Any, ...], float, float]] = []  # (values, log pi_old, reward)
-        self.num_updates = 0
+        self.old_log_probs: list[float] = []  # of the buffered results, in buffer order
 
     def ask(self) -> Architecture:
         with torch.no_grad():
-            trace = self.controller.walk(self.space, generator=self.generator)
+            trace = self.controller.walk(self.current_space(), generator=self.generator)
+        self.num_sampled += 1
         self.pending.setdefault(trace.values, deque()).append(float(trace.log_prob))
         return Architecture(self.space.name, trace.values)
 
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
         olds = self.pending.get(arch.values)
         if olds:
-            old = olds.popleft()
+            self.old_log_probs.append(olds.popleft())
             if not olds:
                 del self.pending[arch.values]
         else:
             with torch.no_grad():
-                old = float(self.controller.walk(self.space, arch.values).log_prob)
-        self.buffer.append((arch.values, old, float(reward)))
-        if len(self.buffer) >= self.batch_size:
-            self.update()
+                self.old_log_probs.append(float(self.controller.walk(self.space, arch.values).log_prob))
+        super().tell(arch, result, reward)
 
     def update(self) -> float:
         """``epochs`` controller steps on the buffered results; returns the last loss."""
-        rewards = torch.tensor([r for _, _, r in self.buffer])
-        old = torch.tensor([lp for _, lp, _ in self.buffer])
+        rewards = torch.tensor([r for _, r in self.buffer])
+        old = torch.tensor(self.old_log_probs)
         if self.baseline is None:
             self.baseline = float(rewards.mean())
         advantages = rewards - self.baseline
         loss = torch.zeros(())
         for _ in range(self.epochs):
-            traces = [self.controller.walk(self.space, values) for values, _, _ in self.buffer]
+            traces = [self.controller.walk(self.space, values) for values, _ in self.buffer]
             loss = ppo_loss(
                 torch.stack([t.log_prob for t in traces]),
                 old,
@@ -130,29 +133,18 @@ class PPO(Strategy):
         for r in rewards.tolist():
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
         self.buffer.clear()
+        self.old_log_probs.clear()
         self.num_updates += 1
         return float(loss.detach())
 
-    def progress(self) -> dict[str, float]:
-        return {} if self.baseline is None else {"baseline": self.baseline}
-
     def state_dict(self) -> dict[str, Any]:
         return {
-            "controller": self.controller.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "baseline": self.baseline,
+            **super().state_dict(),
             "pending": [(values, list(olds)) for values, olds in self.pending.items()],
-            "buffer": list(self.buffer),
-            "num_updates": self.num_updates,
+            "old_log_probs": list(self.old_log_probs),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        state = copy.deepcopy(state)  # the optimizer would otherwise share moment tensors with the source
-        self.controller.load_state_dict(state["controller"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.baseline = state["baseline"]
-        self.pending = {values: deque(olds) for values, olds in state["pending"]}
-        self.buffer = [(values, float(lp), float(r)) for values, lp, r in state["buffer"]]
-        self.num_updates = int(state["num_updates"])
+        super().load_state_dict(state)  # copies what could be shared
+        self.pending = {values: deque(float(x) for x in olds) for values, olds in state["pending"]}
+        self.old_log_probs = [float(x) for x in state["old_log_probs"]]
