@@ -41,9 +41,11 @@ def resolve(kind: str, name: str) -> Any:
 def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
     """Instantiate ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
     cls = resolve(kind, name)
-    accepted = [p for p in inspect.signature(cls).parameters if p not in fixed]
+    parameters = inspect.signature(cls).parameters
+    accepted = [p for p, v in parameters.items() if p not in fixed and v.kind is not v.VAR_KEYWORD]
+    takes_any = any(v.kind is v.VAR_KEYWORD for v in parameters.values())  # e.g. Optuna sampler options
     unknown = sorted(set(params) - set(accepted))
-    if unknown:
+    if unknown and not takes_any:
         raise ConfigError(
             f"unknown option {unknown[0]!r} for {kind} {name!r}; options: {', '.join(accepted)}"
         )
@@ -53,7 +55,3 @@ def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad options for {kind} {name!r}: {exc}") from exc
-
-
-def option_names(kind: str, name: str, *exclude: str) -> list[str]:
-    return [p for p in inspect.signature(resolve(kind, name)).parameters if p not in exclude]

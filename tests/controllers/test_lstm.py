@@ -106,3 +106,26 @@ def test_scoring_a_value_outside_the_choices_is_rejected(toy_space):
         ctrl.walk(toy_space, ((), 4, 3))
     with pytest.raises(InvalidArchitectureError, match="layer1.inputs"):
         ctrl.walk(toy_space, ((), 3, 3, (2,), 3, 3))
+
+
+def test_batched_scoring_equals_one_by_one_walks_for_mixed_depths(toy_space):
+    from conftest import ToyLayerSpace
+
+    space = ToyLayerSpace(num_layers=3)
+    ctrl = LSTMController(space.kinds(), init_range=0.3)
+    gen = torch.Generator().manual_seed(1)
+    batch = [ctrl.walk(space, generator=gen).values for _ in range(5)]
+    batch += [((), 3, 5), ((), 1, 1, (0,), 7, 7)]  # shallower architectures (a depth curriculum)
+    log_probs, entropies = ctrl.score(space, batch)
+    for i, values in enumerate(batch):
+        trace = ctrl.walk(space, values)
+        assert log_probs[i].item() == pytest.approx(trace.log_prob.item(), abs=1e-5)
+        assert entropies[i].item() == pytest.approx(trace.entropy.item(), abs=1e-5)
+    log_probs.sum().backward()  # differentiable
+    assert ctrl.heads["filter_h"].bias.grad is not None
+
+
+def test_batched_scoring_rejects_values_outside_the_space(toy_space):
+    ctrl = LSTMController(toy_space.kinds())
+    with pytest.raises(InvalidArchitectureError, match="layer0.filter_h"):
+        ctrl.score(toy_space, [((), 3, 3), ((), 4, 3)])

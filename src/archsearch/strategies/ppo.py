@@ -92,7 +92,7 @@ class PPO(Reinforce):
         self.old_log_probs: list[float] = []  # of the buffered results, in buffer order
 
     def ask(self) -> Architecture:
-        with torch.no_grad():
+        with torch.inference_mode():
             trace = self.controller.walk(self.current_space(), generator=self.generator)
         self.num_sampled += 1
         self.pending.setdefault(trace.values, deque()).append(float(trace.log_prob))
@@ -118,15 +118,8 @@ class PPO(Reinforce):
         advantages = rewards - self.baseline
         loss = torch.zeros(())
         for _ in range(self.epochs):
-            traces = [self.controller.walk(self.space, values) for values, _ in self.buffer]
-            loss = ppo_loss(
-                torch.stack([t.log_prob for t in traces]),
-                old,
-                advantages,
-                self.clip,
-                torch.stack([t.entropy for t in traces]),
-                self.entropy_weight,
-            )
+            log_probs, entropies = self.controller.score(self.space, [values for values, _ in self.buffer])
+            loss = ppo_loss(log_probs, old, advantages, self.clip, entropies, self.entropy_weight)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
