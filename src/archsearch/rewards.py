@@ -36,8 +36,42 @@ class WindowMaxPower:
         return float(value) ** self.power
 
 
-def make_reward(name: str, **kwargs: float | str | int) -> WindowMaxPower:
+@dataclass(frozen=True)
+class InverseSquarePerplexity:
+    """R = c / (validation perplexity)^2 with c = 80 (Zoph & Le 2017, section 4.2, Penn Treebank).
+
+    The best (lowest) perplexity of the last ``window`` epochs counts when a per-epoch curve exists.
+    Failed trials get ``failed_reward``.
+    """
+
+    metric: str = "val_ppl"
+    c: float = 80.0
+    window: int = 1
+    failed_reward: float = 0.0
+
+    def __call__(self, result: Result) -> float:
+        if not result.ok:
+            return self.failed_reward
+        series = result.curve.get(self.metric)
+        if series:
+            value = min(series[-self.window :])
+        elif self.metric in result.metrics:
+            value = result.metrics[self.metric]
+        else:
+            raise ConfigError(
+                f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})"
+            )
+        return self.c / float(value) ** 2
+
+
+REWARDS: dict[str, type] = {"acc_cubed": WindowMaxPower, "ppl_inverse_square": InverseSquarePerplexity}
+
+
+def make_reward(name: str, **kwargs: float | str | int) -> WindowMaxPower | InverseSquarePerplexity:
     """The reward function called ``name`` in a config."""
-    if name in ("acc_cubed", "window_max_power"):
-        return WindowMaxPower(**kwargs)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown reward {name!r}; known: acc_cubed")
+    if name not in REWARDS:
+        raise ConfigError(f"unknown reward {name!r}; known: {', '.join(REWARDS)}")
+    try:
+        return REWARDS[name](**kwargs)  # type: ignore[no-any-return]
+    except TypeError as exc:
+        raise ConfigError(f"bad options for reward {name!r}: {exc}") from None
