@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
+
+
+def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequence[float]], float]) -> float:
+    """``best`` (max or min) of the last ``window`` per-epoch values of ``metric``; the scalar metric
+    when the result has no curve for it."""
+    series = result.curve.get(metric)
+    if series:
+        return float(best(series[-window:]))
+    if metric in result.metrics:
+        return float(result.metrics[metric])
+    raise ConfigError(f"reward metric {metric!r} is not in the result ({sorted(result.metrics)})")
 
 
 @dataclass(frozen=True)
@@ -24,16 +36,7 @@ class WindowMaxPower:
     def __call__(self, result: Result) -> float:
         if not result.ok:
             return self.failed_reward
-        series = result.curve.get(self.metric)
-        if series:
-            value = max(series[-self.window :])
-        elif self.metric in result.metrics:
-            value = result.metrics[self.metric]
-        else:
-            raise ConfigError(
-                f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})"
-            )
-        return float(value) ** self.power
+        return best_recent(result, self.metric, self.window, max) ** self.power
 
 
 @dataclass(frozen=True)
@@ -52,16 +55,7 @@ class InverseSquarePerplexity:
     def __call__(self, result: Result) -> float:
         if not result.ok:
             return self.failed_reward
-        series = result.curve.get(self.metric)
-        if series:
-            value = min(series[-self.window :])
-        elif self.metric in result.metrics:
-            value = result.metrics[self.metric]
-        else:
-            raise ConfigError(
-                f"reward metric {self.metric!r} is not in the result ({sorted(result.metrics)})"
-            )
-        return self.c / float(value) ** 2
+        return self.c / best_recent(result, self.metric, self.window, min) ** 2
 
 
 REWARDS: dict[str, type] = {"acc_cubed": WindowMaxPower, "ppl_inverse_square": InverseSquarePerplexity}

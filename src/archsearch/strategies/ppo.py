@@ -66,14 +66,10 @@ class PPO(Reinforce):
         init_range: float = 0.1,
         curriculum: DepthCurriculum | dict[str, int] | None = None,
     ) -> None:
-        if lr <= 0:
-            raise ConfigError(f"ppo lr must be positive, got {lr}")
         if not 0 < clip < 1:
             raise ConfigError(f"ppo clip must be in (0, 1), got {clip}")
-        if epochs < 1 or batch_size < 1:
-            raise ConfigError(f"ppo epochs and batch_size must be at least 1, got {epochs} and {batch_size}")
-        if not 0.0 <= baseline_decay < 1.0:
-            raise ConfigError(f"ppo baseline_decay must be in [0, 1), got {baseline_decay}")
+        if epochs < 1:
+            raise ConfigError(f"ppo epochs must be at least 1, got {epochs}")
         super().__init__(
             space,
             seed,

@@ -57,12 +57,13 @@ class Reinforce(Strategy):
         entropy_weight: float = 0.0,
         curriculum: DepthCurriculum | dict[str, int] | None = None,
     ) -> None:
+        name = type(self).__name__
         if lr <= 0:
-            raise ConfigError(f"reinforce lr must be positive, got {lr}")
+            raise ConfigError(f"{name} lr must be positive, got {lr}")
         if batch_size < 1:
-            raise ConfigError(f"reinforce batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"{name} batch_size must be at least 1, got {batch_size}")
         if not 0.0 <= baseline_decay < 1.0:
-            raise ConfigError(f"reinforce baseline_decay must be in [0, 1), got {baseline_decay}")
+            raise ConfigError(f"{name} baseline_decay must be in [0, 1), got {baseline_decay}")
         self.space = space
         self.batch_size = batch_size
         self.baseline_decay = baseline_decay
