@@ -101,3 +101,15 @@ def test_tabular_study_on_nb201_stops_at_the_simulated_budget(tmp_path, capsys):
     spent = sum(t.cost_s for t in trials)
     assert 80 < len(trials) < 140 and 12_000 <= spent < 12_000 + max(t.cost_s for t in trials)
     assert all(t.status == "ok" and 0.3 < t.metrics["test_acc"] < 0.95 for t in trials)
+
+
+def test_choosing_nb201_brings_its_table_and_simulated_clock(tmp_path):
+    from archsearch.cli import build_config
+
+    config = build_config(None, {"space.name": "nb201", "seed": 4}, [])
+    assert config.evaluator.name == "tabular" and config.evaluator.params == {}
+    assert config.clock == "cost" and config.max_time_s == 12_000
+    explicit = build_config(
+        None, {"space.name": "nb201"}, ["evaluator.params.dataset=cifar100", "clock=wall"]
+    )
+    assert explicit.evaluator.params == {"dataset": "cifar100"} and explicit.clock == "wall"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -13,7 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from archsearch.config import StudyConfig, load_config, parse_config
+from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.study import Study, best_trial
 
@@ -52,6 +53,12 @@ def build_config(
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
         pairs.append((key.strip(), yaml.safe_load(raw)))
+    explicit = {dotted for dotted, _ in pairs}
+    space = next((value for dotted, value in pairs if dotted == "space.name"), None)
+    if isinstance(space, str) and space != data["space"]["name"]:
+        for key, value in SPACE_COMPANIONS.get(space.replace("-", "_"), {}).items():
+            if (f"{key}.name" if isinstance(value, dict) else key) not in explicit:
+                data[key] = copy.deepcopy(value)
     # Choosing another space, strategy, evaluator or reward starts from its own defaults, not the old params.
     for dotted, value in pairs:
         section, _, field = dotted.partition(".")
@@ -67,8 +74,10 @@ def search(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML file describing the study."),
     out_dir: Path = typer.Option(Path("runs/search"), "--out", "-o", help="Study directory."),
     overwrite: bool = typer.Option(False, help="Replace a study already in --out."),
-    space: str | None = typer.Option(None, help="Search space (nasrl_cnn)."),
-    strategy: str | None = typer.Option(None, help="Strategy (reinforce, random)."),
+    space: str | None = typer.Option(None, help="Search space: nasrl_cnn, nb201, rnn-cell."),
+    strategy: str | None = typer.Option(
+        None, help="reinforce, random, evolution, ppo, asng, local_search, categorical_reinforce, optuna."
+    ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
     trials: int | None = typer.Option(None, help="Number of child networks to evaluate."),

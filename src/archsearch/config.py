@@ -38,6 +38,24 @@ def _default_reward() -> Component:
     return Component(name="acc_cubed", params={"metric": "val_acc", "window": 5, "power": 3})
 
 
+# What a space is searched with unless the user says otherwise: choosing the space brings these along.
+SPACE_COMPANIONS: dict[str, dict[str, Any]] = {
+    # NAS-Bench-201 is looked up in its table on a simulated clock; 12,000 s is the NB201 paper's budget
+    "nb201": {
+        "evaluator": {"name": "tabular", "params": {}},
+        "clock": "cost",
+        "max_time_s": 12_000.0,
+        "n_trials": 1_000,
+        "executor": "inline",
+    },
+    # recurrent cells train language models; Zoph & Le's reward c / ppl^2
+    "rnn_cell": {
+        "evaluator": {"name": "language_model", "params": {}},
+        "reward": {"name": "ppl_inverse_square", "params": {}},
+    },
+}
+
+
 class StudyConfig(BaseModel):
     """Everything a study needs; the built-in default is a NAS-RL search on digits."""
 
