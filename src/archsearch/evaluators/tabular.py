@@ -33,6 +33,8 @@ EPOCHS = (12, 200)
 """Training schedules of the benchmark: 12 epochs (the search signal) and 200 epochs."""
 NOISE_MODELS = ("seed", "none")
 FULL_EPOCHS = 200
+# (channels, height, width) and classes of the benchmark's data sets (Dong & Yang 2020, section 2.2)
+DATA_SHAPES = {"cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100), "imagenet16": ((3, 16, 16), 120)}
 DATA_FILE = "nb201.npz"
 DATA_FORMAT_VERSION = 1
 SEED_PADDING = -1
@@ -242,6 +244,10 @@ class TabularEvaluator(Evaluator):
 
     def prepare(self) -> None:
         load_table(self.dataset)
+
+    def data_shape(self) -> tuple[tuple[int, ...], int]:
+        """Input shape and classes of the images the table's networks were trained on (for export)."""
+        return DATA_SHAPES[self.dataset]
 
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
         """Look ``arch`` up; the training seed (noise "seed") is drawn from ``seed`` and the cell index."""
