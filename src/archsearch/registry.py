@@ -11,6 +11,8 @@ from archsearch.errors import ArchsearchError, ConfigError
 SPACES = {
     "nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace",
     "nb201": "archsearch.spaces.nb201:NB201Space",
+    "rnn_cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
+    "rnn-cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
 }
 STRATEGIES = {
     "reinforce": "archsearch.strategies.reinforce:Reinforce",
@@ -25,6 +27,7 @@ STRATEGIES = {
 EVALUATORS = {
     "training": "archsearch.evaluators.training:TrainingEvaluator",
     "tabular": "archsearch.evaluators.tabular:TabularEvaluator",
+    "language_model": "archsearch.evaluators.language_model:LanguageModelEvaluator",
 }
 REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
 

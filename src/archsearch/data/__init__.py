@@ -1,1 +1,1 @@
-"""Data sets for child networks and tasks: images (digits, MNIST, Fashion-MNIST, CIFAR-10)."""
+"""Data sets: images for CNN children (data/images.py), text corpora for language-model children (data/text.py)."""
