@@ -11,8 +11,8 @@ from archsearch.evaluators.base import Result
 
 def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequence[float]], float]) -> float:
     """``best`` (max or min) of the last ``window`` per-epoch values of ``metric``; the scalar metric
-    when the result has no curve for it."""
-    series = result.curve.get(metric)
+    when ``window`` is 0 or the result has no curve for it."""
+    series = result.curve.get(metric) if window > 0 else None
     if series:
         return float(best(series[-window:]))
     if metric in result.metrics:
@@ -43,13 +43,13 @@ class WindowMaxPower:
 class InverseSquarePerplexity:
     """R = c / (validation perplexity)^2 with c = 80 (Zoph & Le 2017, section 4.2, Penn Treebank).
 
-    The best (lowest) perplexity of the last ``window`` epochs counts when a per-epoch curve exists.
-    Failed trials get ``failed_reward``.
+    By default (``window`` 0) the scalar ``val_ppl``, the best epoch's validation perplexity, counts; with
+    ``window`` k > 0 the lowest perplexity of the last k epochs. Failed trials get ``failed_reward``.
     """
 
     metric: str = "val_ppl"
     c: float = 80.0
-    window: int = 1
+    window: int = 0
     failed_reward: float = 0.0
 
     def __call__(self, result: Result) -> float:
