@@ -25,15 +25,15 @@ from torch import nn
 from archsearch.data.text import LEVELS, Corpus, batchify, bptt_batches, load_text
 from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
 from archsearch.evaluators.base import Evaluator, Result, Status
-from archsearch.evaluators.training import (
+from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
     NonFiniteLossError,
-    _is_int,
-    _is_number,
-    _is_out_of_memory,
-    _one_line,
-    _resolve_device,
-    _sum_finite,
+    is_int,
+    is_number,
+    is_out_of_memory,
+    one_line,
+    resolve_device,
+    sum_finite,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -118,13 +118,13 @@ def train_epoch(
         pending.append(loss.detach())
         batches += 1
         if len(pending) >= check_every:
-            total += _sum_finite(pending, batches - len(pending))
+            total += sum_finite(pending, batches - len(pending))
         if deadline is not None and time.perf_counter() > deadline:
             if pending:
-                total += _sum_finite(pending, batches - len(pending))
+                total += sum_finite(pending, batches - len(pending))
             raise TrialTimeoutError(f"time limit reached after batch {batches}")
     if pending:
-        total += _sum_finite(pending, batches - len(pending))
+        total += sum_finite(pending, batches - len(pending))
     return total / max(batches, 1)
 
 
@@ -188,7 +188,7 @@ class LanguageModelEvaluator(Evaluator):
         split_seed: int | None = 0,
     ) -> None:
         def positive(value: Any) -> bool:
-            return _is_int(value) and value >= 1
+            return is_int(value) and value >= 1
 
         checks = [
             (
@@ -198,13 +198,13 @@ class LanguageModelEvaluator(Evaluator):
             (level in LEVELS, f"level must be one of {', '.join(LEVELS)}, got {level!r}"),
             (limit is None or positive(limit), f"limit must be a positive integer or None, got {limit!r}"),
             (
-                max_vocab is None or (_is_int(max_vocab) and max_vocab >= 2),
+                max_vocab is None or (is_int(max_vocab) and max_vocab >= 2),
                 f"max_vocab must be an integer >= 2 or None, got {max_vocab!r}",
             ),
             (positive(embedding_size), f"embedding_size must be a positive integer, got {embedding_size!r}"),
             (positive(hidden_size), f"hidden_size must be a positive integer, got {hidden_size!r}"),
             (positive(num_layers), f"num_layers must be a positive integer, got {num_layers!r}"),
-            (_is_number(dropout) and 0 <= dropout < 1, f"dropout must be in [0, 1), got {dropout!r}"),
+            (is_number(dropout) and 0 <= dropout < 1, f"dropout must be in [0, 1), got {dropout!r}"),
             (isinstance(tie_weights, bool), f"tie_weights must be true or false, got {tie_weights!r}"),
             (
                 not (tie_weights is True and embedding_size != hidden_size),
@@ -220,19 +220,19 @@ class LanguageModelEvaluator(Evaluator):
             ),
             (positive(bptt), f"bptt must be a positive integer, got {bptt!r}"),
             (optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}"),
-            (lr is None or (_is_number(lr) and lr > 0), f"lr must be a positive number or None, got {lr!r}"),
+            (lr is None or (is_number(lr) and lr > 0), f"lr must be a positive number or None, got {lr!r}"),
             (
-                clip is None or (_is_number(clip) and clip > 0),
+                clip is None or (is_number(clip) and clip > 0),
                 f"clip must be a positive gradient norm or None (no clipping), got {clip!r}",
             ),
-            (_is_number(max_ppl) and max_ppl > 1, f"max_ppl must be a number > 1, got {max_ppl!r}"),
+            (is_number(max_ppl) and max_ppl > 1, f"max_ppl must be a number > 1, got {max_ppl!r}"),
             (
-                timeout_s is None or (_is_number(timeout_s) and timeout_s > 0),
+                timeout_s is None or (is_number(timeout_s) and timeout_s > 0),
                 f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
             ),
             (positive(threads), f"threads must be a positive integer, got {threads!r}"),
             (
-                split_seed is None or _is_int(split_seed),
+                split_seed is None or is_int(split_seed),
                 f"split_seed must be an integer or None, got {split_seed!r}",
             ),
             (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
@@ -240,7 +240,7 @@ class LanguageModelEvaluator(Evaluator):
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        _resolve_device(device)
+        resolve_device(device)
         self.dataset = dataset
         self.data_dir = None if data_dir is None else str(data_dir)
         self.level = level
@@ -310,7 +310,7 @@ class LanguageModelEvaluator(Evaluator):
             raise ConfigError(
                 f"space {space.name!r} cannot build language models (no build_lm); use a recurrent cell space"
             )
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         data = self.split(device)
         progress = _Progress()
         previous_threads = torch.get_num_threads()
@@ -331,10 +331,10 @@ class LanguageModelEvaluator(Evaluator):
             return self._partial(f"perplexity exploded: {exc}", "failed", progress, started)
         except Exception as exc:
             log.debug("trial of %s (seed %d) failed", arch.to_json(), seed, exc_info=True)
-            if _is_out_of_memory(exc):
-                message = _one_line(f"out of memory: {exc}")
+            if is_out_of_memory(exc):
+                message = one_line(f"out of memory: {exc}")
             else:
-                message = _one_line(f"{type(exc).__name__}: {exc}")
+                message = one_line(f"{type(exc).__name__}: {exc}")
             return self._partial(message, "failed", progress, started)
         finally:
             torch.set_num_threads(previous_threads)

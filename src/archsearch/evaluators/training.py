@@ -20,8 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from archsearch.data.images import KNOWN_DATASETS, load_images
-from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
+from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.base import Evaluator, Result, Status
+from archsearch.evaluators.common import (
+    CUDA_LOSS_CHECK_EVERY,
+    NonFiniteLossError,
+    is_int,
+    is_number,
+    is_out_of_memory,
+    one_line,
+    resolve_device,
+    sum_finite,
+)
 from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -29,18 +39,6 @@ log = logging.getLogger(__name__)
 LR_SCHEDULES = ("cosine", "constant")
 # Zoph & Le 2017 reward: the maximum validation accuracy over the last 5 epochs (cubed by the strategy).
 REWARD_LAST_EPOCHS = 5
-ERROR_MAX_CHARS = 300
-# On CUDA, reading a loss back stalls the queue; check losses for NaN in groups of this many batches.
-CUDA_LOSS_CHECK_EVERY = 32
-
-
-class NonFiniteLossError(ArchsearchError):
-    """A training loss became nan or inf; ``batch`` is the 1-based batch index within its epoch."""
-
-    def __init__(self, batch: int, value: float) -> None:
-        super().__init__(f"loss became {value} at batch {batch}")
-        self.batch = batch
-        self.value = value
 
 
 def cosine_lr(base_lr: float, epoch: int, epochs: int) -> float:
@@ -66,16 +64,6 @@ def validation_split(
     count = validation_count(num_train, val_size)
     order = torch.randperm(num_train, generator=torch.Generator().manual_seed(split_seed))
     return order[count:].sort().values, order[:count].sort().values
-
-
-def _sum_finite(pending: list[torch.Tensor], first_batch: int) -> float:
-    """Sum of the pending batch losses (one device sync); NonFiniteLossError at the first nan or inf."""
-    values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).tolist()
-    for offset, value in enumerate(values):
-        if not math.isfinite(value):
-            raise NonFiniteLossError(first_batch + offset + 1, value)
-    pending.clear()
-    return math.fsum(values)
 
 
 def train_epoch(
@@ -120,13 +108,13 @@ def train_epoch(
         pending.append(loss.detach())
         batches += 1
         if len(pending) >= check_every:
-            total += _sum_finite(pending, batches - len(pending))
+            total += sum_finite(pending, batches - len(pending))
         if deadline is not None and time.perf_counter() > deadline:
             if pending:
-                total += _sum_finite(pending, batches - len(pending))
+                total += sum_finite(pending, batches - len(pending))
             raise TrialTimeoutError(f"time limit reached after batch {batches}")
     if pending:
-        total += _sum_finite(pending, batches - len(pending))
+        total += sum_finite(pending, batches - len(pending))
     return total / max(batches, 1)
 
 
@@ -162,39 +150,6 @@ class _Progress:
     epoch: int = 0
     params: int | None = None
     curve: dict[str, list[float]] = field(default_factory=lambda: {"val_acc": [], "train_loss": []})
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 3] + "..."
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc)
-    )
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise ConfigError(f"device {device!r} is not a torch device; use auto, cpu or cuda[:N]") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device {device!r} asked for CUDA, which this machine lacks; use device='auto' or 'cpu'"
-        )
-    return resolved
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class TrainingEvaluator(Evaluator):
@@ -235,27 +190,27 @@ class TrainingEvaluator(Evaluator):
                 f"dataset must be one of {', '.join(KNOWN_DATASETS)}, got {dataset!r}",
             ),
             (
-                train_limit is None or (_is_int(train_limit) and train_limit >= 1),
+                train_limit is None or (is_int(train_limit) and train_limit >= 1),
                 f"train_limit must be a positive integer or None, got {train_limit!r}",
             ),
-            (_is_int(epochs) and epochs >= 1, f"epochs must be a positive integer, got {epochs!r}"),
+            (is_int(epochs) and epochs >= 1, f"epochs must be a positive integer, got {epochs!r}"),
             (
-                _is_int(batch_size) and batch_size >= 1,
+                is_int(batch_size) and batch_size >= 1,
                 f"batch_size must be a positive integer, got {batch_size!r}",
             ),
             (
-                _is_int(eval_batch_size) and eval_batch_size >= 1,
+                is_int(eval_batch_size) and eval_batch_size >= 1,
                 f"eval_batch_size must be a positive integer, got {eval_batch_size!r}",
             ),
-            (_is_number(lr) and lr > 0, f"lr must be a positive number, got {lr!r}"),
-            (_is_number(momentum) and 0 <= momentum < 1, f"momentum must be in [0, 1), got {momentum!r}"),
+            (is_number(lr) and lr > 0, f"lr must be a positive number, got {lr!r}"),
+            (is_number(momentum) and 0 <= momentum < 1, f"momentum must be in [0, 1), got {momentum!r}"),
             (isinstance(nesterov, bool), f"nesterov must be true or false, got {nesterov!r}"),
             (
-                not (nesterov is True and _is_number(momentum) and momentum == 0),
+                not (nesterov is True and is_number(momentum) and momentum == 0),
                 "nesterov=True needs momentum > 0; set momentum or nesterov=False",
             ),
             (
-                _is_number(weight_decay) and weight_decay >= 0,
+                is_number(weight_decay) and weight_decay >= 0,
                 f"weight_decay must be a number >= 0, got {weight_decay!r}",
             ),
             (
@@ -263,22 +218,22 @@ class TrainingEvaluator(Evaluator):
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}",
             ),
             (
-                (isinstance(val_size, float) and 0 < val_size < 1) or (_is_int(val_size) and val_size >= 1),
+                (isinstance(val_size, float) and 0 < val_size < 1) or (is_int(val_size) and val_size >= 1),
                 f"val_size must be a fraction in (0, 1) or a count >= 1 of training images, got {val_size!r}",
             ),
-            (_is_int(split_seed), f"split_seed must be an integer, got {split_seed!r}"),
+            (is_int(split_seed), f"split_seed must be an integer, got {split_seed!r}"),
             (isinstance(amp, bool), f"amp must be true or false, got {amp!r}"),
             (
-                timeout_s is None or (_is_number(timeout_s) and timeout_s > 0),
+                timeout_s is None or (is_number(timeout_s) and timeout_s > 0),
                 f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
             ),
-            (_is_int(threads) and threads >= 1, f"threads must be a positive integer, got {threads!r}"),
+            (is_int(threads) and threads >= 1, f"threads must be a positive integer, got {threads!r}"),
             (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        _resolve_device(device)
+        resolve_device(device)
         self.dataset = dataset
         self.data_dir = None if data_dir is None else str(data_dir)
         self.train_limit = train_limit
@@ -335,7 +290,7 @@ class TrainingEvaluator(Evaluator):
         Missing data or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
         """
         started = time.perf_counter()
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         data = self.split(device)
         progress = _Progress()
         previous_threads = torch.get_num_threads()
@@ -354,10 +309,10 @@ class TrainingEvaluator(Evaluator):
             return self._partial(message, "failed", progress, started)
         except Exception as exc:
             log.debug("trial of %s (seed %d) failed", arch.to_json(), seed, exc_info=True)
-            if _is_out_of_memory(exc):
-                message = _one_line(f"out of memory: {exc}")
+            if is_out_of_memory(exc):
+                message = one_line(f"out of memory: {exc}")
             else:
-                message = _one_line(f"{type(exc).__name__}: {exc}")
+                message = one_line(f"{type(exc).__name__}: {exc}")
             return self._partial(message, "failed", progress, started)
         finally:
             torch.set_num_threads(previous_threads)
