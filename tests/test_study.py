@@ -128,14 +128,43 @@ def test_kill_9_then_resume_loses_and_repeats_no_trial(tmp_path, toy_registry, e
         if (cut / "study.db").exists() and 8 <= sum(t[2] != "running" for t in _safe_trajectory(cut)) < 30:
             break
         time.sleep(0.02)
+    workers = _children_of(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = [t for t in _trajectory(cut) if t[2] != "running"]
     assert 8 <= len(before) < 40
+    if executor == "pool":  # the killed driver's workers must not outlive it
+        assert workers
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
     subprocess.run([sys.executable, str(script), "resume", str(cut)], check=True, timeout=120)
     after = _trajectory(cut)
     assert after[: len(before)] == before  # nothing finished was lost or changed
     assert after == expected
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def _children_of(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``."""
+    return [
+        int(path.name)
+        for path in Path("/proc").glob("[0-9]*")
+        if _status(int(path.name)).get("PPid", "").strip() == str(pid)
+    ]
+
+
+def _alive(pid: int) -> bool:
+    state = _status(pid).get("State", "")
+    return bool(state) and not state.startswith("Z")
 
 
 def _safe_trajectory(directory: Path) -> list[tuple]:

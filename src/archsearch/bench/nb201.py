@@ -22,6 +22,7 @@ import numpy as np
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import DATASETS, TabularEvaluator, load_table, optimum
+from archsearch.executors.base import die_with_parent
 from archsearch.registry import construct
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.study import trial_seed
@@ -99,6 +100,7 @@ def _run_job(job: tuple[str, str, float, int]) -> SearchTrace:
 def _init_worker() -> None:
     import torch
 
+    die_with_parent()
     torch.set_num_threads(1)
 
 

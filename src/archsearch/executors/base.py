@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import sys
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
@@ -11,6 +15,24 @@ from archsearch.evaluators.base import Evaluator, Result
 from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
+
+
+def die_with_parent() -> None:
+    """Make this worker process die when its parent does (Linux prctl PR_SET_PDEATHSIG).
+
+    A search driver killed with kill -9 would otherwise leave idle pool workers behind for ever.
+    Elsewhere this is a no-op: the workers then exit when they next find their queue closed.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        log.debug("prctl unavailable; workers may outlive a killed driver", exc_info=True)
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:

@@ -8,13 +8,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Executor, run_trial
+from archsearch.executors.base import Executor, die_with_parent, run_trial
 from archsearch.spaces.base import Architecture, SearchSpace
 
 
 def _init_worker(threads: int) -> None:
     import torch
 
+    die_with_parent()
     torch.set_num_threads(threads)
 
 
