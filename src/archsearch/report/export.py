@@ -9,16 +9,18 @@ from collections.abc import Callable
 
 from archsearch import __version__
 from archsearch.errors import ConfigError
-from archsearch.spaces import nasrl_cnn_module
+from archsearch.spaces import nasrl_cnn_module, rnn_cell_module
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
+from archsearch.spaces.rnn_cell import DEFAULT_DROPOUT, DEFAULT_NUM_LAYERS, RNNCellSpace
 
-PytorchExporter = Callable[[SearchSpace, Architecture, tuple[int, int, int], int], str]
-"""Writes the standalone source of one space's architecture: (space, arch, input_shape, num_classes)."""
+PytorchExporter = Callable[[SearchSpace, Architecture, tuple[int, ...], int], str]
+"""Writes the standalone source of one space's architecture: (space, arch, input_shape, num_classes);
+what input_shape and num_classes mean is the space's (image shape and classes; sizes and vocabulary)."""
 
 
 def export_pytorch_source(
-    space: SearchSpace, arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
 ) -> str:
     """The text of a Python file that needs only torch and defines ``build_model()`` for ``arch``.
 
@@ -69,7 +71,7 @@ def _pretty_json(value: object, indent: str = "", width: int = 100) -> str:
 
 
 def _nasrl_cnn_source(
-    space: SearchSpace, arch: Architecture, input_shape: tuple[int, int, int], num_classes: int
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
 ) -> str:
     if not isinstance(space, NasRLCNNSpace):
         raise ConfigError(f"space {space.name!r} is not a NasRLCNNSpace, got {type(space).__name__}")
@@ -104,5 +106,58 @@ if __name__ == "__main__":
     return header + inspect.getsource(nasrl_cnn_module) + footer
 
 
-PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {NasRLCNNSpace.name: _nasrl_cnn_source}
+def _rnn_cell_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
+) -> str:
+    """The tree cell's language model; ``num_classes`` is the vocabulary size and ``input_shape`` gives
+    the embedding and hidden sizes as ``RNNCellSpace.build`` reads it."""
+    if not isinstance(space, RNNCellSpace):
+        raise ConfigError(f"space {space.name!r} is not an RNNCellSpace, got {type(space).__name__}")
+    if type(num_classes) is not int or num_classes < 1:
+        raise ConfigError(f"rnn_cell: the vocabulary size must be a positive int, got {num_classes!r}")
+    cell = space.module_spec(arch)
+    sizes = {
+        **space.lm_sizes(input_shape),
+        "num_layers": DEFAULT_NUM_LAYERS,
+        "dropout": DEFAULT_DROPOUT,
+    }
+    encoded = space.encode(arch)
+    equations = "".join(f"#   {line}\n" for line in space.equations(arch).splitlines())
+    header = (
+        f"# Standalone PyTorch language model exported by archsearch {__version__}; it needs only torch.\n"
+        f"# Space {space.name}, cell: {encoded}\n"
+        f"# One step of the cell (biases omitted):\n{equations}"
+        f"# Vocabulary of {num_classes} words. Run this file to build the model and print its parameter count.\n\n"
+    )
+    footer = f'''
+
+CELL = {pprint.pformat(cell, sort_dicts=False, width=100)}
+"""The cell {encoded}."""
+SIZES = {pprint.pformat(sizes, sort_dicts=False, width=100)}
+VOCAB_SIZE = {num_classes}
+
+
+def build_model(vocab_size: int = VOCAB_SIZE) -> nn.Module:
+    """The exported language model, freshly initialised; load trained weights with ``load_state_dict``.
+
+    ``model(tokens)`` takes word indices (T, B) and returns logits (T, B, vocab_size) and the state.
+    """
+    return TreeCellLM(CELL, vocab_size, **SIZES)
+
+
+if __name__ == "__main__":
+    model = build_model().eval()
+    tokens = torch.randint(0, VOCAB_SIZE, (35, 2))
+    with torch.no_grad():
+        logits, _ = model(tokens)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {{parameters}}, output shape on random tokens: {{tuple(logits.shape)}}")
+'''
+    return header + inspect.getsource(rnn_cell_module) + footer
+
+
+PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {
+    NasRLCNNSpace.name: _nasrl_cnn_source,
+    RNNCellSpace.name: _rnn_cell_source,
+}
 """Space name -> the function that writes its standalone PyTorch source; later spaces add theirs."""
