@@ -117,6 +117,16 @@ class SearchSpace(ABC):
     def config(self) -> dict[str, Any]:
         """Keyword arguments that recreate this space (stored with the study)."""
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.config() == other.config()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.name, json.dumps(self.config(), sort_keys=True, default=str)))
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
+        return f"{type(self).__name__}({arguments})"
+
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> Any:
         """A torch module for ``arch``; spaces that are only looked up in a table need not build."""
         raise NotImplementedError(f"space {self.name!r} cannot build torch modules")

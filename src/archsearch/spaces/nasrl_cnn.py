@@ -358,13 +358,3 @@ class NasRLCNNSpace(SearchSpace):
             stride_w=int(match["sw"]) if has_strides else 1,
             inputs=tuple(int(j) for j in inputs.split(",")) if inputs else (),
         )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, NasRLCNNSpace) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((self.name, repr(sorted(self.config().items()))))
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
-        return f"NasRLCNNSpace({arguments})"

@@ -190,12 +190,3 @@ class NB201Space(SearchSpace):
             code, digit = divmod(code, len(OPS))
             values.append(OPS[digit])
         return Architecture(self.name, tuple(reversed(values)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, NB201Space) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.channels, self.cells_per_stage))
-
-    def __repr__(self) -> str:
-        return f"NB201Space(channels={self.channels}, cells_per_stage={self.cells_per_stage})"

@@ -393,16 +393,6 @@ class RNNCellSpace(SearchSpace):
             )
         return CellNode(combine, match["activation"])
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RNNCellSpace) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((self.name, repr(sorted(self.config().items()))))
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
-        return f"RNNCellSpace({arguments})"
-
 
 def _activate(activation: str, expression: str) -> str:
     return expression if activation == "identity" else f"{activation}({expression})"
