@@ -206,9 +206,9 @@ def test_result_has_every_metric_and_per_epoch_curves(fast):
     assert result.metrics["epochs"] == 2 and result.metrics["tokens_per_s"] > 0
 
 
-def test_data_shape_is_token_ids_in_and_the_vocabulary_out(fast):
+def test_data_shape_is_the_model_sizes_and_the_vocabulary(fast):
     # the, a, my; 3 nouns of subjects, 3 verbs, 3 nouns of objects; <eos>.
-    assert fast().data_shape() == ((), 3 + 3 + 3 + 3 + 1)
+    assert fast().data_shape() == ((16, 16), 3 + 3 + 3 + 3 + 1)
 
 
 def test_training_on_a_grammar_drops_perplexity_far_below_the_vocabulary_size(fast):

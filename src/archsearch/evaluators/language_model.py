@@ -298,8 +298,9 @@ class LanguageModelEvaluator(Evaluator):
         self.split()
 
     def data_shape(self) -> tuple[tuple[int, ...], int]:
-        """``((), vocab_size)``: a language model takes token ids and predicts one of ``vocab_size``."""
-        return (), self.split().vocab_size
+        """``((embedding_size, hidden_size), vocab_size)``: what ``RNNCellSpace.build`` needs to rebuild the
+        model this evaluator trains (for export)."""
+        return (self.embedding_size, self.hidden_size), self.split().vocab_size
 
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
         """Train ``arch``'s language model from seed ``seed``; a failing child gives a failed or timed-out
