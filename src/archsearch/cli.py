@@ -161,10 +161,10 @@ def _print_best(study: Study) -> None:
     table.add_row("trial", str(best.number))
     table.add_row("architecture", best.arch_str)
     table.add_row("reward", f"{best.reward:.4f}")
-    for key in ("val_acc", "best_val_acc", "test_acc", "params", "train_time_s"):
+    for key in ("val_acc", "best_val_acc", "test_acc", "val_ppl", "test_ppl", "params", "train_time_s"):
         if key in best.metrics:
             value = best.metrics[key]
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) and value < 10 else f"{value:,.0f}")
+            table.add_row(key, f"{value:,.0f}" if key == "params" else f"{value:.4f}")
     out.print(table)
 
 

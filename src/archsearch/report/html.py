@@ -97,7 +97,7 @@ def _page(
         "<h2>Summary</h2>",
         _summary(study, trials, elapsed_s),
         "<h2>Best trial</h2>",
-        _best(best, drawing, trials),
+        _best(best, drawing, trials, _equations(study, best)),
         "<h2>Plots</h2>",
         *(_figure(path, caption) for path, caption in figures),
         f"<h2>Top {TOP_TRIALS} trials by reward</h2>",
@@ -136,7 +136,16 @@ def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | Non
     return _fields(rows)
 
 
-def _best(best: TrialRecord | None, drawing: Path | None, trials: Sequence[TrialRecord]) -> str:
+SCORE_METRICS = ("val_acc", "test_acc", "val_ppl", "test_ppl")
+"""The metrics shown for the best trial, where the evaluator reports them."""
+
+
+def _best(
+    best: TrialRecord | None,
+    drawing: Path | None,
+    trials: Sequence[TrialRecord],
+    equations: str | None = None,
+) -> str:
     if best is None:
         message = plots.NO_SUCCESSFUL_TRIALS if any(t.finished for t in trials) else plots.NO_FINISHED_TRIALS
         return f'<p class="note">{_e(message.capitalize())}.</p>'
@@ -144,16 +153,23 @@ def _best(best: TrialRecord | None, drawing: Path | None, trials: Sequence[Trial
         ("Trial", _e(str(best.number))),
         ("Architecture", _code(best.arch_str)),
         ("Reward", _e(_number(best.reward))),
-        ("val_acc", _e(_number(best.metrics.get("val_acc")))),
-        ("test_acc", _e(_number(best.metrics.get("test_acc")))),
     ]
+    rows += [(key, _e(_number(best.metrics[key]))) for key in SCORE_METRICS if key in best.metrics]
     if "params" in best.metrics:
         rows.append(("Parameters", _e(_count(best.metrics["params"]))))
     rows.append(("Cost", _e(_duration(best.cost_s))))
     parts = [_fields(rows)]
     if drawing is not None:
         parts.append(_figure(drawing, f"The architecture of trial {best.number}."))
+    if equations:
+        parts.append(f"<p>As equations:</p>\n<pre>{_e(equations)}</pre>")
     return "\n".join(parts)
+
+
+def _equations(study: Study, best: TrialRecord | None) -> str | None:
+    """The best cell written as equations, for spaces that can (the recurrent cell space)."""
+    render = getattr(study.space, "equations", None)
+    return None if best is None or render is None else str(render(best.arch))
 
 
 def _top_table(trials: Sequence[TrialRecord]) -> str:

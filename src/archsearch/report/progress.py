@@ -61,7 +61,9 @@ class RichProgress:
         metrics = record.metrics
         if record.status == "ok":
             detail = " ".join(
-                f"{k} {metrics[k]:.4f}" for k in ("val_acc", "test_acc") if isinstance(metrics.get(k), float)
+                f"{k} {metrics[k]:.4f}"
+                for k in ("val_acc", "test_acc", "val_ppl", "test_ppl")
+                if isinstance(metrics.get(k), float)
             )
             detail += f" reward {record.reward:.4f}"
         else:
