@@ -7,6 +7,7 @@ import random
 
 import pytest
 import torch
+
 from test_cli import run_cli
 
 pytestmark = pytest.mark.slow
