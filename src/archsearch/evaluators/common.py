@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
+from archsearch.evaluators.base import Result, Status
+
+log = logging.getLogger(__name__)
 
 ERROR_MAX_CHARS = 300
 
@@ -65,3 +72,79 @@ def is_int(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class ChildFailedError(ArchsearchError):
+    """A child network failed in a way its evaluator detected (e.g. exploding perplexity); the message
+    becomes the failed trial's reason."""
+
+
+@dataclass
+class TrialProgress:
+    """What a trial reached so far, kept for the partial result of a failed trial."""
+
+    metric: str  # the per-epoch validation series whose length counts the completed epochs
+    epoch: int = 0
+    params: int | None = None
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.curve.setdefault(self.metric, [])
+        self.curve.setdefault("train_loss", [])
+
+    def partial(self, message: str, status: Status, started: float) -> Result:
+        metrics: dict[str, float] = {"epochs": float(len(self.curve[self.metric]))}
+        if self.params is not None:
+            metrics["params"] = float(self.params)
+        return Result(
+            metrics=metrics,
+            cost_s=time.perf_counter() - started,
+            status=status,
+            error=message,
+            curve=self.curve,
+        )
+
+
+def guarded_trial(
+    train: Callable[[TrialProgress], dict[str, float]],
+    progress: TrialProgress,
+    *,
+    epochs: int,
+    timeout_s: float | None,
+    threads: int,
+    device: torch.device,
+    describe: str,
+) -> Result:
+    """Run ``train`` with ``threads`` torch threads and turn every way a child can fail into a Result.
+
+    A timeout becomes status "timeout", a NaN loss, a ``ChildFailedError``, out of memory or any other
+    exception a failed Result with a one-line reason; the partial curve is kept. Never raises.
+    """
+    started = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        metrics = train(progress)
+        return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
+    except TrialTimeoutError:
+        message = (
+            f"exceeded the time limit of {timeout_s:g} s in epoch {progress.epoch} of {epochs} "
+            f"({len(progress.curve[progress.metric])} epochs completed)"
+        )
+        return progress.partial(message, "timeout", started)
+    except NonFiniteLossError as exc:
+        message = f"loss became {exc.value} at epoch {progress.epoch}, batch {exc.batch}"
+        return progress.partial(message, "failed", started)
+    except ChildFailedError as exc:
+        return progress.partial(one_line(str(exc)), "failed", started)
+    except Exception as exc:
+        log.debug("trial of %s failed", describe, exc_info=True)
+        if is_out_of_memory(exc):
+            message = one_line(f"out of memory: {exc}")
+        else:
+            message = one_line(f"{type(exc).__name__}: {exc}")
+        return progress.partial(message, "failed", started)
+    finally:
+        torch.set_num_threads(previous_threads)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()

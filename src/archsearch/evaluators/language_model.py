@@ -15,7 +15,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,15 +23,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from archsearch.data.text import LEVELS, Corpus, batchify, bptt_batches, load_text
-from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Evaluator, Result, Status
+from archsearch.errors import ConfigError, TrialTimeoutError
+from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
-    NonFiniteLossError,
+    ChildFailedError,
+    TrialProgress,
+    guarded_trial,
     is_int,
     is_number,
-    is_out_of_memory,
-    one_line,
     resolve_device,
     sum_finite,
 )
@@ -46,7 +46,7 @@ DEFAULT_LR = {"sgd": 20.0, "adam": 0.002}
 SGD_LR_DECAY = 4.0
 
 
-class PerplexityExplodedError(ArchsearchError):
+class PerplexityExplodedError(ChildFailedError):
     """Validation perplexity went above the limit or stopped being a finite number."""
 
 
@@ -136,15 +136,6 @@ class TextSplit:
     valid: torch.Tensor
     test: torch.Tensor
     vocab_size: int
-
-
-@dataclass
-class _Progress:
-    """What a trial reached so far, kept for the partial result of a failed trial."""
-
-    epoch: int = 0
-    params: int | None = None
-    curve: dict[str, list[float]] = field(default_factory=lambda: {"val_ppl": [], "train_loss": []})
 
 
 class LanguageModelEvaluator(Evaluator):
@@ -306,58 +297,26 @@ class LanguageModelEvaluator(Evaluator):
         """Train ``arch``'s language model from seed ``seed``; a failing child gives a failed or timed-out
         Result, never raises. Missing data (DataError) or a space without ``build_lm`` (ConfigError) raise:
         every trial would fail."""
-        started = time.perf_counter()
         if not callable(getattr(space, "build_lm", None)):
             raise ConfigError(
                 f"space {space.name!r} cannot build language models (no build_lm); use a recurrent cell space"
             )
         device = resolve_device(self.device)
         data = self.split(device)
-        progress = _Progress()
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            metrics = self._train(space, arch, seed, device, data, progress)
-            return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
-        except TrialTimeoutError:
-            message = (
-                f"exceeded the time limit of {self.timeout_s:g} s in epoch {progress.epoch} of {self.epochs} "
-                f"({len(progress.curve['val_ppl'])} epochs completed)"
-            )
-            return self._partial(message, "timeout", progress, started)
-        except NonFiniteLossError as exc:
-            message = f"loss became {exc.value} at epoch {progress.epoch}, batch {exc.batch}"
-            return self._partial(message, "failed", progress, started)
-        except PerplexityExplodedError as exc:
-            return self._partial(f"perplexity exploded: {exc}", "failed", progress, started)
-        except Exception as exc:
-            log.debug("trial of %s (seed %d) failed", arch.to_json(), seed, exc_info=True)
-            if is_out_of_memory(exc):
-                message = one_line(f"out of memory: {exc}")
-            else:
-                message = one_line(f"{type(exc).__name__}: {exc}")
-            return self._partial(message, "failed", progress, started)
-        finally:
-            torch.set_num_threads(previous_threads)
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-
-    def _partial(self, message: str, status: Status, progress: _Progress, started: float) -> Result:
-        metrics: dict[str, float] = {"epochs": float(len(progress.curve["val_ppl"]))}
-        if progress.params is not None:
-            metrics["params"] = float(progress.params)
-        return Result(
-            metrics=metrics,
-            cost_s=time.perf_counter() - started,
-            status=status,
-            error=message,
-            curve=progress.curve,
+        return guarded_trial(
+            lambda progress: self._train(space, arch, seed, device, data, progress),
+            TrialProgress("val_ppl"),
+            epochs=self.epochs,
+            timeout_s=self.timeout_s,
+            threads=self.threads,
+            device=device,
+            describe=f"{arch.to_json()} (seed {seed})",
         )
 
     def _check_perplexity(self, ppl: float, epoch: int) -> None:
         if not ppl <= self.max_ppl:  # also true for nan
             raise PerplexityExplodedError(
-                f"validation perplexity {ppl:.4g} after epoch {epoch} is above max_ppl={self.max_ppl:g}"
+                f"perplexity exploded: validation perplexity {ppl:.4g} after epoch {epoch} is above max_ppl={self.max_ppl:g}"
             )
 
     def _train(
@@ -367,7 +326,7 @@ class LanguageModelEvaluator(Evaluator):
         seed: int,
         device: torch.device,
         data: TextSplit,
-        progress: _Progress,
+        progress: TrialProgress,
     ) -> dict[str, float]:
         # The limit covers building and training the child, not the data loading shared by all trials.
         deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s

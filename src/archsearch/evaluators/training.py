@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,14 +21,13 @@ from torch import nn
 
 from archsearch.data.images import KNOWN_DATASETS, load_images
 from archsearch.errors import ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Evaluator, Result, Status
+from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
-    NonFiniteLossError,
+    TrialProgress,
+    guarded_trial,
     is_int,
     is_number,
-    is_out_of_memory,
-    one_line,
     resolve_device,
     sum_finite,
 )
@@ -141,15 +140,6 @@ class DataSplit:
     test_y: torch.Tensor
     input_shape: tuple[int, ...]
     num_classes: int
-
-
-@dataclass
-class _Progress:
-    """What a trial reached so far, kept for the partial result of a failed trial."""
-
-    epoch: int = 0
-    params: int | None = None
-    curve: dict[str, list[float]] = field(default_factory=lambda: {"val_acc": [], "train_loss": []})
 
 
 class TrainingEvaluator(Evaluator):
@@ -289,46 +279,16 @@ class TrainingEvaluator(Evaluator):
 
         Missing data or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
         """
-        started = time.perf_counter()
         device = resolve_device(self.device)
         data = self.split(device)
-        progress = _Progress()
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            metrics = self._train(space, arch, seed, device, data, progress)
-            return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
-        except TrialTimeoutError:
-            message = (
-                f"exceeded the time limit of {self.timeout_s:g} s in epoch {progress.epoch} of {self.epochs} "
-                f"({len(progress.curve['val_acc'])} epochs completed)"
-            )
-            return self._partial(message, "timeout", progress, started)
-        except NonFiniteLossError as exc:
-            message = f"loss became {exc.value} at epoch {progress.epoch}, batch {exc.batch}"
-            return self._partial(message, "failed", progress, started)
-        except Exception as exc:
-            log.debug("trial of %s (seed %d) failed", arch.to_json(), seed, exc_info=True)
-            if is_out_of_memory(exc):
-                message = one_line(f"out of memory: {exc}")
-            else:
-                message = one_line(f"{type(exc).__name__}: {exc}")
-            return self._partial(message, "failed", progress, started)
-        finally:
-            torch.set_num_threads(previous_threads)
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-
-    def _partial(self, message: str, status: Status, progress: _Progress, started: float) -> Result:
-        metrics: dict[str, float] = {"epochs": float(len(progress.curve["val_acc"]))}
-        if progress.params is not None:
-            metrics["params"] = float(progress.params)
-        return Result(
-            metrics=metrics,
-            cost_s=time.perf_counter() - started,
-            status=status,
-            error=message,
-            curve=progress.curve,
+        return guarded_trial(
+            lambda progress: self._train(space, arch, seed, device, data, progress),
+            TrialProgress("val_acc"),
+            epochs=self.epochs,
+            timeout_s=self.timeout_s,
+            threads=self.threads,
+            device=device,
+            describe=f"{arch.to_json()} (seed {seed})",
         )
 
     def _train(
@@ -338,7 +298,7 @@ class TrainingEvaluator(Evaluator):
         seed: int,
         device: torch.device,
         data: DataSplit,
-        progress: _Progress,
+        progress: TrialProgress,
     ) -> dict[str, float]:
         # The limit covers building and training the child, not the data loading shared by all trials.
         deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s
