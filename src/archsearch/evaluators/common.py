@@ -41,6 +41,38 @@ def sum_finite(pending: list[torch.Tensor], first_batch: int) -> float:
     return math.fsum(values)
 
 
+class LossTally:
+    """Mean training loss of an epoch, read back from the device once every ``check_every`` batches.
+
+    ``add`` raises NonFiniteLossError naming the exact 1-based batch whose loss is nan or inf, and
+    TrialTimeoutError once ``time.perf_counter()`` has passed ``deadline`` after a batch.
+    """
+
+    def __init__(self, check_every: int = 1, deadline: float | None = None) -> None:
+        self.check_every = check_every
+        self.deadline = deadline
+        self.pending: list[torch.Tensor] = []
+        self.total = 0.0
+        self.batches = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.pending.append(loss.detach())
+        self.batches += 1
+        if len(self.pending) >= self.check_every:
+            self._flush()
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self._flush()
+            raise TrialTimeoutError(f"time limit reached after batch {self.batches}")
+
+    def mean(self) -> float:
+        self._flush()
+        return self.total / max(self.batches, 1)
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.total += sum_finite(self.pending, self.batches - len(self.pending))
+
+
 def one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 3] + "..."

@@ -28,12 +28,12 @@ from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
     ChildFailedError,
+    LossTally,
     TrialProgress,
     guarded_trial,
     is_int,
     is_number,
     resolve_device,
-    sum_finite,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -103,9 +103,7 @@ def train_epoch(
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     state = model.init_state(batch_size)  # type: ignore[operator]  # an LM's own method
-    pending: list[torch.Tensor] = []
-    total = 0.0
-    batches = 0
+    tally = LossTally(check_every, deadline)
     for inputs, targets in bptt_batches(data, bptt):
         state = detach_state(state)
         logits, state = model(inputs, state)
@@ -115,17 +113,8 @@ def train_epoch(
         if clip is not None:
             nn.utils.clip_grad_norm_(parameters, clip)
         optimizer.step()
-        pending.append(loss.detach())
-        batches += 1
-        if len(pending) >= check_every:
-            total += sum_finite(pending, batches - len(pending))
-        if deadline is not None and time.perf_counter() > deadline:
-            if pending:
-                total += sum_finite(pending, batches - len(pending))
-            raise TrialTimeoutError(f"time limit reached after batch {batches}")
-    if pending:
-        total += sum_finite(pending, batches - len(pending))
-    return total / max(batches, 1)
+        tally.add(loss)
+    return tally.mean()
 
 
 @dataclass

@@ -24,12 +24,12 @@ from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
+    LossTally,
     TrialProgress,
     guarded_trial,
     is_int,
     is_number,
     resolve_device,
-    sum_finite,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -89,9 +89,7 @@ def train_epoch(
     order = torch.randperm(count, generator=generator).to(inputs.device, non_blocking=True)
     stop = count - 1 if count % batch_size == 1 and count > 1 else count
     autocast = torch.autocast("cuda", dtype=torch.float16) if scaler is not None else contextlib.nullcontext()
-    pending: list[torch.Tensor] = []
-    total = 0.0
-    batches = 0
+    tally = LossTally(check_every, deadline)
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
         with autocast:
@@ -104,17 +102,8 @@ def train_epoch(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-        pending.append(loss.detach())
-        batches += 1
-        if len(pending) >= check_every:
-            total += sum_finite(pending, batches - len(pending))
-        if deadline is not None and time.perf_counter() > deadline:
-            if pending:
-                total += sum_finite(pending, batches - len(pending))
-            raise TrialTimeoutError(f"time limit reached after batch {batches}")
-    if pending:
-        total += sum_finite(pending, batches - len(pending))
-    return total / max(batches, 1)
+        tally.add(loss)
+    return tally.mean()
 
 
 def accuracy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) -> float:
