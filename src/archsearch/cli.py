@@ -83,8 +83,12 @@ def search(
     trials: int | None = typer.Option(None, help="Number of child networks to evaluate."),
     epochs: int | None = typer.Option(None, help="Training epochs per child network."),
     seed: int | None = typer.Option(None, help="Seed of the whole search."),
-    executor: str | None = typer.Option(None, help="inline or pool."),
+    executor: str | None = typer.Option(None, help="inline, pool or ray."),
     workers: int | None = typer.Option(None, help="Worker processes of the pool (default: all cores)."),
+    ray_address: str | None = typer.Option(
+        None, help="Ray cluster to join: auto or host:port (default: start a local Ray)."
+    ),
+    max_concurrent: int | None = typer.Option(None, help="Trials in flight at once (default: workers)."),
     device: str | None = typer.Option(None, help="auto, cpu or cuda."),
     timeout: float | None = typer.Option(None, help="Per-trial time limit in seconds."),
     max_time: float | None = typer.Option(None, help="Stop starting trials after this many seconds."),
@@ -106,6 +110,8 @@ def search(
             "seed": seed,
             "executor": executor,
             "workers": workers,
+            "ray_address": ray_address,
+            "max_concurrent": max_concurrent,
             "max_time_s": max_time,
         },
         set_,

@@ -66,8 +66,16 @@ class StudyConfig(BaseModel):
     clock: Literal["wall", "cost"] = Field(
         default="wall", description="what max_time_s counts: wall seconds, or the summed cost_s of results"
     )
-    executor: Literal["inline", "pool"] = "pool"
-    workers: int | None = Field(default=None, ge=1, description="pool size; default: all cores")
+    executor: Literal["inline", "pool", "ray"] = "pool"
+    workers: int | None = Field(
+        default=None, ge=1, description="pool size, or CPUs of a local Ray; default: all cores"
+    )
+    ray_address: str | None = Field(
+        default=None, description='Ray cluster to join ("auto" or "host:port"); default: start a local Ray'
+    )
+    max_retries: int = Field(
+        default=2, ge=0, description="resubmissions of a trial whose worker died (not of a failing child)"
+    )
     max_concurrent: int | None = Field(default=None, ge=1, description="trials in flight; default: workers")
     ordered: bool = Field(
         default=True, description="tell results in ask order, so a seed fixes the trajectory"

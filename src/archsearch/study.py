@@ -16,7 +16,7 @@ import numpy as np
 from archsearch.config import StudyConfig, parse_config
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Executor
+from archsearch.executors.base import Executor, WorkerDiedError
 from archsearch.registry import construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import SearchSpace
@@ -34,6 +34,10 @@ class StudyListener(Protocol):
     def trial_finished(self, record: TrialRecord) -> None: ...
 
 
+# A listener may also define ``executor_ready(workers: int, max_concurrent: int)``, called once the
+# executor is up (the progress display uses it for running/queued counts); it is optional.
+
+
 def trial_seed(study_seed: int, number: int) -> int:
     """The seed of trial ``number``: independent of execution order, so results are reproducible."""
     return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] & 0x7FFFFFFF)
@@ -44,6 +48,10 @@ def make_executor(config: StudyConfig) -> Executor:
         from archsearch.executors.inline import InlineExecutor
 
         return InlineExecutor()
+    if config.executor == "ray":
+        from archsearch.executors.ray import RayExecutor
+
+        return RayExecutor(address=config.ray_address, num_cpus=config.workers)
     from archsearch.executors.pool import PoolExecutor
 
     return PoolExecutor(config.workers)
@@ -53,6 +61,7 @@ def make_executor(config: StudyConfig) -> Executor:
 class _InFlight:
     record: TrialRecord
     future: Future[Result]
+    deaths: int = 0  # times the worker running this trial died
 
 
 class Study:
@@ -125,6 +134,10 @@ class Study:
             return
         executor = executor or make_executor(self.config)
         max_concurrent = self.config.max_concurrent or executor.workers
+        for listener in listeners:
+            ready = getattr(listener, "executor_ready", None)
+            if ready is not None:
+                ready(executor.workers, max_concurrent)
         inflight: dict[int, _InFlight] = {}
         started = time.monotonic()
         try:
@@ -142,7 +155,11 @@ class Study:
                     break
                 number = self._next_done(inflight)
                 item = inflight.pop(number)
-                self._tell(item.record, item.future.result(), started)
+                result = self._result_or_retry(executor, item)
+                if result is None:
+                    inflight[number] = item
+                    continue
+                self._tell(item.record, result, started)
                 for listener in listeners:
                     listener.trial_finished(item.record)
         finally:
@@ -186,10 +203,33 @@ class Study:
             listener.trial_started(record)
         return _InFlight(record, executor.submit(self.evaluator, self.space, record.arch, record.seed))
 
+    def _result_or_retry(self, executor: Executor, item: _InFlight) -> Result | None:
+        """The trial's Result; or None after resubmitting it (same seed) because its worker died.
+
+        Only the death of the worker is retried, ``max_retries`` times; then the trial is a failure
+        "worker died N times: ...". A failed Result from the child itself is returned as it is.
+        """
+        try:
+            return item.future.result()
+        except WorkerDiedError as exc:
+            item.deaths += 1
+            if item.deaths > self.config.max_retries:
+                return Result.failure(f"worker died {item.deaths} times: {exc}")
+            log.warning(
+                "trial %d: %s; retrying (%d of %d)",
+                item.record.number,
+                exc,
+                item.deaths,
+                self.config.max_retries,
+            )
+            record = item.record
+            item.future = executor.submit(self.evaluator, self.space, record.arch, record.seed)
+            return None
+
     def _next_done(self, inflight: dict[int, _InFlight]) -> int:
         if self.config.ordered:
             number = min(inflight)
-            inflight[number].future.result()
+            wait([inflight[number].future])
             return number
         done, _ = wait([i.future for i in inflight.values()], return_when=FIRST_COMPLETED)
         return min(n for n, i in inflight.items() if i.future in done)

@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 
+from archsearch.errors import ArchsearchError
 from archsearch.evaluators.base import Evaluator, Result
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -46,6 +47,15 @@ def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed
         return Result.failure(message, cost_s=time.perf_counter() - start)
 
 
+class WorkerDiedError(ArchsearchError):
+    """The process (or Ray worker, actor or node) running a trial died: an infrastructure failure.
+
+    Executors set it as the exception of a trial's future; the study then resubmits the trial with the
+    same seed, up to ``max_retries`` times. A child network's own failure (NaN loss, an exception in the
+    evaluator) is a normal failed Result instead, and is never retried.
+    """
+
+
 class Executor(ABC):
     """Runs trials somewhere and hands back futures of their Results."""
 
@@ -55,7 +65,11 @@ class Executor(ABC):
     def submit(
         self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
     ) -> Future[Result]:
-        """Start evaluating ``arch``; the future never raises for a failing child."""
+        """Start evaluating ``arch``.
+
+        The future never raises for a failing child (that is a failed Result); it raises
+        ``WorkerDiedError`` only when the worker running the trial died.
+        """
 
     @abstractmethod
     def shutdown(self) -> None:

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Executor, die_with_parent, run_trial
+from archsearch.executors.base import Executor, WorkerDiedError, die_with_parent, run_trial
 from archsearch.spaces.base import Architecture, SearchSpace
 
 
@@ -22,8 +22,9 @@ def _init_worker(threads: int) -> None:
 class PoolExecutor(Executor):
     """A ``ProcessPoolExecutor`` of spawned workers (fork is unsafe once torch has started threads).
 
-    A worker that dies (killed, segfault) fails its trial with the reason; the pool is rebuilt and the
-    search goes on.
+    A worker that dies (killed, segfault) breaks the whole pool: every trial then in the pool gets
+    ``WorkerDiedError`` (the pool cannot tell which trial killed its worker, so the study's retry count
+    is charged to each of them), the pool is rebuilt at the next submit and the search goes on.
     """
 
     def __init__(self, workers: int | None = None, threads_per_worker: int = 1) -> None:
@@ -46,6 +47,7 @@ class PoolExecutor(Executor):
         try:
             inner = self._pool.submit(run_trial, evaluator, space, arch, seed)
         except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
             inner = self._pool.submit(run_trial, evaluator, space, arch, seed)
 
@@ -53,7 +55,7 @@ class PoolExecutor(Executor):
             try:
                 outer.set_result(done.result())
             except BrokenProcessPool as exc:
-                outer.set_result(Result.failure(f"worker process died: {exc}"))
+                outer.set_exception(WorkerDiedError(f"worker process died: {exc}"))
             except Exception as exc:  # e.g. an unpicklable result
                 outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
 
