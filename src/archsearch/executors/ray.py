@@ -1,0 +1,149 @@
+"""Ray executor: trials as Ray tasks on a local Ray or on a cluster (``--ray-address auto|host:port``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from concurrent.futures import Future
+from typing import Any
+
+from archsearch.errors import ConfigError
+from archsearch.evaluators.base import Evaluator, Result
+from archsearch.executors.base import Executor, WorkerDiedError, run_trial
+from archsearch.spaces.base import Architecture, SearchSpace
+
+log = logging.getLogger(__name__)
+
+# Ray's failures of the machinery rather than of the child network: the study retries these
+_INFRASTRUCTURE_ERRORS = (
+    "WorkerCrashedError",
+    "RayActorError",
+    "ActorDiedError",
+    "NodeDiedError",
+    "LocalRayletDiedError",
+    "ObjectLostError",
+    "OwnerDiedError",
+    "TaskUnschedulableError",
+)
+
+
+def _import_ray(loopback_only: bool) -> Any:
+    # Ray resolves 127.0.0.1 to the machine's reachable address, and its servers then listen on every
+    # interface, unless it is told this is no cluster; the flag is read when ray is first imported.
+    if loopback_only:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+        from ray._private import ray_constants
+    except ImportError:
+        raise ConfigError(
+            "the ray executor needs Ray: pip install archsearch[ray] (or choose --executor pool)"
+        ) from None
+    if loopback_only:
+        ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before we set the flag
+    return ray
+
+
+def _token_in(directory: str) -> bool:
+    """Give a new local Ray its auth token in ``directory`` rather than in ~/.ray/auth_token.
+
+    Returns whether it set RAY_AUTH_TOKEN_PATH (False when the user already chose a token).
+    """
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return False
+    path = os.path.join(directory, "auth_token")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(secrets.token_hex(32))
+    os.environ["RAY_AUTH_TOKEN_PATH"] = path  # Ray reads it here and its processes inherit it
+    return True
+
+
+def _trial_task(
+    evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int, threads: int
+) -> Result:
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_trial(evaluator, space, arch, seed)
+
+
+class RayExecutor(Executor):
+    """Runs each trial as a Ray task with ``num_cpus_per_trial`` CPUs and ``num_gpus_per_trial`` GPUs.
+
+    Without ``address`` a local Ray is started, bound to 127.0.0.1 only, with its state under a short
+    directory in the system temp dir (``temp_dir`` overrides it), which also holds its auth token;
+    ``address="auto"`` or ``"host:port"``
+    joins a running cluster. An already initialised Ray session is reused and left running.
+    Ray's own task retries are off (``max_retries=0``): the study retries trials whose worker died.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus_per_trial: float = 1,
+        num_gpus_per_trial: float = 0,
+        temp_dir: str | None = None,
+        num_cpus: int | None = None,
+    ) -> None:
+        ray = _import_ray(loopback_only=address is None)
+        self._ray = ray
+        self.num_cpus_per_trial = num_cpus_per_trial
+        self.num_gpus_per_trial = num_gpus_per_trial
+        self._owns_session = not ray.is_initialized()
+        self._own_temp_dir: str | None = None
+        self._set_token_path = False
+        if self._owns_session:
+            if address is None:
+                # short: Ray's unix socket paths must fit in 107 bytes
+                if temp_dir is None:
+                    temp_dir = self._own_temp_dir = tempfile.mkdtemp(prefix="ar-")
+                self._set_token_path = _token_in(temp_dir)
+                ray.init(
+                    num_cpus=num_cpus or os.cpu_count() or 1,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    _temp_dir=temp_dir,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        self.workers = max(1, int(cpus // max(num_cpus_per_trial, 1e-9)))
+        threads = max(1, int(num_cpus_per_trial))
+        self._threads = threads
+        self._task = ray.remote(_trial_task).options(
+            num_cpus=num_cpus_per_trial, num_gpus=num_gpus_per_trial, max_retries=0
+        )
+
+    def submit(
+        self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
+    ) -> Future[Result]:
+        outer: Future[Result] = Future()
+        inner = self._task.remote(evaluator, space, arch, seed, self._threads).future()
+
+        def relay(done: Future[Result]) -> None:
+            try:
+                outer.set_result(done.result())
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                if type(exc).__name__ in _INFRASTRUCTURE_ERRORS or any(
+                    cls.__name__ in _INFRASTRUCTURE_ERRORS for cls in type(exc).__mro__
+                ):
+                    outer.set_exception(WorkerDiedError(message))
+                else:
+                    outer.set_result(Result.failure(message))
+
+        inner.add_done_callback(relay)
+        return outer
+
+    def shutdown(self) -> None:
+        if self._owns_session:
+            self._ray.shutdown()
+        if self._set_token_path:
+            os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+        if self._own_temp_dir is not None:
+            shutil.rmtree(self._own_temp_dir, ignore_errors=True)
