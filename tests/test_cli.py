@@ -113,3 +113,23 @@ def test_choosing_nb201_brings_its_table_and_simulated_clock(tmp_path):
         None, {"space.name": "nb201"}, ["evaluator.params.dataset=cifar100", "clock=wall"]
     )
     assert explicit.evaluator.params == {"dataset": "cifar100"} and explicit.clock == "wall"
+
+
+def test_progress_shows_running_queued_and_children_per_hour():
+    from rich.console import Console
+
+    from archsearch.report.progress import RichProgress
+    from archsearch.store.sqlite import TrialRecord
+
+    progress = RichProgress(10, console=Console(quiet=True))
+    progress.executor_ready(workers=2, max_concurrent=3)
+    records = [TrialRecord(n, None, str(n), n, "running", ask_event=n, started_at=0.0) for n in range(3)]
+    for record in records:
+        progress.trial_started(record)
+    assert (progress.running, progress.queued) == (2, 1)
+    assert "running 2/2 | queued 1 | - children/h" in progress._status()
+    progress._started -= 1800.0  # half an hour ago
+    records[0].status, records[0].error = "failed", "x"
+    progress.trial_finished(records[0])
+    assert (progress.running, progress.queued) == (2, 0)
+    assert 1.9 < progress.children_per_hour() <= 2.0
