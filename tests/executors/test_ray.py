@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,6 @@ import pytest
 
 from archsearch.cli import main
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.ray import RayExecutor
 from archsearch.study import Study
 from conftest import toy_config
@@ -20,21 +18,6 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
     with pytest.raises(ConfigError, match=r"pip install archsearch\[ray\]"):
         RayExecutor()
-
-
-class KillingEvaluator(Evaluator):
-    """Kills its Ray worker (SIGKILL): the first time per architecture, or always for first-layer h = 1."""
-
-    def __init__(self, marker_dir: str, always: bool = False) -> None:
-        self.marker_dir = marker_dir
-        self.always = always
-
-    def evaluate(self, space, arch, seed):
-        marker = Path(self.marker_dir) / ("arch-" + "-".join(map(str, arch.values)).replace(" ", ""))
-        if (self.always and arch.values[1] == 1) or (not self.always and not marker.exists()):
-            marker.touch()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return Result(metrics={"val_acc": 0.5, "test_acc": 0.5}, cost_s=0.01)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +53,8 @@ def test_local_ray_listens_on_loopback_only_and_keeps_its_token_out_of_home(ray_
 def test_ray_retries_a_trial_whose_worker_died_and_fails_one_that_always_kills(
     tmp_path, toy_registry, monkeypatch, ray_executor
 ):
-    monkeypatch.setitem(toy_registry.EVALUATORS, "killer", "test_ray:KillingEvaluator")
+    # the evaluator of the pool tests: it kills the (Ray) worker process it runs in
+    monkeypatch.setitem(toy_registry.EVALUATORS, "killer", "test_pool:KillingEvaluator")
     for always in (False, True):
         markers = tmp_path / f"m{always}"
         markers.mkdir()
