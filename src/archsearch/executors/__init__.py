@@ -1,1 +1,1 @@
-"""Executors: where evaluations run (inline, a local process pool; Ray in a later step)."""
+"""Executors: where evaluations run (inline, a local process pool, a Ray cluster)."""
