@@ -23,6 +23,7 @@ STRATEGIES = {
     "local_search": "archsearch.strategies.local_search:LocalSearch",
     "categorical_reinforce": "archsearch.strategies.categorical_reinforce:CategoricalReinforce",
     "optuna": "archsearch.strategies.optuna_adapter:OptunaStrategy",
+    "nasrl_ps": "archsearch.strategies.parameter_server:ParameterServerReinforce",
 }
 EVALUATORS = {
     "training": "archsearch.evaluators.training:TrainingEvaluator",
