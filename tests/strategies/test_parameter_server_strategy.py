@@ -174,3 +174,16 @@ def test_tabular_study_records_staleness_and_resumes_exactly(tmp_path):
     resumed.run()
     assert _trajectory(resumed) == expected
     resumed.close()
+
+
+def test_asks_beyond_all_replicas_give_a_busy_replica_another_batch():
+    space = NB201Space()
+    strategy = ParameterServerReinforce(space, seed=0, num_replicas=2, children_per_replica=2, num_shards=2)
+    asked = [strategy.ask() for _ in range(6)]
+    assert [b.replica for b in strategy.batches] == [0, 1, 0]
+    assert strategy.progress()["replicas_waiting"] == 2
+    for arch in reversed(asked):
+        strategy.tell(arch, Result(), _reward(space, arch))
+    assert strategy.pushes == [2, 1]
+    assert strategy.server.staleness_log == [0, 1, 2]
+    assert strategy.progress() == {"ps_version": 3.0, "replicas_waiting": 0.0, "staleness": 2.0}
