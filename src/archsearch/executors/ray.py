@@ -47,6 +47,11 @@ def _import_ray(loopback_only: bool) -> Any:
     return ray
 
 
+# Ray keeps the first auth token it reads for the life of the process, so every local Ray this process
+# starts gets the same token (written into each session's own temp dir); otherwise a second session fails.
+_PROCESS_TOKEN = secrets.token_hex(32)
+
+
 def _token_in(directory: str) -> bool:
     """Give a new local Ray its auth token in ``directory`` rather than in ~/.ray/auth_token.
 
@@ -56,7 +61,7 @@ def _token_in(directory: str) -> bool:
         return False
     path = os.path.join(directory, "auth_token")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-        file.write(secrets.token_hex(32))
+        file.write(_PROCESS_TOKEN)
     os.environ["RAY_AUTH_TOKEN_PATH"] = path  # Ray reads it here and its processes inherit it
     return True
 
