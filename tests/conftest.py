@@ -108,3 +108,37 @@ def toy_config(**overrides):
     }
     data.update(overrides)
     return parse_config(data)
+
+
+class StopAfter:
+    """A study listener that interrupts the study (as Ctrl-C would) after ``count`` finished trials."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def trial_started(self, record) -> None:
+        pass
+
+    def trial_finished(self, record) -> None:
+        self.count -= 1
+        if self.count == 0:
+            raise KeyboardInterrupt
+
+
+def tabular_config(strategy: str, params: dict | None = None, **overrides):
+    """A NB201 study on the CIFAR-100 table with a 6,000 s simulated budget, run inline."""
+    from archsearch.config import parse_config
+
+    data = {
+        "seed": 3,
+        "n_trials": 100_000,
+        "max_time_s": 6_000,
+        "clock": "cost",
+        "executor": "inline",
+        "space": {"name": "nb201"},
+        "strategy": {"name": strategy, "params": params or {}},
+        "evaluator": {"name": "tabular", "params": {"dataset": "cifar100"}},
+        "reward": {"name": "acc_cubed", "params": {"power": 1}},
+    }
+    data.update(overrides)
+    return parse_config(data)

@@ -12,7 +12,7 @@ import pytest
 
 from archsearch.errors import ConfigError
 from archsearch.study import Study, best_trial
-from conftest import toy_config
+from conftest import StopAfter, toy_config
 
 
 def _trajectory(directory: Path) -> list[tuple]:
@@ -55,20 +55,8 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, toy_reg
     expected = _run(tmp_path / "full", n_trials=20)
     study = Study.create(toy_config(n_trials=20), tmp_path / "cut")
 
-    class StopAfter:
-        def __init__(self) -> None:
-            self.seen = 0
-
-        def trial_started(self, record) -> None:
-            pass
-
-        def trial_finished(self, record) -> None:
-            self.seen += 1
-            if self.seen == 7:
-                raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        study.run([StopAfter()])
+        study.run([StopAfter(7)])
     study.close()
     resumed = Study.load(tmp_path / "cut")
     resumed.run()
@@ -100,7 +88,7 @@ KILL_SCRIPT = textwrap.dedent(
     from archsearch import registry
     registry.SPACES["toy"] = "conftest:ToyLayerSpace"
     registry.EVALUATORS["toy"] = "conftest:ToyEvaluator"
-    from conftest import toy_config
+    from conftest import StopAfter, toy_config
     from archsearch.study import Study
     if __name__ == "__main__":
         config = toy_config(n_trials=40, executor={executor!r}, workers=2,

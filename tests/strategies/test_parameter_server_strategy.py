@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archsearch.config import parse_config
 from archsearch.evaluators.base import Result
 from archsearch.spaces.base import Architecture
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.parameter_server import ParameterServerReinforce
 from archsearch.strategies.reinforce import Reinforce
 from archsearch.study import Study
+from conftest import StopAfter, tabular_config
 
 
 @pytest.fixture(autouse=True)
@@ -120,36 +120,8 @@ def test_tell_of_an_unasked_architecture_is_an_error():
 
 
 def _config():
-    return parse_config(
-        {
-            "seed": 3,
-            "n_trials": 100_000,
-            "max_time_s": 6_000,
-            "clock": "cost",
-            "executor": "inline",
-            "max_concurrent": 12,
-            "space": {"name": "nb201"},
-            "strategy": {
-                "name": "nasrl_ps",
-                "params": {"num_replicas": 3, "children_per_replica": 4, "num_shards": 4},
-            },
-            "evaluator": {"name": "tabular", "params": {"dataset": "cifar100"}},
-            "reward": {"name": "acc_cubed", "params": {"power": 1}},
-        }
-    )
-
-
-class _StopAfter:
-    def __init__(self, count: int) -> None:
-        self.count = count
-
-    def trial_started(self, record) -> None:
-        pass
-
-    def trial_finished(self, record) -> None:
-        self.count -= 1
-        if self.count == 0:
-            raise KeyboardInterrupt
+    params = {"num_replicas": 3, "children_per_replica": 4, "num_shards": 4}
+    return tabular_config("nasrl_ps", params, max_concurrent=12)
 
 
 def _trajectory(study: Study) -> list[tuple]:
@@ -168,7 +140,7 @@ def test_tabular_study_records_staleness_and_resumes_exactly(tmp_path):
 
     cut = Study.create(_config(), tmp_path / "cut")
     with pytest.raises(KeyboardInterrupt):
-        cut.run([_StopAfter(len(expected) // 2 + 1)])
+        cut.run([StopAfter(len(expected) // 2 + 1)])
     cut.close()
     resumed = Study.load(tmp_path / "cut")
     resumed.run()
