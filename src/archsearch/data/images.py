@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from archsearch.data.locate import find_directory
 from archsearch.errors import ConfigError, DataError
 
 KNOWN_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
@@ -123,18 +124,15 @@ def _find_directory(name: str, data_dir: str | Path | None) -> Path:
     else:
         base = Path(data_dir).expanduser()
     subdir = CIFAR10_SUBDIR if name == "cifar10" else name
-    candidates = [base, base / subdir]
-    for candidate in candidates:
-        if all(_find_file(candidate, f, allow_gzip) is not None for f in expected):
-            return candidate.resolve()
-    missing = [f for f in expected if _find_file(base, f, allow_gzip) is None]
-    if not base.is_dir():
-        where = "does not exist"
-    elif len(missing) == len(expected):
-        where = "holds none of the files"
-    else:
-        where = f"lacks {', '.join(missing)}"
-    raise DataError(f"{name}: data directory {base} {where}; expected {wanted} in it or in {subdir}/{hint}")
+    return find_directory(
+        name,
+        base,
+        [base, base / subdir],
+        expected,
+        lambda directory, filename: _find_file(directory, filename, allow_gzip) is not None,
+        wanted,
+        f"{subdir}/{hint}",
+    )
 
 
 def _read_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

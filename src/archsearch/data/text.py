@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from archsearch.data.locate import find_directory
 from archsearch.errors import ConfigError, DataError
 
 KNOWN_CORPORA = ("ptb", "text", "shakespeare")
@@ -280,17 +281,15 @@ def _find_ptb_directory(data_dir: str | Path | None) -> Path:
             f"(Mikolov's preprocessed Penn Treebank) in it or in {places}"
         )
     base = Path(data_dir).expanduser()
-    for candidate in (base, *(base / subdir for subdir in PTB_SUBDIRS)):
-        if all((candidate / filename).is_file() for filename in PTB_FILES):
-            return candidate.resolve()
-    missing = [filename for filename in PTB_FILES if not (base / filename).is_file()]
-    if not base.is_dir():
-        where = "does not exist"
-    elif len(missing) == len(PTB_FILES):
-        where = "holds none of the files"
-    else:
-        where = f"lacks {', '.join(missing)}"
-    raise DataError(f"ptb: data directory {base} {where}; expected {wanted} in it or in {places}")
+    return find_directory(
+        "ptb",
+        base,
+        [base, *(base / subdir for subdir in PTB_SUBDIRS)],
+        PTB_FILES,
+        lambda directory, filename: (directory / filename).is_file(),
+        wanted,
+        places,
+    )
 
 
 def _text_files(path: Path) -> list[Path]:
