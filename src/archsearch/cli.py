@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import logging
 import sys
@@ -341,6 +342,13 @@ def bench_nb201(
     write_results(traces, rows, out_dir)
     plot_regret(traces, sets, out_dir / "regret.png")
     out.print(f"wrote {out_dir}/summary.csv, {out_dir}/traces.json and {out_dir}/regret.png")
+
+
+# Commands that live beside their feature (archsearch zero, oneshot, ...): each module named here defines
+# register(app, bench_app) and adds its commands. One line per module.
+FEATURE_COMMANDS: list[str] = []
+for _module in FEATURE_COMMANDS:
+    importlib.import_module(_module).register(app, bench_app)
 
 
 def main(argv: list[str] | None = None) -> None:
