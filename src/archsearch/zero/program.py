@@ -1,0 +1,193 @@
+"""AutoML-Zero programs: three instruction lists (Setup, Predict, Learn) over a fixed-size memory.
+
+Real et al. (ICML 2020), section 3 and SPEC.md 4.1: memory holds ``scalars`` scalars, ``vectors``
+vectors of dimension ``dim`` (F) and ``matrices`` F x F matrices; s0 is the label (Learn only),
+s1 the prediction, v0 the input features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from archsearch.errors import ConfigError
+from archsearch.zero.ops import OPS, PREFIX, Kind
+
+COMPONENTS = ("setup", "predict", "learn")
+
+# Fixed addresses (SPEC.md 4.1).
+LABEL_SCALAR = 0
+PREDICTION_SCALAR = 1
+FEATURES_VECTOR = 0
+
+SIGNATURE_NOTES = {
+    "setup": "",
+    "predict": "  # in: v0 = features; out: s1 = prediction",
+    "learn": "  # in: v0 = features, s0 = label, s1 = prediction",
+}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One op with its addresses: ``in1``/``in2`` read (or hold OP57/58's indices), ``out`` is written.
+
+    ``data`` holds the op's float constants: gamma (OP56-58), (alpha, beta) (OP59-61) or
+    (mu, sigma) (OP62-64); unused entries stay 0.
+    """
+
+    op: int
+    in1: int = 0
+    in2: int = 0
+    out: int = 0
+    data: tuple[float, float] = (0.0, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "name": OPS[self.op].name if 0 <= self.op < len(OPS) else "?",
+            "in1": self.in1,
+            "in2": self.in2,
+            "out": self.out,
+            "data": [float(self.data[0]), float(self.data[1])],
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> Instruction:
+        if not isinstance(d, dict):
+            raise ConfigError(f"instruction must be a JSON object, got {d!r}")
+        try:
+            op = d["op"]
+            ints = [d.get(key, 0) for key in ("in1", "in2", "out")]
+            data = d.get("data", [0.0, 0.0])
+        except (TypeError, KeyError):
+            raise ConfigError(f"instruction {d!r} lacks its op code") from None
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in [op, *ints]):
+            raise ConfigError(f"instruction {d!r}: op, in1, in2 and out must be integers")
+        if not isinstance(data, list | tuple) or len(data) != 2:
+            raise ConfigError(f"instruction {d!r}: data must be a list of two numbers")
+        try:
+            pair = (float(data[0]), float(data[1]))
+        except (TypeError, ValueError):
+            raise ConfigError(f"instruction {d!r}: data must be a list of two numbers") from None
+        return cls(op, ints[0], ints[1], ints[2], pair)
+
+    def pretty(self) -> str:
+        """The instruction as one line of Python-like code, e.g. ``s1 = dot(v0, v1)``."""
+        if not 0 <= self.op < len(OPS):
+            return f"<invalid op {self.op}>"
+        return OPS[self.op].pretty.format(
+            out=self.out, in1=self.in1, in2=self.in2, d0=_number(self.data[0]), d1=_number(self.data[1])
+        )
+
+
+def _number(x: float) -> str:
+    if math.isfinite(x):
+        return repr(float(x))
+    return f"float('{x}')"
+
+
+@dataclass(frozen=True)
+class Program:
+    """An algorithm: Setup runs once, Predict and Learn once per training example (SPEC.md 4.3)."""
+
+    setup: tuple[Instruction, ...] = ()
+    predict: tuple[Instruction, ...] = ()
+    learn: tuple[Instruction, ...] = ()
+
+    def component(self, name: str) -> tuple[Instruction, ...]:
+        if name not in COMPONENTS:
+            raise ConfigError(f"unknown component {name!r}; known: {', '.join(COMPONENTS)}")
+        instructions: tuple[Instruction, ...] = getattr(self, name)
+        return instructions
+
+    def size(self) -> int:
+        return len(self.setup) + len(self.predict) + len(self.learn)
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: [ins.to_json() for ins in self.component(name)] for name in COMPONENTS}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Program:
+        if not isinstance(d, dict):
+            raise ConfigError(f"program must be a JSON object with {', '.join(COMPONENTS)}")
+        unknown = sorted(set(d) - set(COMPONENTS))
+        if unknown:
+            raise ConfigError(f"program has unknown component(s) {', '.join(map(str, unknown))}")
+        parts: dict[str, tuple[Instruction, ...]] = {}
+        for name in COMPONENTS:
+            items = d.get(name, [])
+            if not isinstance(items, list):
+                raise ConfigError(f"program component {name!r} must be a list of instructions")
+            parts[name] = tuple(Instruction.from_json(item) for item in items)
+        return cls(**parts)
+
+    def pretty(self) -> str:
+        """Readable Python-like code: three functions, one instruction per line."""
+        lines: list[str] = []
+        for name in COMPONENTS:
+            lines.append(f"def {name}():{SIGNATURE_NOTES[name]}")
+            body = [ins.pretty() for ins in self.component(name)] or ["pass"]
+            lines.extend("    " + line for line in body)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Memory sizes: ``scalars`` (n_s), ``vectors`` (n_v), ``matrices`` (n_m) and ``dim`` (F).
+
+    Defaults are the released linear-regression demo's (4 / 3 / 1, F = 4; SPEC.md 4.1).
+    """
+
+    scalars: int = 4
+    vectors: int = 3
+    matrices: int = 1
+    dim: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("scalars", "vectors", "matrices", "dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"memory {name} must be an integer, got {value!r}")
+        if self.scalars < 2:
+            raise ConfigError(
+                f"memory needs at least 2 scalars (s0 label, s1 prediction), got {self.scalars}"
+            )
+        if self.vectors < 1:
+            raise ConfigError(f"memory needs at least 1 vector (v0 features), got {self.vectors}")
+        if self.matrices < 0:
+            raise ConfigError(f"memory matrices must be >= 0, got {self.matrices}")
+        if self.dim < 1:
+            raise ConfigError(f"memory dim (F) must be >= 1, got {self.dim}")
+
+    def count(self, kind: Kind) -> int:
+        """How many addresses the bank of ``kind`` has."""
+        return (self.scalars, self.vectors, self.matrices)[int(kind)]
+
+    def validate(self, program: Program) -> None:
+        """Raise ConfigError naming the first instruction whose op, address or index does not fit."""
+        for name in COMPONENTS:
+            for position, ins in enumerate(program.component(name)):
+                problem = self._problem(ins)
+                if problem:
+                    raise ConfigError(f"{name}[{position}] ({ins.pretty()}): {problem}")
+
+    def _problem(self, ins: Instruction) -> str | None:
+        if isinstance(ins.op, bool) or not isinstance(ins.op, int) or not 0 <= ins.op < len(OPS):
+            return f"op {ins.op!r} is not in 0..{len(OPS) - 1}"
+        spec = OPS[ins.op]
+        operands = [(f"in{i + 1}", kind) for i, kind in enumerate(spec.inputs)]
+        if spec.output is not None:
+            operands.append(("out", spec.output))
+        for attr, kind in operands:
+            value = getattr(ins, attr)
+            if not 0 <= value < self.count(kind):
+                bank = PREFIX[kind]
+                return f"{attr} address {bank}{value} outside {bank}0..{bank}{self.count(kind) - 1}"
+        for attr in ("in1", "in2")[: spec.indices]:
+            value = getattr(ins, attr)
+            if not 0 <= value < self.dim:
+                return f"index {attr}={value} outside 0..{self.dim - 1}"
+        if len(ins.data) != 2:
+            return "data must hold two floats"
+        return None
