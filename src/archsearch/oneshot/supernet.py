@@ -1,0 +1,240 @@
+"""Supernets: one network holding every candidate op of a cell space, so that sub-networks share weights.
+
+The architecture of a supernet is one categorical choice of an op per edge (``edges`` edges, ``op_names``
+ops each). ``forward(x, choice=...)`` runs only the chosen op of each edge (ENAS, ASNG-NAS);
+``forward(x, weights=...)`` runs the DARTS mixed op, the weighted sum of every op (SPEC.md 3.3-3.4, 5).
+Batch norm uses the statistics of the current batch in training and evaluation alike (no running
+statistics), as in the DARTS and NB201 search code, because the running averages of a supernet would mix
+every sampled sub-network; ops' batch norms have no affine parameters (DARTS search code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from archsearch.errors import ConfigError
+from archsearch.spaces import nb201_module
+from archsearch.spaces.base import Architecture
+from archsearch.spaces.nb201 import OPS as NB201_OPS
+from archsearch.spaces.nb201 import NB201Space
+
+NONE_OP = "none"
+
+# Small skeletons that train on two CPU cores; the papers' search sizes are named beside them.
+NB201_CHANNELS, NB201_CELLS_PER_STAGE = 8, 1
+PAPER_NB201_CHANNELS, PAPER_NB201_CELLS_PER_STAGE = 16, 5  # NB201 search setting (Dong & Yang 2020)
+
+
+def batch_stats_only(module: nn.Module, affine: bool) -> nn.Module:
+    """Replace every BatchNorm2d inside ``module`` by one without running statistics (and without affine
+    parameters unless ``affine``); returns ``module``."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(
+                module, name, nn.BatchNorm2d(child.num_features, affine=affine, track_running_stats=False)
+            )
+        else:
+            batch_stats_only(child, affine)
+    return module
+
+
+class Supernet(nn.Module):
+    """Base of every supernet: ``edges`` categorical decisions over ``op_names``.
+
+    Subclasses implement ``_forward(x, choice, weights)`` with exactly one of ``choice`` (a list of op
+    indices) and ``weights`` (a tensor [edges, ops]) given, and ``to_architecture``.
+    """
+
+    edges: int
+    op_names: tuple[str, ...]
+    space_name: str
+
+    def forward(
+        self, x: torch.Tensor, choice: torch.Tensor | None = None, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits of the sub-network ``choice`` (LongTensor [edges]) or of the mixed network ``weights``
+        ([edges, ops], rows summing to 1)."""
+        if (choice is None) == (weights is None):
+            raise ValueError("supernet forward needs exactly one of choice and weights")
+        if choice is not None:
+            indices = [int(k) for k in torch.as_tensor(choice).flatten().tolist()]
+            if len(indices) != self.edges or not all(0 <= k < len(self.op_names) for k in indices):
+                raise ValueError(
+                    f"choice must hold {self.edges} op indices in 0..{len(self.op_names) - 1}, got {indices}"
+                )
+            return self._forward(x, indices, None)
+        assert weights is not None
+        if tuple(weights.shape) != (self.edges, len(self.op_names)):
+            raise ValueError(
+                f"weights must have shape ({self.edges}, {len(self.op_names)}), got {tuple(weights.shape)}"
+            )
+        return self._forward(x, None, weights)
+
+    def _forward(
+        self, x: torch.Tensor, choice: list[int] | None, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def derive(self, weights: np.ndarray) -> np.ndarray:
+        """The discrete choice [edges] from op strengths [edges, ops]: the strongest op of each edge."""
+        return np.asarray(weights).argmax(axis=1)
+
+    def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
+        """The architecture of the normal search space that ``choice`` selects."""
+        raise NotImplementedError
+
+    def num_choices(self) -> np.ndarray:
+        """K_d of every edge (all equal), the shape asng_math works with."""
+        return np.full(self.edges, len(self.op_names))
+
+
+class MixedEdge(nn.Module):
+    """All candidate ops of one edge: ``forward`` runs one of them or their weighted sum.
+
+    The ``none`` op contributes zeros, so it is never run: with a choice it returns None (the caller
+    skips the edge), in the mixed sum its term is dropped (its weight still matters through softmax).
+    """
+
+    def __init__(self, op_names: Sequence[str], ops: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.op_names = tuple(op_names)
+        self.ops = nn.ModuleList(ops)
+
+    def forward(
+        self, x: torch.Tensor, choice: int | None, weights: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        if choice is not None:
+            return None if self.op_names[choice] == NONE_OP else self.ops[choice](x)
+        assert weights is not None
+        total: torch.Tensor | None = None
+        for k, (name, op) in enumerate(zip(self.op_names, self.ops, strict=True)):
+            if name != NONE_OP:
+                term = weights[k] * op(x)
+                total = term if total is None else total + term
+        return total
+
+
+def _add(total: torch.Tensor | None, term: torch.Tensor | None) -> torch.Tensor | None:
+    if term is None:
+        return total
+    return term if total is None else total + term
+
+
+class NB201SearchCell(nn.Module):
+    """The NB201 cell (SPEC 7.1) with a ``MixedEdge`` of all 5 ops on each of its 6 edges."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(
+            MixedEdge(
+                NB201_OPS,
+                [batch_stats_only(nb201_module.make_op(name, channels), affine=False) for name in NB201_OPS],
+            )
+            for _ in nb201_module.EDGES
+        )
+
+    def forward(
+        self, x: torch.Tensor, choice: list[int] | None, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        nodes = [x]
+        for target in range(1, nb201_module.NUM_NODES):
+            total: torch.Tensor | None = None
+            for edge, (source, end) in enumerate(nb201_module.EDGES):
+                if end == target:
+                    total = _add(
+                        total,
+                        self.edges[edge](
+                            nodes[source],
+                            None if choice is None else choice[edge],
+                            None if weights is None else weights[edge],
+                        ),
+                    )
+            # every incoming edge is none: the node is zero (as the NB201 network computes it)
+            nodes.append(x.mul(0.0) if total is None else total)
+        return nodes[-1]
+
+
+class NB201Supernet(Supernet):
+    """The NB201 macro skeleton (SPEC 7.3) whose cells are ``NB201SearchCell``; all cells share one
+    choice of an op per edge (6 edges, 5 ops), so every sub-network is an NB201 architecture that the
+    tabular benchmark scores."""
+
+    space_name = "nb201"
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        channels: int = NB201_CHANNELS,
+        cells_per_stage: int = NB201_CELLS_PER_STAGE,
+    ) -> None:
+        super().__init__()
+        _check_sizes(input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
+        self.edges = len(nb201_module.EDGES)
+        self.op_names = NB201_OPS
+        self.channels = channels
+        self.cells_per_stage = cells_per_stage
+        self.stem = batch_stats_only(
+            nn.Sequential(
+                nn.Conv2d(input_shape[0], channels, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(channels),
+            ),
+            affine=True,
+        )
+        body: list[nn.Module] = []
+        for stage in range(3):
+            width = channels * 2**stage
+            if stage:
+                body.append(batch_stats_only(nb201_module.ResidualReduction(width // 2, width), affine=True))
+            body.extend(NB201SearchCell(width) for _ in range(cells_per_stage))
+        self.cells = nn.ModuleList(body)
+        self.last_act = batch_stats_only(
+            nn.Sequential(nn.BatchNorm2d(channels * 4), nn.ReLU(inplace=True)), affine=True
+        )
+        self.classifier = nn.Linear(channels * 4, num_classes)
+
+    def _forward(
+        self, x: torch.Tensor, choice: list[int] | None, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        x = self.stem(x)
+        for module in self.cells:
+            x = module(x, choice, weights) if isinstance(module, NB201SearchCell) else module(x)
+        features = self.last_act(x)
+        return self.classifier(features.mean(dim=(2, 3)))
+
+    def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
+        indices = [int(k) for k in np.asarray(choice).flatten()]
+        if len(indices) != self.edges:
+            raise ValueError(f"an NB201 choice has {self.edges} op indices, got {indices}")
+        return Architecture(NB201Space.name, tuple(self.op_names[k] for k in indices))
+
+
+def _check_sizes(input_shape: tuple[int, ...], num_classes: int, **sizes: Any) -> None:
+    if len(input_shape) != 3 or any(type(n) is not int or n < 1 for n in input_shape):
+        raise ConfigError(f"supernet: input_shape must be (channels, height, width), got {input_shape!r}")
+    if type(num_classes) is not int or num_classes < 2:
+        raise ConfigError(f"supernet: num_classes must be an int >= 2, got {num_classes!r}")
+    for name, value in sizes.items():
+        if type(value) is not int or value < 1:
+            raise ConfigError(f"supernet: {name} must be an int >= 1, got {value!r}")
+
+
+SUPERNETS = ("nb201", "darts")
+
+
+def make_supernet(space: str, input_shape: tuple[int, ...], num_classes: int, **size: Any) -> Supernet:
+    """The supernet of cell space ``space`` ("nb201" or "darts") for images of ``input_shape``;
+    ``size`` overrides the skeleton's sizes (nb201: channels, cells_per_stage; darts: channels, layers)."""
+    try:
+        if space == "nb201":
+            return NB201Supernet(input_shape, num_classes, **size)
+        if space == "darts":
+            raise ConfigError("supernet 'darts': the DARTS cell supernet is not built yet")
+    except TypeError as exc:
+        raise ConfigError(f"supernet {space!r}: {exc}") from None
+    raise ConfigError(f"unknown supernet space {space!r}; known: {', '.join(SUPERNETS)}")
