@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from archsearch.errors import ConfigError
+from archsearch.objectives import Constraint, Objective
 
 
 class Component(BaseModel):
@@ -85,6 +86,13 @@ class StudyConfig(BaseModel):
     strategy: Component = Field(default_factory=_default_strategy)
     evaluator: Component = Field(default_factory=_default_evaluator)
     reward: Component = Field(default_factory=_default_reward)
+    objectives: list[Objective] = Field(
+        default_factory=list,
+        description='metrics to optimise jointly, e.g. ["val_acc:max", "latency_ms:min"] (multi-objective search)',
+    )
+    constraints: list[Constraint] = Field(
+        default_factory=list, description='bounds on metrics, e.g. ["latency_ms <= 5"]'
+    )
 
 
 def _first_error(exc: ValidationError) -> str:
