@@ -56,7 +56,7 @@ def pareto_mask(losses: ArrayLike) -> np.ndarray:
     if count == 0:
         return np.zeros(0, dtype=bool)
     if losses.shape[1] != 2:
-        return ~_dominance_matrix(losses).any(axis=0)
+        return np.asarray(~_dominance_matrix(losses).any(axis=0))
     # Sort by the first loss, then the second: a point is dominated iff a point before it in this order,
     # other than its own copies (which sit next to it), has a second loss <= its own.
     order = np.lexsort((losses[:, 1], losses[:, 0]))
