@@ -52,7 +52,18 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created_at REAL NOT NULL,
     state      BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch         INTEGER PRIMARY KEY,
+    metrics       TEXT NOT NULL,
+    probabilities TEXT NOT NULL,
+    arch          TEXT NOT NULL,
+    arch_str      TEXT NOT NULL,
+    wall_s        REAL NOT NULL,
+    finished_at   REAL NOT NULL
+);
 """
+# ``epochs`` holds the per-epoch records of one-shot searches (oneshot/run.py); a study of trials leaves it
+# empty. CREATE IF NOT EXISTS adds it to older databases, so the schema version stays 1.
 
 
 @dataclass
@@ -87,6 +98,20 @@ class TrialRecord:
             error=self.error,
             curve={k: list(v) for k, v in self.curve.items()},
         )
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of a one-shot search: its metrics, the distribution over ops ([edges][ops]) at its end,
+    the architecture derived from it and the epoch's wall time."""
+
+    epoch: int
+    metrics: dict[str, float]
+    probabilities: list[list[float]]
+    arch: Architecture
+    arch_str: str
+    wall_s: float
+    finished_at: float = 0.0
 
 
 def state_to_bytes(state: dict[str, Any]) -> bytes:
@@ -208,6 +233,51 @@ class Store:
     def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
         row = self._conn.execute("SELECT event, state FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), state_from_bytes(row[1]))
+
+    # -- epochs of one-shot searches --------------------------------------------------------------
+    def add_epoch(self, record: EpochRecord, checkpoint: dict[str, Any]) -> None:
+        """Record a finished epoch and, in the same transaction, the method's state after it."""
+        blob = state_to_bytes(checkpoint)
+        now = time.time()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO epochs (epoch, metrics, probabilities, arch, arch_str, wall_s, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.epoch,
+                    json.dumps(record.metrics),
+                    json.dumps(record.probabilities),
+                    record.arch.to_json(),
+                    record.arch_str,
+                    record.wall_s,
+                    now,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)",
+                (record.epoch, now, blob),
+            )
+            conn.execute(
+                "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 2)"
+            )
+        record.finished_at = now
+
+    def epochs(self) -> list[EpochRecord]:
+        rows = self._conn.execute(
+            "SELECT epoch, metrics, probabilities, arch, arch_str, wall_s, finished_at FROM epochs ORDER BY epoch"
+        ).fetchall()
+        return [
+            EpochRecord(
+                epoch=int(epoch),
+                metrics=json.loads(metrics),
+                probabilities=json.loads(probabilities),
+                arch=Architecture.from_json(arch),
+                arch_str=arch_str,
+                wall_s=float(wall_s),
+                finished_at=float(finished_at),
+            )
+            for epoch, metrics, probabilities, arch, arch_str, wall_s, finished_at in rows
+        ]
 
     def trials(self, status: str | None = None) -> list[TrialRecord]:
         query = "SELECT * FROM trials" + (" WHERE status = ?" if status else "") + " ORDER BY number"
