@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from archsearch.errors import ConfigError, DataError
 from archsearch.evaluators.base import Evaluator, Result
+from archsearch.evaluators.nb201_flops import flops_m_table
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nb201 import NUM_ARCHS, NB201Space
 
@@ -208,10 +209,13 @@ class TabularEvaluator(Evaluator):
     papers' searches do (``is_random=True``); "none" returns seed means. For 12 epochs only seed means exist,
     so "seed" adds the drawn seed's 200-epoch deviation from its seed mean (``NB201Table.search_signal``).
     ``latency_device``: one HELP device name or a list of them, each reported as ``latency_ms_<device>``.
+    ``device``: the HELP device (e.g. ``pixel3``; ``load_table().help_devices`` lists the 27) whose latency is reported
+    as ``latency_ms``, the metric multi-objective searches and the MnasNet reward use by default.
 
     Metrics (accuracies as fractions in [0, 1], like ``TrainingEvaluator``): ``val_acc`` (the search
     signal), ``test_acc`` (200-epoch test accuracy, seed mean: the number to report), ``val_acc_200ep``
-    (seed mean), ``params_mb`` (millions of parameters), ``latency_s`` (NATS). ``cost_s`` is the simulated
+    (seed mean), ``params_mb`` (millions of parameters), ``flops_m`` (millions of multiply-accumulates,
+    closed form: ``nb201_flops.py``), ``latency_s`` (NATS). ``cost_s`` is the simulated
     training time, ``epochs / 200`` of the 200-epoch time (evaluation time left out). Results depend only
     on the cell and the seed.
     """
@@ -222,6 +226,7 @@ class TabularEvaluator(Evaluator):
         epochs: int = 12,
         noise: str = "seed",
         latency_device: str | Sequence[str] | None = None,
+        device: str | None = None,
     ) -> None:
         self.dataset = _choice("dataset", dataset, DATASETS)
         self.epochs = _choice("epochs", epochs, EPOCHS)
@@ -237,13 +242,35 @@ class TabularEvaluator(Evaluator):
                 f"latency_device must be a device name or a list of them, got {latency_device!r}"
             )
         self.latency_devices = devices
-        if devices:
+        self.device = device
+        if device is not None and not isinstance(device, str):
+            raise ConfigError(f"device must be a HELP device name, got {device!r}")
+        if devices or device is not None:
             table = load_table(dataset)
-            for device in devices:
-                table.latency_ms(device)  # a ConfigError naming the devices when unknown
+            for name in (*devices, *([device] if device is not None else [])):
+                table.latency_ms(name)  # a ConfigError naming the devices when unknown
 
     def prepare(self) -> None:
         load_table(self.dataset)
+
+    def metric_column(self, metric: str) -> np.ndarray | None:
+        """The noise-free value of ``metric`` for every cell (index order), as ``evaluate`` reports it;
+        None for a metric it does not report. The true Pareto front is computed from these columns."""
+        table = load_table(self.dataset)
+        epochs_column = table.val_acc_12ep if self.epochs == 12 else table.val_acc_200ep
+        columns = {
+            "val_acc": lambda: epochs_column / 100,
+            "test_acc": lambda: table.test_acc_200ep / 100,
+            "val_acc_200ep": lambda: table.val_acc_200ep / 100,
+            "params_mb": lambda: table.params_mb,
+            "latency_s": lambda: table.latency_s,
+            "flops_m": lambda: flops_m_table(*DATA_SHAPES[self.dataset]),
+        }
+        if self.device is not None:
+            columns["latency_ms"] = lambda: table.latency_ms(self.device or "")
+        for device in self.latency_devices:
+            columns[f"latency_ms_{device}"] = lambda device=device: table.latency_ms(device)  # type: ignore[misc]
+        return np.asarray(columns[metric](), dtype=np.float64) if metric in columns else None
 
     def data_shape(self) -> tuple[tuple[int, ...], int]:
         """Input shape and classes of the images the table's networks were trained on (for export)."""
@@ -265,6 +292,9 @@ class TabularEvaluator(Evaluator):
             "params_mb": float(table.params_mb[index]),
             "latency_s": float(table.latency_s[index]),
         }
+        metrics["flops_m"] = float(flops_m_table(*DATA_SHAPES[self.dataset])[index])
+        if self.device is not None:
+            metrics["latency_ms"] = float(table.latency_ms(self.device)[index])
         for device in self.latency_devices:
             metrics[f"latency_ms_{device}"] = float(table.latency_ms(device)[index])
         return Result(metrics=metrics, cost_s=float(table.cost_s(index, self.epochs)))
