@@ -13,6 +13,10 @@ SPACES = {
     "nb201": "archsearch.spaces.nb201:NB201Space",
     "rnn_cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
     "rnn-cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
+    "nasnet_cell": "archsearch.spaces.nasnet_cell:NASNetCellSpace",
+    "nasnet-cell": "archsearch.spaces.nasnet_cell:NASNetCellSpace",
+    "darts_cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
+    "darts-cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
 }
 STRATEGIES = {
     "reinforce": "archsearch.strategies.reinforce:Reinforce",
