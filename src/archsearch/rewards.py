@@ -58,10 +58,60 @@ class InverseSquarePerplexity:
         return self.c / best_recent(result, self.metric, self.window, min) ** 2
 
 
-REWARDS: dict[str, type] = {"acc_cubed": WindowMaxPower, "ppl_inverse_square": InverseSquarePerplexity}
+def mnasnet_reward(accuracy: float, latency: float, target: float, alpha: float, beta: float) -> float:
+    """ACC * (LAT / T) ** w with w = alpha if LAT <= T else beta (Tan et al., MnasNet, CVPR 2019, eq. 2)."""
+    exponent = alpha if latency <= target else beta
+    return accuracy * (latency / target) ** exponent
 
 
-def make_reward(name: str, **kwargs: float | str | int) -> WindowMaxPower | InverseSquarePerplexity:
+@dataclass(frozen=True)
+class MnasNetReward:
+    """R = ACC(m) * (LAT(m) / T) ** w, w = ``alpha`` if LAT <= T else ``beta`` (MnasNet, SPEC.md 6.1).
+
+    The soft constraint of the paper: alpha = beta = -0.07 (doubling the latency costs about 5% of
+    relative accuracy, 2 ** -0.07 = 0.953). ``target`` is T in the unit of ``latency_metric`` (the paper's
+    75 ms on a Pixel 1; choose one fitting the device). ACC is the scalar ``metric`` (or the best of the
+    last ``window`` epochs). Failed trials get ``failed_reward``.
+    """
+
+    metric: str = "val_acc"
+    latency_metric: str = "latency_ms"
+    target: float = 75.0
+    alpha: float = -0.07
+    beta: float = -0.07
+    window: int = 0
+    failed_reward: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.target > 0:
+            raise ConfigError(f"the MnasNet latency target must be positive, got {self.target!r}")
+
+    def __call__(self, result: Result) -> float:
+        if not result.ok:
+            return self.failed_reward
+        accuracy = best_recent(result, self.metric, self.window, max)
+        latency = best_recent(result, self.latency_metric, 0, min)
+        return mnasnet_reward(accuracy, latency, self.target, self.alpha, self.beta)
+
+
+@dataclass(frozen=True)
+class MnasNetHardReward(MnasNetReward):
+    """The MnasNet reward with the paper's hard constraint: alpha = 0, beta = -1 (no gain from being
+    faster than T, a steep penalty above it)."""
+
+    alpha: float = 0.0
+    beta: float = -1.0
+
+
+REWARDS: dict[str, type] = {
+    "acc_cubed": WindowMaxPower,
+    "ppl_inverse_square": InverseSquarePerplexity,
+    "mnasnet": MnasNetReward,
+    "mnasnet_hard": MnasNetHardReward,
+}
+
+
+def make_reward(name: str, **kwargs: float | str | int) -> Callable[[Result], float]:
     """The reward function called ``name`` in a config."""
     if name not in REWARDS:
         raise ConfigError(f"unknown reward {name!r}; known: {', '.join(REWARDS)}")
