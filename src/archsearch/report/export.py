@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from archsearch import __version__
 from archsearch.errors import ConfigError
-from archsearch.spaces import nasrl_cnn_module, rnn_cell_module
+from archsearch.spaces import nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
+from archsearch.spaces.nb201 import NB201Space
 from archsearch.spaces.rnn_cell import DEFAULT_DROPOUT, DEFAULT_NUM_LAYERS, RNNCellSpace
 
 PytorchExporter = Callable[[SearchSpace, Architecture, tuple[int, ...], int], str]
@@ -156,8 +157,46 @@ if __name__ == "__main__":
     return header + inspect.getsource(rnn_cell_module) + footer
 
 
+def _nb201_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
+) -> str:
+    """The NB201 network of one cell (e.g. the cell a one-shot search derived), at the space's sizes."""
+    if not isinstance(space, NB201Space):
+        raise ConfigError(f"space {space.name!r} is not an NB201Space, got {type(space).__name__}")
+    spec = space.module_spec(arch, input_shape, num_classes)
+    encoded = space.encode(arch)
+    header = (
+        f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
+        f"# Space {space.name} (NAS-Bench-201 index {space.index(arch)}), cell: {encoded}\n"
+        f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
+        "# Run this file to build the model and print its parameter count.\n\n"
+    )
+    footer = f'''
+
+SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
+"""The cell {encoded}."""
+INPUT_SHAPE = {tuple(input_shape)!r}
+
+
+def build_model() -> nn.Module:
+    """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
+    return NB201Network(SPEC)
+
+
+if __name__ == "__main__":
+    model = build_model().eval()
+    batch = torch.randn(2, *INPUT_SHAPE)
+    with torch.no_grad():
+        logits = model(batch)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
+'''
+    return header + inspect.getsource(nb201_module) + footer
+
+
 PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {
     NasRLCNNSpace.name: _nasrl_cnn_source,
+    NB201Space.name: _nb201_source,
     RNNCellSpace.name: _rnn_cell_source,
 }
 """Space name -> the function that writes its standalone PyTorch source; later spaces add theirs."""
