@@ -8,18 +8,48 @@ discrete architecture of the normal search space at the end (SPEC.md 3.3, 3.4, 5
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from archsearch.errors import ConfigError
 from archsearch.oneshot.supernet import Supernet
 from archsearch.spaces.base import Architecture
 
 Batch = tuple[Tensor, Tensor]
+
+
+def cosine_lr(step: int, total_steps: int, lr_max: float, lr_min: float = 0.0) -> float:
+    """Cosine annealing from ``lr_max`` at step 0 to ``lr_min`` at ``total_steps`` (SGDR without restarts,
+    Loshchilov & Hutter 2017), held at ``lr_min`` after the end; a pure function of the step so that a
+    resumed run continues the schedule exactly."""
+    progress = min(step, total_steps) / total_steps
+    return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(math.pi * progress))
+
+
+def positive(name: str, value: float, method: str) -> float:
+    """``value`` as a float; ConfigError unless it is positive."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{method}: {name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def positive_int(name: str, value: int, method: str) -> int:
+    """``value``; ConfigError unless it is an int >= 1."""
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{method}: {name} must be an int >= 1, got {value!r}")
+    return value
+
+
+def non_negative(name: str, value: float, method: str) -> float:
+    """``value`` as a float; ConfigError unless it is >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{method}: {name} must be a number >= 0, got {value!r}")
+    return float(value)
 
 
 class OneShotMethod(abc.ABC):
@@ -42,6 +72,17 @@ class OneShotMethod(abc.ABC):
     @property
     def device(self) -> torch.device:
         return next(self.supernet.parameters()).device
+
+    def to_device(self, batch: Batch) -> Batch:
+        inputs, targets = batch
+        return inputs.to(self.device), targets.to(self.device)
+
+    def subnet_loss(self, batch: Batch, choice: np.ndarray) -> tuple[Tensor, float]:
+        """Cross-entropy and accuracy of the sub-network ``choice`` on ``batch`` (already on the device)."""
+        inputs, targets = batch
+        logits = self.supernet(inputs, choice=torch.as_tensor(choice, dtype=torch.long))
+        accuracy = float((logits.argmax(dim=1) == targets).float().mean())
+        return nn.functional.cross_entropy(logits, targets), accuracy
 
     @abc.abstractmethod
     def step(self, train_batch: Batch, valid_batch: Batch) -> dict[str, float]:

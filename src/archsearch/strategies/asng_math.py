@@ -172,3 +172,14 @@ def asng_step(
         lower = theta_lower_bound(num_choices)
     new_theta = clip_theta(theta + step.delta * gradient / norm, num_choices, lower)
     return new_theta, adapt_step_size(step, direction, alpha, delta_max)
+
+
+def is_converged(
+    theta: np.ndarray, num_choices: np.ndarray, lower: np.ndarray, tolerance: float = 1e-3
+) -> bool:
+    """True when every decision with K_d > 1 puts within ``tolerance`` of the most probability that the
+    range restriction allows, 1 - (K_d - 1) theta_min,d, on one choice: theta can move no further towards
+    a single architecture (the one-shot run's convergence test; SPEC 5.4)."""
+    ceiling = 1.0 - (num_choices - 1) * lower
+    free = num_choices > 1
+    return bool(np.all(theta.max(axis=1)[free] >= ceiling[free] - tolerance))
