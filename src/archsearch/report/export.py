@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import pprint
 from collections.abc import Callable
+from types import ModuleType
 
 from archsearch import __version__
 from archsearch.errors import ConfigError
-from archsearch.spaces import nasrl_cnn_module, nb201_module, rnn_cell_module
+from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.base import Architecture, SearchSpace
+from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.spaces.rnn_cell import DEFAULT_DROPOUT, DEFAULT_NUM_LAYERS, RNNCellSpace
@@ -69,6 +72,24 @@ def _pretty_json(value: object, indent: str = "", width: int = 100) -> str:
         else:
             lines.append(inner + item)
     return "[\n" + ",\n".join(lines) + f"\n{indent}]"
+
+
+def standalone_source(*modules: ModuleType) -> str:
+    """The texts of torch-only ``modules`` as one file, in order: later modules lose their
+    ``from __future__`` line (it must open a file) and their imports of archsearch (the earlier texts
+    define those names)."""
+    texts = [inspect.getsource(modules[0])]
+    for module in modules[1:]:
+        source = inspect.getsource(module)
+        lines = source.splitlines(keepends=True)
+        for node in reversed(ast.parse(source).body):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                "__future__",
+                "archsearch",
+            ):
+                del lines[node.lineno - 1 : node.end_lineno]
+        texts.append("".join(lines))
+    return "\n\n".join(texts)
 
 
 def _nasrl_cnn_source(
@@ -191,12 +212,50 @@ if __name__ == "__main__":
     parameters = sum(p.numel() for p in model.parameters())
     print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
 '''
-    return header + inspect.getsource(nb201_module) + footer
+    return header + standalone_source(cell_ops, nb201_module) + footer
+
+
+def _nasnet_cell_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
+) -> str:
+    """The NASNet skeleton around a NASNet or DARTS cell pair, at the space's sizes."""
+    if not isinstance(space, NASNetCellSpace):
+        raise ConfigError(f"space {space.name!r} is not a NASNetCellSpace, got {type(space).__name__}")
+    spec = space.module_spec(arch, input_shape, num_classes)
+    encoded = space.encode(arch)
+    header = (
+        f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
+        f"# Space {space.name}, cells: {encoded}\n"
+        f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
+        "# Run this file to build the model and print its parameter count.\n\n"
+    )
+    footer = f'''
+
+SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
+"""The cells {encoded}."""
+
+
+def build_model() -> nn.Module:
+    """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
+    return NASNetCellNetwork(SPEC)
+
+
+if __name__ == "__main__":
+    model = build_model().eval()
+    batch = torch.randn(2, SPEC["in_channels"], SPEC["height"], SPEC["width"])
+    with torch.no_grad():
+        logits = model(batch)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
+'''
+    return header + standalone_source(cell_ops, nasnet_cell_module) + footer
 
 
 PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {
     NasRLCNNSpace.name: _nasrl_cnn_source,
     NB201Space.name: _nb201_source,
     RNNCellSpace.name: _rnn_cell_source,
+    NASNetCellSpace.name: _nasnet_cell_source,
+    DartsCellSpace.name: _nasnet_cell_source,
 }
 """Space name -> the function that writes its standalone PyTorch source; later spaces add theirs."""

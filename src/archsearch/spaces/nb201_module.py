@@ -1,7 +1,7 @@
 """The PyTorch network of one NAS-Bench-201 cell (Dong & Yang, ICLR 2020), built from plain data.
 
-This file imports nothing but torch, so an exporter can copy its text verbatim into a standalone model
-file. A spec is a dict of plain data::
+This file imports only torch and ``cell_ops`` (the ops shared by all cell spaces, itself torch only), so
+an exporter can copy both texts into a standalone model file. A spec is a dict of plain data::
 
     {"in_channels": 3, "num_classes": 10, "channels": 16, "cells_per_stage": 5,
      "ops": ["nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1", "skip_connect"]}
@@ -18,42 +18,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from archsearch.spaces.cell_ops import NB201_OPS, OP_FACTORIES, ReLUConvBN
+
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 """(source, target) node of each edge, in the order of the NB201 string."""
 NUM_NODES = 4
 
 
-class ReLUConvBN(nn.Sequential):
-    """ReLU -> convolution (no bias) -> batch norm, the conv op of NB201."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
-
-
-class Zero(nn.Module):
-    """The ``none`` op: an all-zero map (multiplied rather than allocated, as NB201 does)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mul(0.0)
-
-
 def make_op(name: str, channels: int) -> nn.Module:
     """One cell edge; every op keeps ``channels`` and the spatial size (cells never reduce in NB201)."""
-    if name == "none":
-        return Zero()
-    if name == "skip_connect":
-        return nn.Identity()
-    if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1, 1)
-    if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3, 1)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    raise ValueError(f"unknown NB201 op {name!r}")
+    if name not in NB201_OPS:
+        raise ValueError(f"unknown NB201 op {name!r}")
+    return OP_FACTORIES[name](channels, 1, True)
 
 
 class Cell(nn.Module):
