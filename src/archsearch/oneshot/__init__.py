@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from archsearch.oneshot import asng_nas, darts
+from archsearch.oneshot import asng_nas, darts, enas
 from archsearch.oneshot.base import METHODS, OneShotMethod, make_method
 from archsearch.oneshot.supernet import Supernet, make_supernet
 
-__all__ = ["METHODS", "OneShotMethod", "Supernet", "asng_nas", "darts", "make_method", "make_supernet"]
+__all__ = [
+    "METHODS",
+    "OneShotMethod",
+    "Supernet",
+    "asng_nas",
+    "darts",
+    "enas",
+    "make_method",
+    "make_supernet",
+]
