@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ import numpy as np
 from archsearch.config import StudyConfig, parse_config
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Executor, WorkerDiedError
+from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import SearchSpace
@@ -35,7 +35,8 @@ class StudyListener(Protocol):
 
 
 # A listener may also define ``executor_ready(workers: int, max_concurrent: int)``, called once the
-# executor is up (the progress display uses it for running/queued counts); it is optional.
+# executor is up (the progress display uses it for running/queued counts), and ``watch(activity)``, given
+# a function that returns the executor's ``Activity`` (which worker runs which trial); both are optional.
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -87,6 +88,7 @@ class Study:
         self.num_asked = 0
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
         self.spent_cost = 0.0  # summed cost_s of finished trials: the simulated clock of tabular studies
+        self._activity: Callable[[], Activity] = Activity
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -127,6 +129,10 @@ class Study:
     # -- the loop -----------------------------------------------------------------------------------
     def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:
         """Run (or continue) until ``n_trials`` trials are finished or the time budget is spent."""
+        # a strategy may run the loop itself (nasrl_ps on Ray: shard and replica actors); it says if it did
+        drive = getattr(self.strategy, "drive", None)
+        if drive is not None and drive(self, listeners, executor):
+            return
         own_executor = executor is None
         self.evaluator.prepare()
         running = self._restore()
@@ -139,6 +145,11 @@ class Study:
             if ready is not None:
                 ready(executor.workers, max_concurrent)
         inflight: dict[int, _InFlight] = {}
+        self._activity = lambda: executor.activity({n: i.future for n, i in list(inflight.items())})
+        for listener in listeners:
+            watch = getattr(listener, "watch", None)
+            if watch is not None:
+                watch(self.activity)
         started = time.monotonic()
         try:
             for record in running:
@@ -166,6 +177,10 @@ class Study:
             if own_executor:
                 executor.shutdown()
             self.store.set_meta("elapsed_s", self.elapsed_before + time.monotonic() - started)
+
+    def activity(self) -> Activity:
+        """Which worker runs each trial in flight (empty when the study is not running)."""
+        return self._activity()
 
     def _finished_budget(self) -> bool:
         return self.num_asked >= self.config.n_trials

@@ -9,7 +9,9 @@ import signal
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from archsearch.errors import ArchsearchError
 from archsearch.evaluators.base import Evaluator, Result
@@ -56,10 +58,45 @@ class WorkerDiedError(ArchsearchError):
     """
 
 
+@dataclass
+class Activity:
+    """Who runs what now, for the progress display.
+
+    ``workers`` maps each worker (process, Ray actor) the executor knows to the trials it runs now, an
+    empty list when it is idle; ``unplaced`` lists trials in flight whose worker is not known (queued, or
+    running where the engine does not say where); ``queued`` is how many of all in-flight trials wait
+    for a free worker (an estimate from the worker count where the engine hides its queue).
+    """
+
+    workers: dict[str, list[int]] = field(default_factory=dict)
+    unplaced: list[int] = field(default_factory=list)
+    queued: int = 0
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for trials in self.workers.values() if trials)
+
+
 class Executor(ABC):
     """Runs trials somewhere and hands back futures of their Results."""
 
     workers: int = 1
+
+    def activity(self, inflight: Mapping[int, Future[Result]]) -> Activity:
+        """Which worker runs each in-flight trial (``inflight``: trial number -> the future ``submit`` gave).
+
+        A future whose trial has started on a known worker carries its name in a ``worker`` attribute;
+        this default knows no workers and counts the trials beyond ``workers`` as queued.
+        """
+        placed: dict[str, list[int]] = {}
+        unplaced: list[int] = []
+        for number in sorted(inflight):
+            worker = getattr(inflight[number], "worker", None)
+            if worker is None:
+                unplaced.append(number)
+            else:
+                placed.setdefault(worker, []).append(number)
+        return Activity(placed, unplaced, max(0, len(inflight) - self.workers))
 
     @abstractmethod
     def submit(
