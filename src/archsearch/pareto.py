@@ -112,3 +112,17 @@ def hypervolume(losses: ArrayLike, reference: ArrayLike) -> float:
             "hypervolume in more than two objectives needs Optuna: pip install optuna"
         ) from None
     return float(compute_hypervolume(inside, reference))
+
+
+def constrained_fronts(losses: ArrayLike, violations: ArrayLike) -> list[np.ndarray]:
+    """Fronts under Deb's constrained domination (NSGA-II, section VI): feasible points (violation 0)
+    first, in their non-dominated fronts; then infeasible points, fewer violation first, points of equal
+    violation sharing a front."""
+    losses = _as_losses(losses)
+    violations = np.asarray(violations, dtype=np.float64)
+    feasible_rows = np.flatnonzero(violations <= 0)
+    fronts = [feasible_rows[front] for front in non_dominated_sort(losses[feasible_rows])]
+    infeasible_rows = np.flatnonzero(violations > 0)
+    for value in np.unique(violations[infeasible_rows]):
+        fronts.append(infeasible_rows[violations[infeasible_rows] == value])
+    return fronts

@@ -28,6 +28,8 @@ STRATEGIES = {
     "categorical_reinforce": "archsearch.strategies.categorical_reinforce:CategoricalReinforce",
     "optuna": "archsearch.strategies.optuna_adapter:OptunaStrategy",
     "nasrl_ps": "archsearch.strategies.parameter_server:ParameterServerReinforce",
+    "nsga2": "archsearch.strategies.nsga2:NSGA2",
+    "lemonade": "archsearch.strategies.lemonade:Lemonade",
 }
 EVALUATORS = {
     "training": "archsearch.evaluators.training:TrainingEvaluator",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import logging
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
+from archsearch.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from archsearch.spaces.base import Architecture, Decision, SearchSpace
 from archsearch.strategies.base import Strategy
 
@@ -32,6 +34,13 @@ SAMPLERS = {
 NUMERIC_ONLY = {"cmaes", "qmc"}
 EXTRA_PACKAGES = {"cmaes": "cmaes", "gp": "scipy", "qmc": "scipy"}  # sampler -> module it imports lazily
 OPTUNA_TYPES = (type(None), bool, int, float, str)
+SINGLE_OBJECTIVE_ONLY = {"cmaes"}
+CONSTRAINTS_ATTR = "constraints"
+
+
+def constraint_values(trial: Any) -> Sequence[float]:
+    """Optuna's ``constraints_func``: the values stored with the trial, feasible where <= 0."""
+    return tuple(trial.user_attrs.get(CONSTRAINTS_ATTR, ()))
 
 
 def _import_optuna() -> Any:
@@ -67,14 +76,31 @@ class OptunaStrategy(Strategy):
     (e.g. ``n_startup_trials``); the seed is always ``seed``. Failed trials are told as FAIL, which
     Optuna's samplers ignore.
 
+    Multi-objective: with ``objectives`` (the study config's, e.g. val_acc:max and latency_ms:min) the
+    Optuna study has one direction per objective and is told the metrics instead of the reward, so
+    NSGA-II/III, TPE (MOTPE), random, GP and QMC samplers search for the Pareto front; ``constraints``
+    (``latency_ms <= 5``) reach samplers that take a ``constraints_func`` as "metric - bound <= 0".
+
     Resume: samplers are not serialisable in general, so ``state_dict`` keeps the seed and the sequence of
     asks and tells, and ``load_state_dict`` replays it into a fresh in-memory study with the same seeded
     sampler, which then continues exactly as the original (replay costs one ask per trial so far).
     """
 
     def __init__(
-        self, space: SearchSpace, seed: int = 0, sampler: str = "tpe", **sampler_kwargs: Any
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        sampler: str = "tpe",
+        objectives: Sequence[str | Objective] = (),
+        constraints: Sequence[str | Constraint] = (),
+        **sampler_kwargs: Any,
     ) -> None:
+        self.objectives = parse_objectives(objectives)
+        self.constraints = parse_constraints(constraints)
+        if sampler in SINGLE_OBJECTIVE_ONLY and len(self.objectives) > 1:
+            raise ConfigError(
+                f"optuna sampler {sampler!r} optimises one objective; use nsgaii, tpe or random"
+            )
         if sampler not in SAMPLERS:
             raise ConfigError(f"unknown optuna sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}")
         if "seed" in sampler_kwargs:
@@ -99,16 +125,28 @@ class OptunaStrategy(Strategy):
         try:
             with warnings.catch_warnings():  # the user chose the sampler; its "experimental" notice is noise
                 warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
-                sampler = sampler_cls(seed=seed, **self.sampler_kwargs)
+                options = dict(self.sampler_kwargs)
+                if self.constraints:
+                    if "constraints_func" not in inspect.signature(sampler_cls).parameters:
+                        raise ConfigError(
+                            f"optuna sampler {self.sampler_name!r} takes no constraints; use nsgaii, tpe or gp"
+                        )
+                    options["constraints_func"] = constraint_values
+                sampler = sampler_cls(seed=seed, **options)
         except ImportError as exc:
             raise ConfigError(f"optuna sampler {self.sampler_name!r} needs a package: {exc}") from None
         except TypeError as exc:
             raise ConfigError(f"bad options for optuna sampler {self.sampler_name!r}: {exc}") from None
         with _quiet(self.optuna):
-            self.study = self.optuna.create_study(direction="maximize", sampler=sampler)
+            if self.objectives:
+                directions = [f"{o.direction}imize" for o in self.objectives]
+                self.study = self.optuna.create_study(directions=directions, sampler=sampler)
+            else:
+                self.study = self.optuna.create_study(direction="maximize", sampler=sampler)
         self.pending: dict[Architecture, deque[int]] = {}  # arch -> trial numbers of open asks
         self.param_names: dict[tuple[str, tuple[Any, ...]], str] = {}
         self.events: list[tuple[str, Any, Any]] = []  # ("ask", arch, None) | ("tell", arch, value|None)
+        self.open_trials: dict[int, Any] = {}  # trial number -> optuna Trial, until told
 
     # -- the encoding ---------------------------------------------------------------------------------
     def _name(self, decision: Decision) -> str:
@@ -158,6 +196,7 @@ class OptunaStrategy(Strategy):
             values: list[Any] = []
             while (decision := self.space.decisions(tuple(values))) is not None:
                 values.append(self._suggest(trial, decision))
+        self.open_trials[trial.number] = trial
         return Architecture(self.space.name, tuple(values)), trial.number
 
     # -- the Strategy interface -----------------------------------------------------------------------
@@ -168,11 +207,31 @@ class OptunaStrategy(Strategy):
         return arch
 
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
-        value = float(reward) if result.ok else None
+        value: Any = float(reward) if result.ok else None
+        if self.objectives and result.ok:
+            value = self._objective_values(result)
         self.events.append(("tell", arch, value))
         self._tell(arch, value)
 
-    def _tell(self, arch: Architecture, value: float | None) -> None:
+    def _objective_values(self, result: Result) -> dict[str, list[float]]:
+        missing = [m for m in [o.metric for o in self.objectives] + [c.metric for c in self.constraints]]
+        missing = [m for m in missing if m not in result.metrics]
+        if missing:
+            raise ConfigError(
+                f"objective metric {missing[0]!r} is not reported by the evaluator; "
+                f"its metrics: {', '.join(sorted(result.metrics))}"
+            )
+        return {
+            "values": [float(result.metrics[o.metric]) for o in self.objectives],
+            "constraints": [
+                float(result.metrics[c.metric]) - c.bound
+                if c.op == "<="
+                else c.bound - float(result.metrics[c.metric])
+                for c in self.constraints
+            ],
+        }
+
+    def _tell(self, arch: Architecture, value: Any) -> None:
         numbers = self.pending.get(arch)
         if numbers:
             number = numbers.popleft()
@@ -183,6 +242,11 @@ class OptunaStrategy(Strategy):
                 self.study.enqueue_trial(self._params(arch))
             _, number = self._new_trial()
         state = self.optuna.trial.TrialState
+        trial = self.open_trials.pop(number, None)
+        if isinstance(value, dict):  # multi-objective: the metrics and constraint values
+            if trial is not None and self.constraints:
+                trial.set_user_attr(CONSTRAINTS_ATTR, value["constraints"])
+            value = value["values"] if len(value["values"]) > 1 else value["values"][0]
         with _quiet(self.optuna):
             if value is None:
                 self.study.tell(number, state=state.FAIL)
@@ -203,6 +267,7 @@ class OptunaStrategy(Strategy):
                 replayed, number = self._new_trial()
                 if replayed != arch:  # a sampler that is not deterministic: keep the recorded trial
                     log.warning("optuna replay proposed another architecture; the recorded one is kept")
+                    self.open_trials.pop(number, None)
                     with _quiet(self.optuna):
                         self.study.tell(number, state=self.optuna.trial.TrialState.FAIL)
                         self.study.enqueue_trial(self._params(arch))
