@@ -119,6 +119,12 @@ class OptunaStrategy(Strategy):
         self.integer_encoding = sampler in NUMERIC_ONLY
         self._reset(seed)
 
+    @property
+    def _native_constraints(self) -> bool:
+        """Optuna 5 records constraints on the trial (``Trial.set_constraint``); older ones ask the
+        sampler's ``constraints_func``."""
+        return hasattr(self.optuna.trial.Trial, "set_constraint")
+
     def _reset(self, seed: int) -> None:
         self.seed = seed
         sampler_cls = getattr(self.optuna.samplers, SAMPLERS[self.sampler_name])
@@ -126,7 +132,7 @@ class OptunaStrategy(Strategy):
             with warnings.catch_warnings():  # the user chose the sampler; its "experimental" notice is noise
                 warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
                 options = dict(self.sampler_kwargs)
-                if self.constraints:
+                if self.constraints and not self._native_constraints:
                     if "constraints_func" not in inspect.signature(sampler_cls).parameters:
                         raise ConfigError(
                             f"optuna sampler {self.sampler_name!r} takes no constraints; use nsgaii, tpe or gp"
@@ -245,7 +251,11 @@ class OptunaStrategy(Strategy):
         trial = self.open_trials.pop(number, None)
         if isinstance(value, dict):  # multi-objective: the metrics and constraint values
             if trial is not None and self.constraints:
-                trial.set_user_attr(CONSTRAINTS_ATTR, value["constraints"])
+                if self._native_constraints:
+                    for constraint, amount in zip(self.constraints, value["constraints"], strict=True):
+                        trial.set_constraint(str(constraint), amount)
+                else:
+                    trial.set_user_attr(CONSTRAINTS_ATTR, value["constraints"])
             value = value["values"] if len(value["values"]) > 1 else value["values"][0]
         with _quiet(self.optuna):
             if value is None:
