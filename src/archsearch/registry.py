@@ -48,6 +48,11 @@ def resolve(kind: str, name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+def accepts(kind: str, name: str, parameter: str) -> bool:
+    """Whether the class registered as ``name`` takes the keyword ``parameter`` (e.g. ``objectives``)."""
+    return parameter in inspect.signature(resolve(kind, name)).parameters
+
+
 def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
     """Instantiate ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
     cls = resolve(kind, name)

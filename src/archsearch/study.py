@@ -17,7 +17,7 @@ from archsearch.config import StudyConfig, parse_config
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
-from archsearch.registry import construct
+from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import SearchSpace
 from archsearch.store.sqlite import Store, TrialRecord
@@ -79,8 +79,19 @@ class Study:
         self.directory = directory
         self.store = store
         self.space: SearchSpace = construct("space", config.space.name, config.space.params)
+        # Multi-objective strategies (nsga2, lemonade, optuna) take the study's objectives and constraints.
+        goals = (
+            {"objectives": config.objectives, "constraints": config.constraints}
+            if accepts("strategy", config.strategy.name, "objectives")
+            else {}
+        )
         self.strategy: Strategy = construct(
-            "strategy", config.strategy.name, config.strategy.params, space=self.space, seed=config.seed
+            "strategy",
+            config.strategy.name,
+            config.strategy.params,
+            space=self.space,
+            seed=config.seed,
+            **goals,
         )
         self.evaluator: Evaluator = construct("evaluator", config.evaluator.name, config.evaluator.params)
         self.reward_fn = make_reward(config.reward.name, **config.reward.params)

@@ -16,7 +16,6 @@ T = the device's median latency over the table.
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import multiprocessing
 import os
@@ -34,7 +33,7 @@ from archsearch.evaluators.tabular import TabularEvaluator, load_table
 from archsearch.executors.base import die_with_parent
 from archsearch.objectives import Objective, loss_vector, parse_objectives
 from archsearch.pareto import hypervolume, pareto_mask
-from archsearch.registry import construct, resolve
+from archsearch.registry import accepts, construct, resolve
 from archsearch.rewards import MnasNetReward
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.study import trial_seed
@@ -55,11 +54,6 @@ def strategy_spec(name: str) -> tuple[str, dict[str, Any]]:
     registered, params = ALIASES.get(name, (name, {}))
     resolve("strategy", registered)
     return registered, dict(params)
-
-
-def takes_objectives(name: str) -> bool:
-    """Whether the registered strategy ``name`` optimises objectives itself (else it gets a reward)."""
-    return "objectives" in inspect.signature(resolve("strategy", name)).parameters
 
 
 @dataclass(frozen=True)
@@ -134,7 +128,7 @@ def run_search(
     evaluator = TabularEvaluator(dataset=dataset, device=device)
     registered, params = strategy_spec(strategy)
     reward: Callable[[Any], float] | None = None
-    if takes_objectives(registered):
+    if accepts("strategy", registered, "objectives"):
         params["objectives"] = list(objectives)
     else:
         target = float(np.median(load_table(dataset).latency_ms(device)))
