@@ -51,6 +51,12 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     """
     study_dir = Path(study_dir)
     out = Path(out_dir) if out_dir is not None else study_dir / REPORT_DIR
+    from archsearch.oneshot.run import is_oneshot_run  # one-shot runs have epochs, not trials
+
+    if is_oneshot_run(study_dir):
+        from archsearch.oneshot.report import write_oneshot_report
+
+        return write_oneshot_report(study_dir, out)
     study = Study.load(study_dir)
     try:
         trials = study.store.trials()
@@ -104,9 +110,13 @@ def _page(
         _top_table(trials),
         "<h2>Failed trials</h2>",
         _failed_table(trials),
-        f'<p class="note">Written by archsearch {_e(__version__)}.</p>',
     ]
-    body = "\n".join(sections)
+    return html_page(title, sections)
+
+
+def html_page(title: str, sections: Sequence[str]) -> str:
+    """A complete, self-contained page: ``sections`` (escaped HTML) in order, then the version note."""
+    body = "\n".join([*sections, f'<p class="note">Written by archsearch {_e(__version__)}.</p>'])
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

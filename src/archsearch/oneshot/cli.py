@@ -1,0 +1,217 @@
+"""``archsearch oneshot``: ENAS, DARTS or ASNG-NAS on a supernet over real images, with progress and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archsearch.errors import ConfigError
+from archsearch.oneshot.run import OneShotConfig, OneShotRun, parse_oneshot_config
+from archsearch.store.sqlite import EpochRecord
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class RichEpochProgress:
+    """An EpochListener: a bar over the run's steps and one line per finished epoch with its loss,
+    validation accuracy and the entropy of the architecture distribution (nats, mean over edges)."""
+
+    def __init__(self, epochs: int, done: int, console: Console | None = None) -> None:
+        self.console = console or err
+        self.epochs = epochs
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._task = self._progress.add_task(f"epoch {done + 1}/{epochs}", total=None, status="")
+
+    def __enter__(self) -> RichEpochProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def epoch_started(self, epoch: int, steps: int) -> None:
+        self._progress.update(
+            self._task, description=f"epoch {epoch + 1}/{self.epochs}", total=steps, completed=0, status=""
+        )
+
+    def step_finished(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        loss = metrics.get("train_loss")
+        status = "" if loss is None else f"loss {loss:.3f}"
+        self._progress.update(self._task, completed=step + 1, status=status)
+
+    def epoch_finished(self, record: EpochRecord) -> None:
+        m = record.metrics
+        parts = [f"epoch {record.epoch + 1}/{self.epochs}"]
+        for key, label in (("train_loss", "loss"), ("valid_acc", "valid acc"), ("entropy", "entropy")):
+            if key in m:
+                parts.append(f"{label} {m[key]:.4f}")
+        parts += [f"{record.wall_s:.1f} s", escape(record.arch_str)]
+        self.console.print(" | ".join(parts), highlight=False)
+
+
+def _pairs(settings: list[str]) -> dict[str, Any]:
+    """``--set supernet.channels=4 --set hyper.lr=0.1`` as nested options."""
+    options: dict[str, Any] = {"supernet": {}, "hyper": {}}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or section not in options or not name:
+            raise ConfigError(f"--set expects supernet.NAME=VALUE or hyper.NAME=VALUE, got {item!r}")
+        options[section][name] = yaml.safe_load(raw)
+    return options
+
+
+def run_with_progress(run: OneShotRun, quiet: bool) -> dict[str, Any]:
+    """Run (or continue) ``run`` with a progress display; Ctrl-C says how to resume."""
+    try:
+        if quiet:
+            summary = run.run()
+        else:
+            with RichEpochProgress(run.config.epochs, run.completed_epochs()) as progress:
+                summary = run.run([progress])
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted; continue with: archsearch oneshot --resume {run.directory}[/yellow]")
+        raise typer.Exit(130) from None
+    finally:
+        run.close()
+    print_summary(summary)
+    err.print(f"next: archsearch report {run.directory}   |   archsearch export {run.directory}")
+    return summary
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The derived cell, the method's own estimate, the collapse verdict and the NB201 table's truth."""
+    table = Table(title=f"{summary['method']} after {summary['epochs']} epochs", show_header=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_row("derived cell", escape(summary["arch_str"]))
+    table.add_row("one-shot estimate (valid)", f"{summary['estimate_valid_acc']:.4f}")
+    table.add_row("one-shot estimate (test)", f"{summary['estimate_test_acc']:.4f}")
+    collapse = summary["collapse"]
+    colour = "red" if collapse["collapsed"] else "green"
+    table.add_row("collapse check", f"[{colour}]{escape(collapse['verdict'])}[/{colour}]")
+    if summary.get("mean_epoch_s") is not None:
+        table.add_row("wall time per epoch", f"{summary['mean_epoch_s']:.2f} s")
+    out.print(table)
+    truth = summary.get("nb201")
+    if truth:
+        check = Table(
+            title=f"NAS-Bench-201 table: the true accuracies of cell {truth['index']} (200 epochs, %)"
+        )
+        for column in ("data set", "test", "valid", "12-epoch valid", "rank of 15,625", "best", "mean"):
+            check.add_column(column, justify="left" if column == "data set" else "right")
+        for dataset, row in truth.items():
+            if dataset == "index":
+                continue
+            check.add_row(
+                dataset,
+                f"{row['test_acc_200ep']:.2f}",
+                f"{row['val_acc_200ep']:.2f}",
+                f"{row['val_acc_12ep']:.2f}",
+                f"{row['rank']:,}",
+                f"{row['optimum_test_acc_200ep']:.2f}",
+                f"{row['mean_test_acc_200ep']:.2f}",
+            )
+        out.print(check)
+
+
+def oneshot(
+    method: str | None = typer.Option(None, help="enas, darts or asng (default asng)."),
+    space: str | None = typer.Option(None, help="Supernet cell space: nb201 or darts (default nb201)."),
+    dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
+    data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
+    train_limit: int | None = typer.Option(None, help="Use only the first N training images."),
+    epochs: int | None = typer.Option(None, help="Search epochs (passes over the training half)."),
+    batch_size: int | None = typer.Option(None, help="Images per batch, for weights and architecture."),
+    order: int | None = typer.Option(None, help="DARTS only: 1 (first order) or 2 (second order)."),
+    seed: int | None = typer.Option(None, help="Seed of the whole search."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default cpu)."),
+    threads: int | None = typer.Option(None, help="Torch CPU threads (default: torch's)."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="supernet.NAME=VALUE or hyper.NAME=VALUE, e.g. hyper.lr=0.05"
+    ),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", help="Run directory."),
+    overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
+    resume: Path | None = typer.Option(None, help="Continue the interrupted run in this directory."),
+    quiet: bool = typer.Option(False, help="No progress display."),
+) -> None:
+    """One-shot search (ENAS, DARTS, ASNG-NAS) with a shared-weight supernet; NB201 cells are checked
+    against the benchmark table."""
+    flags = {
+        "method": method,
+        "space": space,
+        "dataset": dataset,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "train_limit": train_limit,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "order": order,
+        "seed": seed,
+        "device": device,
+        "threads": threads,
+    }
+    given = {key: value for key, value in flags.items() if value is not None}
+    if resume is not None:
+        extra = sorted(given) + (["--set"] if set_ else []) + (["--out"] if out_dir else [])
+        if extra or overwrite:
+            raise ConfigError(
+                f"--resume continues a run as it was configured; drop {', '.join(extra or ['--overwrite'])}"
+            )
+        run_with_progress(OneShotRun.load(resume), quiet)
+        return
+    if out_dir is None:
+        raise ConfigError("--out DIR is required (where the run's database, report and export go)")
+    config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
+    run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
+
+
+def export_run(directory: Path, target: Path | None = None) -> None:
+    """Write the cell a one-shot run derived as ``architecture.json`` and a standalone ``model.py`` of the
+    normal space at its default (paper) sizes, ready to be retrained from scratch by the training evaluator.
+    An unfinished run exports the cell derived after its last finished epoch."""
+    from archsearch.registry import construct
+    from archsearch.report.export import export_json, export_pytorch_source
+    from archsearch.spaces.base import Architecture
+    from archsearch.store.sqlite import Store
+
+    store = Store(directory)
+    try:
+        summary = store.get_meta("summary")
+        epochs = store.epochs()
+        shape, num_classes = store.get_meta("data_shape")
+        space = construct("space", store.get_meta("space_name"), {})
+    finally:
+        store.close()
+    if summary is not None:
+        arch, source = Architecture.from_dict(summary["arch"]), "the finished search"
+    elif epochs:
+        arch, source = epochs[-1].arch, f"epoch {epochs[-1].epoch + 1} (the run is unfinished)"
+    else:
+        raise ConfigError(f"{directory} has no finished epoch yet, so no derived cell to export")
+    target = target or directory / "export"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "architecture.json").write_text(export_json(space, arch))
+    (target / "model.py").write_text(export_pytorch_source(space, arch, tuple(shape), int(num_classes)))
+    out.print(
+        f"exported the cell of {source} ({space.encode(arch)}) to {target}/architecture.json and model.py"
+    )
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``archsearch oneshot`` to the command line."""
+    app.command("oneshot")(oneshot)

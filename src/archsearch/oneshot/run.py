@@ -1,0 +1,361 @@
+"""The one-shot search loop: a weight-sharing method trained epoch by epoch on real images, in a store.
+
+ENAS (Pham et al. 2018), DARTS (Liu et al. 2019) and ASNG-NAS (Akimoto et al. 2019) alternate weight and
+architecture updates on two halves of the training images (DARTS section 3: "we hold out half of the
+CIFAR-10 training data as the validation set"). One ``method.step(train_batch, valid_batch)`` is one such
+iteration; an epoch is one pass over the training half, with the validation half cycled alongside.
+
+Each epoch's metrics, distribution over ops, derived architecture and wall time are written to the study
+database together with the method's ``state_dict`` (one transaction), so a run killed at any moment
+resumes from its last finished epoch and ends exactly where an uninterrupted run ends: batches of epoch
+``e`` are drawn from ``SeedSequence([seed, e])`` alone, and the method carries its own generators.
+After the last epoch the run records the method's own accuracy estimate of the derived cell, the collapse
+check and, in the NB201 space, the cell's true accuracies from the packaged table.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from archsearch.data.images import KNOWN_DATASETS, load_images
+from archsearch.errors import ConfigError, StoreError
+from archsearch.evaluators.common import resolve_device
+from archsearch.evaluators.training import validation_split
+from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
+from archsearch.registry import construct
+from archsearch.spaces.base import SearchSpace
+from archsearch.store.sqlite import EpochRecord, Store
+
+log = logging.getLogger(__name__)
+
+RUN_KIND = "oneshot"
+"""``meta.kind`` of a one-shot run's database; studies of trials have none."""
+METHOD_NAMES = ("enas", "darts", "asng")
+SUPERNET_SPACES = ("nb201", "darts")
+NORMAL_SPACES = {"nb201": "nb201", "darts": "darts_cell"}
+"""The normal (trainable, exportable) space of each supernet's derived architectures."""
+SPLIT_SEED = 0
+"""The train/validation split is the same for every seed and method, so their searches see the same data."""
+EVAL_BATCH_SIZE = 512
+
+
+class OneShotConfig(BaseModel):
+    """Everything one one-shot search needs; stored with the run, so ``resume`` needs only the directory.
+
+    ``valid_fraction`` of the training images is held out for the architecture updates (DARTS: one half).
+    ``order`` is DARTS' gradient order (1 or 2) and is only for DARTS. ``supernet`` and ``hyper`` are passed
+    to ``make_supernet`` and the method as keyword arguments (sizes; the papers' hyper-parameters are the
+    defaults). ``threads`` sets torch's CPU threads (None: torch's default).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["enas", "darts", "asng"] = "asng"
+    space: Literal["nb201", "darts"] = "nb201"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train_limit: int | None = Field(default=None, ge=4)
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=64, ge=2)
+    valid_fraction: float = Field(default=0.5, gt=0, lt=1)
+    order: Literal[1, 2] | None = None
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = Field(default=None, ge=1)
+    supernet: dict[str, Any] = Field(default_factory=dict)
+    hyper: dict[str, Any] = Field(default_factory=dict)
+
+    def method_hyper(self) -> dict[str, Any]:
+        return {**self.hyper, **({} if self.order is None else {"order": self.order})}
+
+
+def parse_oneshot_config(data: dict[str, Any]) -> OneShotConfig:
+    """Validate ``data`` into an OneShotConfig; every mistake is a one-line ConfigError."""
+    try:
+        config = OneShotConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "config"
+        raise ConfigError(f"bad one-shot option {where}: {error['msg']}") from None
+    if config.dataset not in KNOWN_DATASETS:
+        raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
+    if config.order is not None and config.method != "darts":
+        raise ConfigError(f"--order is DARTS' gradient order; method {config.method!r} has none")
+    return config
+
+
+class EpochListener(Protocol):
+    """Receives the run's progress (the CLI's rich display is one)."""
+
+    def epoch_started(self, epoch: int, steps: int) -> None: ...
+
+    def step_finished(self, epoch: int, step: int, metrics: dict[str, float]) -> None: ...
+
+    def epoch_finished(self, record: EpochRecord) -> None: ...
+
+
+@dataclass
+class SearchData:
+    """The search's train and validation halves and the test set, on the run's device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def load_search_data(config: OneShotConfig, device: torch.device) -> SearchData:
+    """Images of ``config.dataset`` split into the search's train and validation halves (fixed split)."""
+    images = load_images(config.dataset, config.data_dir, config.train_limit)
+    train_idx, valid_idx = validation_split(len(images.train_x), config.valid_fraction, SPLIT_SEED)
+    if min(len(train_idx), len(valid_idx)) < config.batch_size:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the {len(train_idx)} training or "
+            f"{len(valid_idx)} validation images; lower --batch-size or raise the training images"
+        )
+    return SearchData(
+        train_x=images.train_x[train_idx].to(device),
+        train_y=images.train_y[train_idx].to(device),
+        valid_x=images.train_x[valid_idx].to(device),
+        valid_y=images.train_y[valid_idx].to(device),
+        test_x=images.test_x.to(device),
+        test_y=images.test_y.to(device),
+        input_shape=images.input_shape,
+        num_classes=images.num_classes,
+    )
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s batch order: independent of what ran before, so resume needs no state."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def epoch_batches(
+    data: SearchData, batch_size: int, seed: int, epoch: int
+) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
+    """(train batch, validation batch) pairs of one epoch: every full training batch once, in a random
+    order, each with the next batch of a random order of the validation images (cycled when shorter)."""
+    generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    train_order = torch.randperm(len(data.train_x), generator=generator).to(data.train_x.device)
+    valid_order = torch.randperm(len(data.valid_x), generator=generator).to(data.valid_x.device)
+    offsets = torch.arange(batch_size, device=data.valid_x.device)
+    for step in range(len(data.train_x) // batch_size):
+        train = train_order[step * batch_size : (step + 1) * batch_size]
+        valid = valid_order[(step * batch_size + offsets) % len(data.valid_x)]
+        yield (data.train_x[train], data.train_y[train]), (data.valid_x[valid], data.valid_y[valid])
+
+
+def eval_batches(x: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [
+        (x[i : i + EVAL_BATCH_SIZE], y[i : i + EVAL_BATCH_SIZE]) for i in range(0, len(x), EVAL_BATCH_SIZE)
+    ]
+
+
+def edge_names(supernet: Any) -> list[str]:
+    """A label for each edge of ``supernet``: its own ``edge_names`` when it has them, NB201's edge names,
+    or ``edge 0 .. edge n-1``."""
+    names = getattr(supernet, "edge_names", None)
+    if names is not None:
+        return [str(name) for name in names]
+    if supernet.space_name == "nb201":
+        from archsearch.spaces.nb201 import EDGE_NAMES
+
+        return list(EDGE_NAMES)
+    return [f"edge {i}" for i in range(supernet.edges)]
+
+
+def is_oneshot_run(directory: str | Path) -> bool:
+    """True when ``directory`` holds the database of a one-shot run (not a study of trials)."""
+    path = Path(directory) / "study.db"
+    if not path.is_file():
+        return False
+    store = Store(directory)
+    try:
+        return bool(store.get_meta("kind") == RUN_KIND)
+    finally:
+        store.close()
+
+
+class OneShotRun:
+    """A one-shot search in a directory: ``OneShotRun.create(config, dir).run()``, later
+    ``OneShotRun.load(dir).run()`` continues it from its last finished epoch (even after kill -9)."""
+
+    def __init__(self, config: OneShotConfig, directory: Path, store: Store) -> None:
+        from archsearch.oneshot import make_method, make_supernet
+
+        self.config = config
+        self.directory = directory
+        self.store = store
+        self.device = resolve_device(config.device)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.space: SearchSpace = construct("space", NORMAL_SPACES[config.space], {})
+        self.data = load_search_data(config, self.device)
+        torch.manual_seed(config.seed)  # the supernet's initial weights
+        self.supernet = make_supernet(
+            config.space, self.data.input_shape, self.data.num_classes, **config.supernet
+        ).to(self.device)
+        # total_steps sets the length of the methods' cosine schedules: the whole run's steps
+        hyper = {"total_steps": config.epochs * self.steps_per_epoch(), **config.method_hyper()}
+        try:
+            self.method = make_method(config.method, self.supernet, seed=config.seed, **hyper)
+        except TypeError as exc:
+            raise ConfigError(f"bad option for method {config.method!r}: {exc}") from None
+        self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: OneShotConfig, directory: str | Path, overwrite: bool = False) -> OneShotRun:
+        directory = Path(directory)
+        if (directory / "study.db").exists():
+            if not overwrite:
+                raise ConfigError(
+                    f"{directory} already holds a run; continue it with `archsearch oneshot --resume "
+                    f"{directory}` or pass --overwrite"
+                )
+            shutil.rmtree(directory)
+        store = Store(directory, create=True)
+        try:
+            run = cls(config, directory, store)
+        except BaseException:
+            store.close()
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        store.set_meta("kind", RUN_KIND)
+        store.set_meta("oneshot_config", config.model_dump(mode="json"))
+        store.set_meta("space_name", run.space.name)
+        store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
+        store.set_meta("op_names", list(run.supernet.op_names))
+        store.set_meta("edge_names", edge_names(run.supernet))
+        store.set_meta("created_at", time.time())
+        return run
+
+    @classmethod
+    def load(cls, directory: str | Path) -> OneShotRun:
+        directory = Path(directory)
+        store = Store(directory)
+        try:
+            if store.get_meta("kind") != RUN_KIND:
+                raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
+            return cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def steps_per_epoch(self) -> int:
+        return len(self.data.train_x) // self.config.batch_size
+
+    def completed_epochs(self) -> int:
+        return len(self.store.epochs())
+
+    def run(self, listeners: Sequence[EpochListener] = ()) -> dict[str, Any]:
+        """Run (or continue) the remaining epochs, then record and return the summary of the search."""
+        start_epoch = self._restore()
+        started = time.monotonic()
+        try:
+            for epoch in range(start_epoch, self.config.epochs):
+                self._epoch(epoch, listeners)
+        finally:
+            self.store.set_meta("elapsed_s", self.elapsed_before + time.monotonic() - started)
+            self.elapsed_before += time.monotonic() - started
+        summary = self.store.get_meta("summary")
+        if summary is None:
+            summary = self.summarize()
+            self.store.set_meta("summary", summary)
+        return dict(summary)
+
+    def _restore(self) -> int:
+        """Load the state after the last finished epoch; the epoch to start with."""
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            return 0
+        epoch, state = latest
+        self.method.load_state_dict(state["method"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        log.info("resuming %s after epoch %d", self.directory, epoch)
+        return epoch + 1
+
+    def _epoch(self, epoch: int, listeners: Sequence[EpochListener]) -> None:
+        steps = self.steps_per_epoch()
+        for listener in listeners:
+            listener.epoch_started(epoch, steps)
+        began = time.perf_counter()
+        sums: dict[str, float] = {}
+        for step, (train_batch, valid_batch) in enumerate(
+            epoch_batches(self.data, self.config.batch_size, self.config.seed, epoch)
+        ):
+            metrics = self.method.step(train_batch, valid_batch)
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            for listener in listeners:
+                listener.step_finished(epoch, step, metrics)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        wall_s = time.perf_counter() - began
+        probabilities = np.asarray(self.method.probabilities(), dtype=np.float64)
+        arch = self.method.derive()
+        self.space.validate(arch)
+        metrics = {key: total / steps for key, total in sums.items()}
+        metrics["entropy"] = mean_entropy(probabilities)
+        metrics["skip_none_mass"] = skip_none_mass(probabilities, self.supernet.op_names)
+        record = EpochRecord(
+            epoch=epoch,
+            metrics=metrics,
+            probabilities=probabilities.tolist(),
+            arch=arch,
+            arch_str=self.space.encode(arch),
+            wall_s=wall_s,
+        )
+        checkpoint = {
+            "method": self.method.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
+        self.store.add_epoch(record, checkpoint)
+        for listener in listeners:
+            listener.epoch_finished(record)
+
+    # -- after the search ---------------------------------------------------------------------------
+    def summarize(self) -> dict[str, Any]:
+        """The derived cell, the method's own accuracy estimates, the collapse check and, for NB201, the
+        cell's true accuracies from the table (trained on CIFAR/ImageNet16 for 200 epochs, not on this data)."""
+        arch = self.method.derive()
+        epochs = self.store.epochs()
+        summary: dict[str, Any] = {
+            "method": self.config.method,
+            "space": self.space.name,
+            "arch": arch.to_dict(),
+            "arch_str": self.space.encode(arch),
+            "epochs": len(epochs),
+            "mean_epoch_s": float(np.mean([e.wall_s for e in epochs])) if epochs else None,
+            "estimate_valid_acc": float(
+                self.method.estimate(eval_batches(self.data.valid_x, self.data.valid_y))
+            ),
+            "estimate_test_acc": float(
+                self.method.estimate(eval_batches(self.data.test_x, self.data.test_y))
+            ),
+            "converged": bool(self.method.converged()),
+            "collapse": check_collapse(self.space, arch).to_dict(),
+        }
+        if self.config.space == "nb201":
+            summary["nb201"] = nb201_truth(arch)
+        return summary
