@@ -35,6 +35,7 @@ EVALUATORS = {
     "training": "archsearch.evaluators.training:TrainingEvaluator",
     "tabular": "archsearch.evaluators.tabular:TabularEvaluator",
     "language_model": "archsearch.evaluators.language_model:LanguageModelEvaluator",
+    "latency": "archsearch.evaluators.latency:LatencyEvaluator",
 }
 REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
 
