@@ -17,6 +17,7 @@ from rich.table import Table
 
 from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config
 from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study, best_trial
 
 app = typer.Typer(
@@ -128,6 +129,16 @@ def resume(
     quiet: bool = typer.Option(False, help="No progress display."),
 ) -> None:
     """Continue an interrupted study (even one killed with kill -9) where it stopped."""
+    from archsearch.oneshot.run import is_oneshot_run
+
+    if is_oneshot_run(directory):  # a one-shot run continues from its last finished epoch
+        from archsearch.oneshot.cli import run_with_progress
+        from archsearch.oneshot.run import OneShotRun
+
+        if trials is not None:
+            raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trials")
+        run_with_progress(OneShotRun.load(directory), quiet)
+        return
     study = Study.load(directory)
     if trials is not None:
         if trials < study.store.count():
@@ -157,8 +168,8 @@ def _run(study: Study, quiet: bool) -> None:
         study.close()
 
 
-def _print_best(study: Study) -> None:
-    best = study.best()
+def _print_best(study: Study, record: TrialRecord | None = None) -> None:
+    best = record if record is not None else study.best()
     if best is None:
         out.print("no successful trial yet")
         return
@@ -168,7 +179,17 @@ def _print_best(study: Study) -> None:
     table.add_row("trial", str(best.number))
     table.add_row("architecture", best.arch_str)
     table.add_row("reward", f"{best.reward:.4f}")
-    for key in ("val_acc", "best_val_acc", "test_acc", "val_ppl", "test_ppl", "params", "train_time_s"):
+    for key in (
+        "val_acc",
+        "best_val_acc",
+        "test_acc",
+        "val_ppl",
+        "test_ppl",
+        "params",
+        "train_time_s",
+        "latency_ms",
+        "flops_m",
+    ):
         if key in best.metrics:
             value = best.metrics[key]
             table.add_row(key, f"{value:,.0f}" if key == "params" else f"{value:.4f}")
@@ -197,11 +218,26 @@ def status(directory: Path = typer.Argument(..., help="Study directory.")) -> No
 def best(
     directory: Path = typer.Argument(..., help="Study directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
+    objective: str | None = typer.Option(
+        None, help="Pick by this metric, METRIC[:min|max], e.g. val_acc (default: the reward)."
+    ),
+    max_latency: float | None = typer.Option(None, help="Only trials whose latency_ms is at most this."),
+    constraint: list[str] = typer.Option(
+        [], "--constraint", help='Only trials meeting this, e.g. "params <= 1e6" (repeatable).'
+    ),
 ) -> None:
-    """The best architecture found so far."""
+    """The best architecture found so far, or the best by --objective among trials meeting constraints
+    (the study's own constraints, --max-latency and --constraint): a pick off the Pareto front."""
+    from archsearch.front import pick
+    from archsearch.objectives import parse_constraints, parse_objectives
+
     study = Study.load(directory)
     try:
-        record = study.best()
+        latency = [] if max_latency is None else [f"latency_ms <= {max_latency!r}"]
+        constraints = parse_constraints([*study.config.constraints, *constraint, *latency])
+        goal = None if objective is None else parse_objectives([objective])[0]
+        picked = goal is not None or bool(constraints)
+        record = pick(study.store.trials(), goal, constraints) if picked else study.best()
         if as_json:
             if record is None:
                 raise ConfigError(f"{directory} has no successful trial yet")
@@ -214,7 +250,7 @@ def best(
             }
             out.print_json(json.dumps(payload))
         else:
-            _print_best(study)
+            _print_best(study, record)
     finally:
         study.close()
 
@@ -238,8 +274,16 @@ def export(
     trial: int | None = typer.Option(None, help="Export this trial instead of the best."),
 ) -> None:
     """Write the best architecture as JSON and as a standalone PyTorch module file."""
+    from archsearch.oneshot.run import is_oneshot_run
     from archsearch.report.export import export_json, export_pytorch_source
 
+    if is_oneshot_run(directory):  # a one-shot run exports the cell it derived
+        from archsearch.oneshot.cli import export_run
+
+        if trial is not None:
+            raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trial")
+        export_run(directory, out_dir)
+        return
     study = Study.load(directory)
     try:
         trials = study.store.trials()
@@ -346,7 +390,10 @@ def bench_nb201(
 
 # Commands that live beside their feature (archsearch zero, oneshot, ...): each module named here defines
 # register(app, bench_app) and adds its commands. One line per module.
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = [
+    "archsearch.oneshot.cli",
+    "archsearch.cli_multiobjective",
+]
 for _module in FEATURE_COMMANDS:
     importlib.import_module(_module).register(app, bench_app)
 
