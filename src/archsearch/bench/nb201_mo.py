@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from archsearch import front
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import TabularEvaluator, load_table
 from archsearch.executors.base import die_with_parent
@@ -68,16 +69,13 @@ class TrueFront:
 
 def table_losses(evaluator: TabularEvaluator, objectives: Sequence[Objective]) -> np.ndarray:
     """The noise-free losses of every cell, shape (15625, M)."""
-    columns = []
-    for objective in objectives:
-        column = evaluator.metric_column(objective.metric)
-        if column is None:
-            raise ConfigError(
-                f"objective metric {objective.metric!r} is not in the NB201 table; use val_acc, test_acc, "
-                "latency_ms, params_mb, flops_m or latency_s"
-            )
-        columns.append(-column if objective.direction == "max" else column)
-    return np.stack(columns, axis=1)
+    losses = front.table_losses(evaluator, objectives)
+    if losses is None:
+        raise ConfigError(
+            f"the NB201 table has no column for one of {', '.join(map(str, objectives))}; use val_acc, "
+            "test_acc, latency_ms, params_mb, flops_m or latency_s"
+        )
+    return losses
 
 
 @lru_cache(maxsize=32)

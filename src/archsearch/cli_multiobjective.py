@@ -1,0 +1,128 @@
+"""Multi-objective commands: `archsearch front DIR` and `archsearch bench nb201-mo` (registered through
+cli.FEATURE_COMMANDS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from archsearch.errors import ConfigError
+
+DEFAULT_STRATEGIES = "nsga2,lemonade,optuna_nsga2,evolution,random"
+
+
+def _names(text: str, flag: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{flag} needs at least one name")
+    return names
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+
+    @app.command("front")
+    def front_command(
+        directory: Path = typer.Argument(..., help="Study directory."),
+        objectives: str | None = typer.Option(
+            None, help="Comma-separated METRIC:min|max (default: the study's objectives)."
+        ),
+    ) -> None:
+        """The Pareto front of a study: its trials that no other feasible trial beats in every objective."""
+        from archsearch.front import front
+        from archsearch.objectives import parse_objectives
+        from archsearch.study import Study
+
+        study = Study.load(directory)
+        try:
+            goals = (
+                parse_objectives(_names(objectives, "--objectives"))
+                if objectives
+                else study.config.objectives
+            )
+            if len(goals) < 2:
+                raise ConfigError(
+                    f"{directory} declares fewer than two objectives; pass e.g. --objectives val_acc:max,latency_ms:min"
+                )
+            members = front(study.store.trials(), goals, study.config.constraints)
+            constraints = ", ".join(map(str, study.config.constraints)) or "none"
+            table = Table(
+                title=f"Pareto front of {directory}: {len(members)} trials (constraints: {constraints})"
+            )
+            for column in ("trial", *(str(g) for g in goals), "architecture"):
+                table.add_column(column, justify="left" if column == "architecture" else "right")
+            for t in members:
+                table.add_row(str(t.number), *(f"{t.metrics[g.metric]:.4g}" for g in goals), t.arch_str)
+            out.print(table)
+            if members:
+                err.print(f"export one with: archsearch export {directory} --trial N")
+        finally:
+            study.close()
+
+    @bench_app.command("nb201-mo")
+    def bench_nb201_mo(
+        device: str = typer.Option(
+            "pixel3", help="HELP latency device(s), comma-separated, e.g. pixel3,eyeriss,raspi4."
+        ),
+        strategies: str = typer.Option(
+            DEFAULT_STRATEGIES,
+            help="Comma-separated: nsga2, lemonade, optuna_nsga2, optuna_tpe, random, or any strategy "
+            "(single-objective ones maximise the MnasNet reward).",
+        ),
+        runs: int = typer.Option(10, help="Independent searches per strategy and device."),
+        budget: float = typer.Option(30_000.0, help="Simulated training seconds per search."),
+        objectives: str = typer.Option(
+            "val_acc:max,latency_ms:min", help="Comma-separated METRIC:min|max of the table."
+        ),
+        seed: int = typer.Option(0, help="Seed of the first run; run r uses seed + r."),
+        workers: int | None = typer.Option(None, help="Processes (default: all cores)."),
+        out_dir: Path = typer.Option(Path("runs/bench-nb201-mo"), "--out", "-o", help="Where to write."),
+    ) -> None:
+        """Accuracy vs device latency on NAS-Bench-201: hypervolume of each strategy's found front
+        over the true Pareto front of the table, against simulated time."""
+        from rich.progress import Progress
+
+        from archsearch.bench.nb201_mo import plot_curves, run_benchmark, summarize, write_results
+
+        names, devices = _names(strategies, "--strategies"), _names(device, "--device")
+        goals = _names(objectives, "--objectives")
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("searches", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            traces = run_benchmark(names, devices, runs, budget, seed, workers, goals, progress)
+        rows = summarize(traces)
+        table = Table(
+            title=f"NB201 CIFAR-10 multi-objective ({', '.join(goals)}): {runs} searches per strategy, "
+            f"{budget:,.0f} simulated s"
+        )
+        columns: dict[str, Any] = {
+            "device": "left",
+            "strategy": "left",
+            "HV / true HV": "right",
+            "queries": "right",
+            "front size": "right",
+            "ms / search": "right",
+        }
+        for column, justify in columns.items():
+            table.add_column(column, justify=justify)
+        for row in rows:
+            table.add_row(
+                row.device,
+                row.strategy,
+                f"{row.hv_ratio_mean:.4f} ± {row.hv_ratio_std:.4f}",
+                f"{row.queries_mean:.0f}",
+                f"{row.front_size_mean:.1f}",
+                f"{row.wall_ms_mean:.0f}",
+            )
+        out.print(table)
+        write_results(traces, rows, out_dir)
+        plot_curves(traces, devices, out_dir / "hypervolume.png")
+        out.print(f"wrote {out_dir}/summary.csv, {out_dir}/traces.json and {out_dir}/hypervolume.png")
