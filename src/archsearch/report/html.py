@@ -23,6 +23,7 @@ REWARDS_PNG = "rewards.png"
 BEST_SO_FAR_PNG = "best_so_far.png"
 CHOICES_PNG = "choices.png"
 BEST_ARCHITECTURE_PNG = "best_architecture.png"
+PARETO_PNG = "pareto_front.png"
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1100px;
@@ -75,6 +76,23 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
                 "How often each choice was taken, in consecutive windows of trials.",
             ),
         ]
+        goals = study.config.objectives
+        if len(goals) >= 2:
+            from archsearch.front import true_front
+
+            figures.append(
+                (
+                    plots.plot_pareto_front(
+                        trials,
+                        goals,
+                        out / PARETO_PNG,
+                        true_front(study.evaluator, goals[:2]),
+                        study.config.constraints,
+                    ),
+                    f"{goals[0]} against {goals[1]} of every trial, coloured by when it was told; the found "
+                    "front in red, the true front of the table (tabular studies) in black.",
+                )
+            )
         drawing = None
         if best is not None:
             drawing = plots.draw_architecture(study.space, best.arch, out / BEST_ARCHITECTURE_PNG)
@@ -108,10 +126,35 @@ def _page(
         *(_figure(path, caption) for path, caption in figures),
         f"<h2>Top {TOP_TRIALS} trials by reward</h2>",
         _top_table(trials),
+        *_front_section(study, trials),
         "<h2>Failed trials</h2>",
         _failed_table(trials),
     ]
     return html_page(title, sections)
+
+
+def _front_section(study: Study, trials: Sequence[TrialRecord]) -> list[str]:
+    """The Pareto front members of a multi-objective study (none for a single-objective one)."""
+    from archsearch.front import front
+
+    goals, constraints = study.config.objectives, study.config.constraints
+    if len(goals) < 2:
+        return []
+    members = front(trials, goals, constraints)
+    heading = "<h2>Pareto front</h2>"
+    if not members:
+        return [heading, f'<p class="note">{_e(plots.NO_SUCCESSFUL_TRIALS.capitalize())}.</p>']
+    note = f"Constraints: {', '.join(map(str, constraints))}. " if constraints else ""
+    note += "Export a member with archsearch export DIR --trial N."
+    rows = [
+        [_num(str(t.number)), *(_num(f"{t.metrics[g.metric]:.4g}") for g in goals), _td(_code(t.arch_str))]
+        for t in members
+    ]
+    return [
+        heading,
+        f'<p class="note">{_e(note)}</p>',
+        _table(["Trial", *map(str, goals), "Architecture"], rows),
+    ]
 
 
 def html_page(title: str, sections: Sequence[str]) -> str:

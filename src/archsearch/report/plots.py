@@ -21,6 +21,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as CurvePath
 from matplotlib.ticker import MaxNLocator
 
+from archsearch.objectives import Constraint, Objective
 from archsearch.spaces.base import Architecture, Decision, SearchSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.rnn_cell import RNNCellSpace
@@ -488,6 +489,80 @@ def _arrow(ax: Axes, points: list[tuple[float, float]], color: str = "0.15") -> 
             zorder=1,
         )
     )
+
+
+def plot_pareto_front(
+    trials: Sequence[TrialRecord],
+    objectives: Sequence[Objective],
+    path: str | Path,
+    true_front: np.ndarray | None = None,
+    constraints: Sequence[Constraint] = (),
+) -> Path:
+    """The first two objectives of every successful trial (x: the second, y: the first), coloured by
+    the time it finished (summed ``cost_s`` of the trials told before it: simulated seconds for tables,
+    wall seconds for trained children); the found Pareto front (feasible trials) as a staircase and,
+    for tabular studies, the true front of the whole table (``true_front``, metric values (K, 2+))."""
+    from archsearch.front import front
+
+    x_goal, y_goal = objectives[1], objectives[0]
+    ok = [t for t in finished_trials(trials) if t.status == "ok"]
+    ok = [t for t in ok if x_goal.metric in t.metrics and y_goal.metric in t.metrics]
+    if not ok:
+        return _placeholder(path, "Pareto front", NO_SUCCESSFUL_TRIALS)
+    told = sorted(
+        finished_trials(trials), key=lambda t: t.tell_event if t.tell_event is not None else t.number
+    )
+    clock = dict(zip((t.number for t in told), np.cumsum([t.cost_s or 0.0 for t in told]), strict=True))
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = figure.add_subplot()
+    if true_front is not None and len(true_front):
+        order = np.argsort(true_front[:, 1])
+        ax.step(
+            true_front[order, 1],
+            true_front[order, 0],
+            where="post",
+            color="0.2",
+            linewidth=1.2,
+            label=f"true front of the table ({len(true_front)} cells)",
+            zorder=1,
+        )
+    points = ax.scatter(
+        [t.metrics[x_goal.metric] for t in ok],
+        [t.metrics[y_goal.metric] for t in ok],
+        c=[clock[t.number] for t in ok],
+        cmap="viridis",
+        s=16,
+        alpha=0.85,
+        zorder=2,
+        label=f"trials ({len(ok)})",
+    )
+    figure.colorbar(points, ax=ax, label="time when told (s, summed cost)")
+    members = front(trials, [y_goal, x_goal], constraints)
+    if members:
+        xs = [t.metrics[x_goal.metric] for t in members]
+        ys = [t.metrics[y_goal.metric] for t in members]
+        order = np.argsort(xs)
+        ax.step(
+            np.array(xs)[order],
+            np.array(ys)[order],
+            where="post",
+            color="tab:red",
+            linewidth=1.8,
+            zorder=3,
+            label=f"found front ({len(members)} trials)",
+        )
+        ax.scatter(xs, ys, s=40, facecolors="none", edgecolors="tab:red", zorder=4)
+    for c in constraints:
+        if c.metric == x_goal.metric:
+            ax.axvline(c.bound, color="tab:orange", linestyle="--", label=str(c))
+        elif c.metric == y_goal.metric:
+            ax.axhline(c.bound, color="tab:orange", linestyle="--", label=str(c))
+    ax.set_xlabel(f"{x_goal.metric} ({x_goal.direction})")
+    ax.set_ylabel(f"{y_goal.metric} ({y_goal.direction})")
+    ax.set_title(f"Pareto front: {y_goal} against {x_goal}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _save(figure, path)
 
 
 # -- helpers -------------------------------------------------------------------------------------
