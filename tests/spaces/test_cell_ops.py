@@ -18,6 +18,8 @@ from archsearch.spaces.cell_ops import (
     make_op,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 ALL_OPS = sorted(set(NASNET_OPS) | set(DARTS_OPS) | set(NB201_OPS))
 
 

@@ -14,6 +14,8 @@ from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS
 from archsearch.spaces.nasnet_cell import Block, DartsCellSpace, NASNetCellSpace
 from archsearch.strategies.mutation import mutate
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 NASNET = NASNetCellSpace()
 DARTS = DartsCellSpace()
 SMALL_IMAGE = (1, 8, 8)
@@ -31,15 +33,6 @@ DARTS_V2_REDUCTION = [
     Block(0, 2, "max_pool_3x3", "skip_connect"),
     Block(2, 1, "skip_connect", "max_pool_3x3"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest, and never stall on a loaded machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def samples(space: NASNetCellSpace, count: int, seed: int = 0) -> list[Architecture]:
