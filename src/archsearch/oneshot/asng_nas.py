@@ -91,22 +91,13 @@ class ASNGNAS(OneShotMethod):
         for choice in samples:  # backward per sample: the mean gradient without holding lam graphs
             loss, _ = self.subnet_loss(train_batch, choice)
             (loss / self.lam).backward()
-            train_loss += float(loss) / self.lam
+            train_loss += float(loss.detach()) / self.lam
         torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
         self.optimizer.step()
         with torch.no_grad():
             scored = [self.subnet_loss(valid_batch, choice) for choice in samples]
         losses = np.array([float(loss) for loss, _ in scored])
-        self.theta, self.step_size = asng_math.asng_step(
-            self.theta,
-            self.step_size,
-            asng_math.one_hot(samples, self.num_choices),
-            losses,
-            self.num_choices,
-            self.alpha,
-            self.delta_max,
-            self.lower,
-        )
+        self.update(samples, losses)
         self.steps_done += 1
         return {
             "train_loss": train_loss,
@@ -116,6 +107,20 @@ class ASNGNAS(OneShotMethod):
             "delta": self.step_size.delta,
             "theta_max_mean": float(self.theta.max(axis=1).mean()),
         }
+
+    def update(self, samples: np.ndarray, losses: np.ndarray) -> None:
+        """The distribution's step (SPEC 5.2-5.4) from ``samples`` (lam, edges) of op indices and their
+        validation ``losses`` (lower is better)."""
+        self.theta, self.step_size = asng_math.asng_step(
+            self.theta,
+            self.step_size,
+            asng_math.one_hot(samples, self.num_choices),
+            np.asarray(losses, dtype=float),
+            self.num_choices,
+            self.alpha,
+            self.delta_max,
+            self.lower,
+        )
 
     def probabilities(self) -> np.ndarray:
         return self.theta.copy()
