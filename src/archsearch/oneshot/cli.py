@@ -140,7 +140,7 @@ def oneshot(
     batch_size: int | None = typer.Option(None, help="Images per batch, for weights and architecture."),
     order: int | None = typer.Option(None, help="DARTS only: 1 (first order) or 2 (second order)."),
     seed: int | None = typer.Option(None, help="Seed of the whole search."),
-    device: str | None = typer.Option(None, help="cpu or cuda (default cpu)."),
+    device: str | None = typer.Option(None, help="cpu, cuda[:N] or auto (default cpu)."),
     threads: int | None = typer.Option(None, help="Torch CPU threads (default: torch's)."),
     set_: list[str] = typer.Option(
         [], "--set", help="supernet.NAME=VALUE or hyper.NAME=VALUE, e.g. hyper.lr=0.05"
@@ -167,7 +167,8 @@ def oneshot(
     }
     given = {key: value for key, value in flags.items() if value is not None}
     if resume is not None:
-        extra = sorted(given) + (["--set"] if set_ else []) + (["--out"] if out_dir else [])
+        extra = [f"--{key.replace('_', '-')}" for key in given] + (["--set"] if set_ else [])
+        extra += ["--out"] if out_dir else []
         if extra or overwrite:
             raise ConfigError(
                 f"--resume continues a run as it was configured; drop {', '.join(extra or ['--overwrite'])}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from archsearch.report import plots
 from archsearch.report.html import (
@@ -76,6 +77,7 @@ def plot_distribution_heatmap(
         ax.set_yticks(range(len(op_names)))
         ax.set_yticklabels(op_names, fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if edge // columns == rows - 1:
             ax.set_xlabel("epoch", fontsize=8)
     figure.suptitle("Architecture distribution per edge over the search", fontsize=11)
@@ -99,6 +101,7 @@ def plot_curves(epochs: Sequence[EpochRecord], path: str | Path) -> Path:
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     return plots._save(figure, path)
 
