@@ -235,7 +235,8 @@ def _run_script(directory: Path, kill_at: int, fake: bool) -> int:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_end(tmp_path, fake_asng) -> None:
+def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_end(tmp_path) -> None:
+    """With the real ASNG-NAS: its weights, optimizer, distribution, step size and generator all resume."""
     config = tiny_config()
     whole = OneShotRun.create(config, tmp_path / "whole")
     whole.run()
@@ -243,7 +244,7 @@ def test_kill_9_mid_epoch_resumes_to_the_uninterrupted_end(tmp_path, fake_asng) 
     OneShotRun.create(config, tmp_path / "killed").close()
     steps = 160 // 2 // 32  # the training half of 160 images in batches of 32
     # SIGKILL in the middle of the second epoch: the first epoch is recorded, the rest is lost
-    assert _run_script(tmp_path / "killed", kill_at=steps + 2, fake=True) == -9
+    assert _run_script(tmp_path / "killed", kill_at=steps + 2, fake=False) == -9
     killed = OneShotRun.load(tmp_path / "killed")
     assert killed.completed_epochs() == 1
     killed.run()

@@ -15,6 +15,7 @@ check and, in the NB201 space, the cell's true accuracies from the packaged tabl
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 import time
@@ -208,8 +209,15 @@ class OneShotRun:
         self.supernet = make_supernet(
             config.space, self.data.input_shape, self.data.num_classes, **config.supernet
         ).to(self.device)
-        # total_steps sets the length of the methods' cosine schedules: the whole run's steps
-        hyper = {"total_steps": config.epochs * self.steps_per_epoch(), **config.method_hyper()}
+        # the run's length sets the methods' learning-rate schedules (ENAS restarts count epochs)
+        from archsearch.oneshot.base import METHODS
+
+        schedule = {
+            "total_steps": config.epochs * self.steps_per_epoch(),
+            "steps_per_epoch": self.steps_per_epoch(),
+        }
+        accepted = inspect.signature(METHODS[config.method]).parameters if config.method in METHODS else {}
+        hyper = {**{k: v for k, v in schedule.items() if k in accepted}, **config.method_hyper()}
         try:
             self.method = make_method(config.method, self.supernet, seed=config.seed, **hyper)
         except TypeError as exc:
