@@ -132,12 +132,14 @@ class OneShotMethod(abc.ABC):
             "supernet": self.supernet.state_dict(),
             "rng": self.rng.bit_generator.state,
             "steps_done": self.steps_done,
+            "seed": self.seed,
         }
 
     def _load_base_state(self, state: dict[str, Any]) -> None:
         self.supernet.load_state_dict(state["supernet"])
         self.rng.bit_generator.state = state["rng"]
         self.steps_done = int(state["steps_done"])
+        self.seed = int(state["seed"])
 
 
 METHODS: dict[str, type[OneShotMethod]] = {}

@@ -1,0 +1,89 @@
+"""ENAS (SPEC.md 3.3): the controller learns the rewarding sub-network of a toy supernet, the SGDR schedule,
+reading the marginals or deriving leaves training untouched, exact resume."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from archsearch.errors import ConfigError
+from archsearch.oneshot import make_method, make_supernet
+from archsearch.oneshot.enas import ENAS, EdgeChoiceSpace, cosine_restarts_lr
+from oneshot.toy_supernet import ToySupernet, toy_batch
+
+
+def test_edge_choice_space_is_one_op_decision_per_edge():
+    space = EdgeChoiceSpace(edges=3, num_ops=5)
+    assert [space.decisions((0,) * k).name for k in range(3)] == ["edge0", "edge1", "edge2"]
+    assert space.decisions((0, 0, 0)) is None
+    assert space.kinds()["op"].choices == (0, 1, 2, 3, 4)
+    assert space.decode(space.encode(space.decode("4,0,2"))).values == (4, 0, 2)
+
+
+def test_controller_reward_improves_and_it_prefers_the_informative_ops():
+    generator = torch.Generator().manual_seed(0)
+    # ten times the paper's controller lr, so that 150 steps show learning
+    method = ENAS(ToySupernet(edges=4, ops=3), seed=0, total_steps=150, controller_lr=0.0035)
+    rewards = [method.step(toy_batch(generator), toy_batch(generator))["reward"] for _ in range(150)]
+    assert np.mean(rewards[-40:]) > np.mean(rewards[:40]) + 0.1
+    assert (method.probabilities()[:, 0] > 0.5).all()
+    assert method.derived_choice().tolist() == [0, 0, 0, 0]
+
+
+def test_sgdr_schedule_restarts_after_10_then_20_epochs():
+    lr = lambda step: cosine_restarts_lr(step, 100, 0.05, 0.0005, 10, 2)  # noqa: E731
+    assert lr(0) == pytest.approx(0.05)
+    assert lr(500) == pytest.approx(0.0005 + 0.5 * 0.0495)  # half-way through the first 10 epochs
+    assert lr(999) < 0.001
+    assert lr(1000) == pytest.approx(0.05)  # restart, then a period of 20 epochs
+    assert lr(2000) == pytest.approx(0.0005 + 0.5 * 0.0495)
+    assert lr(3000) == pytest.approx(0.05)
+
+
+def test_reading_marginals_and_deriving_do_not_change_the_trajectory():
+    generator = torch.Generator().manual_seed(3)
+    batches = [toy_batch(generator) for _ in range(8)]
+    plain = ENAS(ToySupernet(), seed=4, total_steps=4, marginal_samples=10)
+    plain_metrics = [plain.step(batches[2 * i], batches[2 * i + 1]) for i in range(4)]
+    peeking = ENAS(ToySupernet(), seed=4, total_steps=4, marginal_samples=10)
+    peeking_metrics = []
+    for i in range(4):
+        peeking_metrics.append(peeking.step(batches[2 * i], batches[2 * i + 1]))
+        peeking.probabilities()
+        peeking.derive()
+    assert peeking_metrics == plain_metrics
+    assert np.array_equal(peeking.probabilities(), plain.probabilities())
+    assert peeking.probabilities().sum(axis=1) == pytest.approx(np.ones(4))
+
+
+def test_state_dict_round_trip_gives_identical_next_steps():
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    batches = [
+        (torch.randn(6, 1, 8, 8, generator=generator), torch.randint(0, 3, (6,), generator=generator))
+        for _ in range(6)
+    ]
+    hyper = {"total_steps": 10, "controller_steps": 2, "marginal_samples": 10}
+    method = make_method("enas", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=2, **hyper)
+    method.step(batches[0], batches[1])
+    buffer = io.BytesIO()
+    torch.save(method.state_dict(), buffer)
+    after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
+
+    torch.manual_seed(11)
+    resumed = make_method("enas", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=8, **hyper)
+    buffer.seek(0)
+    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
+    assert again == after
+    assert resumed.derive() == method.derive()
+
+
+def test_bad_hyper_parameters_are_config_errors():
+    with pytest.raises(ConfigError, match="baseline_decay"):
+        ENAS(ToySupernet(), seed=0, baseline_decay=1.0)
+    with pytest.raises(ConfigError, match="controller_steps"):
+        ENAS(ToySupernet(), seed=0, controller_steps=0)
