@@ -1,0 +1,630 @@
+"""The fast AutoML-Zero evaluator: one numba-compiled interpreter loop for every program.
+
+Real et al. (ICML 2020), sections 3-4; protocol and fitness of SPEC.md 4.3 and 4.4. A program is encoded
+as an int array (op, in1, in2, out) and a float array (its constants); one compiled kernel (cached on
+disk, so compiled once per machine) dispatches on the op code, so no program is ever compiled.
+
+Inside the kernel the memory is one flat float64 array [scalars | vectors | matrices (row-major)] and
+each instruction's addresses are resolved once to flat offsets; ops that differ only in operand size
+(vector/matrix element-wise ops, norms, means, stds, constant and random fills) share one loop over n
+entries. The loop over training examples stays sequential because Learn sees them one by one, and
+validation examples run one by one too because Predict may keep state in memory between examples.
+
+Arithmetic is IEEE (division by zero gives inf, log of a negative NaN); reductions sum in index order
+(row-major for matrices), which ``reference.py`` reproduces operation for operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from archsearch.errors import ConfigError
+from archsearch.zero.ops import OPS, Kind
+from archsearch.zero.program import MemoryConfig, Program
+from archsearch.zero.tasks import Task
+
+MIN_FITNESS = 0.0
+DEFAULT_MAX_ABS_ERROR = 100.0  # early stop on runaway programs (code)
+COMBINE_MODES = ("median", "mean")
+SEED_STRIDE = 1_000_003  # separates the per-task random streams of consecutive rng_seeds
+FEC_DTYPE = np.float32  # error values are rounded to float32 (about 7 digits) before hashing
+
+# Decoding tables for the kernel, one row per op code.
+# _KINDS[op] = kinds of (in1, in2, out), -1 where unused; _INDICES[op] = index parameters (OP57/58).
+_KINDS = np.full((len(OPS), 3), -1, dtype=np.int64)
+for _spec in OPS:
+    for _slot, _kind in enumerate(_spec.inputs):
+        _KINDS[_spec.code, _slot] = int(_kind)
+    if _spec.output is not None:
+        _KINDS[_spec.code, 2] = int(_spec.output)
+_INDICES = np.array([spec.indices for spec in OPS], dtype=np.int64)
+# _HANDLER[op] = the op whose loop runs it; _SIZE[op] = entries it touches: 1, F (-1) or F*F (-2).
+_SHARED = {
+    17: 16, 29: 18, 30: 20, 34: 21, 38: 22, 39: 23, 40: 24, 41: 25, 42: 26,
+    46: 45, 49: 48, 51: 50, 55: 54, 57: 56, 58: 56, 59: 60, 61: 60, 62: 63, 64: 63,
+}  # fmt: skip
+_HANDLER = np.array([_SHARED.get(code, code) for code in range(len(OPS))], dtype=np.int64)
+_SIZE = np.ones(len(OPS), dtype=np.int64)
+for _spec in OPS:
+    _operand = _spec.output if _spec.code not in (21, 34, 50, 51, 54, 55) else _spec.inputs[0]
+    if _spec.code not in (56, 57, 58, 59, 62):
+        _SIZE[_spec.code] = {Kind.SCALAR: 1, Kind.VECTOR: -1, Kind.MATRIX: -2}.get(_operand, 1)  # type: ignore[arg-type]
+_TABLES = np.ascontiguousarray(np.column_stack([_KINDS, _INDICES, _HANDLER, _SIZE]), dtype=np.int64)
+
+# Kernel parameters (an int64 array, so the compiled call unboxes few arguments).
+P_SCALARS, P_VECTORS, P_MATRICES, P_EPOCHS, P_TRAIN_TOTAL, P_TRAIN, P_VALID, P_SEED, P_RECORD = range(9)
+
+
+def encode(program: Program) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays the compiled loop runs: codes (n, 4) int64 rows (op, in1, in2, out), constants (n, 2)
+    float64, and the four offsets [setup start, predict start, learn start, end]."""
+    instructions = program.setup + program.predict + program.learn
+    n = len(instructions)
+    codes = np.fromiter(
+        (x for i in instructions for x in (i.op, i.in1, i.in2, i.out)), dtype=np.int64, count=4 * n
+    ).reshape(n, 4)
+    constants = np.fromiter((x for i in instructions for x in i.data), dtype=np.float64, count=2 * n).reshape(
+        n, 2
+    )
+    a, b = len(program.setup), len(program.predict)
+    offsets = np.array([0, a, a + b, n], dtype=np.int64)
+    return codes, constants, offsets
+
+
+@dataclass(frozen=True, eq=False)
+class TaskBatch:
+    """Tasks packed for the kernel: ``data[t, e]`` = (features..., label) of example e of task t, training
+    examples first (``n_train`` of them) then validation examples. All tasks share their shapes."""
+
+    data: np.ndarray  # (T, n_train + n_valid, F + 1) float64
+    n_train: int
+    n_valid: int
+    classification: np.ndarray  # (T,) int64, 1 for classification tasks
+
+    @classmethod
+    def of(cls, tasks: Sequence[Task]) -> TaskBatch:
+        if not tasks:
+            raise ConfigError("no tasks to evaluate on")
+        shapes = {(t.x_train.shape, t.x_valid.shape) for t in tasks}
+        if len(shapes) != 1:
+            raise ConfigError(f"tasks of one evaluation must share their shapes, got {sorted(shapes)}")
+        data = np.stack(
+            [
+                np.concatenate(
+                    [
+                        np.column_stack([t.x_train, t.y_train]),
+                        np.column_stack([t.x_valid, t.y_valid]),
+                    ]
+                )
+                for t in tasks
+            ]
+        )
+        return cls(
+            np.ascontiguousarray(data, dtype=np.float64),
+            len(tasks[0].y_train),
+            len(tasks[0].y_valid),
+            np.array([t.kind == "classification" for t in tasks], dtype=np.int64),
+        )
+
+    @property
+    def dim(self) -> int:
+        return int(self.data.shape[2]) - 1
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+
+_BATCHES: OrderedDict[tuple[int, ...], tuple[tuple[Task, ...], TaskBatch]] = OrderedDict()
+_BATCH_CACHE_SIZE = 16
+
+
+def task_batch(tasks: Sequence[Task] | TaskBatch) -> TaskBatch:
+    """``tasks`` packed; the last few packings are cached (by identity: tasks are frozen)."""
+    if isinstance(tasks, TaskBatch):
+        return tasks
+    key = tuple(map(id, tasks))
+    hit = _BATCHES.get(key)
+    if hit is not None:
+        _BATCHES.move_to_end(key)
+        return hit[1]
+    batch = TaskBatch.of(tasks)
+    _BATCHES[key] = (tuple(tasks), batch)  # holding the tasks keeps their ids from being reused
+    if len(_BATCHES) > _BATCH_CACHE_SIZE:
+        _BATCHES.popitem(last=False)
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# The compiled kernel.
+# ---------------------------------------------------------------------------------------------------
+
+# error_model="numpy": IEEE inf/NaN on division by zero instead of an exception.
+_jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+
+@_jit
+def _decode(codes, tables, n_scalars, n_vectors, n_matrices, dim, decoded):
+    """Resolve each instruction to (handler, in1 offset, in2 offset, out offset, size) in the flat memory.
+    Returns False when an op, address or index does not fit the memory."""
+    counts = (n_scalars, n_vectors, n_matrices)
+    bases = (0, n_scalars, n_scalars + n_vectors * dim)
+    sizes = (1, dim, dim * dim)
+    for k in range(codes.shape[0]):
+        op = codes[k, 0]
+        if op < 0 or op >= tables.shape[0]:
+            return False
+        for slot in range(3):
+            kind = tables[op, slot]
+            address = codes[k, 1 + slot]
+            if kind < 0:
+                decoded[k, 1 + slot] = 0
+                continue
+            if address < 0 or address >= counts[kind]:
+                return False
+            decoded[k, 1 + slot] = bases[kind] + address * sizes[kind]
+        indices = tables[op, 3]
+        for slot in range(indices):
+            if codes[k, 1 + slot] < 0 or codes[k, 1 + slot] >= dim:
+                return False
+        if indices == 1:
+            decoded[k, 3] += codes[k, 1]
+        elif indices == 2:
+            decoded[k, 3] += codes[k, 1] * dim + codes[k, 2]
+        decoded[k, 0] = tables[op, 4]
+        size = tables[op, 5]
+        decoded[k, 4] = dim if size == -1 else (dim * dim if size == -2 else size)
+    return True
+
+
+@_jit
+def _minimum(x, y):
+    """np.minimum: NaN if either is NaN."""
+    return y if (y < x or y != y) else x
+
+
+@_jit
+def _maximum(x, y):
+    """np.maximum: NaN if either is NaN."""
+    return y if (y > x or y != y) else x
+
+
+@_jit
+def _mean_std(mem, a, stride, count, want_std):
+    """Mean, or population std, of mem[a], mem[a + stride], ... (count entries), summed in order."""
+    mean = 0.0
+    for i in range(count):
+        mean += mem[a + i * stride]
+    mean = mean / count
+    if not want_std:
+        return mean
+    acc = 0.0
+    for i in range(count):
+        d = mem[a + i * stride] - mean
+        acc += d * d
+    return math.sqrt(acc / count)
+
+
+@_jit
+def _norm(mem, a, stride, count):
+    acc = 0.0
+    for i in range(count):
+        x = mem[a + i * stride]
+        acc += x * x
+    return math.sqrt(acc)
+
+
+@_jit
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@_jit
+def _evaluate_kernel(
+    codes, constants, offsets, tables, data, classification, params, max_abs_error, fitness, errors
+):
+    """Fitness of one program on every task (SPEC.md 4.3/4.4) into ``fitness``; False if the program does
+    not fit the memory. With params[P_RECORD] the error y - s1 of each training step (before Learn) and
+    validation example goes to ``errors`` (NaN where never reached).
+
+    Each task is a flat sequence of component runs (Setup; Predict, Learn per training example and
+    epoch; Predict per validation example) with the dispatch written once, which keeps compile time low.
+    """
+    n_scalars = params[P_SCALARS]
+    dim = data.shape[2] - 1
+    decoded = np.empty((codes.shape[0], 5), dtype=np.int64)
+    if not _decode(codes, tables, n_scalars, params[P_VECTORS], params[P_MATRICES], dim, decoded):
+        return False
+    use_random = False
+    for k in range(codes.shape[0]):
+        if codes[k, 0] >= 59:
+            use_random = True
+    mem = np.zeros(n_scalars + params[P_VECTORS] * dim + params[P_MATRICES] * dim * dim)
+    tmp = np.zeros(dim * dim)
+    n_train_total = params[P_TRAIN_TOTAL]
+    n_train = params[P_TRAIN]
+    n_valid = params[P_VALID]
+    record = params[P_RECORD] != 0
+    epochs = params[P_EPOCHS]
+    for t in range(data.shape[0]):
+        mem[:] = 0.0
+        if use_random:
+            np.random.seed((params[P_SEED] * SEED_STRIDE + t) % 4294967296)
+        is_class = classification[t] != 0
+        total = 0.0
+        # The task as a flat sequence of component runs with the dispatch loop written once: Setup;
+        # Predict, Learn per training example and epoch; Predict per validation example. Counters, not
+        # divisions, advance it: the per-step overhead matters as much as the instructions.
+        component = 0  # 0 Setup, 1 Predict (training), 2 Learn, 3 Predict (validation)
+        e = 0
+        epoch = 0
+        while True:
+            if component == 0:
+                lo, hi = offsets[0], offsets[1]
+                y = 0.0
+            else:
+                row = e if component != 3 else n_train_total + e
+                y = data[t, row, dim]
+                for i in range(dim):
+                    mem[n_scalars + i] = data[t, row, i]
+                if component == 2:
+                    mem[0] = y  # the label is visible to Learn only
+                    lo, hi = offsets[2], offsets[3]
+                else:
+                    mem[0] = 0.0
+                    lo, hi = offsets[1], offsets[2]
+            for k in range(lo, hi):
+                op = decoded[k, 0]
+                a = decoded[k, 1]
+                b = decoded[k, 2]
+                c = decoded[k, 3]
+                n = decoded[k, 4]
+                if op == 27:
+                    acc = 0.0
+                    for i in range(dim):
+                        acc += mem[a + i] * mem[b + i]
+                    mem[c] = acc
+                elif op == 1:
+                    mem[c] = mem[a] + mem[b]
+                elif op == 2:
+                    mem[c] = mem[a] - mem[b]
+                elif op == 3:
+                    mem[c] = mem[a] * mem[b]
+                elif op == 4:
+                    mem[c] = mem[a] / mem[b]
+                elif op == 5:
+                    mem[c] = abs(mem[a])
+                elif op == 6:
+                    mem[c] = 1.0 / mem[a]
+                elif op == 7:
+                    mem[c] = math.sin(mem[a])
+                elif op == 8:
+                    mem[c] = math.cos(mem[a])
+                elif op == 9:
+                    mem[c] = math.tan(mem[a])
+                elif op == 10:
+                    mem[c] = math.asin(mem[a])
+                elif op == 11:
+                    mem[c] = math.acos(mem[a])
+                elif op == 12:
+                    mem[c] = math.atan(mem[a])
+                elif op == 13:
+                    mem[c] = math.exp(mem[a])
+                elif op == 14:
+                    mem[c] = math.log(mem[a])
+                elif op == 15:
+                    mem[c] = 1.0 if mem[a] >= 0.0 else 0.0
+                elif op == 16:
+                    for i in range(n):
+                        mem[c + i] = 1.0 if mem[a + i] > 0.0 else 0.0
+                elif op == 18:
+                    x = mem[a]
+                    for i in range(n):
+                        mem[c + i] = x * mem[b + i]
+                elif op == 19:
+                    x = mem[a]
+                    for i in range(n):
+                        mem[c + i] = x
+                elif op == 20:
+                    for i in range(n):
+                        mem[c + i] = 1.0 / mem[a + i]
+                elif op == 21:
+                    mem[c] = _norm(mem, a, 1, n)
+                elif op == 22:
+                    for i in range(n):
+                        mem[c + i] = abs(mem[a + i])
+                elif op == 23:
+                    for i in range(n):
+                        mem[c + i] = mem[a + i] + mem[b + i]
+                elif op == 24:
+                    for i in range(n):
+                        mem[c + i] = mem[a + i] - mem[b + i]
+                elif op == 25:
+                    for i in range(n):
+                        mem[c + i] = mem[a + i] * mem[b + i]
+                elif op == 26:
+                    for i in range(n):
+                        mem[c + i] = mem[a + i] / mem[b + i]
+                elif op == 28:
+                    for i in range(dim):
+                        for j in range(dim):
+                            mem[c + i * dim + j] = mem[a + i] * mem[b + j]
+                elif op == 31:
+                    for i in range(dim):
+                        acc = 0.0
+                        for j in range(dim):
+                            acc += mem[a + i * dim + j] * mem[b + j]
+                        tmp[i] = acc
+                    for i in range(dim):
+                        mem[c + i] = tmp[i]
+                elif op == 32:
+                    for i in range(dim):
+                        for j in range(dim):
+                            mem[c + i * dim + j] = mem[a + i]
+                elif op == 33:
+                    for i in range(dim):
+                        for j in range(dim):
+                            mem[c + i * dim + j] = mem[a + j]
+                elif op == 35:
+                    for j in range(dim):
+                        tmp[j] = _norm(mem, a + j, dim, dim)
+                    for j in range(dim):
+                        mem[c + j] = tmp[j]
+                elif op == 36:
+                    for i in range(dim):
+                        tmp[i] = _norm(mem, a + i * dim, 1, dim)
+                    for i in range(dim):
+                        mem[c + i] = tmp[i]
+                elif op == 37:
+                    for i in range(dim):
+                        for j in range(dim):
+                            tmp[i * dim + j] = mem[a + j * dim + i]
+                    for i in range(dim * dim):
+                        mem[c + i] = tmp[i]
+                elif op == 43:
+                    for i in range(dim):
+                        for j in range(dim):
+                            acc = 0.0
+                            for q in range(dim):
+                                acc += mem[a + i * dim + q] * mem[b + q * dim + j]
+                            tmp[i * dim + j] = acc
+                    for i in range(dim * dim):
+                        mem[c + i] = tmp[i]
+                elif op == 44:
+                    mem[c] = _minimum(mem[a], mem[b])
+                elif op == 45:
+                    for i in range(n):
+                        mem[c + i] = _minimum(mem[a + i], mem[b + i])
+                elif op == 47:
+                    mem[c] = _maximum(mem[a], mem[b])
+                elif op == 48:
+                    for i in range(n):
+                        mem[c + i] = _maximum(mem[a + i], mem[b + i])
+                elif op == 50:
+                    mem[c] = _mean_std(mem, a, 1, n, False)
+                elif op == 52:
+                    for i in range(dim):
+                        mem[c + i] = _mean_std(mem, a + i * dim, 1, dim, False)
+                elif op == 53:
+                    for i in range(dim):
+                        mem[c + i] = _mean_std(mem, a + i * dim, 1, dim, True)
+                elif op == 54:
+                    mem[c] = _mean_std(mem, a, 1, n, True)
+                elif op == 56:
+                    mem[c] = constants[k, 0]
+                elif op == 60:
+                    low = constants[k, 0]
+                    width = constants[k, 1] - low
+                    for i in range(n):
+                        mem[c + i] = low + width * np.random.random()
+                elif op == 63:
+                    for i in range(n):
+                        mem[c + i] = constants[k, 0] + constants[k, 1] * np.random.standard_normal()
+
+            if component == 1 or component == 3:
+                if is_class:
+                    mem[1] = _sigmoid(mem[1])
+                if record and (component == 3 or epoch == 0):
+                    errors[t, e if component == 1 else n_train + e] = y - mem[1]
+                if component == 1:
+                    if not abs(y - mem[1]) <= max_abs_error:
+                        total = np.nan  # early stop on a runaway program: minimum fitness
+                        break
+                elif is_class:
+                    if mem[1] != mem[1]:
+                        total = np.nan
+                    elif (mem[1] > 0.5) == (y > 0.5):
+                        total += 1.0
+                else:
+                    total += (y - mem[1]) * (y - mem[1])
+            # Advance to the next component run.
+            if component == 0:
+                component = 1 if n_train > 0 else 3
+            elif component == 1:
+                component = 2
+            elif component == 2:
+                e += 1
+                component = 1
+                if e == n_train:
+                    e = 0
+                    epoch += 1
+                    if epoch == epochs:
+                        component = 3
+            else:
+                e += 1
+            if component == 3 and e >= n_valid:
+                break
+        fitness[t] = 0.0
+        if n_valid > 0 and total == total:
+            if is_class:
+                fitness[t] = total / n_valid
+            else:
+                rmse = math.sqrt(total / n_valid)
+                if rmse < math.inf:
+                    fitness[t] = 1.0 - 2.0 / math.pi * math.atan(rmse)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------
+# Python entry points.
+# ---------------------------------------------------------------------------------------------------
+
+_NO_ERRORS = np.zeros((0, 0))
+
+
+def _run_kernel(
+    program: Program,
+    batch: TaskBatch,
+    memory: MemoryConfig,
+    rng_seed: int,
+    max_abs_error: float,
+    epochs: int,
+    n_train: int,
+    n_valid: int,
+    record: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    if memory.dim != batch.dim:
+        raise ConfigError(f"memory dim F={memory.dim} but the tasks have {batch.dim} features")
+    codes, constants, offsets = encode(program)
+    count = len(batch)
+    fitness = np.empty(count)
+    errors = np.full((count, n_train + n_valid), np.nan) if record else _NO_ERRORS
+    params = np.array(
+        [
+            memory.scalars,
+            memory.vectors,
+            memory.matrices,
+            epochs,
+            batch.n_train,
+            n_train,
+            n_valid,
+            rng_seed,
+            record,
+        ],
+        dtype=np.int64,
+    )
+    ok = _evaluate_kernel(
+        codes,
+        constants,
+        offsets,
+        _TABLES,
+        batch.data,
+        batch.classification,
+        params,
+        max_abs_error,
+        fitness,
+        errors,
+    )
+    if not ok:
+        memory.validate(program)  # names the instruction that does not fit
+        raise ConfigError("program does not fit the memory")  # pragma: no cover - validate raised
+    return fitness, errors
+
+
+def evaluate_each(
+    program: Program,
+    tasks: Sequence[Task] | TaskBatch,
+    memory: MemoryConfig,
+    *,
+    rng_seed: int = 0,
+    max_abs_error: float = DEFAULT_MAX_ABS_ERROR,
+    epochs: int = 1,
+) -> np.ndarray:
+    """The fitness of ``program`` on each task (SPEC.md 4.3/4.4): in [0, 1], 0 for NaN/inf or early stop.
+
+    Random ops draw from a generator seeded with (rng_seed * SEED_STRIDE + task index) mod 2**32.
+    """
+    if epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    batch = task_batch(tasks)
+    fitness, _ = _run_kernel(
+        program, batch, memory, rng_seed, max_abs_error, epochs, batch.n_train, batch.n_valid, False
+    )
+    return fitness
+
+
+def combine_fitness(values: np.ndarray, combine: str = "median") -> float:
+    """Median (paper) or mean (code) of per-task fitness values (SPEC.md 4.4, task_combination)."""
+    if combine == "median":
+        ordered = sorted(values.tolist())  # np.median costs more than a 10-task evaluation step
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+    if combine == "mean":
+        return float(sum(values.tolist()) / len(values))
+    raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+
+
+def evaluate(
+    program: Program,
+    tasks: Sequence[Task] | TaskBatch,
+    memory: MemoryConfig,
+    *,
+    rng_seed: int = 0,
+    max_abs_error: float = DEFAULT_MAX_ABS_ERROR,
+    combine: str = "median",
+    epochs: int = 1,
+) -> float:
+    """Fitness of ``program`` over ``tasks``: the median or mean of the per-task fitness."""
+    if combine not in COMBINE_MODES:
+        raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+    values = evaluate_each(
+        program, tasks, memory, rng_seed=rng_seed, max_abs_error=max_abs_error, epochs=epochs
+    )
+    return combine_fitness(values, combine)
+
+
+def prediction_errors(
+    program: Program,
+    tasks: Sequence[Task] | TaskBatch,
+    memory: MemoryConfig,
+    *,
+    n_train: int,
+    n_valid: int,
+    rng_seed: int = 0,
+    max_abs_error: float = DEFAULT_MAX_ABS_ERROR,
+) -> np.ndarray:
+    """Errors y - s1 of the first ``n_train`` training steps (before each Learn) then of the first
+    ``n_valid`` validation examples of each task, shape (T, n_train + n_valid); NaN after an early stop."""
+    batch = task_batch(tasks)
+    n_train = max(0, min(n_train, batch.n_train))
+    n_valid = max(0, min(n_valid, batch.n_valid))
+    _, errors = _run_kernel(program, batch, memory, rng_seed, max_abs_error, 1, n_train, n_valid, True)
+    return errors
+
+
+def fec_signature(
+    program: Program,
+    tasks: Sequence[Task] | TaskBatch,
+    memory: MemoryConfig,
+    *,
+    n_train: int = 10,
+    n_valid: int = 10,
+    rng_seed: int = 0,
+    max_abs_error: float = DEFAULT_MAX_ABS_ERROR,
+) -> bytes:
+    """Functional-equivalence hash (SPEC.md 4.7): a digest of the rounded errors of a short run (the first
+    ``n_train`` training and ``n_valid`` validation examples) on each task, with the task index and the
+    example counts. Programs that differ only by dead or redundant code get the same signature."""
+    errors = prediction_errors(
+        program,
+        tasks,
+        memory,
+        n_train=n_train,
+        n_valid=n_valid,
+        rng_seed=rng_seed,
+        max_abs_error=max_abs_error,
+    )
+    rounded = errors.astype(FEC_DTYPE) + FEC_DTYPE(0.0)  # + 0.0 merges -0.0 into 0.0
+    rounded[np.isnan(rounded)] = np.nan  # one NaN bit pattern
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.array(errors.shape, dtype=np.int64).tobytes())
+    for index, row in enumerate(rounded):
+        digest.update(np.int64(index).tobytes())
+        digest.update(row.tobytes())
+    return digest.digest()
