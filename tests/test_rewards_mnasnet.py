@@ -7,6 +7,8 @@ import pytest
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
 from archsearch.rewards import make_reward, mnasnet_reward
+from archsearch.study import Study
+from conftest import tabular_config
 
 
 def _result(acc: float, latency: float) -> Result:
@@ -35,3 +37,22 @@ def test_failed_trials_and_bad_targets():
         make_reward("mnasnet", target=0)
     with pytest.raises(ConfigError, match="'latency_ms' is not in the result"):
         make_reward("mnasnet")(Result(metrics={"val_acc": 0.5}))
+
+
+@pytest.mark.parametrize(("strategy", "reward"), [("reinforce", "mnasnet"), ("ppo", "mnasnet_hard")])
+def test_reinforce_and_ppo_are_told_the_mnasnet_reward_of_the_device_latency(tmp_path, strategy, reward):
+    config = tabular_config(
+        strategy,
+        max_time_s=4_000,
+        reward={"name": reward, "params": {"target": 10.0}},
+        evaluator={"name": "tabular", "params": {"dataset": "cifar100", "device": "pixel3"}},
+    )
+    study = Study.create(config, tmp_path / strategy)
+    study.run()
+    trials = study.store.trials()
+    study.close()
+    alpha, beta = (-0.07, -0.07) if reward == "mnasnet" else (0.0, -1.0)
+    assert len(trials) > 10
+    for t in trials:
+        expected = mnasnet_reward(t.metrics["val_acc"], t.metrics["latency_ms"], 10.0, alpha, beta)
+        assert t.reward == pytest.approx(expected)
