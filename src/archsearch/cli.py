@@ -199,6 +199,13 @@ def _print_best(study: Study, record: TrialRecord | None = None) -> None:
 @app.command()
 def status(directory: Path = typer.Argument(..., help="Study directory.")) -> None:
     """Trials finished, failed and running, and the best so far."""
+    from archsearch.oneshot.run import is_oneshot_run
+
+    if is_oneshot_run(directory):
+        from archsearch.oneshot.cli import print_status
+
+        print_status(directory)
+        return
     study = Study.load(directory)
     try:
         trials = study.store.trials()

@@ -90,6 +90,8 @@ def test_resume_command_continues_an_interrupted_run(tmp_path, stand_in_asng, mo
     monkeypatch.setattr(OneShotRun, "run", interrupted)
     assert run_cli("oneshot", "--epochs", "3", "--seed", "2", "--out", str(tmp_path / "cut"), *TINY) == 130
     assert "archsearch oneshot --resume" in capsys.readouterr().err
+    assert run_cli("status", str(tmp_path / "cut")) == 0
+    assert "one-shot asng run, 1/3 epochs finished" in capsys.readouterr().out
     monkeypatch.setattr(OneShotRun, "run", original)
     assert run_cli("oneshot", "--resume", str(tmp_path / "cut"), "--quiet") == 0
     assert trajectory(tmp_path / "cut") == trajectory(tmp_path / "whole")

@@ -181,6 +181,26 @@ def oneshot(
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
 
 
+def print_status(directory: Path) -> None:
+    """Epochs finished of a one-shot run, the latest epoch's metrics and derived cell, and its summary."""
+    from archsearch.store.sqlite import Store
+
+    store = Store(directory)
+    try:
+        config, epochs, summary = store.get_meta("oneshot_config"), store.epochs(), store.get_meta("summary")
+    finally:
+        store.close()
+    out.print(
+        f"{directory}: one-shot {config['method']} run, {len(epochs)}/{config['epochs']} epochs finished"
+    )
+    if summary is not None:
+        print_summary(summary)
+    elif epochs:
+        latest = epochs[-1]
+        metrics = ", ".join(f"{key} {value:.4f}" for key, value in latest.metrics.items())
+        out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {escape(latest.arch_str)}")
+
+
 def export_run(directory: Path, target: Path | None = None) -> None:
     """Write the cell a one-shot run derived as ``architecture.json`` and a standalone ``model.py`` of the
     normal space at its default (paper) sizes, ready to be retrained from scratch by the training evaluator.
