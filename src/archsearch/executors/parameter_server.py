@@ -7,20 +7,31 @@ and applied at version v' has staleness v' - v. For PTB the servers apply an upd
 replica gradients (10 in the paper) have arrived, averaging them.
 
 Everything here is plain in-process objects, so the same logic runs in a discrete-event simulation
-(``benchmarks/ps_simulation.py``) and, wrapped as actors, on a cluster engine.
+(``benchmarks/ps_simulation.py``), inside a study's ask/tell loop (``strategies/parameter_server.py``) and,
+wrapped as Ray actors, on a cluster (``executors/ray_parameter_server.py``).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 
 from archsearch.controllers.lstm import LSTMController
 from archsearch.errors import ConfigError
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies.reinforce import reinforce_loss
+
+
+def replica_seed(seed: int, replica: int) -> int:
+    """Replica 0 uses ``seed`` itself (so K = 1 reproduces ``Reinforce``); the others derive theirs."""
+    if replica == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, replica]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def shard_names(names: Sequence[str], num_shards: int) -> list[list[str]]:
@@ -35,6 +46,16 @@ def shard_names(names: Sequence[str], num_shards: int) -> list[list[str]]:
     for i, name in enumerate(sorted(names)):
         shards[i % num_shards].append(name)
     return shards
+
+
+def split_gradient(
+    grads: dict[str, torch.Tensor], assignment: Sequence[Sequence[str]]
+) -> list[dict[str, torch.Tensor]]:
+    """One replica gradient cut into the slices of the shards that hold each parameter."""
+    known = {n for names in assignment for n in names}
+    if set(grads) - known:
+        raise ConfigError(f"gradient for unknown parameters {sorted(set(grads) - known)}")
+    return [{n: grads[n] for n in names if n in grads} for names in assignment]
 
 
 class ParameterShard:
@@ -79,6 +100,29 @@ class ParameterShard:
         if self._pending_count >= self.accumulate:
             self._apply()
         return staleness
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters, Adam state, version and the gradients accumulated towards the next step."""
+        return {
+            "params": {n: t.detach().clone() for n, t in self.params.items()},
+            "optimizer": None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict()),
+            "version": self.version,
+            "pending": {n: t.clone() for n, t in self._pending.items()},
+            "pending_count": self._pending_count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = copy.deepcopy(state)
+        if set(state["params"]) != set(self.params):
+            raise ConfigError("parameter-server checkpoint holds other parameters than this shard")
+        with torch.no_grad():
+            for n, t in self.params.items():
+                t.copy_(state["params"][n])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.version = int(state["version"])
+        self._pending = dict(state["pending"])
+        self._pending_count = int(state["pending_count"])
 
     def _apply(self) -> None:
         if self.optimizer is not None:
@@ -129,12 +173,9 @@ class ParameterServer:
         return params, self.version
 
     def push(self, grads: dict[str, torch.Tensor], version_used: int) -> int:
-        known = {n for names in self.assignment for n in names}
-        if set(grads) - known:
-            raise ConfigError(f"gradient for unknown parameters {sorted(set(grads) - known)}")
         staleness = max(
-            shard.push({n: grads[n] for n in names if n in grads}, version_used)
-            for shard, names in zip(self.shards, self.assignment, strict=True)
+            shard.push(part, version_used)
+            for shard, part in zip(self.shards, split_gradient(grads, self.assignment), strict=True)
         )
         self.staleness_log.append(staleness)
         return staleness
@@ -194,6 +235,20 @@ class ControllerReplica:
             ]
         return [Architecture(self.space.name, t.values) for t in traces]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The sampling generator, the baseline and the parameters last loaded (those of its open batch)."""
+        return {
+            "generator": self.generator.get_state(),
+            "baseline": self.baseline,
+            "params": {n: p.detach().clone() for n, p in self.controller.named_parameters()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.baseline = None if state["baseline"] is None else float(state["baseline"])
+        if "params" in state:
+            self.controller.load_state_dict(state["params"])
+
     def gradient(self, archs: Sequence[Architecture], rewards: Sequence[float]) -> dict[str, torch.Tensor]:
         """REINFORCE gradient (of ``reinforce_loss``) at the loaded parameters; then update the baseline."""
         if len(archs) != len(rewards) or not archs:
@@ -211,3 +266,18 @@ class ControllerReplica:
         for r in reward_tensor.tolist():
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
         return grads
+
+
+@dataclass(frozen=True)
+class ParameterServerOptions:
+    """The ``nasrl_ps`` options that shape the actors (see ``ParameterServerReinforce``)."""
+
+    num_replicas: int
+    children_per_replica: int
+    num_shards: int
+    lr: float
+    baseline_decay: float
+    accumulate: int
+    controller: ControllerConfig
+    child_cpus: float = 1.0
+    child_gpus: float = 0.0

@@ -30,6 +30,14 @@ _INFRASTRUCTURE_ERRORS = (
 )
 
 
+def failure_of(exc: BaseException) -> WorkerDiedError | Result:
+    """What a Ray error means for a trial: its worker died (retry it) or the child failed (a failed Result)."""
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if any(cls.__name__ in _INFRASTRUCTURE_ERRORS for cls in type(exc).__mro__):
+        return WorkerDiedError(message)
+    return Result.failure(message)
+
+
 def _import_ray(loopback_only: bool) -> Any:
     # Ray resolves 127.0.0.1 to the machine's reachable address, and its servers then listen on every
     # interface, unless it is told this is no cluster; the flag is read when ray is first imported.
@@ -95,6 +103,7 @@ class RayExecutor(Executor):
     ) -> None:
         ray = _import_ray(loopback_only=address is None)
         self._ray = ray
+        self.ray = ray  # the module, for code that starts its own actors on this session
         self.num_cpus_per_trial = num_cpus_per_trial
         self.num_gpus_per_trial = num_gpus_per_trial
         self._owns_session = not ray.is_initialized()
@@ -134,13 +143,11 @@ class RayExecutor(Executor):
             try:
                 outer.set_result(done.result())
             except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                if type(exc).__name__ in _INFRASTRUCTURE_ERRORS or any(
-                    cls.__name__ in _INFRASTRUCTURE_ERRORS for cls in type(exc).__mro__
-                ):
-                    outer.set_exception(WorkerDiedError(message))
+                failure = failure_of(exc)
+                if isinstance(failure, WorkerDiedError):
+                    outer.set_exception(failure)
                 else:
-                    outer.set_result(Result.failure(message))
+                    outer.set_result(failure)
 
         inner.add_done_callback(relay)
         return outer

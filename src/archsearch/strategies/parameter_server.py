@@ -5,32 +5,38 @@ K controller replicas each pull them, sample m children, and once all m rewards 
 gradient; the shards apply Adam as gradients arrive, with no global barrier, so a replica's gradient may
 have been computed on parameters several versions old (its *staleness*).
 
-Here the servers and replicas are the in-process objects of ``archsearch.executors.parameter_server``,
-driven by ``ask``/``tell``: the children themselves run on whatever executor the study uses (inline,
-process pool, Ray tasks). The server shards are not separate Ray actors.
+Two ways to run it, with the same shard and replica classes (``archsearch.executors.parameter_server``):
+- locally (inline or process-pool executor): the servers and replicas are in-process objects driven by
+  ``ask``/``tell``, and the children run on the study's executor;
+- on Ray (``executor: ray``): ``drive`` hands the study to ``executors.ray_parameter_server``, where the S
+  shards and K replicas are Ray actors and each replica launches its own children as Ray tasks that
+  request ``child_cpus`` CPUs and ``child_gpus`` GPUs.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
-from archsearch.executors.parameter_server import ControllerConfig, ControllerReplica, ParameterServer
+from archsearch.executors.parameter_server import (
+    ControllerConfig,
+    ControllerReplica,
+    ParameterServer,
+    ParameterServerOptions,
+    replica_seed,
+)
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies.base import Strategy
 
-
-def replica_seed(seed: int, replica: int) -> int:
-    """Replica 0 uses ``seed`` itself (so K = 1 reproduces ``Reinforce``); the others derive theirs."""
-    if replica == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, replica]).generate_state(1)[0] & 0x7FFFFFFF)
+if TYPE_CHECKING:
+    from archsearch.executors.base import Executor
+    from archsearch.study import Study, StudyListener
 
 
 @dataclass(eq=False)
@@ -81,7 +87,8 @@ class ParameterServerReinforce(Strategy):
     parameters. The staleness of each push (server version at push minus the version pulled) goes into
     ``progress`` and so into the store's ``info`` column of each trial.
 
-    With K = 1, S = 1 and sequential ask/tell this is ``Reinforce(space, seed, batch_size=m)``.
+    With K = 1, S = 1 and sequential ask/tell this is ``Reinforce(space, seed, batch_size=m)``. On the Ray
+    executor the study is driven by shard and replica actors instead (``drive``); ask/tell are unused.
     """
 
     def __init__(
@@ -97,8 +104,12 @@ class ParameterServerReinforce(Strategy):
         hidden_size: int = 35,
         num_layers: int = 2,
         init_range: float = 0.08,
+        child_cpus: float = 1.0,
+        child_gpus: float = 0.0,
     ) -> None:
         name = type(self).__name__
+        if child_cpus < 0 or child_gpus < 0:
+            raise ConfigError(f"{name} child_cpus and child_gpus must not be negative")
         if num_replicas < 1:
             raise ConfigError(f"{name} num_replicas must be at least 1, got {num_replicas}")
         if children_per_replica < 1:
@@ -117,6 +128,35 @@ class ParameterServerReinforce(Strategy):
         self.next_replica = 0
         self.last_staleness: int | None = None
         self.pushes = [0] * num_replicas
+        self.options = ParameterServerOptions(
+            num_replicas,
+            children_per_replica,
+            num_shards,
+            lr,
+            baseline_decay,
+            accumulate,
+            config,
+            child_cpus,
+            child_gpus,
+        )
+
+    def drive(self, study: Study, listeners: Sequence[StudyListener], executor: Executor | None) -> bool:
+        """Run ``study`` on Ray actors when its executor is Ray; return False (ask/tell then) otherwise."""
+        from archsearch.executors.ray import RayExecutor
+
+        if not isinstance(executor, RayExecutor) and (executor is not None or study.config.executor != "ray"):
+            return False
+        from archsearch.executors.ray_parameter_server import RayParameterServerRun
+        from archsearch.study import make_executor
+
+        ray_executor = executor if isinstance(executor, RayExecutor) else make_executor(study.config)
+        assert isinstance(ray_executor, RayExecutor)
+        try:
+            RayParameterServerRun(study, self.options, ray_executor, listeners).run()
+        finally:
+            if executor is None:
+                ray_executor.shutdown()
+        return True
 
     # -- ask / tell ---------------------------------------------------------------------------------
     def _new_batch(self) -> _Batch:
@@ -171,16 +211,7 @@ class ParameterServerReinforce(Strategy):
         return info
 
     def state_dict(self) -> dict[str, Any]:
-        shards = [
-            {
-                "params": {n: t.detach().clone() for n, t in shard.params.items()},
-                "optimizer": None if shard.optimizer is None else copy.deepcopy(shard.optimizer.state_dict()),
-                "version": shard.version,
-                "pending": {n: t.clone() for n, t in shard._pending.items()},
-                "pending_count": shard._pending_count,
-            }
-            for shard in self.server.shards
-        ]
+        shards = [shard.state_dict() for shard in self.server.shards]
         current = (
             None if self.current is None else next(i for i, b in enumerate(self.batches) if b is self.current)
         )
@@ -202,14 +233,7 @@ class ParameterServerReinforce(Strategy):
         if len(state["shards"]) != len(self.server.shards) or len(state["replicas"]) != len(self.replicas):
             raise ConfigError("parameter-server state has another number of shards or replicas")
         for shard, saved in zip(self.server.shards, state["shards"], strict=True):
-            with torch.no_grad():
-                for n, t in shard.params.items():
-                    t.copy_(saved["params"][n])
-            if shard.optimizer is not None:
-                shard.optimizer.load_state_dict(saved["optimizer"])
-            shard.version = int(saved["version"])
-            shard._pending = dict(saved["pending"])
-            shard._pending_count = int(saved["pending_count"])
+            shard.load_state_dict(saved)
         self.server.staleness_log = [int(s) for s in state["staleness_log"]]
         for replica, saved in zip(self.replicas, state["replicas"], strict=True):
             replica.generator.set_state(saved["generator"])
