@@ -228,3 +228,11 @@ def test_mutation_changes_one_decision_and_stays_in_the_space() -> None:
         child = mutate(NASNET, parent, rng)
         NASNET.validate(child)
         assert sum(a != b for a, b in zip(parent.values, child.values, strict=True)) == 1
+
+
+@pytest.mark.parametrize("space", [NASNET, DARTS], ids=["nasnet", "darts"])
+def test_report_draws_both_cells(space: NASNetCellSpace, tmp_path) -> None:
+    from archsearch.report.plots import draw_architecture
+
+    path = draw_architecture(space, samples(space, 1, seed=4)[0], tmp_path / "cells.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from archsearch.objectives import Constraint, Objective
 from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.nasnet_cell import CELL_TYPES, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.rnn_cell import RNNCellSpace
 from archsearch.store.sqlite import TrialRecord
@@ -299,6 +300,8 @@ def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) 
         return _draw_nasrl_cnn(space, arch, path)
     if isinstance(space, RNNCellSpace):
         return _draw_rnn_cell(space, arch, path)
+    if isinstance(space, NASNetCellSpace):
+        return _draw_cells(space, arch, path)
     encoded = textwrap.wrap(space.encode(arch), 80, break_long_words=True) or [""]
     figure = Figure(figsize=(8, 1.0 + 0.25 * len(encoded)), layout="constrained")
     ax = figure.add_subplot()
@@ -314,6 +317,55 @@ def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) 
         transform=ax.transAxes,
         bbox={"boxstyle": "round,pad=0.6", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"},
     )
+    return _save(figure, path)
+
+
+# -- drawing a NASNet / DARTS cell pair ----------------------------------------------------------
+
+
+def _draw_cells(space: NASNetCellSpace, arch: Architecture, path: str | Path) -> Path:
+    """The normal and the reduction cell side by side: the two cell inputs on the left, the blocks
+    left to right (each edge labelled with its op), dashed edges into the concatenated output."""
+    cells = space.cells_of(arch)
+    figure = Figure(figsize=(2.0 + 2.6 * space.blocks, 7.0), layout="constrained")
+    figure.suptitle(f"{space.name}: best cells", fontsize=11)
+    for row, cell in enumerate(CELL_TYPES):
+        ax = figure.add_subplot(2, 1, row + 1)
+        ax.set_axis_off()
+        blocks = cells[cell]
+        position = {0: (0.0, 0.8), 1: (0.0, -0.8)}
+        position.update({2 + k: (1.6 * (k + 1), 0.55 * (-1) ** k) for k in range(len(blocks))})
+        output = (1.6 * (len(blocks) + 1), 0.0)
+        read = {j for block in blocks for j in (block.input_a, block.input_b)}
+        arrow = {"arrowstyle": "-|>", "color": "0.3", "lw": 1.0, "shrinkA": 16, "shrinkB": 16}
+        for k, block in enumerate(blocks):
+            target = position[2 + k]
+            for side, (source, op) in enumerate(((block.input_a, block.op_a), (block.input_b, block.op_b))):
+                bend = 0.25 if side == 0 else -0.25
+                ax.annotate("", xy=target, xytext=position[source],
+                            arrowprops={**arrow, "connectionstyle": f"arc3,rad={bend}"})  # fmt: skip
+                (x0, y0), (x1, y1) = position[source], target
+                ax.text((x0 + x1) / 2 + bend * (y1 - y0) / 2, (y0 + y1) / 2 - bend * (x1 - x0) / 2, op,
+                        ha="center", va="center", fontsize=7, zorder=4,
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
+            if space.cell_output == "all" or 2 + k not in read:
+                ax.annotate(
+                    "", xy=output, xytext=target, arrowprops={**arrow, "linestyle": "--", "color": "0.6"}
+                )
+        labels = {0: "h[i-2]", 1: "h[i-1]"}
+        labels.update(
+            {2 + k: f"{k}: {'add' if b.combine == 'add' else 'concat'}" for k, b in enumerate(blocks)}
+        )
+        for node, (x, y) in position.items():
+            colour = "#e6e6e6" if node < 2 else "#dce8f7"
+            ax.text(x, y, labels[node], ha="center", va="center", fontsize=8, zorder=5,
+                    bbox={"boxstyle": "round,pad=0.4", "facecolor": colour, "edgecolor": "0.3"})  # fmt: skip
+        ax.text(*output, "concat", ha="center", va="center", fontsize=8, zorder=5,
+                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#dff2df", "edgecolor": "0.3"})  # fmt: skip
+        stride = ", ops on h[i-2] and h[i-1] use stride 2" if cell == "reduction" else ""
+        ax.set_title(f"{cell} cell{stride}", fontsize=9)
+        ax.set_xlim(-0.7, output[0] + 0.7)
+        ax.set_ylim(-1.3, 1.3)
     return _save(figure, path)
 
 
