@@ -76,7 +76,9 @@ def search(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML file describing the study."),
     out_dir: Path = typer.Option(Path("runs/search"), "--out", "-o", help="Study directory."),
     overwrite: bool = typer.Option(False, help="Replace a study already in --out."),
-    space: str | None = typer.Option(None, help="Search space: nasrl_cnn, nb201, rnn-cell."),
+    space: str | None = typer.Option(
+        None, help="Search space: nasrl_cnn, nb201, rnn-cell, nasnet-cell, darts-cell."
+    ),
     strategy: str | None = typer.Option(
         None, help="reinforce, random, evolution, ppo, asng, local_search, categorical_reinforce, optuna."
     ),
