@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,7 @@ from archsearch.errors import ConfigError
 from archsearch.oneshot import make_method, make_supernet
 from archsearch.oneshot.asng_nas import ASNGNAS
 from archsearch.strategies import asng_math
-from oneshot.toy_supernet import ToySupernet, toy_batch
+from oneshot.toy_supernet import ToySupernet, assert_resumes_identically, image_batches, toy_batch
 
 
 def test_update_matches_hand_computed_example():
@@ -99,28 +97,12 @@ def test_not_converged_at_the_start():
 
 
 def test_state_dict_round_trip_gives_identical_next_steps():
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    batches = [
-        (torch.randn(8, 1, 8, 8, generator=generator), torch.randint(0, 3, (8,), generator=generator))
-        for _ in range(6)
-    ]
-    method = make_method("asng", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=5, total_steps=20)
-    method.step(batches[0], batches[1])
-    buffer = io.BytesIO()
-    torch.save(method.state_dict(), buffer)
-    after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
-
-    torch.manual_seed(123)  # a different initialisation, overwritten by the state
-    resumed = make_method("asng", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=9, total_steps=20)
-    buffer.seek(0)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
-    again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
-
-    assert again == after
-    assert np.array_equal(resumed.probabilities(), method.probabilities())
-    for a, b in zip(method.supernet.parameters(), resumed.supernet.parameters(), strict=True):
-        assert torch.equal(a, b)
+    assert_resumes_identically(
+        lambda seed: make_method(
+            "asng", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=seed, total_steps=20
+        ),
+        image_batches(6),
+    )
 
 
 def test_bad_hyper_parameters_are_config_errors():

@@ -3,8 +3,6 @@ autograd, the discretisation of given alphas, learning on a toy supernet, exact 
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,7 @@ import torch
 from archsearch.errors import ConfigError
 from archsearch.oneshot import make_method, make_supernet
 from archsearch.oneshot.darts import DARTS, finite_difference_hvp, second_order_alpha_gradient
-from oneshot.toy_supernet import ToySupernet, toy_batch
+from oneshot.toy_supernet import ToySupernet, assert_resumes_identically, image_batches, toy_batch
 
 
 def tiny_problem(seed: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,29 +128,12 @@ def test_alpha_moves_to_the_informative_op_of_the_toy_supernet(order):
 
 
 def test_state_dict_round_trip_gives_identical_next_steps():
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    batches = [
-        (torch.randn(6, 1, 8, 8, generator=generator), torch.randint(0, 3, (6,), generator=generator))
-        for _ in range(6)
-    ]
-    method = make_method(
-        "darts", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=1, order=2, total_steps=10
+    assert_resumes_identically(
+        lambda seed: make_method(
+            "darts", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=seed, order=2, total_steps=10
+        ),
+        image_batches(6),
     )
-    method.step(batches[0], batches[1])
-    buffer = io.BytesIO()
-    torch.save(method.state_dict(), buffer)
-    after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
-
-    torch.manual_seed(7)
-    resumed = make_method(
-        "darts", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=1, order=2, total_steps=10
-    )
-    buffer.seek(0)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
-    again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
-    assert again == after
-    assert np.array_equal(resumed.probabilities(), method.probabilities())
 
 
 def test_bad_order_is_a_config_error():

@@ -3,8 +3,6 @@ reading the marginals or deriving leaves training untouched, exact resume."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,7 @@ import torch
 from archsearch.errors import ConfigError
 from archsearch.oneshot import make_method, make_supernet
 from archsearch.oneshot.enas import ENAS, EdgeChoiceSpace, cosine_restarts_lr
-from oneshot.toy_supernet import ToySupernet, toy_batch
+from oneshot.toy_supernet import ToySupernet, assert_resumes_identically, image_batches, toy_batch
 
 
 def test_edge_choice_space_is_one_op_decision_per_edge():
@@ -60,26 +58,13 @@ def test_reading_marginals_and_deriving_do_not_change_the_trajectory():
 
 
 def test_state_dict_round_trip_gives_identical_next_steps():
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    batches = [
-        (torch.randn(6, 1, 8, 8, generator=generator), torch.randint(0, 3, (6,), generator=generator))
-        for _ in range(6)
-    ]
     hyper = {"total_steps": 10, "controller_steps": 2, "marginal_samples": 10}
-    method = make_method("enas", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=2, **hyper)
-    method.step(batches[0], batches[1])
-    buffer = io.BytesIO()
-    torch.save(method.state_dict(), buffer)
-    after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
-
-    torch.manual_seed(11)
-    resumed = make_method("enas", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=8, **hyper)
-    buffer.seek(0)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
-    again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
-    assert again == after
-    assert resumed.derive() == method.derive()
+    assert_resumes_identically(
+        lambda seed: make_method(
+            "enas", make_supernet("nb201", (1, 8, 8), 3, channels=2), seed=seed, **hyper
+        ),
+        image_batches(6),
+    )
 
 
 def test_bad_hyper_parameters_are_config_errors():

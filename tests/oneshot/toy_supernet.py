@@ -1,4 +1,6 @@
-"""A toy supernet in the style of ASNG-NAS's toy benchmark: one op per edge is informative, the rest not.
+"""Test helpers: a toy supernet in the style of ASNG-NAS's toy benchmark, random image batches, the resume check.
+
+The toy: one op per edge is informative, the rest not.
 
 Each of ``edges`` edges chooses one of ``ops`` ops. Op 0 of edge d scales the informative feature x_d,
 every other op a nuisance feature z_d; the label is whether sum_d x_d > 0. Only the all-zero choice can
@@ -8,12 +10,14 @@ Runs in microseconds, which lets tests take hundreds of steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from archsearch.oneshot.base import Batch, OneShotMethod
 from archsearch.oneshot.supernet import Supernet
 from archsearch.spaces.base import Architecture
 
@@ -48,3 +52,41 @@ def toy_batch(
     """Inputs [size, 2, edges] (row 0 informative, row 1 nuisance) and labels 1[sum x > 0]."""
     x = torch.randn(size, 2, edges, generator=generator)
     return x, (x[:, 0].sum(dim=1) > 0).long()
+
+
+def image_batches(
+    count: int, shape: tuple[int, ...] = (1, 8, 8), classes: int = 3, size: int = 6
+) -> list[Batch]:
+    """``count`` batches of random images and labels for the real supernets."""
+    generator = torch.Generator().manual_seed(0)
+    return [
+        (
+            torch.randn(size, *shape, generator=generator),
+            torch.randint(0, classes, (size,), generator=generator),
+        )
+        for _ in range(count)
+    ]
+
+
+def assert_resumes_identically(make: Callable[[int], OneShotMethod], batches: list[Batch]) -> None:
+    """A method made by ``make(seed)`` takes a step, its state goes through torch.save, it takes two more
+    steps; a method made with another seed (other initial weights) loads the state and takes the same two
+    steps with identical metrics, distribution, derived architecture and weights."""
+    torch.manual_seed(0)
+    method = make(0)
+    method.step(batches[0], batches[1])
+    buffer = io.BytesIO()
+    torch.save(method.state_dict(), buffer)
+    after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
+
+    torch.manual_seed(1)
+    resumed = make(1)
+    buffer.seek(0)
+    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
+
+    assert again == after
+    assert np.array_equal(resumed.probabilities(), method.probabilities())
+    assert resumed.derive() == method.derive()
+    for a, b in zip(method.supernet.parameters(), resumed.supernet.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -83,17 +83,16 @@ class ASNGNAS(OneShotMethod):
         train_batch, valid_batch = self.to_device(train_batch), self.to_device(valid_batch)
         samples = np.stack([asng_math.sample_indices(self.theta, self.rng) for _ in range(self.lam)])
         lr = cosine_lr(self.steps_done, self.total_steps, self.lr, self.lr_min)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.supernet.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        train_loss = 0.0
-        for choice in samples:  # backward per sample: the mean gradient without holding lam graphs
-            loss, _ = self.subnet_loss(train_batch, choice)
-            (loss / self.lam).backward()
-            train_loss += float(loss.detach()) / self.lam
-        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-        self.optimizer.step()
+
+        def backward() -> float:  # per sample: the mean gradient without holding lam graphs at once
+            total = 0.0
+            for choice in samples:
+                loss, _ = self.subnet_loss(train_batch, choice)
+                (loss / self.lam).backward()
+                total += float(loss.detach()) / self.lam
+            return total
+
+        train_loss = self.train_weights(self.optimizer, lr, self.grad_clip, backward)
         with torch.no_grad():
             scored = [self.subnet_loss(valid_batch, choice) for choice in samples]
         losses = np.array([float(loss) for loss, _ in scored])

@@ -84,6 +84,20 @@ class OneShotMethod(abc.ABC):
         accuracy = float((logits.argmax(dim=1) == targets).float().mean())
         return nn.functional.cross_entropy(logits, targets), accuracy
 
+    def train_weights(
+        self, optimizer: torch.optim.Optimizer, lr: float, grad_clip: float, backward: Callable[[], float]
+    ) -> float:
+        """One step of ``optimizer`` on the supernet's weights at ``lr``: ``backward()`` runs the backward
+        passes and returns the loss to report; the gradient norm is clipped at ``grad_clip`` first."""
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        self.supernet.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = backward()
+        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), grad_clip)
+        optimizer.step()
+        return loss
+
     @abc.abstractmethod
     def step(self, train_batch: Batch, valid_batch: Batch) -> dict[str, float]:
         """One search iteration: weight update(s) and one architecture update; returns metrics

@@ -187,16 +187,16 @@ class DARTS(OneShotMethod):
         self.alpha.grad = alpha_grad.detach()
         self.arch_optimizer.step()
         # weight step on the training batch with the new alpha
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.optimizer.zero_grad(set_to_none=True)
-        train_loss, _ = self._mixed_loss(train_batch, self.alpha.detach())
-        train_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.weights, self.grad_clip)
-        self.optimizer.step()
+
+        def backward() -> float:
+            loss, _ = self._mixed_loss(train_batch, self.alpha.detach())
+            loss.backward()
+            return float(loss.detach())
+
+        train_loss = self.train_weights(self.optimizer, lr, self.grad_clip, backward)
         self.steps_done += 1
         return {
-            "train_loss": float(train_loss.detach()),
+            "train_loss": train_loss,
             "valid_loss": float(valid_loss.detach()),
             "valid_acc": valid_acc,
             "lr": lr,

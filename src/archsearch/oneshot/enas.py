@@ -187,14 +187,13 @@ class ENAS(OneShotMethod):
         # omega phase: one sampled child, one SGD step on the shared weights
         with torch.no_grad():
             child, _, _ = self.sample()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.supernet.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        train_loss, _ = self.subnet_loss(train_batch, child)
-        train_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-        self.optimizer.step()
+
+        def backward() -> float:
+            loss, _ = self.subnet_loss(train_batch, child)
+            loss.backward()
+            return float(loss.detach())
+
+        train_loss = self.train_weights(self.optimizer, lr, self.grad_clip, backward)
         # theta phase: REINFORCE on the validation reward with the weights fixed
         rewards, accuracies = [], []
         for _ in range(self.controller_steps):
@@ -211,7 +210,7 @@ class ENAS(OneShotMethod):
         self.last_valid = (valid_batch[0].detach().cpu(), valid_batch[1].detach().cpu())
         self.steps_done += 1
         return {
-            "train_loss": float(train_loss.detach()),
+            "train_loss": train_loss,
             "valid_acc": float(np.mean(accuracies)),
             "reward": float(np.mean(rewards)),
             "baseline": self.baseline,
