@@ -227,11 +227,12 @@ def _sigmoid(x):
 
 @_jit
 def _evaluate_kernel(
-    codes, constants, offsets, tables, data, classification, params, max_abs_error, fitness, errors
+    codes, constants, offsets, tables, data, classification, params, max_abs_error, fitness, errors, final
 ):
     """Fitness of one program on every task (SPEC.md 4.3/4.4) into ``fitness``; False if the program does
     not fit the memory. With params[P_RECORD] the error y - s1 of each training step (before Learn) and
-    validation example goes to ``errors`` (NaN where never reached).
+    validation example goes to ``errors`` (NaN where never reached). ``final`` receives the last task's
+    memory at its end when it has the memory's size.
 
     Each task is a flat sequence of component runs (Setup; Predict, Learn per training example and
     epoch; Predict per validation example) with the dispatch written once, which keeps compile time low.
@@ -460,6 +461,8 @@ def _evaluate_kernel(
                 e += 1
             if component == 3 and e >= n_valid:
                 break
+        if final.shape[0] == mem.shape[0]:
+            final[:] = mem
         fitness[t] = 0.0
         if n_valid > 0 and total == total:
             if is_class:
@@ -476,6 +479,7 @@ def _evaluate_kernel(
 # ---------------------------------------------------------------------------------------------------
 
 _NO_ERRORS = np.zeros((0, 0))
+_NO_MEMORY = np.zeros(0)
 
 
 def _run_kernel(
@@ -488,6 +492,7 @@ def _run_kernel(
     n_train: int,
     n_valid: int,
     record: bool,
+    final: np.ndarray = _NO_MEMORY,
 ) -> tuple[np.ndarray, np.ndarray]:
     if memory.dim != batch.dim:
         raise ConfigError(f"memory dim F={memory.dim} but the tasks have {batch.dim} features")
@@ -520,6 +525,7 @@ def _run_kernel(
         max_abs_error,
         fitness,
         errors,
+        final,
     )
     if not ok:
         memory.validate(program)  # names the instruction that does not fit
@@ -577,6 +583,34 @@ def evaluate(
         program, tasks, memory, rng_seed=rng_seed, max_abs_error=max_abs_error, epochs=epochs
     )
     return combine_fitness(values, combine)
+
+
+def memory_after(
+    program: Program, task: Task, memory: MemoryConfig, *, rng_seed: int = 0, epochs: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The memory (scalars (n_s,), vectors (n_v, F), matrices (n_m, F, F)) after evaluating ``program``
+    on ``task`` (task index 0 for the random seed); with no examples, after Setup alone."""
+    batch = task_batch([task])
+    dim = memory.dim
+    flat = np.zeros(memory.scalars + memory.vectors * dim + memory.matrices * dim * dim)
+    _run_kernel(
+        program,
+        batch,
+        memory,
+        rng_seed,
+        DEFAULT_MAX_ABS_ERROR,
+        epochs,
+        batch.n_train,
+        batch.n_valid,
+        False,
+        flat,
+    )
+    vectors_end = memory.scalars + memory.vectors * dim
+    return (
+        flat[: memory.scalars].copy(),
+        flat[memory.scalars : vectors_end].reshape(memory.vectors, dim),
+        flat[vectors_end:].reshape(memory.matrices, dim, dim),
+    )
 
 
 def prediction_errors(
