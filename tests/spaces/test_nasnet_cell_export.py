@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import runpy
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from archsearch.report.export import export_pytorch_source
 from archsearch.spaces.base import SearchSpace
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nb201 import NB201Space
+from report.test_export import imported_modules, load_exported
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,33 +24,19 @@ SPACES = {
 }
 
 
-def load(source: str, path: Path) -> ModuleType:
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("exported_cell_model", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def top_level_imports(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").split(".")[0])
-    return names
-
-
 @pytest.mark.parametrize("name", list(SPACES))
 def test_exported_cell_network_equals_the_built_one(name: str, tmp_path: Path) -> None:
     space, image = SPACES[name]
     assert isinstance(space, SearchSpace)
     arch = space.sample(np.random.default_rng(5))
     source = export_pytorch_source(space, arch, image, 10)
-    assert top_level_imports(source) <= {"__future__", "typing", "collections", "torch"}
-    exported = load(source, tmp_path / "model.py")
+    assert {m.split(".")[0] for m in imported_modules(source)} <= {
+        "__future__",
+        "typing",
+        "collections",
+        "torch",
+    }
+    exported = load_exported(source, tmp_path / "model.py")
     torch.manual_seed(0)
     original = space.build(arch, image, 10)
     original(torch.randn(4, *image))  # moves the batch-norm statistics away from their initial values

@@ -8,6 +8,7 @@ import json
 import pprint
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from archsearch import __version__
 from archsearch.errors import ConfigError
@@ -92,40 +93,56 @@ def standalone_source(*modules: ModuleType) -> str:
     return "\n\n".join(texts)
 
 
-def _nasrl_cnn_source(
-    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
+def _image_model_source(
+    source: str,
+    network: str,
+    spec: dict[str, Any],
+    title: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
 ) -> str:
-    if not isinstance(space, NasRLCNNSpace):
-        raise ConfigError(f"space {space.name!r} is not a NasRLCNNSpace, got {type(space).__name__}")
-    spec = space.module_spec(arch, input_shape, num_classes)
-    encoded = space.encode(arch)
+    """``source`` (torch-only module text defining class ``network``) with a header saying what it is and
+    a footer with the spec, ``build_model()`` and a ``__main__`` that prints the parameter count."""
     # Comments, not a docstring: the module's own docstring and its __future__ import must come first.
     header = (
         f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
-        f"# Space {space.name}, architecture: {encoded}\n"
+        f"# {title}\n"
         f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
         "# Run this file to build the model and print its parameter count.\n\n"
     )
     footer = f'''
 
 SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
-"""The architecture {encoded}."""
+"""{title}"""
+INPUT_SHAPE = {tuple(input_shape)!r}
 
 
 def build_model() -> nn.Module:
     """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
-    return NasRLCNN(SPEC)
+    return {network}(SPEC)
 
 
 if __name__ == "__main__":
     model = build_model().eval()
-    batch = torch.randn(2, SPEC["in_channels"], SPEC["height"], SPEC["width"])
+    batch = torch.randn(2, *INPUT_SHAPE)
     with torch.no_grad():
         logits = model(batch)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
 '''
-    return header + inspect.getsource(nasrl_cnn_module) + footer
+    return header + source + footer
+
+
+def _nasrl_cnn_source(
+    space: SearchSpace, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
+) -> str:
+    if not isinstance(space, NasRLCNNSpace):
+        raise ConfigError(f"space {space.name!r} is not a NasRLCNNSpace, got {type(space).__name__}")
+    spec = space.module_spec(arch, input_shape, num_classes)
+    title = f"Space {space.name}, architecture: {space.encode(arch)}"
+    return _image_model_source(
+        inspect.getsource(nasrl_cnn_module), "NasRLCNN", spec, title, input_shape, num_classes
+    )
 
 
 def _rnn_cell_source(
@@ -185,34 +202,9 @@ def _nb201_source(
     if not isinstance(space, NB201Space):
         raise ConfigError(f"space {space.name!r} is not an NB201Space, got {type(space).__name__}")
     spec = space.module_spec(arch, input_shape, num_classes)
-    encoded = space.encode(arch)
-    header = (
-        f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
-        f"# Space {space.name} (NAS-Bench-201 index {space.index(arch)}), cell: {encoded}\n"
-        f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
-        "# Run this file to build the model and print its parameter count.\n\n"
-    )
-    footer = f'''
-
-SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
-"""The cell {encoded}."""
-INPUT_SHAPE = {tuple(input_shape)!r}
-
-
-def build_model() -> nn.Module:
-    """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
-    return NB201Network(SPEC)
-
-
-if __name__ == "__main__":
-    model = build_model().eval()
-    batch = torch.randn(2, *INPUT_SHAPE)
-    with torch.no_grad():
-        logits = model(batch)
-    parameters = sum(p.numel() for p in model.parameters())
-    print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
-'''
-    return header + standalone_source(cell_ops, nb201_module) + footer
+    title = f"Space {space.name} (NAS-Bench-201 index {space.index(arch)}), cell: {space.encode(arch)}"
+    source = standalone_source(cell_ops, nb201_module)
+    return _image_model_source(source, "NB201Network", spec, title, input_shape, num_classes)
 
 
 def _nasnet_cell_source(
@@ -222,33 +214,9 @@ def _nasnet_cell_source(
     if not isinstance(space, NASNetCellSpace):
         raise ConfigError(f"space {space.name!r} is not a NASNetCellSpace, got {type(space).__name__}")
     spec = space.module_spec(arch, input_shape, num_classes)
-    encoded = space.encode(arch)
-    header = (
-        f"# Standalone PyTorch model exported by archsearch {__version__}; it needs only torch.\n"
-        f"# Space {space.name}, cells: {encoded}\n"
-        f"# Input (channels, height, width) = {tuple(input_shape)}, {num_classes} classes.\n"
-        "# Run this file to build the model and print its parameter count.\n\n"
-    )
-    footer = f'''
-
-SPEC = {pprint.pformat(spec, sort_dicts=False, width=100)}
-"""The cells {encoded}."""
-
-
-def build_model() -> nn.Module:
-    """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
-    return NASNetCellNetwork(SPEC)
-
-
-if __name__ == "__main__":
-    model = build_model().eval()
-    batch = torch.randn(2, SPEC["in_channels"], SPEC["height"], SPEC["width"])
-    with torch.no_grad():
-        logits = model(batch)
-    parameters = sum(p.numel() for p in model.parameters())
-    print(f"parameters: {{parameters}}, output shape on a random batch: {{tuple(logits.shape)}}")
-'''
-    return header + standalone_source(cell_ops, nasnet_cell_module) + footer
+    title = f"Space {space.name}, cells: {space.encode(arch)}"
+    source = standalone_source(cell_ops, nasnet_cell_module)
+    return _image_model_source(source, "NASNetCellNetwork", spec, title, input_shape, num_classes)
 
 
 PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {
