@@ -4,18 +4,21 @@ A ``ProgramSpace`` says what a program may contain: the memory (address counts),
 function may use and the size bounds of each component. ``Mutator`` turns a parent into a child with the
 paper's mutations, applied with probability U (``mutate_prob``); every child it makes is a valid program of
 its space (``MemoryConfig.validate`` passes, sizes within bounds, ops from the component's allowed list).
+
+Random draws come from a ``random.Random``: a search draws dozens of numbers per child, and a scalar draw
+from numpy's Generator costs microseconds, about ten times as much.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from archsearch.errors import ConfigError
-from archsearch.zero.ops import OPS
+from archsearch.zero.ops import OPS, Kind
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
 
 #: The paper's mutation types (section 4.2): (i) insert or remove an instruction at a random position of
@@ -26,10 +29,9 @@ MUTATION_TYPES = ("insert_remove", "randomize_component", "alter_argument", "ran
 PAPER_MUTATIONS = ("insert_remove", "randomize_component", "alter_argument")
 DEMO_MUTATIONS = ("alter_argument", "randomize_instruction", "randomize_component")
 
-# Constants of const-set ops start uniform in [-1, 1] and are altered on a log scale (times 10**U(-1, 1)),
-# with a sign flip one time in ten, so that evolution can reach both 0.01 and 10 as learning rates.
+# Constants of const-set ops start uniform in [-1, 1] and are altered on a log scale (times exp(N(0, 1))),
+# with a sign flip one time in ten, as in the released code (instruction.h, MutateActivationLogScaleOrFlip).
 _CONSTANT_RANGE = 1.0
-_LOG_SCALE_DECADES = 1.0
 _FLIP_PROB = 0.1
 GAUSSIAN_OPS = (62, 63, 64)
 
@@ -40,6 +42,8 @@ class ProgramSpace:
 
     ``ops``, ``min_sizes``, ``max_sizes`` and ``init_sizes`` are keyed by component name ("setup",
     "predict", "learn"). Fixed-size spaces (the authors' linear-regression demo) have min = max = init.
+    With ``protect_inputs`` (the released code's kFirstOutScalarAddress = kFirstOutVectorAddress = 1) no
+    instruction writes s0 (the label) or v0 (the features): they are read-only inputs.
     """
 
     memory: MemoryConfig
@@ -47,6 +51,7 @@ class ProgramSpace:
     min_sizes: dict[str, int]
     max_sizes: dict[str, int]
     init_sizes: dict[str, int] = field(default_factory=dict)
+    protect_inputs: bool = True
 
     def __post_init__(self) -> None:
         for name in COMPONENTS:
@@ -86,60 +91,66 @@ class ProgramSpace:
             for position, instruction in enumerate(instructions):
                 if instruction.op not in allowed:
                     raise ConfigError(f"{name}[{position}] uses op {instruction.op}, not allowed in {name}")
+                for field_name, low, high in _arguments(instruction.op, self.memory, self.protect_inputs):
+                    if not low <= getattr(instruction, field_name) < high:
+                        raise ConfigError(
+                            f"{name}[{position}] ({instruction.pretty()}): {field_name} outside {low}..{high - 1}"
+                        )
 
 
-def _random_constants(op: int, rng: np.random.Generator) -> tuple[float, float]:
+def _random_constants(op: int, rng: random.Random) -> tuple[float, float]:
     """Constants of a fresh instruction: gamma ~ U(-1, 1); (alpha, beta) sorted U(-1, 1); (mu, U(0, 1))."""
-    spec = OPS[op]
-    if spec.constants == 0:
+    count = OPS[op].constants
+    if count == 0:
         return (0.0, 0.0)
-    if spec.constants == 1:
-        return (float(rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)), 0.0)
-    first = float(rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE))
+    first = rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)
+    if count == 1:
+        return (first, 0.0)
     if op in GAUSSIAN_OPS:
-        return (first, float(rng.uniform(0.0, 1.0)))  # (mu, sigma)
-    second = float(rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE))
+        return (first, rng.uniform(0.0, 1.0))  # (mu, sigma)
+    second = rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)
     return (min(first, second), max(first, second))  # (alpha, beta)
 
 
-def _arguments(op: int, memory: MemoryConfig) -> list[tuple[str, int]]:
-    """The integer arguments ``op`` reads, each with the number of values it may take.
+@lru_cache(maxsize=4096)
+def _arguments(op: int, memory: MemoryConfig, protect_inputs: bool) -> tuple[tuple[str, int, int], ...]:
+    """The integer arguments ``op`` uses, each as (field, low, high): values low..high-1 are valid.
 
-    Input addresses index their bank, the output address its bank; OP57/58 keep entry indices (0..F-1)
-    in ``in1``/``in2`` instead of addresses.
+    Input addresses index their bank, the output address its bank (from 1 for scalars and vectors when
+    the inputs s0 and v0 are protected); OP57/58 keep entry indices (0..F-1) in ``in1``/``in2``.
     """
     spec = OPS[op]
-    arguments = [(f"in{i + 1}", memory.count(kind)) for i, kind in enumerate(spec.inputs)]
-    arguments += [(f"in{i + 1}", memory.dim) for i in range(spec.indices)]
+    arguments = [(f"in{i + 1}", 0, memory.count(kind)) for i, kind in enumerate(spec.inputs)]
+    arguments += [(f"in{i + 1}", 0, memory.dim) for i in range(spec.indices)]
     if spec.output is not None:
-        arguments.append(("out", memory.count(spec.output)))
-    return arguments
+        first = 1 if protect_inputs and spec.output in (Kind.SCALAR, Kind.VECTOR) else 0
+        arguments.append(("out", first, memory.count(spec.output)))
+    return tuple(arguments)
 
 
 def random_instruction(
-    op_codes: tuple[int, ...], memory: MemoryConfig, rng: np.random.Generator
+    op_codes: tuple[int, ...], memory: MemoryConfig, rng: random.Random, protect_inputs: bool = True
 ) -> Instruction:
     """One instruction: an op drawn uniformly from ``op_codes``, uniform addresses, random constants.
 
     Arguments an op does not use stay 0, so that two instructions that act the same compare equal.
     """
-    op = int(op_codes[int(rng.integers(len(op_codes)))])
-    values = {name: int(rng.integers(size)) for name, size in _arguments(op, memory)}
-    return Instruction(op=op, data=_random_constants(op, rng), **values)
+    op = op_codes[rng.randrange(len(op_codes))]
+    values = {name: rng.randrange(low, high) for name, low, high in _arguments(op, memory, protect_inputs)}
+    return Instruction(op, data=_random_constants(op, rng), **values)
 
 
 def random_component(
-    op_codes: tuple[int, ...], size: int, memory: MemoryConfig, rng: np.random.Generator
+    space: ProgramSpace, name: str, size: int, rng: random.Random
 ) -> tuple[Instruction, ...]:
-    return tuple(random_instruction(op_codes, memory, rng) for _ in range(size))
+    ops, memory, protect = space.ops[name], space.memory, space.protect_inputs
+    return tuple(random_instruction(ops, memory, rng, protect) for _ in range(size))
 
 
-def random_program(
-    space: ProgramSpace, rng: np.random.Generator, sizes: dict[str, int] | None = None
-) -> Program:
+def random_program(space: ProgramSpace, rng: random.Random, sizes: dict[str, int] | None = None) -> Program:
     """A random program of the given sizes (default: the space's initial sizes)."""
     chosen = sizes or {name: space.init_size(name) for name in COMPONENTS}
-    parts = {name: random_component(space.ops[name], chosen[name], space.memory, rng) for name in COMPONENTS}
+    parts = {name: random_component(space, name, chosen[name], rng) for name in COMPONENTS}
     return Program(setup=parts["setup"], predict=parts["predict"], learn=parts["learn"])
 
 
@@ -148,33 +159,36 @@ def empty_program() -> Program:
     return Program(setup=(), predict=(), learn=())
 
 
-def _alter_constant(value: float, rng: np.random.Generator, flip: bool = True) -> float:
+def _alter_constant(value: float, rng: random.Random, flip: bool = True) -> float:
+    """Released code's MutateActivationLogScaleOrFlip: flip the sign 1 time in 10, else times exp(N(0, 1))."""
     if flip and rng.random() < _FLIP_PROB:
         return -value
-    scaled = value * 10.0 ** float(rng.uniform(-_LOG_SCALE_DECADES, _LOG_SCALE_DECADES))
-    if scaled == 0.0 or not math.isfinite(scaled):  # a zero constant could never move on a log scale
-        return float(rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)) if flip else float(rng.uniform(0.0, 1.0))
-    return scaled
+    if value == 0.0 or not math.isfinite(value):  # a zero constant could never move on a log scale
+        return rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE) if flip else rng.uniform(0.0, 1.0)
+    return value * math.exp(rng.gauss(0.0, 1.0))
 
 
-def _new_address(current: int, size: int, rng: np.random.Generator) -> int:
-    """A uniformly drawn address other than ``current`` (the same one when the bank has only one)."""
-    if size <= 1:
+def _new_value(current: int, low: int, high: int, rng: random.Random) -> int:
+    """A value drawn uniformly from low..high-1 other than ``current`` (itself when it is the only one)."""
+    if high - low <= 1:
         return current
-    other = int(rng.integers(size - 1))
+    other = rng.randrange(low, high - 1)
     return other if other < current else other + 1
 
 
-def alter_argument(instruction: Instruction, memory: MemoryConfig, rng: np.random.Generator) -> Instruction:
+def alter_argument(
+    instruction: Instruction, memory: MemoryConfig, rng: random.Random, protect_inputs: bool = True
+) -> Instruction:
     """Change one argument of ``instruction``: an address (or entry index) or one of its constants."""
     spec = OPS[instruction.op]
-    sizes = {name: size for name, size in _arguments(instruction.op, memory) if size > 1}
-    choices = [*sizes, *("data0", "data1")[: spec.constants]]
+    ranges = {name: (low, high) for name, low, high in _arguments(instruction.op, memory, protect_inputs)}
+    choices = [name for name, (low, high) in ranges.items() if high - low > 1]
+    choices += ("data0", "data1")[: spec.constants]
     if not choices:  # a no-op (or an op whose banks hold one address): nothing to alter
         return instruction
-    which = choices[int(rng.integers(len(choices)))]
-    if which in sizes:
-        changes: dict[str, Any] = {which: _new_address(getattr(instruction, which), sizes[which], rng)}
+    which = choices[rng.randrange(len(choices))]
+    if which in ranges:
+        changes: dict[str, Any] = {which: _new_value(getattr(instruction, which), *ranges[which], rng)}
         return replace(instruction, **changes)
     first, second = instruction.data
     if which == "data0":
@@ -213,8 +227,8 @@ class Mutator:
         self.mutate_prob = mutate_prob
         self.mutations = tuple(mutations)
 
-    def __call__(self, parent: Program, rng: np.random.Generator) -> Program:
-        if rng.random() >= self.mutate_prob:
+    def __call__(self, parent: Program, rng: random.Random) -> Program:
+        if self.mutate_prob < 1.0 and rng.random() >= self.mutate_prob:
             return parent
         return self.mutate_once(parent, rng)
 
@@ -224,36 +238,34 @@ class Mutator:
             return size < self.space.max_sizes[name] or size > self.space.min_sizes[name]
         return size > 0
 
-    def mutate_once(self, parent: Program, rng: np.random.Generator) -> Program:
+    def mutate_once(self, parent: Program, rng: random.Random) -> Program:
         """Apply exactly one mutation (when any can act)."""
         order = list(self.mutations)
         while order:
-            mutation = order.pop(int(rng.integers(len(order))))
+            mutation = order.pop(rng.randrange(len(order)))
             names = [name for name in COMPONENTS if self._can(mutation, parent, name)]
             if names:
-                name = names[int(rng.integers(len(names)))]
+                name = names[rng.randrange(len(names))]
                 instructions = list(getattr(parent, name))
                 self._apply(mutation, name, instructions, rng)
                 return replace(parent, **{name: tuple(instructions)})
         return parent
 
-    def _apply(
-        self, mutation: str, name: str, instructions: list[Instruction], rng: np.random.Generator
-    ) -> None:
-        space, memory = self.space, self.space.memory
+    def _apply(self, mutation: str, name: str, instructions: list[Instruction], rng: random.Random) -> None:
+        space = self.space
+        ops, memory, protect = space.ops[name], space.memory, space.protect_inputs
         if mutation == "insert_remove":
             can_insert = len(instructions) < space.max_sizes[name]
             can_remove = len(instructions) > space.min_sizes[name]
             if can_insert and (not can_remove or rng.random() < 0.5):
-                position = int(rng.integers(len(instructions) + 1))
-                instructions.insert(position, random_instruction(space.ops[name], memory, rng))
+                position = rng.randrange(len(instructions) + 1)
+                instructions.insert(position, random_instruction(ops, memory, rng, protect))
             else:
-                del instructions[int(rng.integers(len(instructions)))]
+                del instructions[rng.randrange(len(instructions))]
         elif mutation == "randomize_component":
-            instructions[:] = random_component(space.ops[name], len(instructions), memory, rng)
+            instructions[:] = random_component(space, name, len(instructions), rng)
         elif mutation == "randomize_instruction":
-            position = int(rng.integers(len(instructions)))
-            instructions[position] = random_instruction(space.ops[name], memory, rng)
+            instructions[rng.randrange(len(instructions))] = random_instruction(ops, memory, rng, protect)
         else:  # alter_argument
-            position = int(rng.integers(len(instructions)))
-            instructions[position] = alter_argument(instructions[position], memory, rng)
+            position = rng.randrange(len(instructions))
+            instructions[position] = alter_argument(instructions[position], memory, rng, protect)

@@ -1,0 +1,289 @@
+"""``archsearch zero``: run, resume, report and export AutoML-Zero searches (Real et al., ICML 2020)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archsearch.errors import ConfigError
+from archsearch.zero.report import BASELINE_DIR
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class ZeroProgress:
+    """Live progress of a run: individuals, individuals/s, best fitness, FEC hit rate (rich)."""
+
+    def __init__(self, total: int, done: int = 0, label: str = "zero") -> None:
+        self._progress = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        self._task = self._progress.add_task(label, total=total, completed=done, status="starting workers")
+
+    def __call__(self, snapshot: Any) -> None:
+        best = "-" if snapshot.best_fitness is None else f"{snapshot.best_fitness:.6f}"
+        hit = "-" if snapshot.fec_hit_rate is None else f"{snapshot.fec_hit_rate:.0%}"
+        status = f"{snapshot.individuals_per_s:,.0f} individuals/s | best fitness {best} | FEC hits {hit}"
+        self._progress.update(self._task, completed=snapshot.individuals, status=status)
+
+    def __enter__(self) -> ZeroProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+def _run(experiment: Any, quiet: bool, max_time: float | None, label: str) -> Any:
+    progress = None if quiet else ZeroProgress(experiment.config.budget, experiment.individuals(), label)
+    try:
+        if progress is None:
+            return experiment.run(max_time_s=max_time)
+        with progress:
+            return experiment.run([progress], max_time_s=max_time)
+    except KeyboardInterrupt:
+        err.print(
+            f"[yellow]interrupted; continue with: archsearch zero resume {experiment.directory}[/yellow]"
+        )
+        raise typer.Exit(130) from None
+
+
+def _print_result(experiment: Any, result: Any) -> None:
+    config = experiment.config
+    if result is None:
+        out.print(
+            f"paused after {experiment.individuals():,} individuals; archsearch zero resume {experiment.directory}"
+        )
+        return
+    table = Table(
+        title=f"AutoML-Zero {config.task}, {config.strategy}: {experiment.individuals():,} individuals"
+    )
+    table.add_column("key", no_wrap=True)
+    table.add_column("value")
+    table.add_row("search fitness", f"{result.search_fitness:.6f}")
+    table.add_row(f"select fitness ({config.select_tasks} tasks)", f"{result.select_fitness:.6f}")
+    table.add_row(f"final fitness ({config.final_tasks} held-out tasks)", f"{result.final_fitness:.6f}")
+    for key, value in result.metrics.items():
+        table.add_row(
+            key.replace("_", " "),
+            "yes" if key == "solved" and value else ("no" if key == "solved" else f"{value:.3g}"),
+        )
+    out.print(table)
+    out.print(result.program.pretty(), highlight=False)
+
+
+def _make(
+    task: str,
+    strategy: str | None,
+    dataset: str | None,
+    data_dir: Path | None,
+    budget: int | None,
+    population: int | None,
+    tournament: int | None,
+    mutate_prob: float | None,
+    initial: str | None,
+    workers: int | None,
+    seed: int | None,
+    fec: bool | None,
+) -> Any:
+    from archsearch.zero.run import make_config
+
+    return make_config(
+        task,
+        strategy=strategy,
+        dataset=dataset,
+        data_dir=None if data_dir is None else str(data_dir),
+        budget=budget,
+        population_size=population,
+        tournament_size=tournament,
+        mutate_prob=mutate_prob,
+        initial=initial,
+        workers=workers,
+        seed=seed,
+        fec=fec,
+    )
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``archsearch zero`` (run) with its ``resume``, ``status``, ``report`` and ``export`` commands."""
+    zero_app = typer.Typer(
+        invoke_without_command=True,
+        no_args_is_help=False,
+        help="AutoML-Zero: evolve whole learning algorithms (Setup/Predict/Learn) from basic math ops.",
+    )
+
+    @zero_app.callback()
+    def zero(
+        ctx: typer.Context,
+        task: str = typer.Option("linear", help="linear, affine, nonlinear or projected-binary."),
+        strategy: str | None = typer.Option(None, help="evolution (default) or random."),
+        dataset: str | None = typer.Option(None, help="projected-binary: fashion-mnist, digits or cifar10."),
+        data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
+        budget: int | None = typer.Option(None, help="Individuals to evaluate, all workers together."),
+        population: int | None = typer.Option(None, help="Population size P."),
+        tournament: int | None = typer.Option(None, help="Tournament size T."),
+        mutate_prob: float | None = typer.Option(None, help="Mutation probability U."),
+        initial: str | None = typer.Option(None, help="Initial population: random or empty programs."),
+        workers: int | None = typer.Option(None, help="Worker processes (islands with migration)."),
+        seed: int | None = typer.Option(None, help="Seed of the run (tasks, search, everything)."),
+        fec: bool | None = typer.Option(None, "--fec/--no-fec", help="Functional equivalence cache."),
+        baseline: bool = typer.Option(
+            False, help="Then run random search with the same budget (DIR/random)."
+        ),
+        max_time: float | None = typer.Option(None, help="Pause after this many seconds (resume continues)."),
+        out_dir: Path = typer.Option(Path("runs/zero"), "--out", "-o", help="Run directory."),
+        overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
+        quiet: bool = typer.Option(False, help="No progress display."),
+    ) -> None:
+        """Search for a learning algorithm; the default rediscovers linear regression trained by SGD."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from archsearch.zero.run import Experiment
+
+        config = _make(
+            task,
+            strategy,
+            dataset,
+            data_dir,
+            budget,
+            population,
+            tournament,
+            mutate_prob,
+            initial,
+            workers,
+            seed,
+            fec,
+        )
+        if baseline and config.strategy == "random":
+            raise ConfigError(
+                "--baseline adds a random search to an evolution run; this run is random search"
+            )
+        experiment = Experiment.create(config, out_dir, overwrite=overwrite)
+        try:
+            result = _run(experiment, quiet, max_time, config.strategy)
+            _print_result(experiment, result)
+            spent = experiment.individuals()
+        finally:
+            experiment.close()
+        if baseline and result is not None:
+            _run_baseline(config, out_dir / BASELINE_DIR, spent, quiet)
+        err.print(f"next: archsearch zero report {out_dir}   |   archsearch zero export {out_dir}")
+
+    @zero_app.command("resume")
+    def resume(
+        directory: Path = typer.Argument(..., help="Run directory."),
+        budget: int | None = typer.Option(None, help="Raise the budget (individuals)."),
+        max_time: float | None = typer.Option(None, help="Pause after this many seconds."),
+        quiet: bool = typer.Option(False, help="No progress display."),
+    ) -> None:
+        """Continue an interrupted run (even one killed with kill -9) from its last checkpoint."""
+        from archsearch.zero.run import Experiment
+
+        experiment = Experiment.load(directory)
+        try:
+            if budget is not None:
+                experiment.set_budget(budget)
+            result = _run(experiment, quiet, max_time, experiment.config.strategy)
+            _print_result(experiment, result)
+        finally:
+            experiment.close()
+
+    @zero_app.command("status")
+    def status(directory: Path = typer.Argument(..., help="Run directory.")) -> None:
+        """Individuals evaluated, the best program so far and, when finished, its held-out numbers."""
+        from archsearch.zero.run import Experiment
+
+        experiment = Experiment.load(directory)
+        try:
+            progress = experiment.progress()
+            config = experiment.config
+            last = progress[-1] if progress else None
+            out.print(
+                f"{directory}: {config.task}, {config.strategy}, {experiment.individuals():,}/{config.budget:,}"
+                f" individuals"
+                + (
+                    ""
+                    if last is None or last.fec_hit_rate is None
+                    else f", FEC hit rate {last.fec_hit_rate:.0%}"
+                )
+            )
+            final = experiment.final()
+            if final is not None:
+                _print_result(experiment, final)
+            else:
+                best = experiment.best()
+                if best is not None:
+                    out.print(f"best search fitness {best[1]:.6f} after {best[0]:,} individuals")
+                    out.print(best[2].pretty(), highlight=False)
+        finally:
+            experiment.close()
+
+    @zero_app.command("report")
+    def report(
+        directories: list[Path] = typer.Argument(..., help="Run directories (a run's DIR/random is added)."),
+        out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
+    ) -> None:
+        """Write best fitness vs individuals (PNG, evolution vs random search) and the best program (HTML, md)."""
+        from archsearch.zero.report import write_report
+
+        index = write_report(directories, out_dir)
+        out.print(f"report: {index}")
+
+    @zero_app.command("export")
+    def export(
+        directory: Path = typer.Argument(..., help="Run directory."),
+        out_file: Path | None = typer.Option(
+            None, "--out", "-o", help="File to write (default DIR/algorithm.py)."
+        ),
+    ) -> None:
+        """Write the best program as a standalone numpy module (Algorithm class and fitness function)."""
+        from archsearch.zero.export import export_source
+        from archsearch.zero.run import Experiment
+
+        experiment = Experiment.load(directory)
+        try:
+            final = experiment.final()
+            if final is not None:
+                program, fitness, where = final.program, final.final_fitness, "held-out fitness"
+            else:
+                best = experiment.best()
+                if best is None:
+                    raise ConfigError(f"{directory} has no program yet; let the run go on for a round")
+                _, fitness, program = best
+                where = "search fitness (the run is not finished)"
+            target = out_file or Path(directory) / "algorithm.py"
+            title = f"AutoML-Zero algorithm for {experiment.config.task} tasks ({where} {fitness:.6f})"
+            memory = experiment.memory()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(export_source(program, memory, title, module=target.stem))
+            out.print(f"exported the best program to {target}")
+        finally:
+            experiment.close()
+
+    app.add_typer(zero_app, name="zero")
+
+
+def _run_baseline(config: Any, directory: Path, budget: int, quiet: bool) -> None:
+    from archsearch.zero.run import Experiment
+
+    baseline = config.model_copy(update={"strategy": "random", "budget": budget})
+    experiment = Experiment.create(baseline, directory, overwrite=True)
+    try:
+        started = time.monotonic()
+        result = _run(experiment, quiet, None, "random")
+        err.print(f"random search baseline: {budget:,} individuals in {time.monotonic() - started:.0f} s")
+        _print_result(experiment, result)
+    finally:
+        experiment.close()

@@ -1,0 +1,625 @@
+"""An AutoML-Zero experiment: its config, its SQLite record, resume after kill -9, selection and final test.
+
+The search runs in rounds: each worker (island) evaluates ``round_size`` individuals, islands exchange
+migrants, and one transaction records a progress snapshot, the best program if it improved and, every
+``checkpoint_every_s`` seconds, the complete state of every island (population, generator, FEC cache).
+A resumed experiment restarts from the last checkpoint and drops the snapshots written after it, so it
+repeats exactly what the interrupted run would have done. At the end the elite of the search (the fittest
+distinct programs) is evaluated on the select tasks; the winner is evaluated once on the final tasks,
+never used for anything else (Real et al. 2020, section 4; SPEC.md 4.5).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from archsearch.errors import ConfigError, StoreError
+from archsearch.store.sqlite import Store
+from archsearch.zero.evolution import (
+    Individual,
+    Islands,
+    ProgramFitness,
+    RandomSearch,
+    RegularizedEvolution,
+    Searcher,
+)
+from archsearch.zero.fec import FunctionalEquivalenceCache
+from archsearch.zero.mutation import DEMO_MUTATIONS, MUTATION_TYPES, PAPER_MUTATIONS, Mutator, ProgramSpace
+from archsearch.zero.ops import op_set
+from archsearch.zero.program import COMPONENTS, MemoryConfig, Program
+
+TASK_FAMILIES = ("linear", "affine", "nonlinear", "projected-binary")
+
+
+def rmse_from_fitness(fitness: float | np.ndarray) -> Any:
+    """Invert the regression fitness 1 - (2/pi) arctan(RMSE) (SPEC.md 4.4); fitness 0 maps to inf."""
+    return np.tan((1.0 - np.asarray(fitness, dtype=np.float64)) * np.pi / 2.0)
+
+
+def fitness_from_rmse(rmse: float) -> float:
+    return 1.0 - 2.0 / math.pi * math.atan(rmse)
+
+
+class MemorySettings(BaseModel):
+    """Memory sizes: n_s scalars, n_v vectors, n_m matrices, F features."""
+
+    model_config = ConfigDict(extra="forbid")
+    scalars: int = 4
+    vectors: int = 3
+    matrices: int = 1
+    dim: int = 4
+
+
+def _demo_ops() -> dict[str, str | list[int]]:
+    return dict.fromkeys(COMPONENTS, "linear_demo")
+
+
+def _sizes(setup: int, predict: int, learn: int) -> dict[str, int]:
+    return {"setup": setup, "predict": predict, "learn": learn}
+
+
+# Per-experiment defaults (SPEC.md 4.1 and 4.6). "linear": the authors' released linear-regression demo
+# (4/3/1 memory, F = 4, fixed sizes 10/2/8, its 6 ops, P = 1000, T = 10, U = 0.9, random initial
+# programs, mutations that keep sizes, mean over 10 tasks). "affine" adds a fifth scalar and scalar
+# addition so that a bias can be learned. "nonlinear": the released teacher-net test (5/9/2, sizes
+# 6-7/3-4/9-10, P = 1000, T = 10, U = 1.0) with the full op set. "projected-binary": the released CIFAR
+# baseline (5/9/2, F = 16, start from 1 instruction each, sizes within 1-7/1-11/1-23, restricted op
+# lists per component, P = 100, T = 10, U = 0.9) with the paper's mutations.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "linear": {
+        "memory": {"scalars": 4, "vectors": 3, "matrices": 1, "dim": 4},
+        "ops": {name: "linear_demo" for name in COMPONENTS},
+        "min_sizes": _sizes(10, 2, 8),
+        "max_sizes": _sizes(10, 2, 8),
+        "init_sizes": _sizes(10, 2, 8),
+        "population_size": 1000,
+        "tournament_size": 10,
+        "mutate_prob": 0.9,
+        "mutations": list(DEMO_MUTATIONS),
+        "initial": "random",
+        "combine": "mean",
+        "budget": 2_000_000,
+        "target_rmse": 1e-3,
+    },
+    "affine": {
+        "memory": {"scalars": 5, "vectors": 3, "matrices": 1, "dim": 4},
+        "ops": {name: [56, 27, 1, 2, 3, 18, 23] for name in COMPONENTS},
+        "min_sizes": _sizes(10, 3, 10),
+        "max_sizes": _sizes(10, 3, 10),
+        "init_sizes": _sizes(10, 3, 10),
+        "population_size": 1000,
+        "tournament_size": 10,
+        "mutate_prob": 0.9,
+        "mutations": list(DEMO_MUTATIONS),
+        "initial": "random",
+        "combine": "mean",
+        "budget": 2_000_000,
+        "target_rmse": 1e-3,
+    },
+    "nonlinear": {
+        "memory": {"scalars": 5, "vectors": 9, "matrices": 2, "dim": 4},
+        "ops": {name: "all_ops" for name in COMPONENTS},
+        "min_sizes": _sizes(6, 3, 9),
+        "max_sizes": _sizes(7, 4, 10),
+        "init_sizes": _sizes(6, 3, 9),
+        "population_size": 1000,
+        "tournament_size": 10,
+        "mutate_prob": 1.0,
+        "mutations": list(MUTATION_TYPES),
+        "initial": "random",
+        "combine": "mean",
+        "budget": 1_000_000,
+        "target_rmse": 1e-2,
+    },
+    "projected-binary": {
+        "memory": {"scalars": 5, "vectors": 9, "matrices": 2, "dim": 16},
+        "ops": {"setup": "setup_init", "predict": "predict_forward", "learn": "learn_update"},
+        "min_sizes": _sizes(1, 1, 1),
+        "max_sizes": _sizes(7, 11, 23),
+        "init_sizes": _sizes(1, 1, 1),
+        "population_size": 100,
+        "tournament_size": 10,
+        "mutate_prob": 0.9,
+        "mutations": list(PAPER_MUTATIONS),
+        "initial": "random",
+        "combine": "mean",
+        "budget": 100_000,
+        "target_rmse": None,
+        "dataset": "fashion-mnist",
+    },
+}
+
+
+class ZeroConfig(BaseModel):
+    """One AutoML-Zero experiment, completely. Build it with ``make_config`` to get a task's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: Literal["linear", "affine", "nonlinear", "projected-binary"] = "linear"
+    strategy: Literal["evolution", "random"] = "evolution"
+    budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
+    seed: int = 0
+    workers: int = Field(1, ge=1)
+    population_size: int = Field(1000, ge=1, description="P")
+    tournament_size: int = Field(10, ge=1, description="T")
+    mutate_prob: float = Field(0.9, ge=0.0, le=1.0, description="U")
+    mutations: list[str] = Field(default_factory=lambda: list(DEMO_MUTATIONS))
+    initial: Literal["random", "empty"] = "random"
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    ops: dict[str, str | list[int]] = Field(default_factory=_demo_ops)
+    min_sizes: dict[str, int] = Field(default_factory=lambda: _sizes(10, 2, 8))
+    max_sizes: dict[str, int] = Field(default_factory=lambda: _sizes(10, 2, 8))
+    init_sizes: dict[str, int] = Field(default_factory=lambda: _sizes(10, 2, 8))
+    dataset: str | None = None
+    data_dir: str | None = None
+    n_train: int = Field(100, ge=1)
+    n_valid: int = Field(100, ge=1)
+    search_tasks: int = Field(10, ge=1, description="D, tasks per fitness evaluation")
+    select_tasks: int = Field(10, ge=1)
+    final_tasks: int = Field(10, ge=1)
+    combine: Literal["mean", "median"] = "mean"
+    max_abs_error: float = Field(100.0, gt=0)
+    fec: bool = True
+    fec_capacity: int = Field(100_000, ge=1)
+    fec_max_hits: int = Field(100, ge=1)
+    fec_train: int = Field(10, ge=1)
+    fec_valid: int = Field(10, ge=1)
+    round_size: int = Field(2_000, ge=1, description="individuals per worker between migrations")
+    migrants: int = Field(5, ge=0)
+    elite_size: int = Field(10, ge=1)
+    checkpoint_every_s: float = Field(20.0, ge=0)
+    target_rmse: float | None = Field(1e-3, gt=0, description="regression: stop once search RMSE is below")
+
+    @model_validator(mode="after")
+    def _check(self) -> ZeroConfig:
+        for name in self.mutations:
+            if name not in MUTATION_TYPES:
+                raise ValueError(f"unknown mutation type {name!r}; choose from {', '.join(MUTATION_TYPES)}")
+        for table in ("ops", "min_sizes", "max_sizes", "init_sizes"):
+            unknown = set(getattr(self, table)) - set(COMPONENTS)
+            if unknown:
+                raise ValueError(f"{table} names unknown component(s) {', '.join(sorted(unknown))}")
+        if self.task == "projected-binary" and self.target_rmse is not None:
+            raise ValueError("target_rmse applies to regression tasks only")
+        return self
+
+    @property
+    def classification(self) -> bool:
+        return self.task == "projected-binary"
+
+    def stop_fitness(self) -> float | None:
+        """Search fitness at which the run stops early: the fitness of ``target_rmse`` (regression)."""
+        return None if self.target_rmse is None else fitness_from_rmse(self.target_rmse)
+
+
+def make_config(task: str = "linear", **overrides: Any) -> ZeroConfig:
+    """The config of ``task`` with the paper's (or the released code's) defaults, then ``overrides``.
+
+    Overrides that are None are ignored, so CLI flags left unset keep the task's defaults.
+    """
+    if task not in TASK_DEFAULTS:
+        raise ConfigError(f"unknown task {task!r}; choose from {', '.join(TASK_DEFAULTS)}")
+    data: dict[str, Any] = {"task": task, **json.loads(json.dumps(TASK_DEFAULTS[task]))}
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    return parse_zero_config(data)
+
+
+def parse_zero_config(data: dict[str, Any]) -> ZeroConfig:
+    try:
+        return ZeroConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "config"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"bad zero config value: {where}: {message}") from None
+
+
+def program_space(config: ZeroConfig) -> ProgramSpace:
+    memory = MemoryConfig(**config.memory.model_dump())
+    ops: dict[str, tuple[int, ...]] = {}
+    for name in COMPONENTS:
+        chosen = config.ops.get(name, "full")
+        ops[name] = op_set(chosen) if isinstance(chosen, str) else tuple(int(code) for code in chosen)
+    return ProgramSpace(
+        memory=memory,
+        ops=ops,
+        min_sizes={name: config.min_sizes.get(name, 0) for name in COMPONENTS},
+        max_sizes={name: config.max_sizes.get(name, 0) for name in COMPONENTS},
+        init_sizes={name: config.init_sizes.get(name, config.min_sizes.get(name, 0)) for name in COMPONENTS},
+    )
+
+
+def task_split(config: ZeroConfig) -> Any:
+    """The search / select / final task sets of the experiment, reproducible from its seed."""
+    from archsearch.zero.tasks import split_tasks
+
+    options: dict[str, Any] = {}
+    if config.classification:
+        options = {"dataset": config.dataset or "fashion-mnist", "data_dir": config.data_dir}
+    elif config.dataset is not None or config.data_dir is not None:
+        raise ConfigError(f"--dataset and --data-dir apply to projected-binary tasks, not {config.task}")
+    return split_tasks(
+        config.task,
+        config.memory.dim,
+        config.n_train,
+        config.n_valid,
+        config.seed,
+        search_count=config.search_tasks,
+        select_count=config.select_tasks,
+        final_count=config.final_tasks,
+        **options,
+    )
+
+
+def search_fitness(config: ZeroConfig) -> ProgramFitness:
+    from archsearch.zero.interpreter import task_batch
+
+    split = task_split(config)
+    cache = FunctionalEquivalenceCache(config.fec_capacity, config.fec_max_hits) if config.fec else None
+    return ProgramFitness(
+        task_batch(split.search),
+        MemoryConfig(**config.memory.model_dump()),
+        combine=config.combine,
+        max_abs_error=config.max_abs_error,
+        rng_seed=config.seed,
+        cache=cache,
+        fec_train=config.fec_train,
+        fec_valid=config.fec_valid,
+    )
+
+
+def build_searcher(config_data: dict[str, Any], index: int) -> Searcher:
+    """The searcher of island ``index`` (module level so that spawned workers can build their own)."""
+    config = parse_zero_config(config_data)
+    space = program_space(config)
+    fitness = search_fitness(config)
+    seed = int(np.random.SeedSequence([config.seed, index]).generate_state(1)[0])
+    if config.strategy == "random":
+        return RandomSearch(space, fitness, seed, config.elite_size)
+    return RegularizedEvolution(
+        space,
+        fitness,
+        Mutator(space, config.mutate_prob, tuple(config.mutations)),
+        population_size=config.population_size,
+        tournament_size=config.tournament_size,
+        initial=config.initial,
+        seed=seed,
+        elite_size=config.elite_size,
+    )
+
+
+# -- the experiment record ---------------------------------------------------------------------------------
+_TABLES = """
+CREATE TABLE IF NOT EXISTS zero_progress (
+    round INTEGER PRIMARY KEY, individuals INTEGER NOT NULL, elapsed_s REAL NOT NULL,
+    best_fitness REAL, population_mean REAL, fec_hit_rate REAL, full_evaluations INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zero_best (
+    round INTEGER PRIMARY KEY, individuals INTEGER NOT NULL, fitness REAL NOT NULL, program TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zero_checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 0), round INTEGER NOT NULL, individuals INTEGER NOT NULL,
+    elapsed_s REAL NOT NULL, state BLOB NOT NULL
+);
+"""
+
+
+def _create_tables(store: Store) -> None:
+    with store.transaction() as conn:
+        for statement in _TABLES.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+
+def _query(store: Store, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with store.transaction() as conn:
+        return list(conn.execute(sql, args).fetchall())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Progress after one round."""
+
+    round: int
+    individuals: int
+    elapsed_s: float
+    best_fitness: float | None
+    population_mean: float | None
+    fec_hit_rate: float | None
+    full_evaluations: int
+    individuals_per_s: float = 0.0
+
+
+@dataclass
+class FinalResult:
+    """The selected program and its numbers on the select and final (held-out) tasks."""
+
+    program: Program
+    search_fitness: float
+    select_fitness: float
+    final_fitness: float
+    final_per_task: list[float]
+    candidates: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "program": self.program.to_json(),
+            "search_fitness": self.search_fitness,
+            "select_fitness": self.select_fitness,
+            "final_fitness": self.final_fitness,
+            "final_per_task": self.final_per_task,
+            "candidates": self.candidates,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FinalResult:
+        return cls(
+            Program.from_json(data["program"]),
+            float(data["search_fitness"]),
+            float(data["select_fitness"]),
+            float(data["final_fitness"]),
+            [float(x) for x in data["final_per_task"]],
+            int(data["candidates"]),
+            {k: float(v) for k, v in data["metrics"].items()},
+        )
+
+
+Listener = Callable[[Snapshot], None]
+
+
+class Experiment:
+    """An AutoML-Zero run in ``directory`` (its ``study.db``): create, load, run, resume, finish."""
+
+    def __init__(self, directory: Path, store: Store, config: ZeroConfig) -> None:
+        self.directory = directory
+        self.store = store
+        self.config = config
+
+    @classmethod
+    def create(cls, config: ZeroConfig, directory: str | Path, overwrite: bool = False) -> Experiment:
+        directory = Path(directory)
+        db = directory / "study.db"
+        if db.exists():
+            if not overwrite:
+                raise ConfigError(f"{directory} already holds a run; resume it, or pass --overwrite")
+            for path in directory.glob("study.db*"):
+                path.unlink()
+        program_space(config)  # bad op sets and size bounds fail here, before anything is written
+        task_split(config)  # so do missing data files
+        store = Store(directory, create=True)
+        _create_tables(store)
+        store.set_meta("kind", "zero")
+        store.set_meta("zero_config", config.model_dump(mode="json"))
+        return cls(directory, store, config)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Experiment:
+        directory = Path(directory)
+        if not (directory / "study.db").exists():
+            raise StoreError(
+                f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
+            )
+        store = Store(directory)
+        data = store.get_meta("zero_config")
+        if data is None or store.get_meta("kind") != "zero":
+            store.close()
+            raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
+        _create_tables(store)
+        return cls(directory, store, parse_zero_config(data))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def memory(self) -> MemoryConfig:
+        return MemoryConfig(**self.config.memory.model_dump())
+
+    def set_budget(self, budget: int) -> None:
+        """Raise (never lower below what is done) the number of individuals of the run."""
+        if budget < self.individuals():
+            raise ConfigError(
+                f"--budget {budget:,} is below the {self.individuals():,} individuals already evaluated"
+            )
+        self.config = self.config.model_copy(update={"budget": budget})
+        self.store.set_meta("zero_config", self.config.model_dump(mode="json"))
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def progress(self) -> list[Snapshot]:
+        rows = _query(
+            self.store,
+            "SELECT round, individuals, elapsed_s, best_fitness, population_mean, fec_hit_rate, full_evaluations"
+            " FROM zero_progress ORDER BY round",
+        )
+        return [Snapshot(*row) for row in rows]
+
+    def best_history(self) -> list[tuple[int, float, Program]]:
+        rows = _query(self.store, "SELECT individuals, fitness, program FROM zero_best ORDER BY round")
+        return [(int(n), float(f), Program.from_json(json.loads(p))) for n, f, p in rows]
+
+    def best(self) -> tuple[int, float, Program] | None:
+        """The fittest program of the search so far (by search fitness): (individuals, fitness, program)."""
+        history = self.best_history()
+        return history[-1] if history else None
+
+    def final(self) -> FinalResult | None:
+        data = self.store.get_meta("zero_final")
+        return None if data is None else FinalResult.from_json(data)
+
+    def individuals(self) -> int:
+        rows = _query(self.store, "SELECT MAX(individuals) FROM zero_progress")
+        return int(rows[0][0] or 0)
+
+    # -- running ----------------------------------------------------------------------------------------
+    def _worker_budgets(self) -> list[int]:
+        budget, workers = self.config.budget, self.config.workers
+        return [budget // workers + (1 if i < budget % workers else 0) for i in range(workers)]
+
+    def run(
+        self, listeners: list[Listener] | None = None, max_time_s: float | None = None
+    ) -> FinalResult | None:
+        """Search (or continue) until the budget is spent or the target reached, then select and test.
+
+        ``max_time_s`` pauses the search after that many seconds of this call (resume continues it);
+        it returns None then.
+        """
+        config = self.config
+        factory = partial(build_searcher, config.model_dump(mode="json"))
+        started = time.monotonic()
+        with Islands(factory, config.workers, config.migrants) as islands:
+            round_index, done, elapsed_before = 0, [0] * config.workers, 0.0
+            checkpoint = _query(
+                self.store, "SELECT round, elapsed_s, state FROM zero_checkpoint WHERE id = 0"
+            )
+            if checkpoint:
+                round_index, elapsed_before, blob = checkpoint[0]
+                islands.load_state_dict(blob)
+                done = [int(s["evaluated"]) for s in islands.stats()]
+            with self.store.transaction() as conn:  # snapshots written after the checkpoint are redone
+                conn.execute("DELETE FROM zero_progress WHERE round > ?", (round_index,))
+                conn.execute("DELETE FROM zero_best WHERE round > ?", (round_index,))
+            budgets = self._worker_budgets()
+            best = self.best()
+            best_fitness = None if best is None else best[1]
+            last_checkpoint = time.monotonic()
+            stop_fitness = config.stop_fitness()
+            while sum(done) < sum(budgets) and not (
+                stop_fitness is not None and best_fitness is not None and best_fitness >= stop_fitness
+            ):
+                if max_time_s is not None and time.monotonic() - started >= max_time_s:
+                    return None
+                tick = time.monotonic()
+                counts = [min(config.round_size, budgets[i] - done[i]) for i in range(config.workers)]
+                islands.run_round(counts)
+                round_index += 1
+                stats = islands.stats()
+                done = [int(s["evaluated"]) for s in stats]
+                elapsed = elapsed_before + time.monotonic() - started
+                snapshot = _snapshot(
+                    round_index, stats, elapsed, sum(counts) / max(time.monotonic() - tick, 1e-9)
+                )
+                improved: Individual | None = None
+                island_best = max((s.get("best_fitness", -math.inf) for s in stats), default=-math.inf)
+                if best_fitness is None or island_best > best_fitness:
+                    improved = islands.elite()[0]
+                    best_fitness = improved.fitness
+                due = time.monotonic() - last_checkpoint >= config.checkpoint_every_s
+                finished = sum(done) >= sum(budgets) or (
+                    stop_fitness is not None and best_fitness is not None and best_fitness >= stop_fitness
+                )
+                blob = islands.state_dict() if due or finished else None
+                self._record(snapshot, improved, blob)
+                if blob is not None:
+                    last_checkpoint = time.monotonic()
+                for listener in listeners or []:
+                    listener(snapshot)
+            candidates = islands.elite()
+        return self.finish(candidates)
+
+    def _record(self, snapshot: Snapshot, improved: Individual | None, blob: bytes | None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO zero_progress VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    snapshot.round,
+                    snapshot.individuals,
+                    snapshot.elapsed_s,
+                    snapshot.best_fitness,
+                    snapshot.population_mean,
+                    snapshot.fec_hit_rate,
+                    snapshot.full_evaluations,
+                ),
+            )
+            if improved is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO zero_best VALUES (?, ?, ?, ?)",
+                    (
+                        snapshot.round,
+                        snapshot.individuals,
+                        improved.fitness,
+                        json.dumps(improved.program.to_json()),
+                    ),
+                )
+            if blob is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO zero_checkpoint VALUES (0, ?, ?, ?, ?)",
+                    (snapshot.round, snapshot.individuals, snapshot.elapsed_s, blob),
+                )
+
+    def finish(self, candidates: list[Individual]) -> FinalResult:
+        """Select the best of ``candidates`` on the select tasks, evaluate it on the final tasks, store it."""
+        from archsearch.zero.interpreter import evaluate_each
+
+        config = self.config
+        split = task_split(config)
+        memory = MemoryConfig(**config.memory.model_dump())
+        unique: list[Individual] = []
+        for member in candidates:
+            if all(member.program != other.program for other in unique):
+                unique.append(member)
+        unique = unique[: config.elite_size]
+        if not unique:
+            raise ConfigError("the search evaluated no program; raise the budget")
+
+        def score(program: Program, tasks: Any) -> np.ndarray:
+            return evaluate_each(
+                program, tasks, memory, rng_seed=config.seed, max_abs_error=config.max_abs_error
+            )
+
+        select = [_combine(score(m.program, split.select), config.combine) for m in unique]
+        winner_index = int(np.argmax(select))  # ties: the fitter on the search tasks (listed first)
+        winner = unique[winner_index]
+        final_each = score(winner.program, split.final)
+        metrics: dict[str, float] = {}
+        if config.classification:
+            metrics["final_accuracy_mean"] = float(np.mean(final_each))
+        else:
+            rmse = rmse_from_fitness(final_each)
+            metrics.update(
+                final_rmse_mean=float(np.mean(rmse)),
+                final_rmse_median=float(np.median(rmse)),
+                final_rmse_max=float(np.max(rmse)),
+            )
+            if config.target_rmse is not None:
+                metrics["solved"] = float(np.mean(rmse) < config.target_rmse)
+        result = FinalResult(
+            program=winner.program,
+            search_fitness=winner.fitness,
+            select_fitness=select[winner_index],
+            final_fitness=_combine(final_each, config.combine),
+            final_per_task=[float(x) for x in final_each],
+            candidates=len(unique),
+            metrics=metrics,
+        )
+        self.store.set_meta("zero_final", result.to_json())
+        return result
+
+
+def _combine(values: np.ndarray, combine: str) -> float:
+    return float(np.mean(values) if combine == "mean" else np.median(values))
+
+
+def _snapshot(round_index: int, stats: list[dict[str, float]], elapsed: float, rate: float) -> Snapshot:
+    bests = [s["best_fitness"] for s in stats if "best_fitness" in s]
+    means = [s["population_mean"] for s in stats if "population_mean" in s]
+    lookups = sum(s.get("fec_lookups", 0.0) for s in stats)
+    hits = sum(s.get("fec_hits", 0.0) for s in stats)
+    return Snapshot(
+        round=round_index,
+        individuals=int(sum(s["evaluated"] for s in stats)),
+        elapsed_s=elapsed,
+        best_fitness=max(bests) if bests else None,
+        population_mean=float(np.mean(means)) if means else None,
+        fec_hit_rate=hits / lookups if lookups else None,
+        full_evaluations=int(sum(s.get("full_evaluations", s["evaluated"]) for s in stats)),
+        individuals_per_s=rate,
+    )
