@@ -402,6 +402,7 @@ def bench_nb201(
 FEATURE_COMMANDS: list[str] = [
     "archsearch.oneshot.cli",
     "archsearch.cli_multiobjective",
+    "archsearch.zero.cli",
 ]
 for _module in FEATURE_COMMANDS:
     importlib.import_module(_module).register(app, bench_app)
