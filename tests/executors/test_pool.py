@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
+import numpy as np
+
 from archsearch.evaluators.base import Evaluator, Result
+from archsearch.executors.pool import PoolExecutor
 from archsearch.study import Study
 from conftest import toy_config
 
@@ -66,3 +70,36 @@ def test_a_trial_that_always_kills_its_worker_fails_after_max_retries_and_the_se
     assert killers and others
     assert all(t.status == "failed" and t.error.startswith("worker died 3 times:") for t in killers)
     assert all(t.status == "ok" for t in others)
+
+
+def _wait_for(condition, timeout_s: float = 60.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_pool_says_which_worker_process_runs_which_trial_and_which_wait(toy_space):
+    from conftest import ToyEvaluator
+
+    executor = PoolExecutor(workers=2)
+    try:
+        evaluator = ToyEvaluator(sleep_s=1.5)
+        archs = [toy_space.sample(np.random.default_rng(n)) for n in range(3)]
+        futures = {n: executor.submit(evaluator, toy_space, arch, n) for n, arch in enumerate(archs)}
+        busy = _wait_for(lambda: (a := executor.activity(futures)).busy == 2 and a)
+        assert sorted(n for trials in busy.workers.values() for n in trials) == [0, 1]
+        assert busy.unplaced == [2] and busy.queued == 1
+        for name in busy.workers:  # real worker processes of this pool
+            pid = int(name.removeprefix("pid "))
+            status = Path(f"/proc/{pid}/status").read_text()
+            assert f"PPid:\t{os.getpid()}\n" in status
+        for future in futures.values():
+            assert future.result().ok
+        idle = executor.activity({})
+        assert set(idle.workers) == set(busy.workers) and idle.busy == 0 and idle.queued == 0
+    finally:
+        executor.shutdown()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -15,14 +16,53 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from archsearch.executors.base import Activity
 from archsearch.store.sqlite import TrialRecord
+
+MAX_WORKER_LINES = 8  # a cluster's hundreds of workers are summed up beyond this
+
+
+def _trials(numbers: list[int]) -> str:
+    shown = " ".join(f"#{n}" for n in numbers[:6])
+    return shown + (f" +{len(numbers) - 6}" if len(numbers) > 6 else "")
+
+
+def activity_lines(activity: Activity, limit: int = MAX_WORKER_LINES) -> list[str]:
+    """One line per worker (busy first, then idle ones), saying which trials it runs; then the queue."""
+    busy = [(name, trials) for name, trials in activity.workers.items() if trials]
+    idle = [name for name, trials in activity.workers.items() if not trials]
+    lines = [f"{name}: busy {_trials(trials)}" for name, trials in busy[:limit]]
+    if len(busy) > limit:
+        lines.append(f"... {len(busy) - limit} more busy workers")
+    room = max(0, limit - len(lines))
+    lines += [f"{name}: idle" for name in idle[:room]]
+    if len(idle) > room:
+        lines.append(f"... {len(idle) - room} more idle workers")
+    if activity.unplaced:
+        lines.append(f"in flight, worker not known: {_trials(activity.unplaced)}")
+    return lines
+
+
+class _ProgressWithWorkers(Progress):
+    """A rich Progress that draws, under its bar, what each worker is doing (refreshed live)."""
+
+    def __init__(self, *columns: object, lines: Callable[[], list[str]], **kwargs: object) -> None:
+        self._lines = lines  # before Progress.__init__, which renders once
+        super().__init__(*columns, **kwargs)  # type: ignore[arg-type]
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        for line in self._lines():
+            yield f"  [dim]{escape(line)}[/dim]"
 
 
 class RichProgress:
     """A StudyListener that draws a progress bar and logs one line per finished trial.
 
     The status line shows the trials running on workers, those queued in the executor (submitted
-    beyond the worker count), and throughput: children finished per hour of wall-clock in this run.
+    beyond the worker count), and throughput: children finished per hour of wall-clock in this run. Once
+    the study hands it its ``activity`` (``watch``), lines under the bar show each worker (process, Ray
+    actor) as busy with its trials or idle, and the queue depth comes from the executor.
     """
 
     def __init__(self, total: int, done: int = 0, best: float | None = None, console: Console | None = None):
@@ -33,7 +73,8 @@ class RichProgress:
         self.finished_here = 0
         self._clock = time.monotonic
         self._started = self._clock()
-        self._progress = Progress(
+        self._activity: Callable[[], Activity] | None = None
+        self._progress = _ProgressWithWorkers(
             TextColumn("[bold]search"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -42,17 +83,27 @@ class RichProgress:
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=self.console,
+            lines=self.worker_lines,
         )
         self._task = self._progress.add_task("search", total=total, completed=done, status=self._status())
+
+    def watch(self, activity: Callable[[], Activity]) -> None:
+        """Called by the study with a function that says which worker runs which trial."""
+        self._activity = activity
+
+    def worker_lines(self) -> list[str]:
+        return [] if self._activity is None else activity_lines(self._activity())
 
     @property
     def running(self) -> int:
         """Trials executing on a worker now."""
-        return self.in_flight if self.workers is None else min(self.in_flight, self.workers)
+        return self.in_flight - self.queued
 
     @property
     def queued(self) -> int:
-        """Trials submitted but waiting for a free worker."""
+        """Trials submitted but waiting for a free worker (the executor's count once it is watched)."""
+        if self._activity is not None:
+            return min(self.in_flight, self._activity().queued)
         return 0 if self.workers is None else max(0, self.in_flight - self.workers)
 
     def children_per_hour(self) -> float | None:
