@@ -4,6 +4,7 @@ import pytest
 
 from archsearch.errors import ConfigError
 from archsearch.zero.fec import FunctionalEquivalenceCache
+from archsearch.zero.program import Instruction, MemoryConfig, Program
 
 
 def test_lookup_misses_then_hits_and_counts_the_rate():
@@ -56,3 +57,56 @@ def test_bad_sizes_are_rejected():
         FunctionalEquivalenceCache(capacity=0)
     with pytest.raises(ConfigError, match="max_hits"):
         FunctionalEquivalenceCache(max_hits=0)
+
+
+# -- the FEC signature on real programs (interpreter) -------------------------------------------------
+
+
+def _sgd(lr: float, dead: tuple = ()) -> Program:
+    """Linear regression by SGD in the demo's op set; ``dead`` instructions are appended to Learn."""
+    return Program(
+        setup=(Instruction(56, out=2, data=(lr, 0.0)),),
+        predict=(Instruction(27, 0, 1, 1),),
+        learn=(
+            Instruction(2, 0, 1, 3),  # s3 = s0 - s1
+            Instruction(3, 2, 3, 3),  # s3 = s2 * s3
+            Instruction(18, 3, 0, 2),  # v2 = s3 * v0
+            Instruction(23, 1, 2, 1),  # v1 = v1 + v2
+            *dead,
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def small_tasks():
+    from archsearch.zero.tasks import make_tasks
+
+    return make_tasks("linear", 3, 4, 30, 20, seed=1)
+
+
+def test_signature_is_equal_for_programs_differing_only_by_dead_code(small_tasks):
+    from archsearch.zero.interpreter import fec_signature
+
+    memory = MemoryConfig()
+    # s3 and v2 are recomputed before they are read at the next step: writing them last is dead code
+    dead = (Instruction(3, 2, 2, 3), Instruction(18, 1, 0, 2))
+    plain, padded = _sgd(0.1), _sgd(0.1, dead)
+    assert plain != padded
+    assert fec_signature(plain, small_tasks, memory) == fec_signature(padded, small_tasks, memory)
+    assert fec_signature(plain, small_tasks, memory) != fec_signature(_sgd(0.11), small_tasks, memory)
+    live = (Instruction(3, 2, 2, 2),)  # s2 = s2 * s2 changes the learning rate of the next step
+    assert fec_signature(plain, small_tasks, memory) != fec_signature(_sgd(0.1, live), small_tasks, memory)
+
+
+def test_program_fitness_reuses_the_fitness_of_an_equivalent_program(small_tasks):
+    from archsearch.zero.evolution import ProgramFitness
+    from archsearch.zero.interpreter import evaluate
+
+    memory = MemoryConfig()
+    fitness = ProgramFitness(small_tasks, memory, cache=FunctionalEquivalenceCache())
+    dead = (Instruction(3, 2, 2, 3),)
+    first = fitness(_sgd(0.1))
+    assert first == evaluate(_sgd(0.1), small_tasks, memory, combine="mean")
+    assert fitness(_sgd(0.1, dead)) == first
+    assert fitness(_sgd(0.2)) != first
+    assert fitness.evaluations == 2 and fitness.cache is not None and fitness.cache.hits == 1
