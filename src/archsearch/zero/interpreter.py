@@ -64,18 +64,8 @@ P_SCALARS, P_VECTORS, P_MATRICES, P_EPOCHS, P_TRAIN_TOTAL, P_TRAIN, P_VALID, P_S
 
 def encode(program: Program) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The arrays the compiled loop runs: codes (n, 4) int64 rows (op, in1, in2, out), constants (n, 2)
-    float64, and the four offsets [setup start, predict start, learn start, end]."""
-    instructions = program.setup + program.predict + program.learn
-    n = len(instructions)
-    codes = np.fromiter(
-        (x for i in instructions for x in (i.op, i.in1, i.in2, i.out)), dtype=np.int64, count=4 * n
-    ).reshape(n, 4)
-    constants = np.fromiter((x for i in instructions for x in i.data), dtype=np.float64, count=2 * n).reshape(
-        n, 2
-    )
-    a, b = len(program.setup), len(program.predict)
-    offsets = np.array([0, a, a + b, n], dtype=np.int64)
-    return codes, constants, offsets
+    float64, and the four offsets [setup start, predict start, learn start, end] (cached per program)."""
+    return program.arrays
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 from archsearch.errors import ConfigError
 from archsearch.zero.ops import OPS, PREFIX, Kind
@@ -103,6 +106,20 @@ class Program:
 
     def size(self) -> int:
         return len(self.setup) + len(self.predict) + len(self.learn)
+
+    @cached_property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The program as the interpreter runs it, computed once per program: codes (n, 4) int64 rows
+        (op, in1, in2, out), constants (n, 2) float64, offsets [setup, predict, learn, end] int64.
+        Do not modify the arrays: they are shared by every evaluation of this program."""
+        instructions = self.setup + self.predict + self.learn
+        n = len(instructions)
+        codes = np.fromiter(
+            (x for i in instructions for x in (i.op, i.in1, i.in2, i.out)), dtype=np.int64, count=4 * n
+        ).reshape(n, 4)
+        constants = np.fromiter((x for i in instructions for x in i.data), dtype=np.float64, count=2 * n)
+        a, b = len(self.setup), len(self.predict)
+        return codes, constants.reshape(n, 2), np.array([0, a, a + b, n], dtype=np.int64)
 
     def to_json(self) -> dict[str, Any]:
         return {name: [ins.to_json() for ins in self.component(name)] for name in COMPONENTS}
