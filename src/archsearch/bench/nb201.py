@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.bench.parallel import map_searches
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import DATASETS, TabularEvaluator, load_table, optimum
-from archsearch.executors.base import die_with_parent
 from archsearch.registry import construct
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.study import trial_seed
@@ -97,13 +95,6 @@ def _run_job(job: tuple[str, str, float, int]) -> SearchTrace:
     return run_search(*job)
 
 
-def _init_worker() -> None:
-    import torch
-
-    die_with_parent()
-    torch.set_num_threads(1)
-
-
 def run_benchmark(
     strategies: Sequence[str],
     datasets: Sequence[str],
@@ -126,20 +117,7 @@ def run_benchmark(
         for name in strategies
         for run in range(runs)
     ]
-    workers = workers or os.cpu_count() or 1
-    traces: list[SearchTrace] = []
-    if workers == 1:
-        for job in jobs:
-            traces.append(_run_job(job))
-            if progress:
-                progress(len(traces), len(jobs))
-        return traces
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-        for trace in pool.imap(_run_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
-            traces.append(trace)
-            if progress:
-                progress(len(traces), len(jobs))
-    return traces
+    return map_searches(_run_job, jobs, workers, progress)
 
 
 @dataclass

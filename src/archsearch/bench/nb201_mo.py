@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from archsearch import front
+from archsearch.bench.parallel import map_searches
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import TabularEvaluator, load_table
-from archsearch.executors.base import die_with_parent
 from archsearch.objectives import Objective, loss_vector, parse_objectives
 from archsearch.pareto import hypervolume, pareto_mask
 from archsearch.registry import accepts, construct, resolve
@@ -164,13 +162,6 @@ def _run_job(job: tuple[str, str, float, int, tuple[str, ...]]) -> MOTrace:
     return run_search(*job)
 
 
-def _init_worker() -> None:
-    import torch
-
-    die_with_parent()
-    torch.set_num_threads(1)
-
-
 def check_names(strategies: Sequence[str], devices: Sequence[str], objectives: Sequence[str]) -> None:
     """Fail with one line before any work for an unknown strategy, device or objective."""
     for name in strategies:
@@ -207,20 +198,7 @@ def run_benchmark(
         for name in strategies
         for run in range(runs)
     ]
-    workers = workers or os.cpu_count() or 1
-    traces: list[MOTrace] = []
-    if workers == 1:
-        for job in jobs:
-            traces.append(_run_job(job))
-            if progress:
-                progress(len(traces), len(jobs))
-        return traces
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-        for trace in pool.imap(_run_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
-            traces.append(trace)
-            if progress:
-                progress(len(traces), len(jobs))
-    return traces
+    return map_searches(_run_job, jobs, workers, progress)
 
 
 @dataclass

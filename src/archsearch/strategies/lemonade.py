@@ -10,19 +10,12 @@ import numpy as np
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
-from archsearch.objectives import (
-    Constraint,
-    Objective,
-    loss_vector,
-    parse_constraints,
-    parse_objectives,
-    total_violation,
-)
+from archsearch.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from archsearch.pareto import pareto_mask
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies.base import Strategy
 from archsearch.strategies.mutation import mutate
-from archsearch.strategies.nsga2 import NOVELTY_ATTEMPTS, Member
+from archsearch.strategies.nsga2 import Member, propose_novel
 
 
 def inverse_density_weights(points: np.ndarray) -> np.ndarray:
@@ -128,21 +121,14 @@ class Lemonade(Strategy):
         return mutate(self.space, parent.arch, self.rng)
 
     def ask(self) -> Architecture:
-        child = self._child()
-        for _ in range(NOVELTY_ATTEMPTS):
-            if child not in self.proposed:
-                break
-            child = self._child()
-        self.proposed.add(child)
-        return child
+        return propose_novel(self._child, self.proposed)
 
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
         self.num_told += 1
         if not result.ok:
             self.num_failed += 1
             return
-        losses = tuple(float(x) for x in loss_vector(self.objectives, result.metrics))
-        self.members.append(Member(arch, losses, total_violation(self.constraints, result.metrics)))
+        self.members.append(Member.of(arch, result, self.objectives, self.constraints))
         self._parents = None
 
     def progress(self) -> dict[str, float]:

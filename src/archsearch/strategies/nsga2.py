@@ -4,7 +4,7 @@ mutation of decisions, elitist (mu + lambda) survival."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,33 @@ class Member:
         return self.arch.to_dict(), list(self.losses), self.violation
 
     @classmethod
+    def of(
+        cls,
+        arch: Architecture,
+        result: Result,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint],
+    ) -> Member:
+        """The member for ``arch`` from the metrics of its result."""
+        losses = tuple(float(x) for x in loss_vector(objectives, result.metrics))
+        return cls(arch, losses, total_violation(constraints, result.metrics))
+
+    @classmethod
     def from_state(cls, state: Sequence[Any]) -> Member:
         arch, losses, violation = state
         return cls(Architecture.from_dict(arch), tuple(float(x) for x in losses), float(violation))
+
+
+def propose_novel(make_child: Callable[[], Architecture], proposed: set[Architecture]) -> Architecture:
+    """A child from ``make_child`` not yet in ``proposed`` (redrawn up to ``NOVELTY_ATTEMPTS`` times, then
+    accepted anyway: a small space can run out), recorded in ``proposed``."""
+    child = make_child()
+    for _ in range(NOVELTY_ATTEMPTS):
+        if child not in proposed:
+            break
+        child = make_child()
+    proposed.add(child)
+    return child
 
 
 def crossover(
@@ -173,13 +197,7 @@ class NSGA2(Strategy):
         return mutate_each(self.space, first, self.rng, self.mutation_rate)
 
     def ask(self) -> Architecture:
-        child = self._child()
-        for _ in range(NOVELTY_ATTEMPTS):
-            if child not in self.proposed:
-                break
-            child = self._child()
-        self.proposed.add(child)
-        return child
+        return propose_novel(self._child, self.proposed)
 
     # -- selection ----------------------------------------------------------------------------------
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
@@ -187,8 +205,7 @@ class NSGA2(Strategy):
         if not result.ok:
             self.num_failed += 1
             return
-        losses = tuple(float(x) for x in loss_vector(self.objectives, result.metrics))
-        self.offspring.append(Member(arch, losses, total_violation(self.constraints, result.metrics)))
+        self.offspring.append(Member.of(arch, result, self.objectives, self.constraints))
         if len(self.offspring) >= self.population_size:
             self._survive()
 

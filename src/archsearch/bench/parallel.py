@@ -1,0 +1,45 @@
+"""Seeded searches spread over worker processes: the pool both NAS-Bench-201 benchmarks use."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from archsearch.executors.base import die_with_parent
+
+Job = TypeVar("Job")
+Trace = TypeVar("Trace")
+
+
+def init_worker() -> None:
+    """Workers die with the driver and keep to one torch thread each."""
+    import torch
+
+    die_with_parent()
+    torch.set_num_threads(1)
+
+
+def map_searches(
+    run: Callable[[Job], Trace],
+    jobs: Sequence[Job],
+    workers: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> list[Trace]:
+    """``run`` (a module-level function) on every job, in order, over ``workers`` spawned processes
+    (default: all cores; 1 runs them here); ``progress(done, total)`` after each."""
+    workers = workers or os.cpu_count() or 1
+    results: list[Trace] = []
+    if workers == 1:
+        for job in jobs:
+            results.append(run(job))
+            if progress:
+                progress(len(results), len(jobs))
+        return results
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
+        for result in pool.imap(run, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
+            results.append(result)
+            if progress:
+                progress(len(results), len(jobs))
+    return results
