@@ -15,14 +15,9 @@ from archsearch.errors import ConfigError
 DEFAULT_STRATEGIES = "nsga2,lemonade,optuna_nsga2,evolution,random"
 
 
-def _names(text: str, flag: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"{flag} needs at least one name")
-    return names
-
-
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    from archsearch.cli import _split_names as _names  # defined before cli.py registers feature modules
+
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
 
