@@ -19,21 +19,9 @@ from archsearch.spaces.base import Architecture
 from archsearch.store.sqlite import Store
 from oneshot.test_run import GreedyCategorical, StopAfterEpoch, trajectory
 
-TINY = [
-    "--dataset",
-    "digits",
-    "--train-limit",
-    "160",
-    "--batch-size",
-    "32",
-    "--threads",
-    "1",
-    "--set",
-    "supernet.channels=2",
-    "--set",
-    "supernet.cells_per_stage=1",
-    "--quiet",
-]
+DATA = ["--dataset", "digits", "--train-limit", "160", "--batch-size", "32", "--threads", "1", "--quiet"]
+NB201_TINY = ["--set", "supernet.channels=2", "--set", "supernet.cells_per_stage=1"]
+TINY = DATA + NB201_TINY
 
 
 def run_cli(*args: str) -> int:
@@ -135,6 +123,7 @@ METHOD_FLAGS = {
     "darts-1st": ["--method", "darts", "--order", "1"],
     "darts-2nd": ["--method", "darts", "--order", "2"],
     "asng": ["--method", "asng"],
+    "asng-darts-space": ["--method", "asng", "--space", "darts"],
 }
 
 
@@ -142,7 +131,10 @@ METHOD_FLAGS = {
 @pytest.mark.parametrize("name", list(METHOD_FLAGS))
 def test_each_method_searches_digits_end_to_end(tmp_path, name, capsys) -> None:
     run = tmp_path / name
-    assert run_cli("oneshot", *METHOD_FLAGS[name], "--epochs", "2", "--out", str(run), *TINY) == 0
+    sizes = (
+        ["--set", "supernet.channels=2", "--set", "supernet.cells=1"] if "darts-space" in name else NB201_TINY
+    )
+    assert run_cli("oneshot", *METHOD_FLAGS[name], "--epochs", "2", "--out", str(run), *DATA, *sizes) == 0
     store = Store(run)
     epochs, summary = store.epochs(), store.get_meta("summary")
     store.close()
@@ -150,6 +142,11 @@ def test_each_method_searches_digits_end_to_end(tmp_path, name, capsys) -> None:
     assert all(abs(sum(row) - 1.0) < 1e-6 for e in epochs for row in e.probabilities)
     assert summary["arch_str"] == epochs[-1].arch_str
     assert 0.0 <= summary["estimate_test_acc"] <= 1.0
-    assert summary["nb201"]["cifar10"]["rank"] >= 1
+    if "darts-space" in name:
+        assert (
+            summary["space"] == "darts_cell" and "normal:" in summary["arch_str"] and "nb201" not in summary
+        )
+    else:
+        assert summary["nb201"]["cifar10"]["rank"] >= 1
     assert run_cli("export", str(run)) == 0
     assert Path(run / "export" / "model.py").is_file()

@@ -286,6 +286,20 @@ def test_collapse_is_reported_for_skip_and_none_cells() -> None:
     assert check_collapse(space, pools).verdict == "collapsed: no op of the cell has weights"
 
 
+def test_collapse_of_a_darts_cell_counts_its_normal_cell() -> None:
+    from archsearch.spaces.nasnet_cell import Block, DartsCellSpace
+
+    space = DartsCellSpace()
+    conv = [Block(0, 1, "sep_conv_3x3", "dil_conv_3x3") for _ in range(4)]
+    skips = [Block(0, 1, "skip_connect", "skip_connect")] * 3 + [Block(0, 1, "skip_connect", "sep_conv_3x3")]
+    collapsed = check_collapse(space, space.from_cells(skips, conv))
+    assert (
+        collapsed.collapsed and collapsed.skip_none == 7 and "7 of 8 edges are skip/none" in collapsed.verdict
+    )
+    healthy = check_collapse(space, space.from_cells(conv, skips))  # the reduction cell does not count
+    assert not healthy.collapsed and healthy.ops == ("sep_conv_3x3", "dil_conv_3x3") * 4
+
+
 def test_entropy_and_skip_mass_by_hand() -> None:
     probabilities = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
     assert mean_entropy(probabilities) == pytest.approx(np.log(2) / 2, abs=1e-9)

@@ -215,7 +215,7 @@ def export_run(directory: Path, target: Path | None = None) -> None:
         summary = store.get_meta("summary")
         epochs = store.epochs()
         shape, num_classes = store.get_meta("data_shape")
-        space = construct("space", store.get_meta("space_name"), {})
+        space = construct("space", store.get_meta("space_name"), store.get_meta("space_config", {}))
     finally:
         store.close()
     if summary is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -48,7 +49,7 @@ def distribution_over_epochs(epochs: Sequence[EpochRecord]) -> np.ndarray:
 def plot_distribution_heatmap(
     epochs: Sequence[EpochRecord], op_names: Sequence[str], edge_names: Sequence[str], path: str | Path
 ) -> Path:
-    """One panel per edge: ops (rows) x epochs (columns), coloured by probability from 0 to 1."""
+    """One panel per edge: ops (rows) x epochs (columns), coloured by probability from 0 to the largest."""
     if not epochs:
         return plots._placeholder(path, "Architecture distribution", "no finished epoch yet")
     history = distribution_over_epochs(epochs)
@@ -58,6 +59,9 @@ def plot_distribution_heatmap(
     figure = Figure(figsize=(3.4 * columns + 1.2, 0.32 * len(op_names) * rows + 1.0 * rows + 0.6))
     axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
     image = None
+    # the colour scale ends at the largest probability seen, so that early, near-uniform DARTS softmax
+    # weights still show their differences; the colour bar gives the scale
+    top = float(max(history.max(), 1e-6))
     for edge in range(rows * columns):
         ax = axes[edge // columns][edge % columns]
         if edge >= edges:
@@ -68,7 +72,7 @@ def plot_distribution_heatmap(
             aspect="auto",
             origin="upper",
             vmin=0.0,
-            vmax=1.0,
+            vmax=top,
             cmap="viridis",
             interpolation="nearest",
             extent=(0.5, len(epochs) + 0.5, len(op_names) - 0.5, -0.5),
@@ -77,11 +81,11 @@ def plot_distribution_heatmap(
         ax.set_yticks(range(len(op_names)))
         ax.set_yticklabels(op_names, fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_ticks(ax, len(epochs))
         if edge // columns == rows - 1:
             ax.set_xlabel("epoch", fontsize=8)
     figure.suptitle("Architecture distribution per edge over the search", fontsize=11)
-    figure.subplots_adjust(left=0.14, right=0.88, top=1 - 0.6 / figure.get_figheight(), hspace=0.45)
+    figure.subplots_adjust(left=0.14, right=0.88, top=1 - 1.0 / figure.get_figheight(), hspace=0.45)
     if image is not None:
         bar = figure.add_axes((0.9, 0.15, 0.015, 0.7))
         figure.colorbar(image, cax=bar, label="probability")
@@ -101,9 +105,17 @@ def plot_curves(epochs: Sequence[EpochRecord], path: str | Path) -> Path:
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_ticks(ax, len(epochs))
     figure.tight_layout()
     return plots._save(figure, path)
+
+
+def _epoch_ticks(ax: Axes, count: int) -> None:
+    """Whole epochs 1..count on the x axis (every one while they fit)."""
+    if count <= 12:
+        ax.set_xticks(range(1, count + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def write_oneshot_report(run_dir: str | Path, out_dir: str | Path) -> Path:

@@ -175,6 +175,17 @@ def edge_names(supernet: Any) -> list[str]:
         from archsearch.spaces.nb201 import EDGE_NAMES
 
         return list(EDGE_NAMES)
+    if supernet.space_name == "darts_cell":
+        from archsearch.oneshot.supernet import darts_edges
+
+        def state(source: int) -> str:
+            return ("h[i-2]", "h[i-1]")[source] if source < 2 else f"block {source - 2}"
+
+        return [
+            f"{cell} block {block} <- {state(source)}"
+            for cell in ("normal", "reduction")
+            for block, source in darts_edges(supernet.blocks)
+        ]
     return [f"edge {i}" for i in range(supernet.edges)]
 
 
@@ -203,12 +214,17 @@ class OneShotRun:
         self.device = resolve_device(config.device)
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        self.space: SearchSpace = construct("space", NORMAL_SPACES[config.space], {})
         self.data = load_search_data(config, self.device)
         torch.manual_seed(config.seed)  # the supernet's initial weights
         self.supernet = make_supernet(
             config.space, self.data.input_shape, self.data.num_classes, **config.supernet
         ).to(self.device)
+        # the normal space of the derived cells: the supernet's own (DARTS: its skeleton's sizes) or, for
+        # NB201, the benchmark's space at the paper's sizes, so an exported cell is the one the table scores
+        own_space = getattr(self.supernet, "space", None)
+        self.space: SearchSpace = (
+            own_space() if callable(own_space) else construct("space", NORMAL_SPACES[config.space], {})
+        )
         # the run's length sets the methods' learning-rate schedules (ENAS restarts count epochs)
         from archsearch.oneshot.base import METHODS
 
@@ -245,6 +261,7 @@ class OneShotRun:
         store.set_meta("kind", RUN_KIND)
         store.set_meta("oneshot_config", config.model_dump(mode="json"))
         store.set_meta("space_name", run.space.name)
+        store.set_meta("space_config", run.space.config())
         store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
         store.set_meta("op_names", list(run.supernet.op_names))
         store.set_meta("edge_names", edge_names(run.supernet))
