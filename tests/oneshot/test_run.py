@@ -282,6 +282,10 @@ def test_collapse_is_reported_for_skip_and_none_cells() -> None:
     assert nb201_output_is_zero(cut)
     assert "outputs zeros" in check_collapse(space, Architecture("nb201", cut)).verdict
     assert not nb201_output_is_zero(("nor_conv_3x3", "none", "nor_conv_3x3", "none", "none", "nor_conv_3x3"))
+    pooled = check_collapse(space, Architecture("nb201", ("avg_pool_3x3",) * 4 + ("nor_conv_3x3", "none")))
+    assert not pooled.collapsed and pooled.parameter_free_dominated
+    assert pooled.verdict.startswith("parameter-free ops dominate: 5 of 6 edges are pooling/skip/none")
+    assert not check_collapse(space, healthy).parameter_free_dominated
     pools = Architecture("nb201", ("avg_pool_3x3",) * 6)
     assert check_collapse(space, pools).verdict == "collapsed: no op of the cell has weights"
 

@@ -103,7 +103,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     table.add_row("one-shot estimate (valid)", f"{summary['estimate_valid_acc']:.4f}")
     table.add_row("one-shot estimate (test)", f"{summary['estimate_test_acc']:.4f}")
     collapse = summary["collapse"]
-    colour = "red" if collapse["collapsed"] else "green"
+    colour = (
+        "red" if collapse["collapsed"] else "yellow" if collapse.get("parameter_free_dominated") else "green"
+    )
     table.add_row("collapse check", f"[{colour}]{escape(collapse['verdict'])}[/{colour}]")
     if summary.get("mean_epoch_s") is not None:
         table.add_row("wall time per epoch", f"{summary['mean_epoch_s']:.2f} s")

@@ -32,6 +32,7 @@ class CollapseCheck:
     parametric: int
     output_is_zero: bool
     collapsed: bool
+    parameter_free_dominated: bool
     verdict: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,11 +79,18 @@ def check_collapse(space: SearchSpace, arch: Architecture) -> CollapseCheck:
     if parametric == 0:
         reasons.append("no op of the cell has weights")
     collapsed = bool(reasons)
+    # pooling, skip and none on most edges: the wider failure of Zela et al. (parameter-free ops win)
+    dominated = len(ops) - parametric > COLLAPSE_FRACTION * len(ops)
     if collapsed:
         verdict = "collapsed: " + "; ".join(reasons)
+    elif dominated:
+        verdict = (
+            f"parameter-free ops dominate: {len(ops) - parametric} of {len(ops)} edges are pooling/skip/none "
+            f"({skip_none} skip/none), {parametric} with weights"
+        )
     else:
         verdict = f"not collapsed: {skip_none} of {len(ops)} edges skip/none, {parametric} with weights"
-    return CollapseCheck(ops, skip_none, parametric, output_is_zero, collapsed, verdict)
+    return CollapseCheck(ops, skip_none, parametric, output_is_zero, collapsed, dominated, verdict)
 
 
 def skip_none_mass(probabilities: np.ndarray, op_names: Sequence[str]) -> float:
