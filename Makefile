@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/nb201_overhead.py
 	$(BIN)/python benchmarks/rnn_cell_speed.py
 	$(BIN)/python benchmarks/nasrl_vs_random.py
+	$(BIN)/python benchmarks/oneshot_cost.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache
