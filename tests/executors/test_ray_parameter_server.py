@@ -208,3 +208,30 @@ def test_a_driver_killed_with_kill_9_resumes_from_its_parameter_server_checkpoin
     # and the search goes on exactly as an uninterrupted one (K = 1: the single-process REINFORCE)
     reference, reference_params = _reinforce_reference(tmp_path / "reinforce", n_trials=16, m=4)
     _assert_same_search(trials, reference, params, reference_params)
+
+
+@pytest.mark.slow
+def test_a_replica_actor_killed_mid_batch_is_restarted_from_the_checkpoint_and_its_children_retried(
+    tmp_path, toy_registry, ray_executor, monkeypatch
+):
+    from archsearch.executors.ray_parameter_server import RayParameterServerRun
+
+    finish = RayParameterServerRun._finish
+    killed = []
+
+    def finish_then_kill_the_replica(run, child, result):
+        finish(run, child, result)
+        if not killed:  # the first result is in, the other three children of the batch are running
+            killed.append(run.ray.get(run.replicas[0].pid.remote()))
+            os.kill(killed[0], signal.SIGKILL)
+
+    monkeypatch.setattr(RayParameterServerRun, "_finish", finish_then_kill_the_replica)
+    study = Study.create(_ps_config(8, replicas=1, shards=1, m=4, sleep_s=0.2), tmp_path / "ps")
+    study.run(executor=ray_executor)
+    trials = study.store.trials()
+    params = _server_params(study)
+    study.close()
+    assert killed
+    assert all(t.status == "ok" for t in trials)
+    reference, reference_params = _reinforce_reference(tmp_path / "reinforce", n_trials=8, m=4)
+    _assert_same_search(trials, reference, params, reference_params)
