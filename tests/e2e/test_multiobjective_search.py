@@ -38,7 +38,7 @@ def test_nsga2_on_digits_with_measured_latency_then_best_under_a_bound_report_an
     study = Study.load(out)
     trials = [t for t in study.store.trials() if t.status == "ok"]
     study.close()
-    assert len(trials) == 6 and all(t.metrics["latency_ms"] > 0 for t in trials)
+    assert len(trials) == 6 and all(t.metrics["latency_ms"] > 0 and t.metrics["flops_m"] > 0 for t in trials)
     bound = float(np.median([t.metrics["latency_ms"] for t in trials]))
     capsys.readouterr()
 

@@ -7,7 +7,7 @@ import pytest
 from torch import nn
 
 from archsearch.errors import ConfigError
-from archsearch.evaluators.latency import LatencyEvaluator, measure_latency_ms
+from archsearch.evaluators.latency import LatencyEvaluator, count_macs, measure_latency_ms
 
 
 def test_a_much_bigger_network_measures_slower():
@@ -24,3 +24,9 @@ def test_a_much_bigger_network_measures_slower():
 def test_bad_latency_options_are_config_errors(option):
     with pytest.raises(ConfigError, match=next(iter(option))):
         LatencyEvaluator(dataset="digits", **option)
+
+
+def test_macs_of_a_small_network_by_hand():
+    # conv 3->4, 3x3, padding 1 on 5x5: 25 positions x 4 outputs x 27 = 2,700; linear 100 -> 2: 200.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(100, 2))
+    assert count_macs(model, (3, 5, 5)) == 2_900

@@ -1,42 +1,23 @@
-"""NB201 FLOPs in closed form equal a hook count on the built network; the tabular evaluator reports
+"""NB201 FLOPs in closed form equal a hook count (``count_macs``) on the built network; the tabular evaluator reports
 latency on a named HELP device."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from archsearch.cli import main
 from archsearch.errors import ConfigError
+from archsearch.evaluators.latency import count_macs
 from archsearch.evaluators.nb201_flops import flops, flops_m_table
 from archsearch.evaluators.tabular import TabularEvaluator, load_table
 from archsearch.spaces.nb201 import NB201Space
-
-
-def _hooked_macs(model: torch.nn.Module, input_shape: tuple[int, int, int]) -> int:
-    total = 0
-
-    def count(module, inputs, output):
-        nonlocal total
-        if isinstance(module, torch.nn.Conv2d):
-            kernel = module.kernel_size[0] * module.kernel_size[1]
-            total += output[0].numel() * module.in_channels * kernel // module.groups
-        elif isinstance(module, torch.nn.Linear):
-            total += module.in_features * module.out_features
-
-    for module in model.modules():
-        module.register_forward_hook(count)
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
-    return total
 
 
 @pytest.mark.parametrize(("index", "shape", "classes"), [(6111, (3, 32, 32), 10), (857, (3, 16, 16), 120)])
 def test_closed_form_flops_equal_a_count_on_the_built_network(index, shape, classes):
     space = NB201Space()
     arch = space.from_index(index)
-    assert flops(arch.values, shape, classes) == _hooked_macs(space.build(arch, shape, classes), shape)
+    assert flops(arch.values, shape, classes) == count_macs(space.build(arch, shape, classes), shape)
 
 
 def test_flops_table_spans_nb201s_published_range():

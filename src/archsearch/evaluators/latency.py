@@ -34,6 +34,29 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass of one input through the convolutions and linear layers
+    of ``model`` (what NAS papers call FLOPs), counted with forward hooks on a zero input."""
+    total = 0
+
+    def count(module: nn.Module, inputs: Any, output: Any) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kernel = module.kernel_size[0] * module.kernel_size[1]
+            total += output[0].numel() * module.in_channels * kernel // module.groups
+        elif isinstance(module, nn.Linear):
+            total += output[0].numel() * module.in_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.inference_mode():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
 def measure_latency_ms(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -59,7 +82,8 @@ def measure_latency_ms(
 
 
 class LatencyEvaluator(TrainingEvaluator):
-    """``TrainingEvaluator`` plus the child's measured CPU inference latency as ``latency_ms``.
+    """``TrainingEvaluator`` plus the child's measured CPU inference latency as ``latency_ms`` and its
+    multiply-accumulates per image as ``flops_m`` (millions, ``count_macs``).
 
     After training (every option of ``TrainingEvaluator`` applies), the child is built again from the
     trial seed and timed by ``measure_latency_ms``: batch ``latency_batch_size`` (1, as MnasNet), after
@@ -96,6 +120,7 @@ class LatencyEvaluator(TrainingEvaluator):
         input_shape, num_classes = self.data_shape()
         torch.manual_seed(seed)
         model = space.build(arch, input_shape, num_classes)
+        result.metrics["flops_m"] = count_macs(model, input_shape) / 1e6
         result.metrics["latency_ms"] = measure_latency_ms(
             model,
             input_shape,
