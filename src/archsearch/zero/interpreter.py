@@ -244,7 +244,8 @@ def _evaluate_kernel(
     record = params[P_RECORD] != 0
     epochs = params[P_EPOCHS]
     for t in range(data.shape[0]):
-        mem[:] = 0.0
+        for i in range(mem.shape[0]):  # explicit loops: slice assignment costs seconds of compile time
+            mem[i] = 0.0
         if use_random:
             np.random.seed((params[P_SEED] * SEED_STRIDE + t) % 4294967296)
         is_class = classification[t] != 0
@@ -425,11 +426,11 @@ def _evaluate_kernel(
                     errors[t, e if component == 1 else n_train + e] = y - mem[1]
                 if component == 1:
                     if not abs(y - mem[1]) <= max_abs_error:
-                        total = np.nan  # early stop on a runaway program: minimum fitness
+                        total = math.nan  # early stop on a runaway program: minimum fitness
                         break
                 elif is_class:
                     if mem[1] != mem[1]:
-                        total = np.nan
+                        total = math.nan
                     elif (mem[1] > 0.5) == (y > 0.5):
                         total += 1.0
                 else:
@@ -452,7 +453,8 @@ def _evaluate_kernel(
             if component == 3 and e >= n_valid:
                 break
         if final.shape[0] == mem.shape[0]:
-            final[:] = mem
+            for i in range(mem.shape[0]):
+                final[i] = mem[i]
         fitness[t] = 0.0
         if n_valid > 0 and total == total:
             if is_class:
