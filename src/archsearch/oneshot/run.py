@@ -20,7 +20,6 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -28,10 +27,10 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archsearch.data.images import KNOWN_DATASETS, load_images
+from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
-from archsearch.evaluators.training import validation_split
+from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.registry import construct
 from archsearch.spaces.base import SearchSpace
@@ -104,39 +103,24 @@ class EpochListener(Protocol):
     def epoch_finished(self, record: EpochRecord) -> None: ...
 
 
-@dataclass
-class SearchData:
-    """The search's train and validation halves and the test set, on the run's device."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    valid_x: torch.Tensor
-    valid_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    input_shape: tuple[int, int, int]
-    num_classes: int
-
-
-def load_search_data(config: OneShotConfig, device: torch.device) -> SearchData:
-    """Images of ``config.dataset`` split into the search's train and validation halves (fixed split)."""
-    images = load_images(config.dataset, config.data_dir, config.train_limit)
-    train_idx, valid_idx = validation_split(len(images.train_x), config.valid_fraction, SPLIT_SEED)
-    if min(len(train_idx), len(valid_idx)) < config.batch_size:
-        raise ConfigError(
-            f"batch_size {config.batch_size} is larger than the {len(train_idx)} training or "
-            f"{len(valid_idx)} validation images; lower --batch-size or raise the training images"
-        )
-    return SearchData(
-        train_x=images.train_x[train_idx].to(device),
-        train_y=images.train_y[train_idx].to(device),
-        valid_x=images.train_x[valid_idx].to(device),
-        valid_y=images.train_y[valid_idx].to(device),
-        test_x=images.test_x.to(device),
-        test_y=images.test_y.to(device),
-        input_shape=images.input_shape,
-        num_classes=images.num_classes,
+def load_search_data(config: OneShotConfig, device: torch.device) -> DataSplit:
+    """Images of ``config.dataset`` split into the search's train and validation halves (``val_x``): the
+    training evaluator's split, fixed by ``SPLIT_SEED``."""
+    evaluator = TrainingEvaluator(
+        dataset=config.dataset,
+        data_dir=config.data_dir,
+        train_limit=config.train_limit,
+        val_size=config.valid_fraction,
+        split_seed=SPLIT_SEED,
+        device="cpu",  # the split below goes to the run's device
     )
+    data = evaluator.split(device)
+    if min(len(data.train_x), len(data.val_x)) < config.batch_size:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the {len(data.train_x)} training or "
+            f"{len(data.val_x)} validation images; lower --batch-size or raise the training images"
+        )
+    return data
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -145,18 +129,18 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def epoch_batches(
-    data: SearchData, batch_size: int, seed: int, epoch: int
+    data: DataSplit, batch_size: int, seed: int, epoch: int
 ) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
     """(train batch, validation batch) pairs of one epoch: every full training batch once, in a random
     order, each with the next batch of a random order of the validation images (cycled when shorter)."""
     generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
     train_order = torch.randperm(len(data.train_x), generator=generator).to(data.train_x.device)
-    valid_order = torch.randperm(len(data.valid_x), generator=generator).to(data.valid_x.device)
-    offsets = torch.arange(batch_size, device=data.valid_x.device)
+    valid_order = torch.randperm(len(data.val_x), generator=generator).to(data.val_x.device)
+    offsets = torch.arange(batch_size, device=data.val_x.device)
     for step in range(len(data.train_x) // batch_size):
         train = train_order[step * batch_size : (step + 1) * batch_size]
-        valid = valid_order[(step * batch_size + offsets) % len(data.valid_x)]
-        yield (data.train_x[train], data.train_y[train]), (data.valid_x[valid], data.valid_y[valid])
+        valid = valid_order[(step * batch_size + offsets) % len(data.val_x)]
+        yield (data.train_x[train], data.train_y[train]), (data.val_x[valid], data.val_y[valid])
 
 
 def eval_batches(x: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -372,9 +356,7 @@ class OneShotRun:
             "arch_str": self.space.encode(arch),
             "epochs": len(epochs),
             "mean_epoch_s": float(np.mean([e.wall_s for e in epochs])) if epochs else None,
-            "estimate_valid_acc": float(
-                self.method.estimate(eval_batches(self.data.valid_x, self.data.valid_y))
-            ),
+            "estimate_valid_acc": float(self.method.estimate(eval_batches(self.data.val_x, self.data.val_y))),
             "estimate_test_acc": float(
                 self.method.estimate(eval_batches(self.data.test_x, self.data.test_y))
             ),
