@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archsearch.errors import ConfigError, StoreError
+from archsearch.zero.run import (
+    TASK_DEFAULTS,
+    Experiment,
+    fitness_from_rmse,
+    make_config,
+    program_space,
+    rmse_from_fitness,
+)
+
+SMALL = {
+    "budget": 800,
+    "population_size": 50,
+    "round_size": 200,
+    "checkpoint_every_s": 0.0,
+    "search_tasks": 3,
+    "select_tasks": 3,
+    "final_tasks": 3,
+    "n_train": 20,
+    "n_valid": 20,
+    "target_rmse": None,
+}
+
+
+def trajectory(experiment: Experiment) -> tuple:
+    progress = [
+        (s.round, s.individuals, s.best_fitness, s.fec_hit_rate, s.full_evaluations)
+        for s in experiment.progress()
+    ]
+    final = experiment.final()
+    return progress, experiment.best_history(), None if final is None else final.to_json()
+
+
+def test_task_defaults_are_the_papers_and_flags_override_them():
+    linear = make_config("linear")
+    assert (linear.population_size, linear.tournament_size, linear.mutate_prob) == (1000, 10, 0.9)
+    assert (linear.memory.scalars, linear.memory.vectors, linear.memory.matrices, linear.memory.dim) == (
+        4,
+        3,
+        1,
+        4,
+    )
+    assert linear.initial == "random" and linear.combine == "mean"
+    assert make_config("nonlinear").mutate_prob == 1.0
+    assert make_config("projected-binary").population_size == 100
+    assert make_config("linear", population_size=None, seed=7).seed == 7  # unset flags keep defaults
+    for task in TASK_DEFAULTS:
+        program_space(make_config(task))  # every default names valid ops and size bounds
+
+
+def test_bad_config_is_one_line_config_error():
+    with pytest.raises(ConfigError, match="unknown task 'quadratic'"):
+        make_config("quadratic")
+    with pytest.raises(ConfigError, match="tournament_size"):
+        make_config("linear", tournament_size=0)
+    with pytest.raises(ConfigError, match="unknown mutation type 'swap'"):
+        make_config("linear", mutations=["swap"])
+    with pytest.raises(ConfigError, match="setup size bounds"):
+        program_space(make_config("linear", max_sizes={"setup": 1, "predict": 2, "learn": 8}))
+
+
+def test_rmse_and_fitness_invert_each_other():
+    for rmse in (0.0, 1e-3, 0.5, 7.0):
+        assert rmse_from_fitness(fitness_from_rmse(rmse)) == pytest.approx(rmse, abs=1e-12)
+    assert np.isinf(rmse_from_fitness(0.0)) or rmse_from_fitness(0.0) > 1e15
+
+
+def test_paused_and_resumed_run_equals_uninterrupted(tmp_path):
+    config = make_config("linear", **SMALL)
+    whole = Experiment.create(config, tmp_path / "whole")
+    whole.run()
+    paused = Experiment.create(config, tmp_path / "paused")
+    assert paused.run(max_time_s=0.0) is None  # pauses before the first round
+    paused.close()
+    resumed = Experiment.load(tmp_path / "paused")
+    resumed.run()
+    assert trajectory(resumed) == trajectory(whole)
+    assert resumed.individuals() == 800 and whole.final() is not None
+    whole.close()
+    resumed.close()
+
+
+def test_existing_run_is_kept_unless_overwritten_and_budget_only_rises(tmp_path):
+    config = make_config("linear", **SMALL)
+    Experiment.create(config, tmp_path).close()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Experiment.create(config, tmp_path)
+    with pytest.raises(StoreError, match="no AutoML-Zero run"):
+        Experiment.load(tmp_path / "nothing")
+    experiment = Experiment.create(config, tmp_path, overwrite=True)
+    experiment.set_budget(2000)
+    assert Experiment.load(tmp_path).config.budget == 2000
+    experiment.close()
+
+
+_CHILD = """
+import sys
+from archsearch.zero.run import Experiment, make_config
+config = make_config("linear", **{small!r})
+Experiment.create(config, sys.argv[1]).run()
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_equals_uninterrupted(tmp_path):
+    small = {**SMALL, "budget": 3000}
+    directory = tmp_path / "killed"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(small=small), str(directory)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            if _rounds(directory) >= 3:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "the run ended before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    assert 3 <= _rounds(directory) < 15
+    resumed = Experiment.load(directory)
+    resumed.run()
+    whole = Experiment.create(make_config("linear", **small), tmp_path / "whole")
+    whole.run()
+    assert trajectory(resumed) == trajectory(whole)
+    resumed.close()
+    whole.close()
+
+
+def _rounds(directory: Path) -> int:
+    try:
+        with sqlite3.connect(directory / "study.db", timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM zero_checkpoint").fetchone()[0]) and int(
+                conn.execute("SELECT MAX(round) FROM zero_progress").fetchone()[0] or 0
+            )
+    except sqlite3.Error:
+        return 0
