@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from archsearch.controllers.lstm import LSTMController
-from archsearch.errors import InvalidArchitectureError
+from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import LINKS
 
 
@@ -30,7 +30,8 @@ def _hand_lstm_step(ctrl: LSTMController, x: np.ndarray, state: list) -> tuple[n
     return x, new_state
 
 
-def _hand_log_prob(ctrl: LSTMController, space, values) -> float:
+def _hand_log_prob(ctrl: LSTMController, space, values, shape=lambda logits: logits) -> float:
+    """Log-probability of ``values`` written out; ``shape`` maps raw logits to the ones the policy uses."""
     n = ctrl.hidden_size
     state = [(np.zeros(n), np.zeros(n)) for _ in range(ctrl.num_layers)]
     x = ctrl.start.detach().numpy()[0]
@@ -44,13 +45,13 @@ def _hand_log_prob(ctrl: LSTMController, space, values) -> float:
             w_curr = ctrl.w_curr.weight.detach().numpy()
             v = ctrl.v.weight.detach().numpy()[0]
             for j in range(decision.num_links):
-                p = _sigmoid(v @ np.tanh(w_prev @ anchors[j] + w_curr @ h))
+                p = _sigmoid(shape(v @ np.tanh(w_prev @ anchors[j] + w_curr @ h)))
                 total += math.log(p if j in value else 1 - p)
             anchors.append(h)
             x = ctrl.links_input.detach().numpy()[0]
         else:
             head = ctrl.heads[decision.kind]
-            logits = head.weight.detach().numpy() @ h + head.bias.detach().numpy()
+            logits = shape(head.weight.detach().numpy() @ h + head.bias.detach().numpy())
             index = decision.choices.index(value)
             total += logits[index] - math.log(np.exp(logits).sum())
             x = ctrl.embeddings[decision.kind].weight.detach().numpy()[index]
@@ -71,6 +72,51 @@ def test_log_prob_matches_hand_computed_lstm_and_anchor_attention(toy_space):
     values_no_links = ((), 7, 7, (), 1, 1, (1,), 5, 3)
     got = ctrl.walk(toy_space, values_no_links).log_prob.item()
     assert got == pytest.approx(_hand_log_prob(ctrl, toy_space, values_no_links), abs=1e-5)
+
+
+def test_enas_logit_shaping_matches_hand_computed_tanh_of_scaled_logits(toy_space):
+    kwargs = {"hidden_size": 5, "num_layers": 1, "init_range": 0.9}
+    plain = LSTMController(toy_space.kinds(), generator=torch.Generator().manual_seed(4), **kwargs)
+    shaped = LSTMController(
+        toy_space.kinds(),
+        generator=torch.Generator().manual_seed(4),
+        temperature=5.0,
+        tanh_constant=1.1,
+        **kwargs,
+    )
+    values = ((), 3, 5, (0,), 1, 7, (0, 1), 3, 3)
+    expected = _hand_log_prob(shaped, toy_space, values, lambda logits: 1.1 * np.tanh(logits / 5.0))
+    assert shaped.walk(toy_space, values).log_prob.item() == pytest.approx(expected, abs=1e-5)
+    log_probs, _ = shaped.score(toy_space, [values])
+    assert log_probs[0].item() == pytest.approx(expected, abs=1e-5)
+    # same weights, so the difference is the shaping alone
+    assert plain.walk(toy_space, values).log_prob.item() == pytest.approx(
+        _hand_log_prob(plain, toy_space, values), abs=1e-5
+    )
+    assert abs(plain.walk(toy_space, values).log_prob.item() - expected) > 0.1
+
+
+def test_tanh_constant_bounds_the_choice_probabilities(toy_space):
+    # |logit| <= c, so with k choices no probability exceeds e^c / (e^c + (k - 1) e^-c)
+    bound = math.exp(0.5) / (math.exp(0.5) + 3 * math.exp(-0.5))  # filter_h has 4 choices
+    for tanh_constant, within in ((None, False), (0.5, True)):
+        ctrl = LSTMController(
+            toy_space.kinds(),
+            init_range=3.0,
+            generator=torch.Generator().manual_seed(1),
+            tanh_constant=tanh_constant,
+        )
+        probs = [math.exp(ctrl.walk(toy_space, ((), h)).log_prob.item()) for h in (1, 3, 5, 7)]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+        assert (max(probs) <= bound + 1e-6) is within
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, "hot", True])
+def test_bad_shaping_constants_are_config_errors(toy_space, bad):
+    with pytest.raises(ConfigError, match="temperature"):
+        LSTMController(toy_space.kinds(), temperature=bad)
+    with pytest.raises(ConfigError, match="tanh_constant"):
+        LSTMController(toy_space.kinds(), tanh_constant=bad)
 
 
 def test_sampled_values_are_valid_and_rescored_identically(toy_space):

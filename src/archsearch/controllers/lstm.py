@@ -32,6 +32,12 @@ class LSTMController(nn.Module):
     anchor point (a ``links`` decision) of layer i, each earlier layer j feeds layer i with probability
     ``P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i))``, with h the controller's hidden state
     at the anchor points, each j an independent Bernoulli draw.
+
+    Optional logit shaping of ENAS (Pham et al. 2018, code; SPEC.md 3.3): every logit (softmax heads and
+    anchor attention alike) becomes ``logits / temperature`` and then ``tanh_constant * tanh(logits)``,
+    in sampling (``walk``) and scoring (``score``) alike. The tanh bounds the logits to
+    ``[-tanh_constant, tanh_constant]``, which keeps the policy from collapsing early. ``None`` (the
+    default for both) leaves that step out, so NAS-RL's controller is untouched.
     """
 
     def __init__(
@@ -41,10 +47,20 @@ class LSTMController(nn.Module):
         num_layers: int = 2,
         init_range: float = 0.08,
         generator: torch.Generator | None = None,
+        *,
+        temperature: float | None = None,
+        tanh_constant: float | None = None,
     ) -> None:
         super().__init__()
         if hidden_size < 1 or num_layers < 1:
             raise ConfigError("controller hidden_size and num_layers must be at least 1")
+        for name, value in (("temperature", temperature), ("tanh_constant", tanh_constant)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+            ):
+                raise ConfigError(f"controller {name} must be a positive number or None, got {value!r}")
+        self.temperature = temperature
+        self.tanh_constant = tanh_constant
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.choice_counts = {k: len(d.choices) for k, d in kinds.items() if not d.is_links}
@@ -62,6 +78,14 @@ class LSTMController(nn.Module):
             self.v = nn.Linear(hidden_size, 1, bias=False)
         for p in self.parameters():
             nn.init.uniform_(p, -init_range, init_range, generator=generator)
+
+    def _shape(self, logits: torch.Tensor) -> torch.Tensor:
+        """ENAS's ``tanh_constant * tanh(logits / temperature)``; each step only when its value is set."""
+        if self.temperature is not None:
+            logits = logits / self.temperature
+        if self.tanh_constant is not None:
+            logits = self.tanh_constant * torch.tanh(logits)
+        return logits
 
     def _step(
         self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]
@@ -162,7 +186,7 @@ class LSTMController(nn.Module):
                     )
                 if n:
                     logits = self.v(torch.tanh(torch.stack(anchors[:n], dim=1) + self.w_curr(h).unsqueeze(1)))
-                    logits = logits.squeeze(-1)
+                    logits = self._shape(logits.squeeze(-1))
                     draws = torch.zeros(size, n, dtype=torch.bool)
                     for row, value in enumerate(column):
                         decision.check(value)
@@ -177,7 +201,7 @@ class LSTMController(nn.Module):
                 for value in column:
                     decision.check(value)
                 index = torch.tensor([decision.choices.index(value) for value in column])
-                log_probs = F.log_softmax(self.heads[decision.kind](h), dim=-1)
+                log_probs = F.log_softmax(self._shape(self.heads[decision.kind](h)), dim=-1)
                 log_prob = log_prob + log_probs.gather(1, index.unsqueeze(1)).squeeze(1)
                 entropy = entropy - (log_probs.exp() * log_probs).sum(dim=1)
                 x = self.embeddings[decision.kind](index)
@@ -188,7 +212,7 @@ class LSTMController(nn.Module):
     ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
         if decision.kind not in self.heads:
             raise InvalidArchitectureError(f"controller has no head for decision kind {decision.kind!r}")
-        logits = self.heads[decision.kind](h)[0]
+        logits = self._shape(self.heads[decision.kind](h)[0])
         log_probs = F.log_softmax(logits, dim=-1)
         if given is None:
             index = int(torch.multinomial(log_probs.exp(), 1, generator=generator))
@@ -217,7 +241,7 @@ class LSTMController(nn.Module):
             )
         if n == 0:
             return (), torch.zeros(()), torch.zeros(())
-        logits = self.v(torch.tanh(torch.cat(anchors[:n]) + self.w_curr(h))).squeeze(-1)
+        logits = self._shape(self.v(torch.tanh(torch.cat(anchors[:n]) + self.w_curr(h))).squeeze(-1))
         if given is None:
             draws = torch.rand(n, generator=generator) < torch.sigmoid(logits)
             value = tuple(int(j) for j in torch.nonzero(draws).flatten())
