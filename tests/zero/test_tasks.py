@@ -122,7 +122,7 @@ def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
     tasks = make_tasks(
         "projected-binary",
         3,
-        8,
+        16,
         400,
         200,
         seed=0,
