@@ -26,6 +26,12 @@ from archsearch.strategies.asng_math import one_hot
 from archsearch.strategies.reinforce import reinforce_loss
 
 OP_KIND = "op"
+PAPER_CONTROLLER_STEPS_PER_EPOCH = 2000
+
+
+def optional_positive(name: str, value: float | None) -> float | None:
+    """``value`` as a float, or None; ConfigError unless it is positive."""
+    return None if value is None else positive(name, value, "enas")
 
 
 class EdgeChoiceSpace(SearchSpace):
@@ -85,13 +91,27 @@ class ENAS(OneShotMethod):
     one child (M = 1) from the controller and takes an SGD step on the shared weights on the training
     batch (Nesterov momentum 0.9; cosine lr 0.05 -> 0.0005 with restarts T0 = 10 epochs of
     ``steps_per_epoch`` steps, Tmul = 2; l2 1e-4; gradient norm clipped at 5; code); then the theta phase
-    takes ``controller_steps`` REINFORCE steps with the weights fixed: a sampled child's reward is its
-    accuracy on the validation batch plus ``entropy_weight`` (1e-4, CIFAR code) times the sample's
-    entropy, against a moving-average baseline (decay 0.99, code); Adam lr 0.00035 (paper). The paper
-    runs 2,000 controller steps after each pass over the training data; ``controller_steps`` sets the
-    ratio per minibatch. Controller: ``LSTMController`` with 100 hidden units (paper), one layer,
-    walking the supernet's edges (one op per edge, ``EdgeChoiceSpace``); it has no tanh constant or
-    temperature on the logits (the code's c = 1.1, T = 5).
+    takes REINFORCE steps with the weights fixed: a sampled child's reward is its accuracy on the
+    validation batch plus ``entropy_weight`` (1e-4, CIFAR code) times the sample's entropy, against a
+    moving-average baseline (decay 0.99, code, starting at 0); Adam lr 0.00035 (paper; the micro search
+    script uses 0.0035).
+
+    Controller steps: the paper trains the controller for 2,000 steps after each pass over the training
+    data. With ``controller_steps`` None (the default) that is what happens, spread evenly over the
+    epoch's minibatches: ``controller_steps_per_epoch`` (default 2,000) steps per ``steps_per_epoch``
+    minibatches, e.g. 7 or 8 per minibatch over CIFAR-10's 281 minibatches of 160, but 143 per minibatch
+    over a 14-minibatch digits epoch, which makes the theta phase dominate a CPU run. An int
+    ``controller_steps`` fixes the count per minibatch instead (``--set hyper.controller_steps=1`` for
+    quick CPU runs). A minibatch that gets no controller step still reports the validation accuracy (and
+    reward) of its omega-phase child.
+
+    Controller: ``LSTMController`` with 100 hidden units (paper), one layer, init U(-0.1, 0.1) (code),
+    walking the supernet's edges (one op per edge, ``EdgeChoiceSpace``), with ENAS's logit shaping
+    ``c * tanh(logits / T)``: ``controller_tanh_constant`` c = 1.1 and no temperature, the CIFAR micro
+    search's values (code; SPEC 3.3; PTB uses c = 2.5, T = 5.0 and the macro space c = 1.5). The code
+    further divides c by ``op_tanh_reduce`` = 2.5 for op decisions (c = 0.44 there) and adds a fixed bias
+    favouring its first two ops; neither is in the paper or SPEC, so neither is done here (set
+    ``controller_tanh_constant=0.44`` to get the former).
 
     Derivation (paper): ``derive_samples`` children sampled from the controller, each scored on the
     latest validation batch with the shared weights, the best kept (in the DARTS cell space discretised
@@ -117,7 +137,10 @@ class ENAS(OneShotMethod):
         controller_hidden: int = 100,
         controller_layers: int = 1,
         controller_init_range: float = 0.1,
-        controller_steps: int = 1,
+        controller_steps: int | None = None,
+        controller_steps_per_epoch: int | None = None,
+        controller_tanh_constant: float | None = 1.1,
+        controller_temperature: float | None = None,
         entropy_weight: float = 1e-4,
         baseline_decay: float = 0.99,
         derive_samples: int = 10,
@@ -138,7 +161,18 @@ class ENAS(OneShotMethod):
         if self.restart_factor < 1:
             raise ConfigError(f"enas: restart_factor must be >= 1, got {restart_factor!r}")
         self.grad_clip = positive("grad_clip", grad_clip, "enas")
-        self.controller_steps = positive_int("controller_steps", controller_steps, "enas")
+        if controller_steps is not None and controller_steps_per_epoch is not None:
+            raise ConfigError(
+                "enas: give controller_steps (per minibatch) or controller_steps_per_epoch, not both"
+            )
+        self.controller_steps = (
+            None if controller_steps is None else positive_int("controller_steps", controller_steps, "enas")
+        )
+        self.controller_steps_per_epoch = (
+            PAPER_CONTROLLER_STEPS_PER_EPOCH
+            if controller_steps_per_epoch is None
+            else positive_int("controller_steps_per_epoch", controller_steps_per_epoch, "enas")
+        )
         self.entropy_weight = non_negative("entropy_weight", entropy_weight, "enas")
         if not 0.0 <= baseline_decay < 1.0:
             raise ConfigError(f"enas: baseline_decay must be in [0, 1), got {baseline_decay!r}")
@@ -153,6 +187,8 @@ class ENAS(OneShotMethod):
             num_layers=positive_int("controller_layers", controller_layers, "enas"),
             init_range=positive("controller_init_range", controller_init_range, "enas"),
             generator=self.generator,
+            temperature=optional_positive("controller_temperature", controller_temperature),
+            tanh_constant=optional_positive("controller_tanh_constant", controller_tanh_constant),
         )
         self.controller_optimizer = torch.optim.Adam(
             self.controller.parameters(), lr=positive("controller_lr", controller_lr, "enas")
@@ -186,7 +222,7 @@ class ENAS(OneShotMethod):
         )
         # omega phase: one sampled child, one SGD step on the shared weights
         with torch.no_grad():
-            child, _, _ = self.sample()
+            child, _, child_entropy = self.sample()
 
         def backward() -> float:
             loss, _ = self.subnet_loss(train_batch, child)
@@ -196,7 +232,8 @@ class ENAS(OneShotMethod):
         train_loss = self.train_weights(self.optimizer, lr, self.grad_clip, backward)
         # theta phase: REINFORCE on the validation reward with the weights fixed
         rewards, accuracies = [], []
-        for _ in range(self.controller_steps):
+        controller_steps = self.controller_steps_at(self.steps_done)
+        for _ in range(controller_steps):
             child, log_prob, entropy = self.sample()
             with torch.no_grad():
                 _, accuracy = self.subnet_loss(valid_batch, child)
@@ -207,6 +244,11 @@ class ENAS(OneShotMethod):
             self.controller_optimizer.step()
             rewards.append(reward)
             accuracies.append(accuracy)
+        if not controller_steps:  # report the omega-phase child's validation accuracy and reward
+            with torch.no_grad():
+                _, accuracy = self.subnet_loss(valid_batch, child)
+            accuracies.append(accuracy)
+            rewards.append(accuracy + self.entropy_weight * float(child_entropy))
         self.last_valid = (valid_batch[0].detach().cpu(), valid_batch[1].detach().cpu())
         self.steps_done += 1
         return {
@@ -215,7 +257,17 @@ class ENAS(OneShotMethod):
             "reward": float(np.mean(rewards)),
             "baseline": self.baseline,
             "lr": lr,
+            "controller_steps": float(controller_steps),
         }
+
+    def controller_steps_at(self, step: int) -> int:
+        """Controller steps after minibatch ``step``: ``controller_steps``, or else the epoch's
+        ``controller_steps_per_epoch`` spread evenly over its ``steps_per_epoch`` minibatches (the counts
+        of one epoch add up to exactly ``controller_steps_per_epoch``)."""
+        if self.controller_steps is not None:
+            return self.controller_steps
+        k, n = step % self.steps_per_epoch, self.controller_steps_per_epoch
+        return (k + 1) * n // self.steps_per_epoch - k * n // self.steps_per_epoch
 
     def _fixed_generator(self, salt: int) -> torch.Generator:
         """A generator that depends only on the seed, the step count and ``salt``: deriving or reading
