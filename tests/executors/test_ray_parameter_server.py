@@ -114,14 +114,14 @@ def test_replicas_push_without_a_barrier_and_each_gradient_s_staleness_is_stored
     tmp_path, toy_registry, ray_executor
 ):
     watcher = _Watcher()
-    study = Study.create(_ps_config(12, replicas=2, shards=3, m=2, sleep_s=0.05), tmp_path / "s")
+    study = Study.create(_ps_config(8, replicas=2, shards=2, m=2, sleep_s=0.05), tmp_path / "s")
     study.run([watcher], executor=ray_executor)
     trials = study.store.trials()
     study.close()
-    assert [t.number for t in trials] == list(range(12)) and all(t.status == "ok" for t in trials)
+    assert [t.number for t in trials] == list(range(8)) and all(t.status == "ok" for t in trials)
     # a batch is pushed when its last result is told: the k-th push is applied at version k
     pushes = sorted((t for t in trials if "staleness" in t.info), key=lambda t: t.tell_event)
-    assert len(pushes) == 6
+    assert len(pushes) == 4
     for applied, trial in enumerate(pushes):
         assert trial.info["staleness"] == applied - trial.info["ps_version"] >= 0
     assert {t.info["replica"] for t in trials} == {0, 1}
@@ -235,3 +235,18 @@ def test_a_replica_actor_killed_mid_batch_is_restarted_from_the_checkpoint_and_i
     assert all(t.status == "ok" for t in trials)
     reference, reference_params = _reinforce_reference(tmp_path / "reinforce", n_trials=8, m=4)
     _assert_same_search(trials, reference, params, reference_params)
+
+
+@pytest.mark.slow
+def test_children_that_request_more_gpus_than_the_cluster_has_are_refused(
+    tmp_path, toy_registry, ray_executor
+):
+    from archsearch.errors import ConfigError
+
+    study = Study.create(_ps_config(4, replicas=1, shards=1, m=2, child_gpus=1), tmp_path / "s")
+    with pytest.raises(
+        ConfigError, match=r"each child requests 1 GPUs \(child_gpus\) but the Ray cluster has 0"
+    ):
+        study.run(executor=ray_executor)
+    assert study.store.trials() == []
+    study.close()

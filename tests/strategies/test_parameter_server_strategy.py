@@ -11,7 +11,7 @@ from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.parameter_server import ParameterServerReinforce
 from archsearch.strategies.reinforce import Reinforce
 from archsearch.study import Study
-from conftest import StopAfter, tabular_config
+from conftest import StopAfter, tabular_config, toy_config
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +117,21 @@ def test_tell_of_an_unasked_architecture_is_an_error():
     strategy.tell(arch, Result(), 0.5)
     with pytest.raises(Exception, match="no outstanding ask"):
         strategy.tell(arch, Result(), 0.5)
+
+
+@pytest.mark.parametrize("option", ["child_cpus", "child_gpus"])
+def test_negative_child_resources_are_rejected(option):
+    from archsearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="child_cpus and child_gpus must not be negative"):
+        ParameterServerReinforce(NB201Space(), **{option: -1})
+
+
+def test_without_the_ray_executor_the_strategy_leaves_the_loop_to_the_study(tmp_path, toy_registry):
+    config = toy_config(n_trials=4, strategy={"name": "nasrl_ps", "params": {"num_replicas": 2}})
+    study = Study.create(config, tmp_path / "s")
+    assert study.strategy.drive(study, [], None) is False
+    study.close()
 
 
 def _config():

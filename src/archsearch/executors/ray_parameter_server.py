@@ -268,8 +268,19 @@ class RayParameterServerRun:
         return next((b for b in self.batches if number in b.numbers), None)
 
     # -- the loop -----------------------------------------------------------------------------------
+    def _check_resources(self) -> None:
+        """Refuse children that no node of the cluster could run (Ray would wait for them for ever)."""
+        total = self.ray.cluster_resources()
+        for name, need in (("CPU", self.options.child_cpus), ("GPU", self.options.child_gpus)):
+            if need > total.get(name, 0.0):
+                raise ConfigError(
+                    f"each child requests {need:g} {name}s (child_{name.lower()}s) but the Ray cluster has "
+                    f"{total.get(name, 0.0):g}"
+                )
+
     def run(self) -> None:
         study = self.study
+        self._check_resources()
         study.evaluator.prepare()
         state, trials = self._restore()
         self._start_actors(state)
