@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ from torch import nn
 
 from archsearch.errors import ConfigError, DataError
 from archsearch.evaluators.language_model import LanguageModelEvaluator, detach_state, perplexity
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture, Decision
+from tiny_spaces import NanAfter, OneChoiceSpace, Sleep
 
-WIDTH = Decision("width", "width", (8, 16))
 SUBJECTS = ("the cat", "a dog", "my bird")
 VERBS = ("sees", "chases", "likes")
 OBJECTS = ("the ball", "a stick", "my hat")
@@ -66,28 +65,11 @@ class TinyLM(nn.Module):
         return self.extra(self.decoder(x)), new_state
 
 
-class TinyLMSpace(SearchSpace):
+class TinyLMSpace(OneChoiceSpace):
     """Test-only space: one decision that the LM ignores (a stand-in for a cell)."""
 
     name = "tiny-lm"
-
-    def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
-        return WIDTH if not prefix else None
-
-    def kinds(self) -> dict[str, Decision]:
-        return {"width": WIDTH}
-
-    def encode(self, arch: Architecture) -> str:
-        return f"width={arch.values[0]}"
-
-    def decode(self, text: str) -> Architecture:
-        return Architecture(self.name, (int(text.split("=")[1]),))
-
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    def extra(self) -> list[nn.Module]:
-        return []
+    width = Decision("width", "width", (8, 16))
 
     def build_lm(
         self,
@@ -102,19 +84,6 @@ class TinyLMSpace(SearchSpace):
         return TinyLM(vocab_size, embedding_size, hidden_size, num_layers, dropout, tie_weights, self.extra())
 
 
-class NanAfter(nn.Module):
-    """Multiplies by nan once it has run ``calls`` training forward passes."""
-
-    def __init__(self, calls: int) -> None:
-        super().__init__()
-        self.calls = calls
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            self.calls -= 1
-        return x * float("nan") if self.calls < 0 else x
-
-
 class Scale(nn.Module):
     def __init__(self, factor: float) -> None:
         super().__init__()
@@ -122,12 +91,6 @@ class Scale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.factor
-
-
-class Sleep(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(0.05)
-        return x
 
 
 class ExtraSpace(TinyLMSpace):

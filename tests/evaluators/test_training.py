@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 from typing import Any
 
 import pytest
@@ -11,33 +10,14 @@ from torch import nn
 from archsearch.data.images import load_images
 from archsearch.errors import ConfigError
 from archsearch.evaluators.training import TrainingEvaluator, cosine_lr, validation_split
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture
+from tiny_spaces import NanAfter, OneChoiceSpace, Sleep
 
-WIDTH = Decision("width", "width", (4, 8))
 
-
-class TinySpace(SearchSpace):
+class TinySpace(OneChoiceSpace):
     """Test-only space: one decision, the channel count of a single 3x3 convolution before a linear head."""
 
     name = "tiny"
-
-    def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
-        return WIDTH if not prefix else None
-
-    def kinds(self) -> dict[str, Decision]:
-        return {"width": WIDTH}
-
-    def encode(self, arch: Architecture) -> str:
-        return f"width={arch.values[0]}"
-
-    def decode(self, text: str) -> Architecture:
-        return Architecture(self.name, (int(text.split("=")[1]),))
-
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    def extra(self) -> list[nn.Module]:
-        return []
 
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         channels, height, width = input_shape
@@ -49,25 +29,6 @@ class TinySpace(SearchSpace):
             nn.Flatten(),
             nn.Linear(filters * height * width, num_classes),
         )
-
-
-class NanAfter(nn.Module):
-    """Multiplies by nan once it has run ``calls`` training forward passes."""
-
-    def __init__(self, calls: int) -> None:
-        super().__init__()
-        self.calls = calls
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            self.calls -= 1
-        return x * float("nan") if self.calls < 0 else x
-
-
-class Sleep(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(0.05)
-        return x
 
 
 class NanSpace(TinySpace):

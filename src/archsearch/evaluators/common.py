@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,30 @@ def is_int(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_positive_int(value: Any) -> bool:
+    return is_int(value) and value >= 1
+
+
+def check_settings(
+    checks: Iterable[tuple[bool, str]], *, timeout_s: Any, threads: Any, device: Any
+) -> torch.device:
+    """Validate a training evaluator's settings: ``checks`` (condition, message) in order, then the
+    settings every such evaluator shares (``timeout_s``, ``threads``, ``device``); ConfigError with the
+    first failing message. Returns the resolved device (ConfigError for CUDA on a machine without it)."""
+    shared = [
+        (
+            timeout_s is None or (is_number(timeout_s) and timeout_s > 0),
+            f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
+        ),
+        (is_positive_int(threads), f"threads must be a positive integer, got {threads!r}"),
+        (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
+    ]
+    for ok, message in [*checks, *shared]:
+        if not ok:
+            raise ConfigError(message)
+    return resolve_device(device)
 
 
 class ChildFailedError(ArchsearchError):

@@ -30,9 +30,11 @@ from archsearch.evaluators.common import (
     ChildFailedError,
     LossTally,
     TrialProgress,
+    check_settings,
     guarded_trial,
     is_int,
     is_number,
+    is_positive_int,
     resolve_device,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
@@ -167,23 +169,26 @@ class LanguageModelEvaluator(Evaluator):
         threads: int = 1,
         split_seed: int | None = 0,
     ) -> None:
-        def positive(value: Any) -> bool:
-            return is_int(value) and value >= 1
-
         checks = [
             (
                 isinstance(dataset, str) and bool(dataset.strip()),
                 f"dataset must be a corpus name or path, got {dataset!r}",
             ),
             (level in LEVELS, f"level must be one of {', '.join(LEVELS)}, got {level!r}"),
-            (limit is None or positive(limit), f"limit must be a positive integer or None, got {limit!r}"),
+            (
+                limit is None or is_positive_int(limit),
+                f"limit must be a positive integer or None, got {limit!r}",
+            ),
             (
                 max_vocab is None or (is_int(max_vocab) and max_vocab >= 2),
                 f"max_vocab must be an integer >= 2 or None, got {max_vocab!r}",
             ),
-            (positive(embedding_size), f"embedding_size must be a positive integer, got {embedding_size!r}"),
-            (positive(hidden_size), f"hidden_size must be a positive integer, got {hidden_size!r}"),
-            (positive(num_layers), f"num_layers must be a positive integer, got {num_layers!r}"),
+            (
+                is_positive_int(embedding_size),
+                f"embedding_size must be a positive integer, got {embedding_size!r}",
+            ),
+            (is_positive_int(hidden_size), f"hidden_size must be a positive integer, got {hidden_size!r}"),
+            (is_positive_int(num_layers), f"num_layers must be a positive integer, got {num_layers!r}"),
             (is_number(dropout) and 0 <= dropout < 1, f"dropout must be in [0, 1), got {dropout!r}"),
             (isinstance(tie_weights, bool), f"tie_weights must be true or false, got {tie_weights!r}"),
             (
@@ -192,13 +197,13 @@ class LanguageModelEvaluator(Evaluator):
                 f"({embedding_size!r}) must equal hidden_size ({hidden_size!r}); make them equal or set "
                 f"tie_weights=False",
             ),
-            (positive(epochs), f"epochs must be a positive integer, got {epochs!r}"),
-            (positive(batch_size), f"batch_size must be a positive integer, got {batch_size!r}"),
+            (is_positive_int(epochs), f"epochs must be a positive integer, got {epochs!r}"),
+            (is_positive_int(batch_size), f"batch_size must be a positive integer, got {batch_size!r}"),
             (
-                positive(eval_batch_size),
+                is_positive_int(eval_batch_size),
                 f"eval_batch_size must be a positive integer, got {eval_batch_size!r}",
             ),
-            (positive(bptt), f"bptt must be a positive integer, got {bptt!r}"),
+            (is_positive_int(bptt), f"bptt must be a positive integer, got {bptt!r}"),
             (optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}"),
             (lr is None or (is_number(lr) and lr > 0), f"lr must be a positive number or None, got {lr!r}"),
             (
@@ -207,20 +212,11 @@ class LanguageModelEvaluator(Evaluator):
             ),
             (is_number(max_ppl) and max_ppl > 1, f"max_ppl must be a number > 1, got {max_ppl!r}"),
             (
-                timeout_s is None or (is_number(timeout_s) and timeout_s > 0),
-                f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
-            ),
-            (positive(threads), f"threads must be a positive integer, got {threads!r}"),
-            (
                 split_seed is None or is_int(split_seed),
                 f"split_seed must be an integer or None, got {split_seed!r}",
             ),
-            (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        resolve_device(device)
+        check_settings(checks, timeout_s=timeout_s, threads=threads, device=device)
         self.dataset = dataset
         self.data_dir = None if data_dir is None else str(data_dir)
         self.level = level

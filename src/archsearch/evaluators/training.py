@@ -26,9 +26,11 @@ from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
     LossTally,
     TrialProgress,
+    check_settings,
     guarded_trial,
     is_int,
     is_number,
+    is_positive_int,
     resolve_device,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
@@ -169,16 +171,16 @@ class TrainingEvaluator(Evaluator):
                 f"dataset must be one of {', '.join(KNOWN_DATASETS)}, got {dataset!r}",
             ),
             (
-                train_limit is None or (is_int(train_limit) and train_limit >= 1),
+                train_limit is None or is_positive_int(train_limit),
                 f"train_limit must be a positive integer or None, got {train_limit!r}",
             ),
-            (is_int(epochs) and epochs >= 1, f"epochs must be a positive integer, got {epochs!r}"),
+            (is_positive_int(epochs), f"epochs must be a positive integer, got {epochs!r}"),
             (
-                is_int(batch_size) and batch_size >= 1,
+                is_positive_int(batch_size),
                 f"batch_size must be a positive integer, got {batch_size!r}",
             ),
             (
-                is_int(eval_batch_size) and eval_batch_size >= 1,
+                is_positive_int(eval_batch_size),
                 f"eval_batch_size must be a positive integer, got {eval_batch_size!r}",
             ),
             (is_number(lr) and lr > 0, f"lr must be a positive number, got {lr!r}"),
@@ -202,17 +204,8 @@ class TrainingEvaluator(Evaluator):
             ),
             (is_int(split_seed), f"split_seed must be an integer, got {split_seed!r}"),
             (isinstance(amp, bool), f"amp must be true or false, got {amp!r}"),
-            (
-                timeout_s is None or (is_number(timeout_s) and timeout_s > 0),
-                f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}",
-            ),
-            (is_int(threads) and threads >= 1, f"threads must be a positive integer, got {threads!r}"),
-            (isinstance(device, str), f"device must be a string (auto, cpu, cuda[:N]), got {device!r}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        resolve_device(device)
+        check_settings(checks, timeout_s=timeout_s, threads=threads, device=device)
         self.dataset = dataset
         self.data_dir = None if data_dir is None else str(data_dir)
         self.train_limit = train_limit
