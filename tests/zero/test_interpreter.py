@@ -16,25 +16,11 @@ from archsearch.zero.interpreter import (
     prediction_errors,
 )
 from archsearch.zero.ops import OPS
-from archsearch.zero.program import Instruction, MemoryConfig, Program
+from archsearch.zero.program import Instruction, MemoryConfig, Program, sgd_linear_regression
 from archsearch.zero.reference import evaluate_each_reference, evaluate_reference, memory_after_reference
 from archsearch.zero.tasks import Task, make_tasks
 
 DEMO = MemoryConfig()  # 4 scalars, 3 vectors, 1 matrix, F = 4
-
-
-def sgd_linear_regression(lr: float) -> Program:
-    """SPEC.md 4.8's hand-written linear regression by SGD."""
-    return Program(
-        setup=(Instruction(56, out=2, data=(lr, 0.0)),),  # s2 = lr
-        predict=(Instruction(27, 0, 1, 1),),  # s1 = dot(v0, v1)
-        learn=(
-            Instruction(2, 0, 1, 3),  # s3 = s0 - s1
-            Instruction(3, 3, 2, 3),  # s3 = s3 * s2
-            Instruction(18, 3, 0, 2),  # v2 = s3 * v0
-            Instruction(23, 1, 2, 1),  # v1 = v1 + v2
-        ),
-    )
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,9 @@ import pytest
 
 from archsearch.errors import ConfigError
 from archsearch.zero.ops import OPS
-from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
+from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program, sgd_linear_regression
 
-SGD = Program(
-    setup=(Instruction(56, out=2, data=(0.2, 0.0)),),
-    predict=(Instruction(27, 0, 1, 1),),
-    learn=(
-        Instruction(2, 0, 1, 3),
-        Instruction(3, 3, 2, 3),
-        Instruction(18, 3, 0, 2),
-        Instruction(23, 1, 2, 1),
-    ),
-)
+SGD = sgd_linear_regression(0.2)
 
 
 def test_pretty_prints_readable_python_like_code():

@@ -117,7 +117,7 @@ def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
     """End to end on real images: the SGD program of SPEC.md 4.8 is logistic regression on a classification
     task (s1 is the sigmoid when Learn runs), and it separates T-shirts from trousers after one epoch."""
     from archsearch.zero.interpreter import evaluate_each
-    from archsearch.zero.program import Instruction, MemoryConfig, Program
+    from archsearch.zero.program import MemoryConfig, Program, sgd_linear_regression
 
     tasks = make_tasks(
         "projected-binary",
@@ -131,16 +131,7 @@ def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
         valid_from="test",
     )
     assert all(task.info == "fashion-mnist classes 0 vs 1" for task in tasks)
-    sgd = Program(
-        setup=(Instruction(56, out=2, data=(0.1, 0.0)),),
-        predict=(Instruction(27, 0, 1, 1),),
-        learn=(
-            Instruction(2, 0, 1, 3),
-            Instruction(3, 3, 2, 3),
-            Instruction(18, 3, 0, 2),
-            Instruction(23, 1, 2, 1),
-        ),
-    )
+    sgd = sgd_linear_regression(0.1)
     accuracy = evaluate_each(sgd, tasks, MemoryConfig(dim=16))
     assert np.all(accuracy > 0.85)  # 0.92..0.96 measured
     assert np.all(evaluate_each(Program(), tasks, MemoryConfig(dim=16)) < 0.6)  # constant class 0

@@ -547,15 +547,20 @@ def evaluate_each(
     return fitness
 
 
+def check_combine(combine: str) -> None:
+    """ConfigError unless ``combine`` is a known task combination."""
+    if combine not in COMBINE_MODES:
+        raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+
+
 def combine_fitness(values: np.ndarray, combine: str = "median") -> float:
     """Median (paper) or mean (code) of per-task fitness values (SPEC.md 4.4, task_combination)."""
     if combine == "median":
         ordered = sorted(values.tolist())  # np.median costs more than a 10-task evaluation step
         middle = len(ordered) // 2
         return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-    if combine == "mean":
-        return float(sum(values.tolist()) / len(values))
-    raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+    check_combine(combine)
+    return float(sum(values.tolist()) / len(values))
 
 
 def evaluate(
@@ -569,8 +574,7 @@ def evaluate(
     epochs: int = 1,
 ) -> float:
     """Fitness of ``program`` over ``tasks``: the median or mean of the per-task fitness."""
-    if combine not in COMBINE_MODES:
-        raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+    check_combine(combine)
     values = evaluate_each(
         program, tasks, memory, rng_seed=rng_seed, max_abs_error=max_abs_error, epochs=epochs
     )

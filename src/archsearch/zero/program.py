@@ -208,3 +208,23 @@ class MemoryConfig:
         if len(ins.data) != 2:
             return "data must hold two floats"
         return None
+
+
+def sgd_linear_regression(learning_rate: float = 0.2) -> Program:
+    """SPEC.md 4.8's hand-written reference: linear regression by SGD in the linear-regression demo's ops
+    and memory (4 scalars, 3 vectors, F = 4). On a classification task (s1 is the sigmoid when Learn
+    runs) the same program is logistic regression by SGD.
+
+    Setup: s2 = learning_rate; Predict: s1 = dot(v0, v1);
+    Learn: s3 = s0 - s1; s3 = s3 * s2; v2 = s3 * v0; v1 = v1 + v2.
+    """
+    return Program(
+        setup=(Instruction(56, out=2, data=(float(learning_rate), 0.0)),),
+        predict=(Instruction(27, 0, 1, 1),),
+        learn=(
+            Instruction(2, 0, 1, 3),
+            Instruction(3, 3, 2, 3),
+            Instruction(18, 3, 0, 2),
+            Instruction(23, 1, 2, 1),
+        ),
+    )

@@ -15,12 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from archsearch.errors import ConfigError
-from archsearch.zero.interpreter import (
-    COMBINE_MODES,
-    DEFAULT_MAX_ABS_ERROR,
-    SEED_STRIDE,
-    combine_fitness,
-)
+from archsearch.zero.interpreter import DEFAULT_MAX_ABS_ERROR, SEED_STRIDE, check_combine, combine_fitness
 from archsearch.zero.ops import RANDOM_OPS
 from archsearch.zero.program import (
     FEATURES_VECTOR,
@@ -344,8 +339,7 @@ def evaluate_reference(
     epochs: int = 1,
 ) -> float:
     """The median or mean fitness over ``tasks``, like ``interpreter.evaluate``."""
-    if combine not in COMBINE_MODES:
-        raise ConfigError(f"unknown task combination {combine!r}; known: {', '.join(COMBINE_MODES)}")
+    check_combine(combine)
     values = evaluate_each_reference(
         program, tasks, memory, rng_seed=rng_seed, max_abs_error=max_abs_error, epochs=epochs
     )
