@@ -437,7 +437,11 @@ class RayParameterServerRun:
 
     # -- actors -------------------------------------------------------------------------------------
     def _call(self, r: int, method: str, *args: Any) -> Any:
-        """Call a replica actor and wait; a dead replica is restarted from the last checkpoint, once."""
+        """Call a replica actor and wait; a dead replica is restarted from the last checkpoint, once.
+
+        A dead shard actor is not restarted here: the call then fails again and the run stops with a
+        ``WorkerDiedError`` that says to resume, which restores every shard from the last checkpoint.
+        """
         ray = self.ray
         try:
             return ray.get(getattr(self.replicas[r], method).remote(*args))
@@ -450,7 +454,16 @@ class RayParameterServerRun:
         if self._last_state is not None:
             calls.append(self.replicas[r].load_state_dict.remote(self._last_state["replicas"][r]))
         ray.get(calls)
-        return ray.get(getattr(self.replicas[r], method).remote(*args))
+        try:
+            return ray.get(getattr(self.replicas[r], method).remote(*args))
+        except Exception as exc:
+            failure = failure_of(exc)
+            if not isinstance(failure, WorkerDiedError):
+                raise
+            # e.g. a shard actor died: the shards' state is in the store, a resume starts fresh actors
+            raise WorkerDiedError(
+                f"a parameter-server actor died ({failure}); continue the study with `archsearch resume`"
+            ) from None
 
     def _state(self) -> dict[str, Any]:
         ray = self.ray
