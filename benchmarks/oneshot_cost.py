@@ -97,7 +97,7 @@ def main() -> None:
     )
     asng_s = float(np.mean([r["epoch_s"] for r in results["ASNG-NAS"]]))
     print(
-        f"{'method':>18} | s / epoch       | x ASNG-NAS | CIFAR-10 test acc of found cell (%) | skip/none collapse | param-free dominated"
+        f"{'method':>18} | s / epoch       | x ASNG-NAS | CIFAR-10 test acc of found cell (%) | collapsed | param-free dominated"
     )
     for name, runs in results.items():
         times = np.array([r["epoch_s"] for r in runs])

@@ -267,27 +267,46 @@ def test_epoch_batches_cover_the_training_half_once_and_depend_only_on_seed_and_
     assert not torch.equal(batches[0][0][0], other[0][0][0])
 
 
-def test_collapse_is_reported_for_skip_and_none_cells() -> None:
+def test_collapse_is_judged_on_the_live_edges_of_the_cell() -> None:
     space = NB201Space()
-    skip = Architecture("nb201", ("skip_connect",) * 4 + ("nor_conv_3x3", "avg_pool_3x3"))
-    check = check_collapse(space, skip)
-    assert check.collapsed and check.skip_none == 4 and "4 of 6 edges are skip/none" in check.verdict
-    healthy = Architecture(
-        "nb201", ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "none", "nor_conv_3x3", "avg_pool_3x3")
+
+    def verdict(*ops: str) -> str:
+        return check_collapse(space, Architecture("nb201", ops)).verdict
+
+    skip = check_collapse(
+        space, Architecture("nb201", ("skip_connect",) * 4 + ("nor_conv_3x3", "avg_pool_3x3"))
     )
-    assert not check_collapse(space, healthy).collapsed
-    assert check_collapse(space, healthy).verdict.startswith("not collapsed: 2 of 6")
+    assert (
+        skip.collapsed
+        and skip.skip == 4
+        and skip.verdict == "collapsed: 4 of 6 live edges are skip connections"
+    )
+    healthy = ("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "none", "nor_conv_3x3", "avg_pool_3x3")
+    assert (
+        verdict(*healthy)
+        == "not collapsed: 1 of 5 live edges skip, 3 with weights; 1 of 6 edges none or dead"
+    )
+    # one 3x3 convolution from input to output, everything else none or dead: a plain conv cell, not a collapse
+    single = ("none", "none", "nor_conv_3x3", "nor_conv_3x3", "none", "none")
+    assert (
+        verdict(*single) == "not collapsed: 0 of 1 live edges skip, 1 with weights; 5 of 6 edges none or dead"
+    )
     # every path from node 0 to node 3 crosses none: the cell outputs zeros
     cut = ("none", "none", "nor_conv_3x3", "none", "nor_conv_3x3", "nor_conv_3x3")
-    assert nb201_output_is_zero(cut)
-    assert "outputs zeros" in check_collapse(space, Architecture("nb201", cut)).verdict
+    assert nb201_output_is_zero(cut) and "outputs zeros" in verdict(*cut)
     assert not nb201_output_is_zero(("nor_conv_3x3", "none", "nor_conv_3x3", "none", "none", "nor_conv_3x3"))
+    # node 2 feeds only none, so the convolutions into it are dead: the cell is average pooling and skips
+    dead_convs = ("skip_connect", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3", "skip_connect", "none")
+    assert verdict(*dead_convs).startswith(
+        "collapsed: 2 of 3 live edges are skip connections; no live op has weights"
+    )
     pooled = check_collapse(space, Architecture("nb201", ("avg_pool_3x3",) * 4 + ("nor_conv_3x3", "none")))
     assert not pooled.collapsed and pooled.parameter_free_dominated
-    assert pooled.verdict.startswith("parameter-free ops dominate: 5 of 6 edges are pooling/skip/none")
-    assert not check_collapse(space, healthy).parameter_free_dominated
-    pools = Architecture("nb201", ("avg_pool_3x3",) * 6)
-    assert check_collapse(space, pools).verdict == "collapsed: no op of the cell has weights"
+    assert pooled.verdict == (
+        "parameter-free ops dominate: 2 of 3 live edges are pooling/skip, 1 with weights; 3 of 6 edges none or dead"
+    )
+    assert not check_collapse(space, Architecture("nb201", healthy)).parameter_free_dominated
+    assert verdict(*("avg_pool_3x3",) * 6) == "collapsed: no live op has weights"
 
 
 def test_collapse_of_a_darts_cell_counts_its_normal_cell() -> None:
@@ -297,9 +316,7 @@ def test_collapse_of_a_darts_cell_counts_its_normal_cell() -> None:
     conv = [Block(0, 1, "sep_conv_3x3", "dil_conv_3x3") for _ in range(4)]
     skips = [Block(0, 1, "skip_connect", "skip_connect")] * 3 + [Block(0, 1, "skip_connect", "sep_conv_3x3")]
     collapsed = check_collapse(space, space.from_cells(skips, conv))
-    assert (
-        collapsed.collapsed and collapsed.skip_none == 7 and "7 of 8 edges are skip/none" in collapsed.verdict
-    )
+    assert collapsed.collapsed and collapsed.verdict == "collapsed: 7 of 8 live edges are skip connections"
     healthy = check_collapse(space, space.from_cells(conv, skips))  # the reduction cell does not count
     assert not healthy.collapsed and healthy.ops == ("sep_conv_3x3", "dil_conv_3x3") * 4
 

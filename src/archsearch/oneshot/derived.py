@@ -20,15 +20,17 @@ SKIP_OPS = frozenset({"skip_connect", "identity", "none"})
 """Ops a collapsed cell is made of: identities and zeros."""
 PARAMETER_FREE_OPS = SKIP_OPS | {"avg_pool_3x3", "max_pool_3x3", "max_pool_5x5", "max_pool_7x7"}
 COLLAPSE_FRACTION = 0.5
-"""A cell with more than this fraction of skip/none edges is called collapsed."""
+"""A cell with more than this fraction of its live edges skip connections is called collapsed."""
 
 
 @dataclass(frozen=True)
 class CollapseCheck:
-    """How much of the derived (normal) cell is skip/none, and whether that makes it collapsed."""
+    """The derived (normal) cell's live edges (those on a path from input to output that crosses no
+    ``none``), how many of them are skip connections or have weights, and the verdict."""
 
     ops: tuple[str, ...]
-    skip_none: int
+    live_ops: tuple[str, ...]
+    skip: int
     parametric: int
     output_is_zero: bool
     collapsed: bool
@@ -54,43 +56,63 @@ def normal_cell_ops(space: SearchSpace, arch: Architecture) -> tuple[str, ...]:
     return tuple(ops)
 
 
-def nb201_output_is_zero(ops: Sequence[str]) -> bool:
-    """True when every path from the NB201 cell's input (node 0) to its output (node 3) crosses ``none``."""
+def nb201_live_edges(ops: Sequence[str]) -> list[bool]:
+    """For each NB201 edge: whether it lies on a path from node 0 to node 3 that crosses no ``none``
+    (an edge out of a node that only zeros reach, or into a node that reaches nothing, is dead)."""
     from archsearch.spaces.nb201 import EDGES
 
-    reached = {0}
+    forward, backward = {0}, {3}
     for (source, target), op in zip(EDGES, ops, strict=True):  # EDGES are in topological order
-        if source in reached and op != "none":
-            reached.add(target)
-    return 3 not in reached
+        if source in forward and op != "none":
+            forward.add(target)
+    for (source, target), op in reversed(list(zip(EDGES, ops, strict=True))):
+        if target in backward and op != "none":
+            backward.add(source)
+    return [
+        op != "none" and source in forward and target in backward
+        for (source, target), op in zip(EDGES, ops, strict=True)
+    ]
+
+
+def nb201_output_is_zero(ops: Sequence[str]) -> bool:
+    """True when every path from the NB201 cell's input (node 0) to its output (node 3) crosses ``none``."""
+    return not any(nb201_live_edges(ops))
 
 
 def check_collapse(space: SearchSpace, arch: Architecture) -> CollapseCheck:
-    """Count skip/none and parametric ops of the derived normal cell and name the verdict honestly."""
+    """Count the skip connections and the ops with weights on the derived normal cell's live edges and
+    name the verdict: collapsed (zeros out, mostly skip, or no weights), dominated by parameter-free ops
+    (pooling and skip on most live edges), or neither."""
     ops = normal_cell_ops(space, arch)
-    skip_none = sum(op in SKIP_OPS for op in ops)
-    parametric = sum(op not in PARAMETER_FREE_OPS for op in ops)
-    output_is_zero = arch.space == "nb201" and nb201_output_is_zero(ops)
+    live = (
+        ops
+        if arch.space != "nb201"
+        else tuple(op for op, alive in zip(ops, nb201_live_edges(ops), strict=True) if alive)
+    )
+    skip = sum(op in SKIP_OPS for op in live)
+    parametric = sum(op not in PARAMETER_FREE_OPS for op in live)
+    output_is_zero = not live
     reasons = []
     if output_is_zero:
         reasons.append("every path to the output crosses none, so the cell outputs zeros")
-    if skip_none > COLLAPSE_FRACTION * len(ops):
-        reasons.append(f"{skip_none} of {len(ops)} edges are skip/none")
-    if parametric == 0:
-        reasons.append("no op of the cell has weights")
+    elif skip > COLLAPSE_FRACTION * len(live):
+        reasons.append(f"{skip} of {len(live)} live edges are skip connections")
+    if live and parametric == 0:
+        reasons.append("no live op has weights")
     collapsed = bool(reasons)
-    # pooling, skip and none on most edges: the wider failure of Zela et al. (parameter-free ops win)
-    dominated = len(ops) - parametric > COLLAPSE_FRACTION * len(ops)
+    # pooling and skip on most live edges: the wider failure of Zela et al. (parameter-free ops win)
+    dominated = len(live) - parametric > COLLAPSE_FRACTION * len(live)
+    dead = f"; {len(ops) - len(live)} of {len(ops)} edges none or dead" if len(live) < len(ops) else ""
     if collapsed:
-        verdict = "collapsed: " + "; ".join(reasons)
+        verdict = "collapsed: " + "; ".join(reasons) + dead
     elif dominated:
         verdict = (
-            f"parameter-free ops dominate: {len(ops) - parametric} of {len(ops)} edges are pooling/skip/none "
-            f"({skip_none} skip/none), {parametric} with weights"
+            f"parameter-free ops dominate: {len(live) - parametric} of {len(live)} live edges are "
+            f"pooling/skip, {parametric} with weights{dead}"
         )
     else:
-        verdict = f"not collapsed: {skip_none} of {len(ops)} edges skip/none, {parametric} with weights"
-    return CollapseCheck(ops, skip_none, parametric, output_is_zero, collapsed, dominated, verdict)
+        verdict = f"not collapsed: {skip} of {len(live)} live edges skip, {parametric} with weights{dead}"
+    return CollapseCheck(ops, live, skip, parametric, output_is_zero, collapsed, dominated, verdict)
 
 
 def skip_none_mass(probabilities: np.ndarray, op_names: Sequence[str]) -> float:
