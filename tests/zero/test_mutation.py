@@ -41,8 +41,10 @@ def paper_space() -> ProgramSpace:
     )
 
 
-@pytest.mark.parametrize("make_space", [demo_space, paper_space])
-@pytest.mark.parametrize("mutations", [PAPER_MUTATIONS, DEMO_MUTATIONS, MUTATION_TYPES])
+@pytest.mark.parametrize(
+    ("make_space", "mutations"),
+    [(demo_space, DEMO_MUTATIONS), (paper_space, PAPER_MUTATIONS), (paper_space, MUTATION_TYPES)],
+)
 def test_thousands_of_mutations_keep_programs_valid(make_space, mutations):
     space = make_space()
     mutator = Mutator(space, mutate_prob=1.0, mutations=mutations)
@@ -52,12 +54,12 @@ def test_thousands_of_mutations_keep_programs_valid(make_space, mutations):
     )
     space.check(program)
     changed = 0
-    for _ in range(3000):
+    for _ in range(1000):
         child = mutator(program, rng)
         space.check(child)  # memory addresses, indices, allowed ops per component, size bounds
         changed += child != program
         program = child
-    assert changed > 2500  # U = 1: nearly every child differs from its parent
+    assert changed > 800  # U = 1: nearly every child differs from its parent
 
 
 def test_insert_remove_walks_sizes_within_bounds():
@@ -66,7 +68,7 @@ def test_insert_remove_walks_sizes_within_bounds():
     rng = random.Random(1)
     program = empty_program()
     seen: dict[str, set[int]] = {name: set() for name in COMPONENTS}
-    for _ in range(4000):
+    for _ in range(2500):
         before = program.size()
         program = mutator(program, rng)
         assert abs(program.size() - before) == 1
