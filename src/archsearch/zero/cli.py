@@ -97,6 +97,8 @@ def _make(
     workers: int | None,
     seed: int | None,
     fec: bool | None,
+    n_train: int | None = None,
+    n_valid: int | None = None,
 ) -> Any:
     from archsearch.zero.run import make_config
 
@@ -113,6 +115,8 @@ def _make(
         workers=workers,
         seed=seed,
         fec=fec,
+        n_train=n_train,
+        n_valid=n_valid,
     )
 
 
@@ -139,6 +143,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, help="Worker processes (islands with migration)."),
         seed: int | None = typer.Option(None, help="Seed of the run (tasks, search, everything)."),
         fec: bool | None = typer.Option(None, "--fec/--no-fec", help="Functional equivalence cache."),
+        n_train: int | None = typer.Option(None, help="Training examples per task."),
+        n_valid: int | None = typer.Option(None, help="Validation examples per task."),
         baseline: bool = typer.Option(
             False, help="Then run random search with the same budget (DIR/random)."
         ),
@@ -165,6 +171,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             workers,
             seed,
             fec,
+            n_train,
+            n_valid,
         )
         if baseline and config.strategy == "random":
             raise ConfigError(

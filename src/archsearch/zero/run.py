@@ -136,6 +136,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "budget": 100_000,
         "target_rmse": None,
         "dataset": "fashion-mnist",
+        "n_train": 1000,  # the paper's 8,000 / 2,000 per task cost minutes per thousand programs here
+        "n_valid": 100,
     },
 }
 
