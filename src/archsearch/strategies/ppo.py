@@ -73,14 +73,14 @@ class PPO(Reinforce):
         super().__init__(
             space,
             seed,
-            lr,
-            batch_size,
-            baseline_decay,
-            hidden_size,
-            num_layers,
-            init_range,
-            entropy_weight,
-            curriculum,
+            lr=lr,
+            batch_size=batch_size,
+            baseline_decay=baseline_decay,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            init_range=init_range,
+            entropy_weight=entropy_weight,
+            curriculum=curriculum,
         )
         self.clip = clip
         self.epochs = epochs
@@ -88,9 +88,7 @@ class PPO(Reinforce):
         self.old_log_probs: list[float] = []  # of the buffered results, in buffer order
 
     def ask(self) -> Architecture:
-        with torch.inference_mode():
-            trace = self.controller.walk(self.current_space(), generator=self.generator)
-        self.num_sampled += 1
+        trace = self.sample()
         self.pending.setdefault(trace.values, deque()).append(float(trace.log_prob))
         return Architecture(self.space.name, trace.values)
 
@@ -107,11 +105,13 @@ class PPO(Reinforce):
 
     def update(self) -> float:
         """``epochs`` controller steps on the buffered results; returns the last loss."""
-        rewards = torch.tensor([r for _, r in self.buffer])
+        loss = super().update()
+        self.old_log_probs.clear()
+        return loss
+
+    def controller_update(self, rewards: torch.Tensor, baseline: float) -> torch.Tensor:
         old = torch.tensor(self.old_log_probs)
-        if self.baseline is None:
-            self.baseline = float(rewards.mean())
-        advantages = rewards - self.baseline
+        advantages = rewards - baseline
         loss = torch.zeros(())
         for _ in range(self.epochs):
             log_probs, entropies = self.controller.score(self.space, [values for values, _ in self.buffer])
@@ -119,12 +119,7 @@ class PPO(Reinforce):
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-        for r in rewards.tolist():
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
-        self.buffer.clear()
-        self.old_log_probs.clear()
-        self.num_updates += 1
-        return float(loss.detach())
+        return loss
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from archsearch.controllers.lstm import LSTMController
+from archsearch.controllers.lstm import LSTMController, Trace
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Result
 from archsearch.spaces.base import Architecture, SearchSpace
@@ -86,11 +86,15 @@ class Reinforce(Strategy):
             return self.space
         return self.curriculum.space_for(self.space, self.num_sampled)
 
-    def ask(self) -> Architecture:
+    def sample(self) -> Trace:
+        """One walk of the controller over the current space (no gradient); counts it as sampled."""
         with torch.inference_mode():
             trace = self.controller.walk(self.current_space(), generator=self.generator)
         self.num_sampled += 1
-        return Architecture(self.space.name, trace.values)
+        return trace
+
+    def ask(self) -> Architecture:
+        return Architecture(self.space.name, self.sample().values)
 
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
         self.buffer.append((arch.values, float(reward)))
@@ -98,20 +102,26 @@ class Reinforce(Strategy):
             self.update()
 
     def update(self) -> float:
-        """One controller step on the buffered results; returns the loss."""
-        log_probs, entropies = self.controller.score(self.space, [values for values, _ in self.buffer])
+        """Controller step(s) on the buffered results against the baseline (initialised by the first
+        batch's mean reward), then the baseline's moving average over the batch; returns the last loss."""
         rewards = torch.tensor([r for _, r in self.buffer])
         if self.baseline is None:
             self.baseline = float(rewards.mean())
-        loss = reinforce_loss(log_probs, rewards, self.baseline, entropies, self.entropy_weight)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
+        loss = self.controller_update(rewards, self.baseline)
         for r in rewards.tolist():
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
         self.buffer.clear()
         self.num_updates += 1
         return float(loss.detach())
+
+    def controller_update(self, rewards: torch.Tensor, baseline: float) -> torch.Tensor:
+        """One Adam step on the REINFORCE loss of the buffered architectures; returns the loss."""
+        log_probs, entropies = self.controller.score(self.space, [values for values, _ in self.buffer])
+        loss = reinforce_loss(log_probs, rewards, baseline, entropies, self.entropy_weight)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss
 
     def progress(self) -> dict[str, float]:
         return {} if self.baseline is None else {"baseline": self.baseline}
