@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
 from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Result, Status
+from archsearch.evaluators.base import Evaluator, Result, Status
+from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +206,64 @@ def guarded_trial(
         torch.set_num_threads(previous_threads)
         if device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+SplitT = TypeVar("SplitT")
+
+
+class ChildTrainingEvaluator(Evaluator, Generic[SplitT]):
+    """What the evaluators that train a child per trial share: data split once per instance and device
+    (``split``; dropped when pickled to a worker, which loads its own), and ``evaluate`` running
+    ``_train`` under ``guarded_trial`` with the per-epoch validation series ``metric``.
+
+    Subclasses set ``metric``, ``epochs``, ``timeout_s``, ``threads``, ``device`` and ``_splits = {}``
+    in ``__init__`` and define ``split`` and ``_train``; ``check_space`` may reject a space up front.
+    """
+
+    metric: ClassVar[str]
+    epochs: int
+    timeout_s: float | None
+    threads: int
+    device: str
+    _splits: dict[str, SplitT]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_splits"] = {}  # tensors stay in the process that loaded them
+        return state
+
+    @abstractmethod
+    def split(self, device: torch.device | str = "cpu") -> SplitT:
+        """The data of a trial on ``device``, made once per instance and device."""
+
+    @abstractmethod
+    def _train(
+        self,
+        space: SearchSpace,
+        arch: Architecture,
+        seed: int,
+        device: torch.device,
+        data: SplitT,
+        progress: TrialProgress,
+    ) -> dict[str, float]:
+        """Train ``arch`` from ``seed``, recording the curve in ``progress``; returns the metrics."""
+
+    def prepare(self) -> None:
+        self.split()
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Raise ConfigError if no trial in ``space`` can work (every trial would fail)."""
+
+    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
+        self.check_space(space)
+        device = resolve_device(self.device)
+        data = self.split(device)
+        return guarded_trial(
+            lambda progress: self._train(space, arch, seed, device, data, progress),
+            TrialProgress(self.metric),
+            epochs=self.epochs,
+            timeout_s=self.timeout_s,
+            threads=self.threads,
+            device=device,
+            describe=f"{arch.to_json()} (seed {seed})",
+        )

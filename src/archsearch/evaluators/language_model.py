@@ -24,18 +24,16 @@ from torch import nn
 
 from archsearch.data.text import LEVELS, Corpus, batchify, bptt_batches, load_text
 from archsearch.errors import ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
     ChildFailedError,
+    ChildTrainingEvaluator,
     LossTally,
     TrialProgress,
     check_settings,
-    guarded_trial,
     is_int,
     is_number,
     is_positive_int,
-    resolve_device,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -129,7 +127,7 @@ class TextSplit:
     vocab_size: int
 
 
-class LanguageModelEvaluator(Evaluator):
+class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
     """Trains the language model ``space.build_lm(arch, vocab_size, ...)`` and reports its perplexity.
 
     Zoph & Le 2017, section 4.2: a 2-layer child on Penn Treebank, 35 epochs in the paper (scaled down
@@ -141,8 +139,12 @@ class LanguageModelEvaluator(Evaluator):
     ``max_ppl`` (or not finite) fails the trial. ``val_ppl`` is the best epoch's validation perplexity and
     ``test_ppl`` that of the same (best-validation) weights. ``split_seed`` fixes the 90/5/5 line split of
     corpora without one (plain text, shakespeare; None: contiguous blocks). Data loads lazily and is kept
-    per evaluator instance; ``timeout_s`` is checked after every chunk.
+    per evaluator instance; ``timeout_s`` is checked after every chunk. ``evaluate`` never raises for a
+    failing child (it gives a failed or timed-out Result); missing data (DataError) or a space without
+    ``build_lm`` (ConfigError) raise: every trial would fail.
     """
+
+    metric = "val_ppl"
 
     def __init__(
         self,
@@ -241,11 +243,6 @@ class LanguageModelEvaluator(Evaluator):
         self.split_seed = split_seed
         self._splits: dict[str, TextSplit] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_splits"] = {}  # tensors stay in the process that loaded them
-        return state
-
     def corpus(self) -> Corpus:
         """The token streams and vocabulary of the configured corpus (cached per process)."""
         return load_text(
@@ -270,33 +267,17 @@ class LanguageModelEvaluator(Evaluator):
             )
         return self._splits[key]
 
-    def prepare(self) -> None:
-        self.split()
-
     def data_shape(self) -> tuple[tuple[int, ...], int]:
         """``((embedding_size, hidden_size), vocab_size)``: what ``RNNCellSpace.build`` needs to rebuild the
         model this evaluator trains (for export)."""
         return (self.embedding_size, self.hidden_size), self.split().vocab_size
 
-    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
-        """Train ``arch``'s language model from seed ``seed``; a failing child gives a failed or timed-out
-        Result, never raises. Missing data (DataError) or a space without ``build_lm`` (ConfigError) raise:
-        every trial would fail."""
+    def check_space(self, space: SearchSpace) -> None:
+        """A space without ``build_lm`` is a ConfigError: every trial would fail."""
         if not callable(getattr(space, "build_lm", None)):
             raise ConfigError(
                 f"space {space.name!r} cannot build language models (no build_lm); use a recurrent cell space"
             )
-        device = resolve_device(self.device)
-        data = self.split(device)
-        return guarded_trial(
-            lambda progress: self._train(space, arch, seed, device, data, progress),
-            TrialProgress("val_ppl"),
-            epochs=self.epochs,
-            timeout_s=self.timeout_s,
-            threads=self.threads,
-            device=device,
-            describe=f"{arch.to_json()} (seed {seed})",
-        )
 
     def _check_perplexity(self, ppl: float, epoch: int) -> None:
         if not ppl <= self.max_ppl:  # also true for nan

@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,17 +20,15 @@ from torch import nn
 
 from archsearch.data.images import KNOWN_DATASETS, load_images
 from archsearch.errors import ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
+    ChildTrainingEvaluator,
     LossTally,
     TrialProgress,
     check_settings,
-    guarded_trial,
     is_int,
     is_number,
     is_positive_int,
-    resolve_device,
 )
 from archsearch.spaces.base import Architecture, SearchSpace
 
@@ -133,7 +130,7 @@ class DataSplit:
     num_classes: int
 
 
-class TrainingEvaluator(Evaluator):
+class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
     """Trains the child network ``space.build(arch, ...)`` and reports its validation accuracy.
 
     Defaults are the NAS-RL / DenseNet child settings (Zoph & Le 2017): SGD, ``lr`` 0.1, ``momentum``
@@ -143,7 +140,11 @@ class TrainingEvaluator(Evaluator):
     same one. ``device`` "auto" picks CUDA when available; ``amp`` enables float16 autocast with a
     gradient scaler on CUDA only. ``timeout_s`` is checked after every batch. Data loads lazily in
     ``evaluate`` (the evaluator is pickled to worker processes) and is kept per evaluator instance.
+    ``evaluate`` never raises for a failing child (it gives a failed or timed-out Result); missing data
+    or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
     """
+
+    metric = "val_acc"
 
     def __init__(
         self,
@@ -225,11 +226,6 @@ class TrainingEvaluator(Evaluator):
         self.threads = threads
         self._splits: dict[str, DataSplit] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_splits"] = {}  # tensors stay in the process that loaded them
-        return state
-
     def split(self, device: torch.device | str = "cpu") -> DataSplit:
         """The train / validation / test tensors on ``device``, loaded and split once per instance."""
         key = str(device)
@@ -248,30 +244,10 @@ class TrainingEvaluator(Evaluator):
             )
         return self._splits[key]
 
-    def prepare(self) -> None:
-        self.split()
-
     def data_shape(self) -> tuple[tuple[int, ...], int]:
         """The input shape (C, H, W) and the number of classes of the data set."""
         split = self.split()
         return split.input_shape, split.num_classes
-
-    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
-        """Train ``arch`` from seed ``seed``; a failing child gives a failed or timed-out Result, never raises.
-
-        Missing data or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
-        """
-        device = resolve_device(self.device)
-        data = self.split(device)
-        return guarded_trial(
-            lambda progress: self._train(space, arch, seed, device, data, progress),
-            TrialProgress("val_acc"),
-            epochs=self.epochs,
-            timeout_s=self.timeout_s,
-            threads=self.threads,
-            device=device,
-            describe=f"{arch.to_json()} (seed {seed})",
-        )
 
     def _train(
         self,
