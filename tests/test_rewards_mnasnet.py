@@ -43,7 +43,7 @@ def test_failed_trials_and_bad_targets():
 def test_reinforce_and_ppo_are_told_the_mnasnet_reward_of_the_device_latency(tmp_path, strategy, reward):
     config = tabular_config(
         strategy,
-        max_time_s=4_000,
+        max_time_s=3_000,
         reward={"name": reward, "params": {"target": 10.0}},
         evaluator={"name": "tabular", "params": {"dataset": "cifar100", "device": "pixel3"}},
     )

@@ -13,11 +13,15 @@ from archsearch.evaluators.tabular import TabularEvaluator, load_table
 from archsearch.spaces.nb201 import NB201Space
 
 
-@pytest.mark.parametrize(("index", "shape", "classes"), [(6111, (3, 32, 32), 10), (857, (3, 16, 16), 120)])
-def test_closed_form_flops_equal_a_count_on_the_built_network(index, shape, classes):
-    space = NB201Space()
+@pytest.mark.parametrize(
+    ("index", "shape", "classes", "channels", "cells"),
+    [(6111, (3, 32, 32), 10, 8, 2), (857, (3, 16, 16), 120, 16, 5), (42, (1, 7, 9), 3, 4, 1)],
+)
+def test_closed_form_flops_equal_a_count_on_the_built_network(index, shape, classes, channels, cells):
+    space = NB201Space(channels=channels, cells_per_stage=cells)
     arch = space.from_index(index)
-    assert flops(arch.values, shape, classes) == count_macs(space.build(arch, shape, classes), shape)
+    expected = count_macs(space.build(arch, shape, classes), shape)
+    assert flops(arch.values, shape, classes, channels, cells) == expected
 
 
 def test_flops_table_spans_nb201s_published_range():
