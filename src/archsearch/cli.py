@@ -93,7 +93,10 @@ def search(
         None, help="Ray cluster to join: auto or host:port (default: start a local Ray)."
     ),
     max_concurrent: int | None = typer.Option(None, help="Trials in flight at once (default: workers)."),
-    device: str | None = typer.Option(None, help="auto, cpu or cuda."),
+    device: str | None = typer.Option(
+        None,
+        help="auto, cpu or cuda; with --space nb201 a latency device such as pixel3 (reported as latency_ms).",
+    ),
     timeout: float | None = typer.Option(None, help="Per-trial time limit in seconds."),
     max_time: float | None = typer.Option(None, help="Stop starting trials after this many seconds."),
     set_: list[str] = typer.Option([], "--set", help="Any config value, e.g. --set strategy.params.lr=0.01"),
