@@ -218,3 +218,38 @@ def test_memory_after_final_state_shows_nan_and_inf_like_the_reference():
     assert s[3] == math.inf and np.all(v[1] == math.inf) and np.all(np.isnan(v[2])) and np.all(np.isnan(m))
     for got, want in zip((s, v, m), memory_after_reference(program, empty, DEMO), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_skipping_dead_code_changes_no_prediction():
+    rng = np.random.default_rng(7)
+    tasks = make_tasks("affine", 2, SMALL.dim, 10, 8, seed=3)
+    removed = 0
+    for trial in range(100):
+        program = random_program(rng, SMALL)
+        pruned = program.pruned()
+        removed += program.size() - pruned.size()
+        for tried in (program, pruned):
+            np.testing.assert_array_equal(
+                evaluate_each(tried, tasks, SMALL, rng_seed=trial),
+                evaluate_each_reference(program, tasks, SMALL, rng_seed=trial),
+                err_msg=program.pretty(),
+            )
+        np.testing.assert_array_equal(
+            prediction_errors(program, tasks, SMALL, n_train=10, n_valid=8, rng_seed=trial),
+            prediction_errors(pruned, tasks, SMALL, n_train=10, n_valid=8, rng_seed=trial),
+        )
+    assert removed > 100  # random programs are mostly dead code
+
+
+def test_compiled_liveness_matches_program_live_mask():
+    from archsearch.zero.interpreter import _TABLES, _live_instructions
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        program = random_program(rng, SMALL)
+        codes, _, offsets = program.arrays
+        keep = np.zeros(len(codes), dtype=np.int64)
+        _live_instructions(
+            codes, offsets, _TABLES, 3 * max(SMALL.scalars, SMALL.vectors, SMALL.matrices), keep
+        )
+        np.testing.assert_array_equal(keep, program.live_mask, err_msg=program.pretty())

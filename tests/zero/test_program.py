@@ -126,3 +126,36 @@ def test_components_and_sizes():
     assert SGD.size() == 6 and SGD.component("learn") == SGD.learn
     with pytest.raises(ConfigError, match="unknown component"):
         SGD.component("train")
+
+
+def test_live_mask_marks_dead_instructions():
+    program = Program(
+        setup=SGD.setup + (Instruction(56, out=3, data=(9.0, 0.0)),),  # s3 is overwritten in Learn first
+        predict=(Instruction(13, 2, 0, 0),) + SGD.predict,  # s0 = exp(s2): the harness resets s0 first
+        learn=SGD.learn + (Instruction(21, 1, 0, 0), Instruction(0)),  # s0 = norm(v1): never read; no-op
+    )
+    assert program.live_mask.tolist() == [1, 0, 0, 1, 1, 1, 1, 1, 0, 0]
+    assert program.pruned() == SGD
+    assert SGD.live_mask.all()
+
+
+def test_live_mask_follows_memory_across_learn_and_partial_writes():
+    program = Program(
+        setup=(
+            Instruction(57, in1=0, out=1, data=(2.0, 0.0)),
+            Instruction(57, in1=1, out=1, data=(3.0, 0.0)),
+        ),
+        predict=(Instruction(27, 0, 1, 1),),  # s1 = dot(v0, v1): both partial writes of v1 are live
+        learn=(Instruction(1, 2, 2, 3), Instruction(1, 3, 3, 2)),  # s3, s2 feed nothing Predict reads
+    )
+    assert program.live_mask.tolist() == [1, 1, 1, 0, 0]
+    counter = Program(predict=(Instruction(1, 2, 3, 1),), learn=(Instruction(1, 2, 0, 2),))  # s2 += s0
+    assert counter.live_mask.tolist() == [1, 1]
+
+
+def test_random_ops_stay_when_any_random_op_is_live():
+    dead_draw = Instruction(63, out=2, data=(0.0, 1.0))  # v2 never read
+    live_draw = Instruction(63, out=1, data=(0.0, 1.0))  # v1 read by Predict
+    predict = (Instruction(27, 0, 1, 1),)
+    assert Program(setup=(dead_draw, live_draw), predict=predict).live_mask.tolist() == [1, 1, 1]
+    assert Program(setup=(dead_draw,), predict=predict).live_mask.tolist() == [0, 1]

@@ -59,7 +59,9 @@ for _spec in OPS:
 _TABLES = np.ascontiguousarray(np.column_stack([_KINDS, _INDICES, _HANDLER, _SIZE]), dtype=np.int64)
 
 # Kernel parameters (an int64 array, so the compiled call unboxes few arguments).
-P_SCALARS, P_VECTORS, P_MATRICES, P_EPOCHS, P_TRAIN_TOTAL, P_TRAIN, P_VALID, P_SEED, P_RECORD = range(9)
+P_SCALARS, P_VECTORS, P_MATRICES, P_EPOCHS, P_TRAIN_TOTAL, P_TRAIN, P_VALID, P_SEED, P_RECORD, P_PRUNE = (
+    range(10)
+)
 
 
 def encode(program: Program) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,12 +139,80 @@ def task_batch(tasks: Sequence[Task] | TaskBatch) -> TaskBatch:
 
 # error_model="numpy": IEEE inf/NaN on division by zero instead of an exception.
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+# Small helpers called per draw are inlined in numba's IR: a call passing arrays costs more than a draw.
+_jit_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 
 @_jit
-def _decode(codes, tables, n_scalars, n_vectors, n_matrices, dim, decoded):
-    """Resolve each instruction to (handler, in1 offset, in2 offset, out offset, size) in the flat memory.
-    Returns False when an op, address or index does not fit the memory."""
+def _backward(codes, tables, lo, hi, live_after, keep):
+    """Liveness through instructions lo..hi-1 (backwards): ``live_after`` (address ids 3 * address + kind)
+    becomes the live set before them; instructions whose output is live get ``keep[k] = 1``."""
+    for k in range(hi - 1, lo - 1, -1):
+        op = codes[k, 0]
+        kind = tables[op, 2]
+        if kind < 0:
+            continue
+        written = 3 * codes[k, 3] + kind
+        if live_after[written] == 0:
+            continue
+        keep[k] = 1
+        if tables[op, 3] == 0:  # OP57/58 change one entry: the rest of the output stays live
+            live_after[written] = 0
+        for slot in range(2):
+            kind = tables[op, slot]
+            if kind >= 0:
+                live_after[3 * codes[k, 1 + slot] + kind] = 1
+
+
+@_jit
+def _live_instructions(codes, offsets, tables, n_ids, keep):
+    """Mark live instructions in ``keep`` (the compiled twin of ``Program.live_mask``, same rules): those
+    whose result can reach s1 after a Predict, over Setup, then Predict/Learn pairs, then Predicts."""
+    for k in range(codes.shape[0]):
+        keep[k] = 0
+    in_predict = np.zeros(n_ids, dtype=np.int64)
+    in_learn = np.zeros(n_ids, dtype=np.int64)
+    work = np.zeros(n_ids, dtype=np.int64)
+    while True:
+        changed = False
+        # Before Predict: the harness sets s0 (id 0) and v0 (id 1); after it, it reads s1 (id 3).
+        for i in range(n_ids):
+            work[i] = (in_predict[i] | in_learn[i]) if i > 1 else 0
+        work[3] = 1
+        _backward(codes, tables, offsets[1], offsets[2], work, keep)
+        for i in range(n_ids):
+            if work[i] != in_predict[i]:
+                changed = True
+                in_predict[i] = work[i]
+        for i in range(n_ids):
+            work[i] = in_predict[i] if i > 1 else 0
+        _backward(codes, tables, offsets[2], offsets[3], work, keep)
+        for i in range(n_ids):
+            if work[i] != in_learn[i]:
+                changed = True
+                in_learn[i] = work[i]
+        if not changed:
+            break
+    for i in range(n_ids):
+        work[i] = in_predict[i] if i > 1 else 0
+    _backward(codes, tables, offsets[0], offsets[1], work, keep)
+    any_random = False
+    for k in range(codes.shape[0]):
+        if keep[k] != 0 and codes[k, 0] >= 59:
+            any_random = True
+    if any_random:  # one random stream: a live draw needs every earlier draw
+        for k in range(codes.shape[0]):
+            if codes[k, 0] >= 59:
+                keep[k] = 1
+
+
+@_jit
+def _decode(
+    codes, constants, offsets, prune, tables, n_scalars, n_vectors, n_matrices, dim, decoded, kept, bounds
+):
+    """Check every instruction against the memory, then resolve each live one (all when not ``prune``) to
+    (handler, in1 offset, in2 offset, out offset, size) in the flat memory: rows of ``decoded``, constants
+    in ``kept``, component bounds in ``bounds``. Returns False when an op, address or index does not fit."""
     counts = (n_scalars, n_vectors, n_matrices)
     bases = (0, n_scalars, n_scalars + n_vectors * dim)
     sizes = (1, dim, dim * dim)
@@ -152,24 +222,36 @@ def _decode(codes, tables, n_scalars, n_vectors, n_matrices, dim, decoded):
             return False
         for slot in range(3):
             kind = tables[op, slot]
-            address = codes[k, 1 + slot]
-            if kind < 0:
-                decoded[k, 1 + slot] = 0
-                continue
-            if address < 0 or address >= counts[kind]:
+            if kind >= 0 and (codes[k, 1 + slot] < 0 or codes[k, 1 + slot] >= counts[kind]):
                 return False
-            decoded[k, 1 + slot] = bases[kind] + address * sizes[kind]
-        indices = tables[op, 3]
-        for slot in range(indices):
+        for slot in range(tables[op, 3]):
             if codes[k, 1 + slot] < 0 or codes[k, 1 + slot] >= dim:
                 return False
-        if indices == 1:
-            decoded[k, 3] += codes[k, 1]
-        elif indices == 2:
-            decoded[k, 3] += codes[k, 1] * dim + codes[k, 2]
-        decoded[k, 0] = tables[op, 4]
+    live = np.ones(codes.shape[0], dtype=np.int64)
+    if prune:
+        _live_instructions(codes, offsets, tables, 3 * max(n_scalars, n_vectors, n_matrices), live)
+    row = 0
+    component = 0
+    for k in range(codes.shape[0] + 1):
+        while component < 4 and offsets[component] == k:
+            bounds[component] = row
+            component += 1
+        if k == codes.shape[0] or live[k] == 0:
+            continue
+        op = codes[k, 0]
+        for slot in range(3):
+            kind = tables[op, slot]
+            decoded[row, 1 + slot] = 0 if kind < 0 else bases[kind] + codes[k, 1 + slot] * sizes[kind]
+        if tables[op, 3] == 1:
+            decoded[row, 3] += codes[k, 1]
+        elif tables[op, 3] == 2:
+            decoded[row, 3] += codes[k, 1] * dim + codes[k, 2]
+        decoded[row, 0] = tables[op, 4]
         size = tables[op, 5]
-        decoded[k, 4] = dim if size == -1 else (dim * dim if size == -2 else size)
+        decoded[row, 4] = dim if size == -1 else (dim * dim if size == -2 else size)
+        kept[row, 0] = constants[k, 0]
+        kept[row, 1] = constants[k, 1]
+        row += 1
     return True
 
 
@@ -210,6 +292,76 @@ def _norm(mem, a, stride, count):
     return math.sqrt(acc)
 
 
+# Random ops draw from MT19937 with numpy's legacy RandomState semantics (seeding of an int seed, 53-bit
+# doubles, the polar Gaussian with its cached second value), so numpy.random.RandomState(seed) reproduces
+# every draw; the state lives in the kernel's own arrays (no global generator is touched).
+_MT_N, _MT_M = 624, 397
+
+
+@_jit
+def _mt_seed(mt, seed, rng_state):
+    x = seed & 0xFFFFFFFF
+    for pos in range(_MT_N):
+        mt[pos] = x
+        x = (1812433253 * (x ^ (x >> 30)) + pos + 1) & 0xFFFFFFFF
+    rng_state[0] = _MT_N  # next draw regenerates the block
+    rng_state[1] = 0  # no cached gaussian
+
+
+@_jit_inline
+def _mt_next(mt, rng_state):
+    if rng_state[0] >= _MT_N:
+        for i in range(_MT_N):
+            y = (mt[i] & 0x80000000) | (mt[i + 1 if i + 1 < _MT_N else 0] & 0x7FFFFFFF)
+            j = i + _MT_M
+            v = mt[j if j < _MT_N else j - _MT_N] ^ (y >> 1)
+            mt[i] = v ^ 0x9908B0DF if y & 1 else v
+        rng_state[0] = 0
+    y = mt[rng_state[0]]
+    rng_state[0] += 1
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680
+    y ^= (y << 15) & 0xEFC60000
+    return y ^ (y >> 18)
+
+
+@_jit_inline
+def _random_double(mt, rng_state):
+    high = _mt_next(mt, rng_state) >> 5
+    low = _mt_next(mt, rng_state) >> 6
+    return (high * 67108864.0 + low) / 9007199254740992.0
+
+
+@_jit_inline
+def _standard_normal(mt, rng_state, gauss):
+    if rng_state[1]:
+        rng_state[1] = 0
+        return gauss[0]
+    while True:
+        x1 = 2.0 * _random_double(mt, rng_state) - 1.0
+        x2 = 2.0 * _random_double(mt, rng_state) - 1.0
+        r2 = x1 * x1 + x2 * x2
+        if r2 < 1.0 and r2 != 0.0:
+            break
+    f = math.sqrt(-2.0 * math.log(r2) / r2)
+    gauss[0] = f * x1
+    rng_state[1] = 1
+    return f * x2
+
+
+@_jit
+def _fill_uniform(mem, c, n, low, high, mt, rng_state):
+    width = high - low
+    for i in range(n):
+        mem[c + i] = low + width * _random_double(mt, rng_state)
+
+
+@_jit
+def _fill_normal(mem, c, n, mean, std, mt, rng_state, gauss):
+    for i in range(n):
+        mem[c + i] = mean + std * _standard_normal(mt, rng_state, gauss)
+
+
 @_jit
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
@@ -217,12 +369,22 @@ def _sigmoid(x):
 
 @_jit
 def _evaluate_kernel(
-    codes, constants, offsets, tables, data, classification, params, max_abs_error, fitness, errors, final
+    codes,
+    constants,
+    offsets,
+    tables,
+    data,
+    classification,
+    params,
+    max_abs_error,
+    fitness,
+    errors,
+    final,
 ):
     """Fitness of one program on every task (SPEC.md 4.3/4.4) into ``fitness``; False if the program does
-    not fit the memory. With params[P_RECORD] the error y - s1 of each training step (before Learn) and
-    validation example goes to ``errors`` (NaN where never reached). ``final`` receives the last task's
-    memory at its end when it has the memory's size.
+    not fit the memory. With params[P_PRUNE] dead instructions are skipped. With params[P_RECORD] the
+    error y - s1 of each training step (before Learn) and validation example goes to ``errors`` (NaN where
+    never reached). ``final`` receives the last task's memory at its end when it has the memory's size.
 
     Each task is a flat sequence of component runs (Setup; Predict, Learn per training example and
     epoch; Predict per validation example) with the dispatch written once, which keeps compile time low.
@@ -230,14 +392,34 @@ def _evaluate_kernel(
     n_scalars = params[P_SCALARS]
     dim = data.shape[2] - 1
     decoded = np.empty((codes.shape[0], 5), dtype=np.int64)
-    if not _decode(codes, tables, n_scalars, params[P_VECTORS], params[P_MATRICES], dim, decoded):
+    kept = np.empty((codes.shape[0], 2))
+    bounds = np.zeros(4, dtype=np.int64)
+    if not _decode(
+        codes,
+        constants,
+        offsets,
+        params[P_PRUNE] != 0,
+        tables,
+        n_scalars,
+        params[P_VECTORS],
+        params[P_MATRICES],
+        dim,
+        decoded,
+        kept,
+        bounds,
+    ):
         return False
     use_random = False
-    for k in range(codes.shape[0]):
-        if codes[k, 0] >= 59:
+    for k in range(bounds[3]):
+        if decoded[k, 0] == 60 or decoded[k, 0] == 63:
             use_random = True
     mem = np.zeros(n_scalars + params[P_VECTORS] * dim + params[P_MATRICES] * dim * dim)
     tmp = np.zeros(dim * dim)
+    mt = np.zeros(
+        _MT_N, dtype=np.int64
+    )  # the random ops' generator: MT19937 state, position, cached gaussian
+    rng_state = np.zeros(2, dtype=np.int64)
+    gauss = np.zeros(1)
     n_train_total = params[P_TRAIN_TOTAL]
     n_train = params[P_TRAIN]
     n_valid = params[P_VALID]
@@ -247,7 +429,7 @@ def _evaluate_kernel(
         for i in range(mem.shape[0]):  # explicit loops: slice assignment costs seconds of compile time
             mem[i] = 0.0
         if use_random:
-            np.random.seed((params[P_SEED] * SEED_STRIDE + t) % 4294967296)
+            _mt_seed(mt, (params[P_SEED] * SEED_STRIDE + t) % 4294967296, rng_state)
         is_class = classification[t] != 0
         total = 0.0
         # The task as a flat sequence of component runs with the dispatch loop written once: Setup;
@@ -258,7 +440,7 @@ def _evaluate_kernel(
         epoch = 0
         while True:
             if component == 0:
-                lo, hi = offsets[0], offsets[1]
+                lo, hi = bounds[0], bounds[1]
                 y = 0.0
             else:
                 row = e if component != 3 else n_train_total + e
@@ -267,10 +449,10 @@ def _evaluate_kernel(
                     mem[n_scalars + i] = data[t, row, i]
                 if component == 2:
                     mem[0] = y  # the label is visible to Learn only
-                    lo, hi = offsets[2], offsets[3]
+                    lo, hi = bounds[2], bounds[3]
                 else:
                     mem[0] = 0.0
-                    lo, hi = offsets[1], offsets[2]
+                    lo, hi = bounds[1], bounds[2]
             for k in range(lo, hi):
                 op = decoded[k, 0]
                 a = decoded[k, 1]
@@ -380,12 +562,14 @@ def _evaluate_kernel(
                     for i in range(dim * dim):
                         mem[c + i] = tmp[i]
                 elif op == 43:
+                    # i-q-j order: independent sums in the inner loop, each still summed over q in order.
+                    for i in range(dim * dim):
+                        tmp[i] = 0.0
                     for i in range(dim):
-                        for j in range(dim):
-                            acc = 0.0
-                            for q in range(dim):
-                                acc += mem[a + i * dim + q] * mem[b + q * dim + j]
-                            tmp[i * dim + j] = acc
+                        for q in range(dim):
+                            x = mem[a + i * dim + q]
+                            for j in range(dim):
+                                tmp[i * dim + j] += x * mem[b + q * dim + j]
                     for i in range(dim * dim):
                         mem[c + i] = tmp[i]
                 elif op == 44:
@@ -409,16 +593,11 @@ def _evaluate_kernel(
                 elif op == 54:
                     mem[c] = _mean_std(mem, a, 1, n, True)
                 elif op == 56:
-                    mem[c] = constants[k, 0]
+                    mem[c] = kept[k, 0]
                 elif op == 60:
-                    low = constants[k, 0]
-                    width = constants[k, 1] - low
-                    for i in range(n):
-                        mem[c + i] = low + width * np.random.random()
+                    _fill_uniform(mem, c, n, kept[k, 0], kept[k, 1], mt, rng_state)
                 elif op == 63:
-                    for i in range(n):
-                        mem[c + i] = constants[k, 0] + constants[k, 1] * np.random.standard_normal()
-
+                    _fill_normal(mem, c, n, kept[k, 0], kept[k, 1], mt, rng_state, gauss)
             if component == 1 or component == 3:
                 if is_class:
                     mem[1] = _sigmoid(mem[1])
@@ -503,6 +682,7 @@ def _run_kernel(
             n_valid,
             rng_seed,
             record,
+            final is _NO_MEMORY,  # dead code is skipped unless the final memory is wanted
         ],
         dtype=np.int64,
     )

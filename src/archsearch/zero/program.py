@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from archsearch.errors import ConfigError
-from archsearch.zero.ops import OPS, PREFIX, Kind
+from archsearch.zero.ops import OPS, PREFIX, RANDOM_OPS, Kind
 
 COMPONENTS = ("setup", "predict", "learn")
 
@@ -106,6 +106,20 @@ class Program:
 
     def size(self) -> int:
         return len(self.setup) + len(self.predict) + len(self.learn)
+
+    @cached_property
+    def live_mask(self) -> np.ndarray:
+        """1 for each live instruction (Setup, Predict, Learn order), 0 for dead ones: those whose result can
+        reach no prediction (s1 after a Predict) in any sequence of Setup, Predict and Learn runs. Skipping
+        dead instructions leaves every prediction and fitness unchanged, bit for bit (only dead memory
+        differs). Random ops share one stream, so all are live when any is. Computed once per program."""
+        return _live_mask(self)
+
+    def pruned(self) -> Program:
+        """This program without its dead instructions (see ``live_mask``)."""
+        flags = iter(self.live_mask.tolist())
+        parts = {name: tuple(ins for ins in self.component(name) if next(flags)) for name in COMPONENTS}
+        return Program(**parts)
 
     @cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,3 +242,63 @@ def sgd_linear_regression(learning_rate: float = 0.2) -> Program:
             Instruction(23, 1, 2, 1),
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Liveness (dead-code elimination) over the execution protocol of SPEC.md 4.3.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _bit(kind: Kind, address: int) -> int:
+    return 1 << (3 * address + int(kind))  # interleaved banks: no overlap whatever the memory sizes
+
+
+_HARNESS_DEFS = _bit(Kind.SCALAR, LABEL_SCALAR) | _bit(Kind.VECTOR, FEATURES_VECTOR)  # set before each run
+_PREDICTION = _bit(Kind.SCALAR, PREDICTION_SCALAR)  # read after each Predict
+
+
+def _effects(ins: Instruction) -> tuple[int, int, int]:
+    """(addresses read, addresses fully overwritten, addresses written) of one instruction as bit masks."""
+    spec = OPS[ins.op]
+    reads = 0
+    for kind, address in zip(spec.inputs, (ins.in1, ins.in2), strict=False):
+        reads |= _bit(kind, address)
+    if spec.output is None:
+        return reads, 0, 0
+    written = _bit(spec.output, ins.out)
+    return reads, (0 if spec.indices else written), written  # OP57/58 change one entry only
+
+
+def _backward(instructions: tuple[Instruction, ...], live_out: int, keep: list[bool]) -> int:
+    """Live addresses before ``instructions`` given those live after; marks live instructions in ``keep``."""
+    live = live_out
+    for position in range(len(instructions) - 1, -1, -1):
+        reads, kills, written = _effects(instructions[position])
+        if written & live:
+            keep[position] = True
+            live = (live & ~kills) | reads
+    return live
+
+
+def _live_mask(program: Program) -> np.ndarray:
+    instructions = program.setup + program.predict + program.learn
+    if any(not 0 <= ins.op < len(OPS) or min(ins.in1, ins.in2, ins.out) < 0 for ins in instructions):
+        return np.ones(len(instructions), dtype=np.int64)  # invalid: left whole for validation to report
+    keep = {name: [False] * len(program.component(name)) for name in COMPONENTS}
+    # Runs: Setup, then Predict and Learn alternating over training examples, then Predict over validation
+    # examples. The harness sets s0 and v0 before each Predict and Learn and reads s1 after each Predict.
+    # Liveness only grows, so iterating the loop's two components reaches the fixed point.
+    in_predict = in_learn = 0
+    while True:
+        after_learn = in_predict & ~_HARNESS_DEFS
+        after_predict = _PREDICTION | ((in_predict | in_learn) & ~_HARNESS_DEFS)
+        new_predict = _backward(program.predict, after_predict, keep["predict"])
+        new_learn = _backward(program.learn, after_learn, keep["learn"])
+        if (new_predict, new_learn) == (in_predict, in_learn):
+            break
+        in_predict, in_learn = new_predict, new_learn
+    _backward(program.setup, in_predict & ~_HARNESS_DEFS, keep["setup"])
+    flags = keep["setup"] + keep["predict"] + keep["learn"]
+    if any(flag and ins.op in RANDOM_OPS for flag, ins in zip(flags, instructions, strict=True)):
+        flags = [flag or ins.op in RANDOM_OPS for flag, ins in zip(flags, instructions, strict=True)]
+    return np.array(flags, dtype=np.int64)
