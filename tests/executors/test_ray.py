@@ -89,3 +89,32 @@ def test_search_on_ray_through_the_cli(tmp_path, toy_registry, ray_executor):
     study.close()
     assert study.config.executor == "ray" and study.config.max_concurrent == 2
     assert [t.status for t in trials] == ["ok"] * 6
+
+
+@pytest.mark.slow
+def test_ray_says_which_worker_process_runs_which_trial(ray_executor, toy_space):
+    import time
+
+    import numpy as np
+
+    from conftest import ToyEvaluator
+
+    evaluator = ToyEvaluator(sleep_s=3.0)
+    ray_executor.activity({})  # starts the small actor that the trial tasks report to
+    archs = [toy_space.sample(np.random.default_rng(n)) for n in range(3)]
+    futures = {n: ray_executor.submit(evaluator, toy_space, arch, n) for n, arch in enumerate(archs)}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the study passes the trials in flight, as here
+        activity = ray_executor.activity({n: f for n, f in futures.items() if not f.done()})
+        if activity.busy == 2:
+            break
+        time.sleep(0.1)
+    busy = {name: trials for name, trials in activity.workers.items() if trials}
+    assert len(busy) == 2 and sorted(n for t in busy.values() for n in t) in ([0, 1], [0, 2], [1, 2])
+    assert len(activity.unplaced) == 1 and activity.queued == 1
+    for name in busy:  # Ray worker processes on this machine
+        cmdline = Path(f"/proc/{int(name.removeprefix('pid '))}/cmdline").read_bytes()
+        assert cmdline.startswith(b"ray::"), cmdline
+    assert all(future.result().ok for future in futures.values())
+    after = ray_executor.activity({})
+    assert set(busy) <= set(after.workers) and after.busy == 0

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
 import shutil
 import tempfile
+import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
 from archsearch.errors import ConfigError
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Executor, WorkerDiedError, run_trial
+from archsearch.executors.base import Activity, Executor, WorkerDiedError, run_trial
 from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -74,13 +77,42 @@ def _token_in(directory: str) -> bool:
     return True
 
 
+def _worker_label() -> str:
+    import ray
+
+    ip = ray.util.get_node_ip_address()
+    return f"pid {os.getpid()}" if ip in ("127.0.0.1", "localhost") else f"{ip} pid {os.getpid()}"
+
+
 def _trial_task(
-    evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int, threads: int
+    evaluator: Evaluator,
+    space: SearchSpace,
+    arch: Architecture,
+    seed: int,
+    threads: int,
+    board: Any = None,
+    token: int | None = None,
 ) -> Result:
     import torch
 
+    if board is not None:  # say where this trial runs (fire and forget)
+        board.started.remote(token, _worker_label())
     torch.set_num_threads(threads)
     return run_trial(evaluator, space, arch, seed)
+
+
+class _Board:
+    """A tiny actor that trial tasks tell where they started; the driver collects it for the progress."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, str]] = []
+
+    def started(self, token: int, worker: str) -> None:
+        self.events.append((token, worker))
+
+    def take(self) -> list[tuple[int, str]]:
+        events, self.events = self.events, []
+        return events
 
 
 class RayExecutor(Executor):
@@ -132,14 +164,24 @@ class RayExecutor(Executor):
         self._task = ray.remote(_trial_task).options(
             num_cpus=num_cpus_per_trial, num_gpus=num_gpus_per_trial, max_retries=0
         )
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()
+        self._futures: dict[int, Future[Result]] = {}  # token -> future of a trial in flight
+        self._board: Any = None  # started on the first call of ``activity`` (when progress is shown)
+        self._known: set[str] = set()
 
     def submit(
         self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
     ) -> Future[Result]:
         outer: Future[Result] = Future()
-        inner = self._task.remote(evaluator, space, arch, seed, self._threads).future()
+        token = next(self._tokens)
+        inner = self._task.remote(evaluator, space, arch, seed, self._threads, self._board, token).future()
+        with self._lock:
+            self._futures[token] = outer
 
         def relay(done: Future[Result]) -> None:
+            with self._lock:
+                self._futures.pop(token, None)
             try:
                 outer.set_result(done.result())
             except Exception as exc:
@@ -152,7 +194,35 @@ class RayExecutor(Executor):
         inner.add_done_callback(relay)
         return outer
 
+    def activity(self, inflight: Mapping[int, Future[Result]]) -> Activity:
+        """Which Ray worker process runs each trial, from what the trial tasks told a small actor.
+
+        The actor (no CPU) starts on the first call, so a study without a progress display has none;
+        trials submitted before it existed show as unplaced until they finish.
+        """
+        if self._board is None:
+            self._board = self._ray.remote(num_cpus=0)(_Board).remote()
+        else:
+            try:
+                events = self._ray.get(self._board.take.remote(), timeout=2.0)
+            except Exception:  # a slow or dead board only makes the display less precise
+                log.debug("activity board did not answer", exc_info=True)
+                events = []
+            with self._lock:
+                for token, worker in events:
+                    self._known.add(worker)
+                    future = self._futures.get(token)
+                    if future is not None:
+                        future.worker = worker  # type: ignore[attr-defined]
+        found = super().activity(inflight)
+        workers = {name: found.workers.get(name, []) for name in sorted(self._known)}
+        workers.update(found.workers)
+        return Activity(workers, found.unplaced, max(0, len(inflight) - self.workers))
+
     def shutdown(self) -> None:
+        if self._board is not None and not self._owns_session:
+            self._ray.kill(self._board)
+        self._board = None
         if self._owns_session:
             self._ray.shutdown()
         if self._set_token_path:
