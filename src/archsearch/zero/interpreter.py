@@ -34,7 +34,9 @@ MIN_FITNESS = 0.0
 DEFAULT_MAX_ABS_ERROR = 100.0  # early stop on runaway programs (code)
 COMBINE_MODES = ("median", "mean")
 SEED_STRIDE = 1_000_003  # separates the per-task random streams of consecutive rng_seeds
-FEC_DTYPE = np.float32  # error values are rounded to float32 (about 7 digits) before hashing
+# FEC hashes error values with their float64 mantissa cut to 23 bits (about 7 significant digits).
+FEC_MANTISSA_MASK = np.int64(~((1 << 29) - 1))
+_CANONICAL_NAN = np.array([np.nan]).view(np.int64)[0]
 
 # Decoding tables for the kernel, one row per op code.
 # _KINDS[op] = kinds of (in1, in2, out), -1 where unused; _INDICES[op] = index parameters (OP57/58).
@@ -830,11 +832,8 @@ def fec_signature(
         rng_seed=rng_seed,
         max_abs_error=max_abs_error,
     )
-    rounded = errors.astype(FEC_DTYPE) + FEC_DTYPE(0.0)  # + 0.0 merges -0.0 into 0.0
-    rounded[np.isnan(rounded)] = np.nan  # one NaN bit pattern
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.array(errors.shape, dtype=np.int64).tobytes())
-    for index, row in enumerate(rounded):
-        digest.update(np.int64(index).tobytes())
-        digest.update(row.tobytes())
-    return digest.digest()
+    errors += 0.0  # merges -0.0 into 0.0
+    bits = errors.view(np.int64) & FEC_MANTISSA_MASK
+    bits[errors != errors] = _CANONICAL_NAN  # one NaN bit pattern
+    # Rows are tasks in index order; the shape carries the example counts.
+    return hashlib.blake2b(np.array(errors.shape).tobytes() + bits.tobytes(), digest_size=16).digest()
