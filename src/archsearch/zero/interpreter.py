@@ -7,8 +7,11 @@ disk, so compiled once per machine) dispatches on the op code, so no program is 
 Inside the kernel the memory is one flat float64 array [scalars | vectors | matrices (row-major)] and
 each instruction's addresses are resolved once to flat offsets; ops that differ only in operand size
 (vector/matrix element-wise ops, norms, means, stds, constant and random fills) share one loop over n
-entries. The loop over training examples stays sequential because Learn sees them one by one, and
+entries. Dead instructions (whose results can reach no prediction; ``Program.live_mask``) are dropped
+before running, which leaves every prediction bit-identical and makes random programs several times
+faster. The loop over training examples stays sequential because Learn sees them one by one, and
 validation examples run one by one too because Predict may keep state in memory between examples.
+Random ops draw from the kernel's own MT19937 stream with numpy's RandomState semantics.
 
 Arithmetic is IEEE (division by zero gives inf, log of a negative NaN); reductions sum in index order
 (row-major for matrices), which ``reference.py`` reproduces operation for operation.
