@@ -18,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archsearch.errors import ConfigError, StoreError
-from archsearch.store.sqlite import Store
 from archsearch.zero.evolution import (
     Individual,
     Islands,
@@ -37,6 +36,9 @@ from archsearch.zero.fec import FunctionalEquivalenceCache
 from archsearch.zero.mutation import DEMO_MUTATIONS, MUTATION_TYPES, PAPER_MUTATIONS, Mutator, ProgramSpace
 from archsearch.zero.ops import op_set
 from archsearch.zero.program import COMPONENTS, MemoryConfig, Program
+
+if TYPE_CHECKING:  # the store imports torch; island worker processes never need it
+    from archsearch.store.sqlite import Store
 
 TASK_FAMILIES = ("linear", "affine", "nonlinear", "projected-binary")
 
@@ -399,6 +401,8 @@ class Experiment:
                 path.unlink()
         program_space(config)  # bad op sets and size bounds fail here, before anything is written
         task_split(config)  # so do missing data files
+        from archsearch.store.sqlite import Store
+
         store = Store(directory, create=True)
         _create_tables(store)
         store.set_meta("kind", "zero")
@@ -412,6 +416,8 @@ class Experiment:
             raise StoreError(
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
+        from archsearch.store.sqlite import Store
+
         store = Store(directory)
         data = store.get_meta("zero_config")
         if data is None or store.get_meta("kind") != "zero":
