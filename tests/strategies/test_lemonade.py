@@ -58,3 +58,32 @@ def test_children_come_from_front_parents_and_resume_exactly():
 def test_cheap_objectives_must_be_objectives():
     with pytest.raises(ConfigError, match="cheap_objectives"):
         Lemonade(NB201Space(), objectives=GOALS, cheap_objectives=["flops_m"])
+
+
+def test_resumed_lemonade_study_equals_an_uninterrupted_one(tmp_path):
+    from archsearch.study import Study
+    from conftest import StopAfter, tabular_config
+
+    def config():
+        return tabular_config(
+            "lemonade",
+            objectives=GOALS,
+            max_time_s=4_000,
+            evaluator={"name": "tabular", "params": {"dataset": "cifar100", "device": "raspi4"}},
+        )
+
+    def trajectory(study):
+        return [(t.number, t.arch, t.metrics.get("latency_ms")) for t in study.store.trials()]
+
+    full = Study.create(config(), tmp_path / "full")
+    full.run()
+    expected = trajectory(full)
+    full.close()
+    cut = Study.create(config(), tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        cut.run([StopAfter(len(expected) // 2)])
+    cut.close()
+    resumed = Study.load(tmp_path / "cut")
+    resumed.run()
+    assert len(expected) > 12 and trajectory(resumed) == expected
+    resumed.close()

@@ -14,9 +14,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from archsearch.spaces.nb201 import NUM_ARCHS, PAPER_CELLS_PER_STAGE, PAPER_CHANNELS, NB201Space
+from archsearch.spaces.nb201 import EDGES, OPS, PAPER_CELLS_PER_STAGE, PAPER_CHANNELS
 
 STAGES = 3
+KERNEL_AREA = {"nor_conv_1x1": 1, "nor_conv_3x3": 9}
 
 
 def _stage_sizes(height: int, width: int) -> list[tuple[int, int]]:
@@ -38,8 +39,7 @@ def flops(
     in_channels, height, width = input_shape
     sizes = _stage_sizes(height, width)
     total = in_channels * channels * 9 * height * width  # stem conv 3x3
-    kernel_area = {"nor_conv_1x1": 1, "nor_conv_3x3": 9}
-    cell_area = sum(kernel_area.get(op, 0) for op in ops)
+    cell_area = sum(KERNEL_AREA.get(op, 0) for op in ops)
     for stage, (h, w) in enumerate(sizes):
         c = channels * 2**stage
         if stage:  # residual reduction: conv 3x3 stride 2, conv 3x3, 1x1 shortcut conv after pooling
@@ -50,10 +50,17 @@ def flops(
 
 @lru_cache(maxsize=4)
 def flops_m_table(input_shape: tuple[int, int, int], num_classes: int) -> np.ndarray:
-    """FLOPs (millions of multiply-accumulates) of every cell, indexed by the official NB201 index."""
-    space = NB201Space()
-    column = np.array(
-        [flops(space.from_index(i).values, input_shape, num_classes) / 1e6 for i in range(NUM_ARCHS)]
-    )
+    """FLOPs (millions of multiply-accumulates) of every cell, indexed by the official NB201 index.
+
+    FLOPs are affine in the cell's summed kernel area (1 per 1x1 conv edge, 9 per 3x3), so the table is
+    ``flops(no conv) + area * (flops(one 1x1 edge) - flops(no conv))`` over the packaged op codes."""
+    from archsearch.evaluators.tabular import _arrays  # the packaged table (tabular imports this module)
+
+    codes = np.asarray(_arrays()["arch_code"], dtype=np.int64)
+    digits = (codes[:, None] // len(OPS) ** np.arange(len(EDGES) - 1, -1, -1)) % len(OPS)
+    area = np.array([KERNEL_AREA.get(op, 0) for op in OPS])[digits].sum(axis=1)
+    empty = flops(("none",) * len(EDGES), input_shape, num_classes)
+    per_area = flops(("nor_conv_1x1",) + ("none",) * (len(EDGES) - 1), input_shape, num_classes) - empty
+    column = (empty + area * per_area) / 1e6
     column.setflags(write=False)
     return column
