@@ -116,7 +116,7 @@ Experiment.create(config, sys.argv[1]).run()
 
 @pytest.mark.slow
 def test_resume_after_kill_9_equals_uninterrupted(tmp_path):
-    small = {**SMALL, "budget": 3000}
+    small = {**SMALL, "budget": 1600}
     directory = tmp_path / "killed"
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(small=small), str(directory)],
@@ -126,14 +126,14 @@ def test_resume_after_kill_9_equals_uninterrupted(tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and child.poll() is None:
-            if _rounds(directory) >= 3:
+            if _rounds(directory) >= 2:
                 break
             time.sleep(0.05)
         assert child.poll() is None, "the run ended before it could be killed"
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.wait()
-    assert 3 <= _rounds(directory) < 15
+    assert 2 <= _rounds(directory) < 8
     resumed = Experiment.load(directory)
     resumed.run()
     whole = Experiment.create(make_config("linear", **small), tmp_path / "whole")
