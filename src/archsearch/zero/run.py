@@ -77,36 +77,32 @@ def _sizes(setup: int, predict: int, learn: int) -> dict[str, int]:
 # 6-7/3-4/9-10, P = 1000, T = 10, U = 1.0) with the full op set. "projected-binary": the released CIFAR
 # baseline (5/9/2, F = 16, start from 1 instruction each, sizes within 1-7/1-11/1-23, restricted op
 # lists per component, P = 100, T = 10, U = 0.9) with the paper's mutations.
+def _fixed_sizes(setup: int, predict: int, learn: int) -> dict[str, dict[str, int]]:
+    sizes = _sizes(setup, predict, learn)
+    return {"min_sizes": sizes, "max_sizes": dict(sizes), "init_sizes": dict(sizes)}
+
+
+_DEMO: dict[str, Any] = {
+    "memory": {"scalars": 4, "vectors": 3, "matrices": 1, "dim": 4},
+    "ops": dict.fromkeys(COMPONENTS, "linear_demo"),
+    **_fixed_sizes(10, 2, 8),
+    "population_size": 1000,
+    "tournament_size": 10,
+    "mutate_prob": 0.9,
+    "mutations": list(DEMO_MUTATIONS),
+    "initial": "random",
+    "combine": "mean",
+    "budget": 2_000_000,
+    "target_rmse": 1e-3,
+}
+
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "linear": {
-        "memory": {"scalars": 4, "vectors": 3, "matrices": 1, "dim": 4},
-        "ops": {name: "linear_demo" for name in COMPONENTS},
-        "min_sizes": _sizes(10, 2, 8),
-        "max_sizes": _sizes(10, 2, 8),
-        "init_sizes": _sizes(10, 2, 8),
-        "population_size": 1000,
-        "tournament_size": 10,
-        "mutate_prob": 0.9,
-        "mutations": list(DEMO_MUTATIONS),
-        "initial": "random",
-        "combine": "mean",
-        "budget": 2_000_000,
-        "target_rmse": 1e-3,
-    },
+    "linear": _DEMO,
     "affine": {
+        **_DEMO,
         "memory": {"scalars": 5, "vectors": 3, "matrices": 1, "dim": 4},
-        "ops": {name: [56, 27, 1, 2, 3, 18, 23] for name in COMPONENTS},
-        "min_sizes": _sizes(10, 3, 10),
-        "max_sizes": _sizes(10, 3, 10),
-        "init_sizes": _sizes(10, 3, 10),
-        "population_size": 1000,
-        "tournament_size": 10,
-        "mutate_prob": 0.9,
-        "mutations": list(DEMO_MUTATIONS),
-        "initial": "random",
-        "combine": "mean",
-        "budget": 2_000_000,
-        "target_rmse": 1e-3,
+        "ops": dict.fromkeys(COMPONENTS, [56, 27, 1, 2, 3, 18, 23]),
+        **_fixed_sizes(10, 3, 10),
     },
     "nonlinear": {
         "memory": {"scalars": 5, "vectors": 9, "matrices": 2, "dim": 4},
