@@ -27,7 +27,7 @@ from archsearch.oneshot.run import OneShotRun, parse_oneshot_config
 
 # ENAS trains its controller for 2,000 steps after each pass over the training data (Pham et al. 2018,
 # section 2.2): archsearch's default spreads them over the epoch's minibatches, which on a small data set
-# is many per minibatch (182 for digits' 11). Over CIFAR-10's 45,000 training images in batches of 160
+# is many per minibatch (about 182 for digits' 11). Over CIFAR-10's 45,000 training images in batches of 160
 # (the code's micro search) the same count is 2,000 / 281 = 7 per minibatch: the second ENAS row.
 ENAS_CIFAR_CONTROLLER_STEPS = 7
 METHODS: dict[str, dict[str, Any]] = {

@@ -119,7 +119,8 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, monkeypatch, capsys) -> N
 
 
 METHOD_FLAGS = {
-    "enas": ["--method", "enas"],
+    # one controller step per minibatch: the default 2,000 per epoch would be 1,000 per minibatch here
+    "enas": ["--method", "enas", "--set", "hyper.controller_steps=1"],
     "darts-1st": ["--method", "darts", "--order", "1"],
     "darts-2nd": ["--method", "darts", "--order", "2"],
     "asng": ["--method", "asng"],
