@@ -38,7 +38,8 @@ def mixed_loss(
 
 def test_finite_difference_hvp_matches_autograd_double_backward():
     weights, alpha, x, y = tiny_problem(0)
-    vector = [torch.randn_like(w) for w in weights]
+    generator = torch.Generator().manual_seed(3)
+    vector = [torch.randn(w.shape, generator=generator, dtype=w.dtype) for w in weights]
     before = [w.detach().clone() for w in weights]
 
     approx = finite_difference_hvp(lambda: mixed_loss(weights, alpha, x, y), weights, [alpha], vector)
@@ -46,7 +47,8 @@ def test_finite_difference_hvp_matches_autograd_double_backward():
     gradients = torch.autograd.grad(mixed_loss(weights, alpha, x, y), weights, create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(gradients, vector, strict=True))
     (exact,) = torch.autograd.grad(dot, [alpha])
-    assert approx[0] == pytest.approx(exact, rel=1e-4, abs=1e-8)
+    # central differences with eps = 0.01 / ||v|| leave an O(eps^2) error: a few 1e-4 of the largest entry
+    assert (approx[0] - exact).abs().max() <= 1e-3 * exact.abs().max()
     assert exact.abs().max() > 1e-3  # the check is not vacuous
     assert all(torch.equal(w, b) for w, b in zip(weights, before, strict=True))
 
