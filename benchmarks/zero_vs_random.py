@@ -6,7 +6,8 @@ Each seed is one whole experiment per strategy (``archsearch.zero.run.make_confi
 the released demo's space, P = 1000, T = 10, U = 0.9, FEC on, 10 search tasks of 100 + 100 examples) with
 ``--budget`` individuals; random search evaluates as many random programs of the same space. Printed per
 task and strategy: mean best search fitness, the fraction of seeds that learn at all (best fitness above
-that of predicting zero by 0.05) and the fraction that solve the tasks (search RMSE < 1e-3); then the
+that of predicting zero by 0.05) and the fraction that solve the tasks (search RMSE < 1e-3; a run stops
+at the released demo's sufficient fitness 0.9999); then the
 ratio of evolution's to random search's learning rate (Real et al. 2020, figure 5 compares the same way).
 """
 

@@ -32,6 +32,7 @@ SMALL = {
     "n_train": 20,
     "n_valid": 20,
     "target_rmse": None,
+    "sufficient_fitness": None,
 }
 
 
