@@ -21,7 +21,6 @@ import argparse
 import os
 import random
 import time
-import warnings
 
 import numpy as np
 
@@ -46,7 +45,6 @@ def main() -> None:
     parser.add_argument("--reference-programs", type=int, default=40, help="of those, run by the reference")
     parser.add_argument("--individuals", type=int, default=20000, help="evolution individuals, each FEC mode")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")  # IEEE overflow warnings of random programs
 
     tasks = make_tasks("linear", 10, 4, 100, 100, seed=0)
     batch = task_batch(tasks)

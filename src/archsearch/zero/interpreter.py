@@ -19,7 +19,7 @@ Arithmetic is IEEE (division by zero gives inf, log of a negative NaN); reductio
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -650,12 +650,102 @@ def _evaluate_kernel(
     return True
 
 
+# The FEC hash's constants as unsigned 64-bit words (numba wraps uint64 arithmetic modulo 2**64).
+_FEC_SEEDS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F], dtype=np.uint64)  # the digest's two lanes
+_FEC_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_FEC_M2 = np.uint64(0x94D049BB133111EB)
+_FEC_S1 = np.uint64(30)
+_FEC_S2 = np.uint64(31)
+_FEC_MASK = np.array([FEC_MANTISSA_MASK]).view(np.uint64)[0]
+_FEC_NAN = np.array([_CANONICAL_NAN]).view(np.uint64)[0]
+_FEC_ONE = np.uint64(1)
+
+
+@_jit_inline
+def _mix64(h, word):
+    """One step of the FEC hash: fold a 64-bit word into the state ``h`` (splitmix64 finalizer)."""
+    z = (h ^ word) * _FEC_M1
+    z = (z ^ (z >> _FEC_S1)) * _FEC_M2
+    return z ^ (z >> _FEC_S2)
+
+
+@_jit
+def _fec_kernel(codes, constants, offsets, tables, data, classification, params, max_abs_error):
+    """The FEC signature in one compiled call: run the short evaluation (``params`` with P_RECORD set),
+    round each recorded error to FEC_MANTISSA_MASK (-0.0 as 0.0, one NaN pattern, NaN also where an
+    early stop left the example unreached) and hash the error bits, preceded by the array's shape, into
+    two independent 64-bit lanes. Returns the two lanes, the first 0 when the program does not fit."""
+    count = data.shape[0]
+    width = params[P_TRAIN] + params[P_VALID]
+    fitness = np.empty(count)
+    errors = np.full((count, width), np.nan)
+    digest = np.zeros(2, dtype=np.uint64)
+    if not _evaluate_kernel(
+        codes,
+        constants,
+        offsets,
+        tables,
+        data,
+        classification,
+        params,
+        max_abs_error,
+        fitness,
+        errors,
+        np.empty(0),
+    ):
+        return digest
+    flat = errors.reshape(-1)
+    bits = (flat + 0.0).view(np.uint64)  # + 0.0 merges -0.0 into 0.0
+    # Two independent lanes in one pass (their multiply chains overlap in the CPU).
+    first = _mix64(_mix64(_FEC_SEEDS[0], np.uint64(count)), np.uint64(width))
+    second = _mix64(_mix64(_FEC_SEEDS[1], np.uint64(count)), np.uint64(width))
+    for i in range(flat.shape[0]):
+        word = _FEC_NAN if flat[i] != flat[i] else bits[i] & _FEC_MASK
+        first = _mix64(first, word)
+        second = _mix64(second, word)
+    digest[0] = first | _FEC_ONE  # never 0: 0 answers "does not fit"
+    digest[1] = second
+    return digest
+
+
 # ---------------------------------------------------------------------------------------------------
 # Python entry points.
 # ---------------------------------------------------------------------------------------------------
 
 _NO_ERRORS = np.zeros((0, 0))
 _NO_MEMORY = np.zeros(0)
+
+
+@functools.lru_cache(maxsize=256)
+def _params(
+    memory: MemoryConfig,
+    epochs: int,
+    n_train_total: int,
+    n_train: int,
+    n_valid: int,
+    rng_seed: int,
+    record: bool,
+    prune: bool,
+) -> np.ndarray:
+    """The kernel's int64 parameter array (indexed by the P_* constants); cached, since a search makes
+    the same few of them millions of times. Shared by every call: never modified (a read-only flag
+    would make numba compile the kernel a second time, for read-only arrays)."""
+    params = np.array(
+        [
+            memory.scalars,
+            memory.vectors,
+            memory.matrices,
+            epochs,
+            n_train_total,
+            n_train,
+            n_valid,
+            rng_seed,
+            record,
+            prune,
+        ],
+        dtype=np.int64,
+    )
+    return params
 
 
 def _run_kernel(
@@ -676,21 +766,8 @@ def _run_kernel(
     count = len(batch)
     fitness = np.empty(count)
     errors = np.full((count, n_train + n_valid), np.nan) if record else _NO_ERRORS
-    params = np.array(
-        [
-            memory.scalars,
-            memory.vectors,
-            memory.matrices,
-            epochs,
-            batch.n_train,
-            n_train,
-            n_valid,
-            rng_seed,
-            record,
-            final is _NO_MEMORY,  # dead code is skipped unless the final memory is wanted
-        ],
-        dtype=np.int64,
-    )
+    # Dead code is skipped unless the final memory is wanted.
+    params = _params(memory, epochs, batch.n_train, n_train, n_valid, rng_seed, record, final is _NO_MEMORY)
     ok = _evaluate_kernel(
         codes,
         constants,
@@ -823,20 +900,24 @@ def fec_signature(
     rng_seed: int = 0,
     max_abs_error: float = DEFAULT_MAX_ABS_ERROR,
 ) -> bytes:
-    """Functional-equivalence hash (SPEC.md 4.7): a digest of the rounded errors of a short run (the first
-    ``n_train`` training and ``n_valid`` validation examples) on each task, with the task index and the
-    example counts. Programs that differ only by dead or redundant code get the same signature."""
-    errors = prediction_errors(
-        program,
-        tasks,
-        memory,
-        n_train=n_train,
-        n_valid=n_valid,
-        rng_seed=rng_seed,
-        max_abs_error=max_abs_error,
+    """Functional-equivalence hash (SPEC.md 4.7): a 128-bit digest of the rounded errors of a short run
+    (the first ``n_train`` training and ``n_valid`` validation examples) on each task, with the task
+    index and the example counts. Programs that differ only by dead or redundant code get the same
+    signature.
+
+    Run, rounding and hashing all happen in one compiled call (``_fec_kernel``) with no per-call Python
+    array work, so the signature costs little more than its 10 + 10 example steps per task."""
+    batch = task_batch(tasks)
+    if memory.dim != batch.dim:
+        raise ConfigError(f"memory dim F={memory.dim} but the tasks have {batch.dim} features")
+    n_train = max(0, min(n_train, batch.n_train))
+    n_valid = max(0, min(n_valid, batch.n_valid))
+    codes, constants, offsets = encode(program)
+    params = _params(memory, 1, batch.n_train, n_train, n_valid, rng_seed, True, True)
+    digest = _fec_kernel(
+        codes, constants, offsets, _TABLES, batch.data, batch.classification, params, max_abs_error
     )
-    errors += 0.0  # merges -0.0 into 0.0
-    bits = errors.view(np.int64) & FEC_MANTISSA_MASK
-    bits[errors != errors] = _CANONICAL_NAN  # one NaN bit pattern
-    # Rows are tasks in index order; the shape carries the example counts.
-    return hashlib.blake2b(np.array(errors.shape).tobytes() + bits.tobytes(), digest_size=16).digest()
+    if digest[0] == 0:  # the kernel's "does not fit" answer (a real digest has its low bit set)
+        memory.validate(program)
+        raise ConfigError("program does not fit the memory")  # pragma: no cover - validate raised
+    return digest.tobytes()
