@@ -8,6 +8,7 @@ s1 the prediction, v0 the input features.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,6 +19,8 @@ from archsearch.errors import ConfigError
 from archsearch.zero.ops import OPS, PREFIX, RANDOM_OPS, Kind
 
 COMPONENTS = ("setup", "predict", "learn")
+_PACK_CODES = struct.Struct("=4q").pack  # native byte order, as numpy reads it
+_PACK_DATA = struct.Struct("=2d").pack
 
 # Fixed addresses (SPEC.md 4.1).
 LABEL_SCALAR = 0
@@ -44,6 +47,13 @@ class Instruction:
     in2: int = 0
     out: int = 0
     data: tuple[float, float] = (0.0, 0.0)
+
+    @cached_property
+    def packed(self) -> tuple[bytes, bytes]:
+        """(op, in1, in2, out) as four int64 and ``data`` as two float64, native byte order: the rows
+        ``Program.arrays`` joins. Cached, so a child that shares most instructions with its parent
+        encodes only the new ones."""
+        return _PACK_CODES(self.op, self.in1, self.in2, self.out), _PACK_DATA(*self.data)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,12 +138,12 @@ class Program:
         Do not modify the arrays: they are shared by every evaluation of this program."""
         instructions = self.setup + self.predict + self.learn
         n = len(instructions)
-        codes = np.fromiter(
-            (x for i in instructions for x in (i.op, i.in1, i.in2, i.out)), dtype=np.int64, count=4 * n
-        ).reshape(n, 4)
-        constants = np.fromiter((x for i in instructions for x in i.data), dtype=np.float64, count=2 * n)
+        rows = [instruction.packed for instruction in instructions]
+        # bytearray: writable arrays (numba compiles read-only arrays as another type).
+        codes = np.frombuffer(bytearray(b"".join([row[0] for row in rows])), dtype=np.int64)
+        constants = np.frombuffer(bytearray(b"".join([row[1] for row in rows])), dtype=np.float64)
         a, b = len(self.setup), len(self.predict)
-        return codes, constants.reshape(n, 2), np.array([0, a, a + b, n], dtype=np.int64)
+        return codes.reshape(n, 4), constants.reshape(n, 2), np.array([0, a, a + b, n], dtype=np.int64)
 
     def to_json(self) -> dict[str, Any]:
         return {name: [ins.to_json() for ins in self.component(name)] for name in COMPONENTS}
