@@ -46,14 +46,16 @@ def test_best_filters_by_latency_and_constraints_then_picks_by_the_objective(stu
     )
     picked = json.loads(capsys.readouterr().out)
     allowed = [t for t in trials if t.metrics["latency_ms"] <= bound]
-    assert picked["number"] == max(allowed, key=lambda t: (t.metrics["val_acc"], -t.number)).number
+    expected = max(allowed, key=lambda t: (t.metrics["val_acc"], -t.metrics["latency_ms"], -t.number))
+    assert picked["number"] == expected.number
     # A constraint on another metric narrows it further; --objective with :min flips the direction.
     flops = sorted(t.metrics["flops_m"] for t in allowed)[len(allowed) // 2]
     args = ["--objective", "latency_ms:min", "--constraint", f"flops_m >= {flops}", "--json"]
     assert run_cli("best", str(study_dir), "--max-latency", str(bound), *args) == 0
     picked = json.loads(capsys.readouterr().out)
     narrowed = [t for t in allowed if t.metrics["flops_m"] >= flops]
-    assert picked["number"] == min(narrowed, key=lambda t: (t.metrics["latency_ms"], t.number)).number
+    expected = min(narrowed, key=lambda t: (t.metrics["latency_ms"], -t.metrics["flops_m"], t.number))
+    assert picked["number"] == expected.number
 
 
 def test_front_lists_the_non_dominated_trials(study_dir, capsys):
@@ -85,3 +87,26 @@ def test_a_multi_objective_strategy_without_objectives_is_refused(tmp_path, caps
         == 2
     )
     assert "nsga2 needs at least two objectives" in capsys.readouterr().err
+
+
+def test_ties_in_the_objective_go_to_the_trial_better_on_the_constrained_metric():
+    """Two children equally accurate under the bound: the faster one is picked (it is the one on the
+    accuracy/latency front), not merely the earlier one."""
+    from archsearch.front import front, pick
+    from archsearch.objectives import parse_constraints, parse_objectives
+    from archsearch.spaces.base import Architecture
+    from archsearch.store.sqlite import TrialRecord
+
+    def trial(number: int, acc: float, latency: float) -> TrialRecord:
+        arch = Architecture("toy", (number,))
+        metrics = {"val_acc": acc, "latency_ms": latency}
+        return TrialRecord(number, arch, str(number), 0, "ok", number, 0.0, metrics=metrics)
+
+    trials = [trial(0, 0.9, 4.0), trial(1, 0.9, 2.0), trial(2, 0.95, 9.0), trial(3, 0.8, 1.0)]
+    (objective,) = parse_objectives(["val_acc"])
+    picked = pick(trials, objective, parse_constraints(["latency_ms <= 5"]))
+    assert picked is not None and picked.number == 1
+    members = front(trials, parse_objectives(["val_acc:max", "latency_ms:min"]))
+    assert picked.number in {t.number for t in members} and 0 not in {t.number for t in members}
+    # without a constraint the earlier trial still wins a tie
+    assert pick(trials[:2], objective).number == 0

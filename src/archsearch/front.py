@@ -38,8 +38,10 @@ def feasible_trials(trials: Sequence[TrialRecord], constraints: Sequence[Constra
 def pick(
     trials: Sequence[TrialRecord], objective: Objective | None, constraints: Sequence[Constraint] = ()
 ) -> TrialRecord | None:
-    """The best trial by ``objective`` (by reward when None) among those meeting ``constraints``; the
-    earlier trial on ties. Raises ConfigError when trials exist but none meets the constraints."""
+    """The best trial by ``objective`` (by reward when None) among those meeting ``constraints``; ties go
+    to the trial better on the constrained metrics (lower under ``<=``, higher under ``>=``), so a pick
+    under a latency bound lies on the accuracy/latency front, then to the earlier trial. Raises ConfigError
+    when trials exist but none meets the constraints."""
     ok = successful(trials)
     if objective is not None:
         _check_metrics(ok, [objective.metric], "objective")
@@ -56,7 +58,12 @@ def pick(
         scored = [t for t in candidates if t.reward is not None]
         return max(scored, key=lambda t: (t.reward, -t.number)) if scored else None
     scored = [t for t in candidates if objective.metric in t.metrics]
-    return min(scored, key=lambda t: (objective.loss(t.metrics[objective.metric]), t.number), default=None)
+
+    def order(t: TrialRecord) -> tuple[float, ...]:
+        tie_breaks = [t.metrics[c.metric] if c.op == "<=" else -t.metrics[c.metric] for c in constraints]
+        return (objective.loss(t.metrics[objective.metric]), *tie_breaks, t.number)
+
+    return min(scored, key=order, default=None)
 
 
 def front(

@@ -45,7 +45,8 @@ def test_nsga2_on_digits_with_measured_latency_then_best_under_a_bound_report_an
     assert cli("best", str(out), "--objective", "val_acc", "--max-latency", str(bound), "--json") == 0
     picked = json.loads(capsys.readouterr().out)
     allowed = [t for t in trials if t.metrics["latency_ms"] <= bound]
-    expected = max(allowed, key=lambda t: (t.metrics["val_acc"], -t.number))
+    # ties in accuracy go to the faster child (so the pick lies on the front), then the earlier one
+    expected = max(allowed, key=lambda t: (t.metrics["val_acc"], -t.metrics["latency_ms"], -t.number))
     assert picked["number"] == expected.number and picked["metrics"]["latency_ms"] <= bound
     members = front(trials, parse_objectives(["val_acc:max", "latency_ms:min"]))
     assert expected.number in {t.number for t in members}  # the pick lies on the front
