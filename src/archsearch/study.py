@@ -19,7 +19,7 @@ from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
-from archsearch.spaces.base import SearchSpace
+from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.sqlite import Store, TrialRecord
 from archsearch.strategies.base import Strategy
 
@@ -210,16 +210,20 @@ class Study:
         self.event += 1
         number = self.num_asked
         self.num_asked += 1
+        return self.open_trial(number, arch, self.event)
+
+    def open_trial(self, number: int, arch: Architecture, event: int) -> TrialRecord:
+        """Write trial ``number``'s running row (asked at ``event``) before it starts, and return it."""
         record = TrialRecord(
             number=number,
             arch=arch,
             arch_str=self.space.encode(arch),
             seed=trial_seed(self.config.seed, number),
             status="running",
-            ask_event=self.event,
+            ask_event=event,
             started_at=time.time(),
         )
-        self.store.add_trial(number, arch, record.arch_str, record.seed, self.event)
+        self.store.add_trial(number, arch, record.arch_str, record.seed, event)
         return record
 
     def _submit(

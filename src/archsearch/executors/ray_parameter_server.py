@@ -348,22 +348,9 @@ class RayParameterServerRun:
             self._complete(batch, None)
 
     def _add_trial(self, number: int, arch: Architecture) -> TrialRecord:
-        from archsearch.study import trial_seed
-
-        study = self.study
-        study.space.validate(arch)
+        self.study.space.validate(arch)
         self.event += 1
-        record = TrialRecord(
-            number=number,
-            arch=arch,
-            arch_str=study.space.encode(arch),
-            seed=trial_seed(study.config.seed, number),
-            status="running",
-            ask_event=self.event,
-            started_at=time.time(),
-        )
-        study.store.add_trial(number, arch, record.arch_str, record.seed, self.event)
-        return record
+        return self.study.open_trial(number, arch, self.event)
 
     def _launch(self, batch: _Batch, records: Sequence[TrialRecord], deaths: int = 0) -> None:
         refs = self._call(batch.replica, "launch", [t.arch for t in records], [t.seed for t in records])
