@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from archsearch.errors import InvalidArchitectureError
+from archsearch.errors import ConfigError, InvalidArchitectureError
 
 LINKS = "links"
 
@@ -49,6 +49,23 @@ class Decision:
                 )
         elif value not in self.choices:
             raise InvalidArchitectureError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
+
+
+def name_list(space: str, name: str, values: Any, known: Sequence[str]) -> tuple[str, ...]:
+    """A space option that lists names from ``known`` (each once, at least one), or a ConfigError naming
+    the option, the bad names and the known ones. Strings are the caller's to interpret first."""
+    try:
+        result = tuple(values)
+    except TypeError:
+        raise ConfigError(f"{space}: {name} must be a list of names, got {values!r}") from None
+    if not result:
+        raise ConfigError(f"{space}: {name} is empty; choose from {list(known)}")
+    unknown = [v for v in result if v not in known]
+    if unknown:
+        raise ConfigError(f"{space}: unknown {name} {unknown}; choose from {list(known)}")
+    if len(set(result)) != len(result):
+        raise ConfigError(f"{space}: {name} has repeated values {list(result)}; list each once")
+    return result
 
 
 def _to_tuple(value: Any) -> Any:

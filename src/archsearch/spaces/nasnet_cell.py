@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture, Decision, SearchSpace, name_list
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
 
 if TYPE_CHECKING:
@@ -77,18 +77,7 @@ def _names(name: str, values: str | Sequence[str], known: Sequence[str]) -> tupl
             return OPERATION_SETS[values]
         sets = f"a set name ({', '.join(OPERATION_SETS)}) or " if name == "operations" else ""
         raise ConfigError(f"nasnet_cell: {name} must be {sets}a list of names, got {values!r}")
-    try:
-        result = tuple(values)
-    except TypeError:
-        raise ConfigError(f"nasnet_cell: {name} must be a list of names, got {values!r}") from None
-    if not result:
-        raise ConfigError(f"nasnet_cell: {name} is empty; choose from {sorted(known)}")
-    unknown = [v for v in result if v not in known]
-    if unknown:
-        raise ConfigError(f"nasnet_cell: unknown {name} {unknown}; choose from {sorted(known)}")
-    if len(set(result)) != len(result):
-        raise ConfigError(f"nasnet_cell: {name} has repeated values {list(result)}; list each once")
-    return result
+    return name_list("nasnet_cell", name, values, sorted(known))
 
 
 class NASNetCellSpace(SearchSpace):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture, Decision, SearchSpace, name_list
 
 if TYPE_CHECKING:
     from archsearch.spaces.rnn_cell_module import TreeCellLM
@@ -85,18 +85,7 @@ def _base(value: Any) -> int:
 def _name_set(name: str, values: Sequence[str], known: tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(values, str):
         raise ConfigError(f"rnn_cell: {name} must be a list of names, got the string {values!r}")
-    try:
-        result = tuple(values)
-    except TypeError:
-        raise ConfigError(f"rnn_cell: {name} must be a list of names, got {values!r}") from None
-    if not result:
-        raise ConfigError(f"rnn_cell: {name} is empty; choose from {list(known)}")
-    unknown = [v for v in result if v not in known]
-    if unknown:
-        raise ConfigError(f"rnn_cell: unknown {name} {unknown}; choose from {list(known)}")
-    if len(set(result)) != len(result):
-        raise ConfigError(f"rnn_cell: {name} has repeated values {list(result)}; list each once")
-    return result
+    return name_list("rnn_cell", name, values, known)
 
 
 def _positive_int(name: str, value: Any) -> int:
