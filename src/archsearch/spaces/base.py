@@ -68,6 +68,17 @@ def name_list(space: str, name: str, values: Any, known: Sequence[str]) -> tuple
     return result
 
 
+def check_image_shape(space: str, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """ConfigError unless ``input_shape`` is (channels, height, width) of positive ints and ``num_classes``
+    a positive int: the inputs of a space that builds an image classifier."""
+    if len(input_shape) != 3 or any(type(n) is not int or n < 1 for n in input_shape):
+        raise ConfigError(
+            f"{space}: input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
+        )
+    if type(num_classes) is not int or num_classes < 1:
+        raise ConfigError(f"{space}: num_classes must be a positive int, got {num_classes!r}")
+
+
 def _to_tuple(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_to_tuple(v) for v in value)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace, name_list
+from archsearch.spaces.base import Architecture, Decision, SearchSpace, check_image_shape, name_list
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
 
 if TYPE_CHECKING:
@@ -318,12 +318,7 @@ class NASNetCellSpace(SearchSpace):
         self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
     ) -> dict[str, Any]:
         """The plain-data spec ``NASNetCellNetwork`` is built from (also embedded by the exporter)."""
-        if len(input_shape) != 3 or any(type(n) is not int or n < 1 for n in input_shape):
-            raise ConfigError(
-                f"{self.name}: input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
-            )
-        if type(num_classes) is not int or num_classes < 1:
-            raise ConfigError(f"{self.name}: num_classes must be a positive int, got {num_classes!r}")
+        check_image_shape(self.name, input_shape, num_classes)
         cells = self.cells_of(arch)
         return {
             "in_channels": input_shape[0],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace
+from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace, check_image_shape
 from archsearch.spaces.nasrl_cnn_module import NasRLCNN
 
 FILTER_H = "filter_h"
@@ -300,12 +300,7 @@ class NasRLCNNSpace(SearchSpace):
         self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
     ) -> dict[str, Any]:
         """The plain-data spec ``NasRLCNN`` is built from (also embedded verbatim by the exporter)."""
-        if len(input_shape) != 3 or any(type(n) is not int or n < 1 for n in input_shape):
-            raise ConfigError(
-                f"nasrl_cnn: input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
-            )
-        if type(num_classes) is not int or num_classes < 1:
-            raise ConfigError(f"nasrl_cnn: num_classes must be a positive int, got {num_classes!r}")
+        check_image_shape("nasrl_cnn", input_shape, num_classes)
         layers = []
         for index, layer in enumerate(self.layers(arch)):
             if self.skip_connections:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.spaces.base import Architecture, Decision, SearchSpace, check_image_shape
 
 if TYPE_CHECKING:
     from archsearch.spaces.nb201_module import NB201Network
@@ -150,12 +150,7 @@ class NB201Space(SearchSpace):
         self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int
     ) -> dict[str, Any]:
         """The plain-data spec ``NB201Network`` is built from."""
-        if len(input_shape) != 3 or any(type(n) is not int or n < 1 for n in input_shape):
-            raise ConfigError(
-                f"nb201: input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
-            )
-        if type(num_classes) is not int or num_classes < 1:
-            raise ConfigError(f"nb201: num_classes must be a positive int, got {num_classes!r}")
+        check_image_shape("nb201", input_shape, num_classes)
         self.validate(arch)
         return {
             "in_channels": input_shape[0],
