@@ -19,6 +19,7 @@ from archsearch.zero.run import (
     make_config,
     program_space,
     rmse_from_fitness,
+    select_fitness,
 )
 
 SMALL = {
@@ -152,3 +153,58 @@ def _rounds(directory: Path) -> int:
             )
     except sqlite3.Error:
         return 0
+
+
+RESTARTS = {**SMALL, "budget": 1200, "experiment_individuals": 400}
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crash_at(round_index: int):
+    def listener(snapshot):
+        if snapshot.round == round_index:
+            raise _Crash  # after the round's transaction, as a kill -9 right after it
+
+    return listener
+
+
+def test_restarts_draw_new_search_tasks_and_keep_each_experiments_winner(tmp_path):
+    from archsearch.zero.run import task_split
+
+    config = make_config("linear", **RESTARTS)
+    first, second = task_split(config, 0), task_split(config, 1)
+    assert not np.array_equal(first.search[0].x_train, second.search[0].x_train)
+    assert np.array_equal(first.select[0].x_train, second.select[0].x_train)
+    assert np.array_equal(first.final[0].x_valid, second.final[0].x_valid)
+    experiment = Experiment.create(config, tmp_path)
+    result = experiment.run()
+    finished = experiment.experiments()
+    assert [(e.experiment, e.individuals) for e in finished] == [(0, 400), (1, 800)]
+    assert [s.individuals for s in experiment.progress()] == [200, 400, 600, 800, 1000, 1200]
+    for e in finished:  # each winner's select fitness is its fitness on the select tasks
+        assert e.select_fitness == pytest.approx(select_fitness(config, e.program))
+    assert result is not None and result.select_fitness >= max(e.select_fitness for e in finished)
+    experiment.close()
+
+
+@pytest.mark.parametrize(
+    ("crash_round", "checkpoint_every_s"), [(1, 0.0), (2, 0.0), (3, 0.0), (3, 1e9), (5, 1e9)]
+)
+def test_run_with_restarts_resumed_after_a_crash_equals_uninterrupted(
+    tmp_path, crash_round, checkpoint_every_s
+):
+    config = make_config("linear", **{**RESTARTS, "checkpoint_every_s": checkpoint_every_s})
+    whole = Experiment.create(config, tmp_path / "whole")
+    whole.run()
+    crashed = Experiment.create(config, tmp_path / "crashed")
+    with pytest.raises(_Crash):
+        crashed.run([_crash_at(crash_round)])
+    crashed.close()
+    resumed = Experiment.load(tmp_path / "crashed")
+    resumed.run()
+    assert trajectory(resumed) == trajectory(whole)
+    assert resumed.experiments() == whole.experiments() and len(whole.experiments()) == 2
+    whole.close()
+    resumed.close()

@@ -99,6 +99,7 @@ def _make(
     fec: bool | None,
     n_train: int | None = None,
     n_valid: int | None = None,
+    restart_every: int | None = None,
 ) -> Any:
     from archsearch.zero.run import make_config
 
@@ -117,6 +118,7 @@ def _make(
         fec=fec,
         n_train=n_train,
         n_valid=n_valid,
+        experiment_individuals=restart_every,
     )
 
 
@@ -145,6 +147,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fec: bool | None = typer.Option(None, "--fec/--no-fec", help="Functional equivalence cache."),
         n_train: int | None = typer.Option(None, help="Training examples per task."),
         n_valid: int | None = typer.Option(None, help="Validation examples per task."),
+        restart_every: int | None = typer.Option(
+            None,
+            help="Restart with new search tasks and a new population after this many individuals"
+            " (each restart's winner competes in the final selection).",
+        ),
         baseline: bool = typer.Option(
             False, help="Then run random search with the same budget (DIR/random)."
         ),
@@ -173,6 +180,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             fec,
             n_train,
             n_valid,
+            restart_every,
         )
         if baseline and config.strategy == "random":
             raise ConfigError(
@@ -227,6 +235,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     else f", FEC hit rate {last.fec_hit_rate:.0%}"
                 )
             )
+            for finished in experiment.experiments():
+                out.print(
+                    f"experiment {finished.experiment}: ended at {finished.individuals:,} individuals,"
+                    f" winner search fitness {finished.search_fitness:.6f},"
+                    f" select fitness {finished.select_fitness:.6f}"
+                )
             final = experiment.final()
             if final is not None:
                 _print_result(experiment, final)

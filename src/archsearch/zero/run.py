@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -181,6 +182,12 @@ class ZeroConfig(BaseModel):
     fec_max_hits: int = Field(100, ge=1)
     fec_train: int = Field(10, ge=1)
     fec_valid: int = Field(10, ge=1)
+    experiment_individuals: int | None = Field(
+        None,
+        ge=1,
+        description="restart after this many individuals with new search tasks and a new population"
+        " (the released code's max_individuals per experiment; None: one experiment)",
+    )
     round_size: int = Field(2_000, ge=1, description="individuals per worker between migrations")
     migrants: int = Field(5, ge=0)
     elite_size: int = Field(10, ge=1)
@@ -257,8 +264,9 @@ def program_space(config: ZeroConfig) -> ProgramSpace:
     )
 
 
-def task_split(config: ZeroConfig) -> Any:
-    """The search / select / final task sets of the experiment, reproducible from its seed."""
+def task_split(config: ZeroConfig, experiment: int = 0) -> Any:
+    """The search / select / final task sets of the run, reproducible from its seed. Experiment k > 0
+    (a restart) has its own search tasks; select and final tasks are the same for every experiment."""
     from archsearch.zero.tasks import split_tasks
 
     options: dict[str, Any] = {}
@@ -275,6 +283,7 @@ def task_split(config: ZeroConfig) -> Any:
         search_count=config.search_tasks,
         select_count=config.select_tasks,
         final_count=config.final_tasks,
+        experiment=experiment,
         **options,
     )
     if config.heldout_n_train is None or config.heldout_n_train == config.n_train:
@@ -322,10 +331,10 @@ def sufficient(config: ZeroConfig, program: Program, search_fitness: float, task
     return select_fitness(config, program, tasks) > stop
 
 
-def search_fitness(config: ZeroConfig) -> ProgramFitness:
+def search_fitness(config: ZeroConfig, experiment: int = 0) -> ProgramFitness:
     from archsearch.zero.interpreter import task_batch
 
-    split = task_split(config)
+    split = task_split(config, experiment)
     cache = FunctionalEquivalenceCache(config.fec_capacity, config.fec_max_hits) if config.fec else None
     return ProgramFitness(
         task_batch(split.search),
@@ -339,12 +348,14 @@ def search_fitness(config: ZeroConfig) -> ProgramFitness:
     )
 
 
-def build_searcher(config_data: dict[str, Any], index: int) -> Searcher:
-    """The searcher of island ``index`` (module level so that spawned workers can build their own)."""
+def build_searcher(config_data: dict[str, Any], index: int, experiment: int = 0) -> Searcher:
+    """The searcher of island ``index`` in experiment ``experiment`` (module level so that spawned workers
+    can build their own): its own generator, the experiment's search tasks, an empty FEC cache."""
     config = parse_zero_config(config_data)
     space = program_space(config)
-    fitness = search_fitness(config)
-    seed = int(np.random.SeedSequence([config.seed, index]).generate_state(1)[0])
+    fitness = search_fitness(config, experiment)
+    entropy = [config.seed, index] if experiment == 0 else [config.seed, index, experiment]
+    seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
     if config.strategy == "random":
         return RandomSearch(space, fitness, seed, config.elite_size)
     return RegularizedEvolution(
@@ -367,6 +378,10 @@ CREATE TABLE IF NOT EXISTS zero_progress (
 );
 CREATE TABLE IF NOT EXISTS zero_best (
     round INTEGER PRIMARY KEY, individuals INTEGER NOT NULL, fitness REAL NOT NULL, program TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zero_experiments (
+    experiment INTEGER PRIMARY KEY, round INTEGER NOT NULL, individuals INTEGER NOT NULL,
+    search_fitness REAL NOT NULL, select_fitness REAL NOT NULL, program TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS zero_checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 0), round INTEGER NOT NULL, individuals INTEGER NOT NULL,
@@ -526,71 +541,133 @@ class Experiment:
         return int(rows[0][0] or 0)
 
     # -- running ----------------------------------------------------------------------------------------
-    def _worker_budgets(self) -> list[int]:
-        budget, workers = self.config.budget, self.config.workers
-        return [budget // workers + (1 if i < budget % workers else 0) for i in range(workers)]
+    def experiments(self) -> list[ExperimentResult]:
+        """The finished experiments of a run with restarts, each with its winner (best search fitness)."""
+        rows = _query(
+            self.store,
+            "SELECT experiment, individuals, search_fitness, select_fitness, program"
+            " FROM zero_experiments ORDER BY experiment",
+        )
+        return [
+            ExperimentResult(int(k), int(n), float(f), float(sf), Program.from_json(json.loads(p)))
+            for k, n, f, sf, p in rows
+        ]
+
+    def _budgets(self, state: _RunState) -> list[int]:
+        """Each worker's individuals in the experiment of ``state``."""
+        budget, size, workers = self.config.budget, self.config.experiment_individuals, self.config.workers
+        total = budget - state.before if size is None else min(size, budget - state.before)
+        return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
 
     def run(
         self, listeners: list[Listener] | None = None, max_time_s: float | None = None
     ) -> FinalResult | None:
         """Search (or continue) until the budget is spent or the target reached, then select and test.
 
-        ``max_time_s`` pauses the search after that many seconds of this call (resume continues it);
-        it returns None then.
+        With ``experiment_individuals`` the search restarts (new search tasks, new population, empty
+        FEC cache) after that many individuals, as the released code's experiments; the winner of each
+        finished experiment is kept and competes in the final selection. ``max_time_s`` pauses the
+        search after that many seconds of this call (resume continues it); it returns None then.
         """
         config = self.config
-        factory = partial(build_searcher, config.model_dump(mode="json"))
         started = time.monotonic()
-        with Islands(factory, config.workers, config.migrants) as islands:
-            round_index, done, elapsed_before = 0, [0] * config.workers, 0.0
-            checkpoint = _query(
-                self.store, "SELECT round, elapsed_s, state FROM zero_checkpoint WHERE id = 0"
-            )
-            if checkpoint:
-                round_index, elapsed_before, blob = checkpoint[0]
-                islands.load_state_dict(blob)
-                done = [int(s["evaluated"]) for s in islands.stats()]
-            with self.store.transaction() as conn:  # snapshots written after the checkpoint are redone
-                conn.execute("DELETE FROM zero_progress WHERE round > ?", (round_index,))
-                conn.execute("DELETE FROM zero_best WHERE round > ?", (round_index,))
-            budgets = self._worker_budgets()
-            best = self.best()
-            best_fitness = None if best is None else best[1]
-            last_checkpoint = time.monotonic()
-            select_tasks = task_split(config).select
-            reached = best is not None and sufficient(config, best[2], best[1], select_tasks)
-            while sum(done) < sum(budgets) and not reached:
-                if max_time_s is not None and time.monotonic() - started >= max_time_s:
-                    return None
-                tick = time.monotonic()
-                counts = [min(config.round_size, budgets[i] - done[i]) for i in range(config.workers)]
-                islands.run_round(counts)
-                round_index += 1
+        round_index, elapsed_before, state = 0, 0.0, _RunState()
+        checkpoint = _query(self.store, "SELECT round, elapsed_s, state FROM zero_checkpoint WHERE id = 0")
+        if checkpoint:
+            round_index, elapsed_before, blob = checkpoint[0]
+            state = _RunState.from_blob(blob)
+        with self.store.transaction() as conn:  # rows written after the checkpoint are redone
+            for table in ("zero_progress", "zero_best", "zero_experiments"):
+                conn.execute(f"DELETE FROM {table} WHERE round > ?", (round_index,))  # noqa: S608
+        best = self.best()
+        global_best = None if best is None else best[1]
+        select_tasks = task_split(config).select
+        reached = best is not None and sufficient(config, best[2], best[1], select_tasks)
+        while True:
+            factory = partial(build_searcher, config.model_dump(mode="json"), experiment=state.experiment)
+            with Islands(factory, config.workers, config.migrants) as islands:
+                if state.islands is not None:
+                    islands.load_state_dict(state.islands)
+                budgets = self._budgets(state)
                 stats = islands.stats()
                 done = [int(s["evaluated"]) for s in stats]
-                elapsed = elapsed_before + time.monotonic() - started
-                snapshot = _snapshot(
-                    round_index, stats, elapsed, sum(counts) / max(time.monotonic() - tick, 1e-9)
-                )
-                improved: Individual | None = None
-                island_best = max((s.get("best_fitness", -math.inf) for s in stats), default=-math.inf)
-                if best_fitness is None or island_best > best_fitness:
-                    improved = islands.elite()[0]
-                    best_fitness = improved.fitness
-                    reached = sufficient(config, improved.program, improved.fitness, select_tasks)
-                due = time.monotonic() - last_checkpoint >= config.checkpoint_every_s
-                finished = sum(done) >= sum(budgets) or reached
-                blob = islands.state_dict() if due or finished else None
-                self._record(snapshot, improved, blob)
-                if blob is not None:
-                    last_checkpoint = time.monotonic()
-                for listener in listeners or []:
-                    listener(snapshot)
-            candidates = islands.elite()
-        return self.finish(candidates)
+                experiment_best = max((s.get("best_fitness", -math.inf) for s in stats), default=-math.inf)
+                last_checkpoint = time.monotonic()
+                next_state = state
+                while sum(done) < sum(budgets) and not reached:
+                    if max_time_s is not None and time.monotonic() - started >= max_time_s:
+                        return None
+                    tick = time.monotonic()
+                    counts = [min(config.round_size, budgets[i] - done[i]) for i in range(config.workers)]
+                    islands.run_round(counts)
+                    round_index += 1
+                    stats = islands.stats()
+                    done = [int(s["evaluated"]) for s in stats]
+                    elapsed = elapsed_before + time.monotonic() - started
+                    rate = sum(counts) / max(time.monotonic() - tick, 1e-9)
+                    snapshot = _snapshot(round_index, stats, elapsed, rate, state)
+                    improved: Individual | None = None
+                    island_best = max((s.get("best_fitness", -math.inf) for s in stats), default=-math.inf)
+                    if island_best > experiment_best:
+                        experiment_best = island_best
+                        leader = islands.elite()[0]
+                        reached = sufficient(config, leader.program, leader.fitness, select_tasks)
+                        if global_best is None or leader.fitness > global_best:
+                            improved, global_best = leader, leader.fitness
+                    experiment_done = sum(done) >= sum(budgets)
+                    if experiment_done and not reached:  # the released code checks each experiment's winner
+                        winner = islands.elite()[0]
+                        winner_select = select_fitness(config, winner.program, select_tasks)
+                        stop = config.stop_fitness()
+                        reached = stop is not None and winner_select > stop
+                    finished = reached or (experiment_done and state.before + sum(done) >= config.budget)
+                    restart = experiment_done and not finished
+                    row = None
+                    if restart:
+                        next_state = state.next(sum(done), snapshot.full_evaluations)
+                        row = (state.experiment, winner, winner_select)
+                        saved: bytes | None = next_state.to_blob()
+                    elif time.monotonic() - last_checkpoint >= config.checkpoint_every_s or finished:
+                        saved = replace(state, islands=islands.state_dict()).to_blob()
+                    else:
+                        saved = None
+                    self._record(snapshot, improved, saved, row)
+                    if saved is not None:
+                        last_checkpoint = time.monotonic()
+                    for listener in listeners or []:
+                        listener(snapshot)
+                    if restart:
+                        break
+                candidates = islands.elite()
+            if next_state is state or reached:
+                break
+            state = next_state
+        earlier = [Individual(e.program, e.search_fitness) for e in self.experiments()]
+        return self.finish(candidates[: config.elite_size] + earlier)
 
-    def _record(self, snapshot: Snapshot, improved: Individual | None, blob: bytes | None) -> None:
+    def _record(
+        self,
+        snapshot: Snapshot,
+        improved: Individual | None,
+        blob: bytes | None,
+        experiment: tuple[int, Individual, float] | None = None,
+    ) -> None:
+        """One transaction: the snapshot, a new best, a checkpoint, a finished experiment's winner (with
+        the checkpoint that starts the next one, so that a kill between them cannot lose it)."""
         with self.store.transaction() as conn:
+            if experiment is not None:
+                index, winner, winner_select = experiment
+                conn.execute(
+                    "INSERT OR REPLACE INTO zero_experiments VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        index,
+                        snapshot.round,
+                        snapshot.individuals,
+                        winner.fitness,
+                        winner_select,
+                        json.dumps(winner.program.to_json()),
+                    ),
+                )
             conn.execute(
                 "INSERT OR REPLACE INTO zero_progress VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -620,7 +697,8 @@ class Experiment:
                 )
 
     def finish(self, candidates: list[Individual]) -> FinalResult:
-        """Select the best of ``candidates`` on the select tasks, evaluate it on the final tasks, store it."""
+        """Select the best of ``candidates`` (distinct programs; the search elite, then earlier experiments'
+        winners) on the select tasks, evaluate it on the final tasks, store it."""
         from archsearch.zero.interpreter import evaluate_each
 
         config = self.config
@@ -630,7 +708,6 @@ class Experiment:
         for member in candidates:
             if all(member.program != other.program for other in unique):
                 unique.append(member)
-        unique = unique[: config.elite_size]
         if not unique:
             raise ConfigError("the search evaluated no program; raise the budget")
 
@@ -672,18 +749,61 @@ def _combine(values: np.ndarray, combine: str) -> float:
     return float(np.mean(values) if combine == "mean" else np.median(values))
 
 
-def _snapshot(round_index: int, stats: list[dict[str, float]], elapsed: float, rate: float) -> Snapshot:
+def _snapshot(
+    round_index: int, stats: list[dict[str, float]], elapsed: float, rate: float, state: _RunState
+) -> Snapshot:
+    """Progress after a round; individuals and full evaluations count earlier experiments too."""
     bests = [s["best_fitness"] for s in stats if "best_fitness" in s]
     means = [s["population_mean"] for s in stats if "population_mean" in s]
     lookups = sum(s.get("fec_lookups", 0.0) for s in stats)
     hits = sum(s.get("fec_hits", 0.0) for s in stats)
     return Snapshot(
         round=round_index,
-        individuals=int(sum(s["evaluated"] for s in stats)),
+        individuals=state.before + int(sum(s["evaluated"] for s in stats)),
         elapsed_s=elapsed,
         best_fitness=max(bests) if bests else None,
         population_mean=float(np.mean(means)) if means else None,
         fec_hit_rate=hits / lookups if lookups else None,
-        full_evaluations=int(sum(s.get("full_evaluations", s["evaluated"]) for s in stats)),
+        full_evaluations=state.full_before
+        + int(sum(s.get("full_evaluations", s["evaluated"]) for s in stats)),
         individuals_per_s=rate,
     )
+
+
+@dataclass(frozen=True)
+class _RunState:
+    """Where a run stands: its experiment, the individuals and full evaluations of the experiments before
+    it, and the islands' state (None: the experiment starts fresh). Pickled as the checkpoint."""
+
+    experiment: int = 0
+    before: int = 0
+    full_before: int = 0
+    islands: bytes | None = None
+
+    def next(self, individuals: int, full_evaluations: int) -> _RunState:
+        """The state that starts the next experiment after ``individuals`` more in this one."""
+        return _RunState(self.experiment + 1, self.before + individuals, full_evaluations, None)
+
+    def to_blob(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> _RunState:
+        state = pickle.loads(blob)  # our own checkpoint, written by to_blob
+        if isinstance(state, list):  # a checkpoint of a run made before restarts: the islands' states
+            return cls(islands=blob)
+        if not isinstance(state, cls):
+            raise StoreError("the run's checkpoint is not an AutoML-Zero checkpoint")
+        return state
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """A finished experiment of a run with restarts: its winner by search fitness, and that winner's
+    fitness on the select tasks."""
+
+    experiment: int
+    individuals: int
+    search_fitness: float
+    select_fitness: float
+    program: Program

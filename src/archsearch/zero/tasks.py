@@ -238,9 +238,13 @@ def split_tasks(
     search_count: int = 10,
     select_count: int = 10,
     final_count: int = 10,
+    experiment: int = 0,
     **kw: Any,
 ) -> TaskSplit:
     """Three disjoint task sets. Synthetic families draw each set from its own seed stream.
+
+    ``experiment`` k > 0 draws new search tasks (their own seed stream) and keeps the select and final
+    tasks: a restarted search sees new T_search data, as the released code's ``--randomize_task_seeds``.
 
     projected-binary (paper's protocol, SPEC.md 4.5): search tasks use the 36 search class pairs, select
     tasks the 9 held-out pairs, both validated on training images; final tasks use the held-out pairs with
@@ -254,8 +258,21 @@ def split_tasks(
             (select_count, {"pairs": HELD_OUT_PAIRS, "valid_from": "train"}),
             (final_count, {"pairs": HELD_OUT_PAIRS, "valid_from": "test"}),
         )
-        sets = [_make(family, n, dim, n_train, n_valid, seed, r, **kw, **o) for r, (n, o) in enumerate(roles)]
+        sets = [
+            _make(family, n, dim, n_train, n_valid, seed, _role(r, experiment), **kw, **o)
+            for r, (n, o) in enumerate(roles)
+        ]
     else:
         counts = (search_count, select_count, final_count)
-        sets = [_make(family, n, dim, n_train, n_valid, seed, r, **kw) for r, n in enumerate(counts)]
+        sets = [
+            _make(family, n, dim, n_train, n_valid, seed, _role(r, experiment), **kw)
+            for r, n in enumerate(counts)
+        ]
     return TaskSplit(*sets)
+
+
+def _role(role: int, experiment: int) -> int:
+    """The seed stream of a task set: search 0 (experiment 0) or 2 + k (experiment k), select 1, final 2."""
+    if experiment < 0:
+        raise ConfigError(f"experiment must be >= 0, got {experiment}")
+    return 2 + experiment if role == 0 and experiment > 0 else role
