@@ -80,8 +80,9 @@ def test_rmse_and_fitness_invert_each_other():
     assert np.isinf(rmse_from_fitness(0.0)) or rmse_from_fitness(0.0) > 1e15
 
 
-def test_paused_and_resumed_run_equals_uninterrupted(tmp_path):
-    config = make_config("linear", **SMALL)
+@pytest.mark.parametrize("engine", ["compiled", "python"])
+def test_paused_and_resumed_run_equals_uninterrupted(tmp_path, engine):
+    config = make_config("linear", engine=engine, **SMALL)
     whole = Experiment.create(config, tmp_path / "whole")
     whole.run()
     paused = Experiment.create(config, tmp_path / "paused")
@@ -190,12 +191,19 @@ def test_restarts_draw_new_search_tasks_and_keep_each_experiments_winner(tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("crash_round", "checkpoint_every_s"), [(1, 0.0), (2, 0.0), (3, 0.0), (3, 1e9), (5, 1e9)]
+    ("crash_round", "checkpoint_every_s", "engine"),
+    [
+        (1, 0.0, "compiled"),
+        (2, 0.0, "compiled"),
+        (3, 0.0, "compiled"),
+        (3, 1e9, "compiled"),
+        (5, 1e9, "python"),
+    ],
 )
 def test_run_with_restarts_resumed_after_a_crash_equals_uninterrupted(
-    tmp_path, crash_round, checkpoint_every_s
+    tmp_path, crash_round, checkpoint_every_s, engine
 ):
-    config = make_config("linear", **{**RESTARTS, "checkpoint_every_s": checkpoint_every_s})
+    config = make_config("linear", engine=engine, **{**RESTARTS, "checkpoint_every_s": checkpoint_every_s})
     whole = Experiment.create(config, tmp_path / "whole")
     whole.run()
     crashed = Experiment.create(config, tmp_path / "crashed")

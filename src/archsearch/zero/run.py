@@ -93,7 +93,8 @@ _DEMO: dict[str, Any] = {
     "mutations": list(DEMO_MUTATIONS),
     "initial": "random",
     "combine": "mean",
-    "budget": 2_000_000,
+    "budget": 20_000_000,  # the demo runs experiments until solved; ours stop here
+    "experiment_individuals": 1_000_000,  # the demo's max_individuals per experiment
     "target_rmse": 1e-3,
     # The demo's T_select and final tasks: 100 tasks each with 1,000 training examples (search: 100).
     "select_tasks": 100,
@@ -152,6 +153,11 @@ class ZeroConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     task: Literal["linear", "affine", "nonlinear", "projected-binary"] = "linear"
     strategy: Literal["evolution", "random"] = "evolution"
+    engine: Literal["compiled", "python"] = Field(
+        "compiled",
+        description="compiled: the whole search loop in numba (zero/compiled.py); python: the readable"
+        " reference engine (zero/evolution.py), same search, its own random stream",
+    )
     budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
     seed: int = 0
     workers: int = Field(1, ge=1)
@@ -353,9 +359,34 @@ def build_searcher(config_data: dict[str, Any], index: int, experiment: int = 0)
     can build their own): its own generator, the experiment's search tasks, an empty FEC cache."""
     config = parse_zero_config(config_data)
     space = program_space(config)
-    fitness = search_fitness(config, experiment)
     entropy = [config.seed, index] if experiment == 0 else [config.seed, index, experiment]
     seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    if config.engine == "compiled":
+        from archsearch.zero.compiled import CompiledSearch
+        from archsearch.zero.interpreter import task_batch
+
+        return CompiledSearch(
+            space,
+            task_batch(task_split(config, experiment).search),
+            space.memory,
+            strategy=config.strategy,
+            population_size=config.population_size,
+            tournament_size=config.tournament_size,
+            mutate_prob=config.mutate_prob,
+            mutations=tuple(config.mutations),
+            initial=config.initial,
+            seed=seed,
+            elite_size=config.elite_size,
+            combine=config.combine,
+            max_abs_error=config.max_abs_error,
+            rng_seed=config.seed,
+            fec=config.fec,
+            fec_capacity=config.fec_capacity,
+            fec_max_hits=config.fec_max_hits,
+            fec_train=config.fec_train,
+            fec_valid=config.fec_valid,
+        )
+    fitness = search_fitness(config, experiment)
     if config.strategy == "random":
         return RandomSearch(space, fitness, seed, config.elite_size)
     return RegularizedEvolution(
