@@ -41,6 +41,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rnn_cell_speed.py
 	$(BIN)/python benchmarks/nasrl_vs_random.py
 	$(BIN)/python benchmarks/oneshot_cost.py
+	$(BIN)/python benchmarks/mo_nb201.py
+	$(BIN)/python benchmarks/ps_simulation.py
+	$(BIN)/python benchmarks/scaling_local.py
+	$(BIN)/python benchmarks/ps_ray.py
+	$(BIN)/python benchmarks/zero_throughput.py
+	$(BIN)/python benchmarks/zero_vs_random.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache

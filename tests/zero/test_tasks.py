@@ -135,3 +135,24 @@ def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
     accuracy = evaluate_each(sgd, tasks, MemoryConfig(dim=16))
     assert np.all(accuracy > 0.85)  # 0.92..0.96 measured
     assert np.all(evaluate_each(Program(), tasks, MemoryConfig(dim=16)) < 0.6)  # constant class 0
+
+
+def test_hand_written_affine_sgd_learns_affine_tasks_and_the_linear_one_cannot():
+    from archsearch.zero.interpreter import evaluate_each
+    from archsearch.zero.program import MemoryConfig, sgd_affine_regression, sgd_linear_regression
+    from archsearch.zero.run import make_config, program_space
+    from archsearch.zero.run import rmse_from_fitness as rmse
+
+    space = program_space(make_config("affine"))
+    tasks = make_tasks("affine", 10, 4, 1000, 100, seed=3)
+    memory = MemoryConfig(5, 3, 1, 4)
+    affine = rmse(evaluate_each(sgd_affine_regression(0.1), tasks, memory))
+    linear = rmse(evaluate_each(sgd_linear_regression(0.1), tasks, memory))
+    assert np.max(affine) < 1e-3  # weights and bias both learned
+    assert np.mean(linear) > 0.1  # without a bias the offset a stays unexplained
+    space.memory.validate(sgd_affine_regression())
+    assert all(
+        ins.op in space.ops[name]
+        for name in ("setup", "predict", "learn")
+        for ins in sgd_affine_regression().component(name)
+    )

@@ -254,6 +254,21 @@ def sgd_linear_regression(learning_rate: float = 0.2) -> Program:
     )
 
 
+def sgd_affine_regression(learning_rate: float = 0.2) -> Program:
+    """The hand-written reference for affine tasks (y = u.x + a) in the affine setting's ops and memory
+    (5 scalars, 3 vectors, F = 4): SGD on the weights v1 and on a bias s4.
+
+    Setup: s2 = learning_rate; Predict: s1 = dot(v0, v1); s1 = s1 + s4;
+    Learn: s3 = s0 - s1; s3 = s3 * s2; v2 = s3 * v0; v1 = v1 + v2; s4 = s4 + s3.
+    """
+    linear = sgd_linear_regression(learning_rate)
+    return Program(
+        setup=linear.setup,
+        predict=(*linear.predict, Instruction(1, 1, 4, 1)),
+        learn=(*linear.learn, Instruction(1, 4, 3, 4)),
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
 # Liveness (dead-code elimination) over the execution protocol of SPEC.md 4.3.
 # ---------------------------------------------------------------------------------------------------
