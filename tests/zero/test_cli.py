@@ -24,6 +24,8 @@ def run_cli(*args: str) -> int:
         (["zero", "--population", "0"], "population_size"),
         (["zero", "--strategy", "annealing"], "strategy"),
         (["zero", "--dataset", "digits"], "apply to projected-binary tasks"),
+        (["zero", "--engine", "gpu"], "engine"),
+        (["zero", "--restart-every", "0"], "experiment_individuals"),
         (["zero", "report", "no/such/run"], "no AutoML-Zero run in no/such/run"),
         (["zero", "export", "no/such/run"], "no AutoML-Zero run in no/such/run"),
         (["zero", "resume", "no/such/run"], "no AutoML-Zero run in no/such/run"),
@@ -112,3 +114,14 @@ def test_run_report_export_round_trip(tmp_path, capsys):
         for i, t in enumerate(split.final)
     ]
     assert fitness == pytest.approx(final.final_per_task, rel=1e-9, abs=1e-12)
+
+
+def test_restarts_on_the_command_line_show_in_status(tmp_path, capsys):
+    run = tmp_path / "run"
+    flags = ["--budget", "600", "--population", "40", "--seed", "2", "--quiet", "--restart-every", "200"]
+    assert run_cli("zero", *flags, "--engine", "python", "--out", str(run)) == 0
+    capsys.readouterr()
+    assert run_cli("zero", "status", str(run)) == 0
+    printed = capsys.readouterr().out
+    assert "experiment 0: ended at 200 individuals" in printed
+    assert "experiment 1: ended at 400 individuals" in printed and "experiment 2:" not in printed

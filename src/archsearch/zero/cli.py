@@ -100,6 +100,7 @@ def _make(
     n_train: int | None = None,
     n_valid: int | None = None,
     restart_every: int | None = None,
+    engine: str | None = None,
 ) -> Any:
     from archsearch.zero.run import make_config
 
@@ -119,6 +120,7 @@ def _make(
         n_train=n_train,
         n_valid=n_valid,
         experiment_individuals=restart_every,
+        engine=engine,
     )
 
 
@@ -152,6 +154,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             help="Restart with new search tasks and a new population after this many individuals"
             " (each restart's winner competes in the final selection).",
         ),
+        engine: str | None = typer.Option(
+            None, help="compiled (default: the whole search loop in numba) or python (the reference engine)."
+        ),
         baseline: bool = typer.Option(
             False, help="Then run random search with the same budget (DIR/random)."
         ),
@@ -181,6 +186,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             n_train,
             n_valid,
             restart_every,
+            engine,
         )
         if baseline and config.strategy == "random":
             raise ConfigError(
