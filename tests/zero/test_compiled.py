@@ -145,6 +145,8 @@ def test_python_checkpoint_is_refused_with_a_message():
     python.run(10)
     with pytest.raises(ConfigError, match="Python search engine"):
         searcher("linear").load_state_dict(python.state_dict())
+    with pytest.raises(ConfigError, match="compiled search engine"):
+        python.load_state_dict(searcher("linear").state_dict())
 
 
 def test_evolution_beats_random_search_at_equal_budget():

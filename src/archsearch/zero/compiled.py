@@ -280,7 +280,7 @@ def _same(codes_a, consts_a, sizes_a, codes_b, consts_b, sizes_b, space):
 def _fec_find(table, key0, key1, k0, k1):
     """The table position holding key (k0, k1), or -(position of the empty cell that ends its probe) - 1."""
     mask = table.shape[0] - 1
-    i = np.int64(k0 & np.uint64(mask))
+    i = np.int64((k0 >> np.uint64(1)) & np.uint64(mask))  # the digest's low bit is always 1
     while table[i] != _EMPTY_SLOT:
         slot = table[i]
         if key0[slot] == k0 and key1[slot] == k1:
@@ -322,7 +322,7 @@ def _fec_remove(table, key0, key1, prev, nxt, free, counters, position):
         j = (j + 1) & mask
         if table[j] == _EMPTY_SLOT:
             return
-        home = np.int64(key0[table[j]] & np.uint64(mask))
+        home = np.int64((key0[table[j]] >> np.uint64(1)) & np.uint64(mask))
         stays = (hole < home <= j) if hole <= j else (hole < home or home <= j)
         if not stays:
             table[hole] = table[j]
@@ -696,7 +696,13 @@ class CompiledSearch:
             raise ConfigError("population_size and tournament_size must be at least 1")
         if initial not in ("random", "empty"):
             raise ConfigError(f"initial population must be 'random' or 'empty', got {initial!r}")
-        if initial == "empty" and any(space.min_sizes[name] > 0 for name in COMPONENTS):
+        if elite_size < 1:
+            raise ConfigError(f"elite_size must be at least 1, got {elite_size}")
+        if (
+            strategy == "evolution"
+            and initial == "empty"
+            and any(space.min_sizes[name] > 0 for name in COMPONENTS)
+        ):
             raise ConfigError("initial population 'empty' needs every component's minimum size to be 0")
         if not 0.0 <= mutate_prob <= 1.0:
             raise ConfigError(f"mutate_prob must be in [0, 1], got {mutate_prob}")
@@ -713,7 +719,8 @@ class CompiledSearch:
         self._batch = batch
         self._t = _tables(space)
         rows = int(self._t["rows"][0])
-        n_train, n_valid = min(fec_train, batch.n_train), min(fec_valid, batch.n_valid)
+        n_train = max(0, min(fec_train, batch.n_train))
+        n_valid = max(0, min(fec_valid, batch.n_valid))
         self._params = _params(memory, 1, batch.n_train, batch.n_train, batch.n_valid, rng_seed, False, True)
         self._fec_params = _params(memory, 1, batch.n_train, n_train, n_valid, rng_seed, True, True)
         self._mut_types = np.array([MUTATION_TYPES.index(name) for name in mutations], dtype=np.int64)
@@ -769,6 +776,9 @@ class CompiledSearch:
 
     @property
     def best(self) -> Individual | None:
+        """The fittest distinct program seen (the elite's first). The Python engine keeps its best apart
+        from its elite, so there a program re-measured after its FEC entry expired can count twice; here
+        the first fitness recorded for a program stands."""
         elite = self.elite()
         return elite[0] if elite else None
 
@@ -845,7 +855,8 @@ class CompiledSearch:
             result["fec_hits"] = float(counters[C_HITS])
             result["fec_lookups"] = float(counters[C_HITS] + counters[C_MISSES])
         if self.strategy == "evolution" and counters[C_COUNT]:
-            result["population_mean"] = float(np.mean(self._population[3][: counters[C_COUNT]]))
+            ring = (counters[C_HEAD] + np.arange(counters[C_COUNT])) % self.population_size  # oldest first
+            result["population_mean"] = float(np.mean(self._population[3][ring]))
         return result
 
     def state_dict(self) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class ProgramFitness:
                 n_train=self.fec_train,
                 n_valid=self.fec_valid,
                 rng_seed=self.rng_seed,
+                max_abs_error=self.max_abs_error,
             )
             cached = self.cache.lookup(key)
             if cached is not None:
@@ -186,6 +187,10 @@ class _Search:
         }
 
     def _load_base(self, state: dict[str, Any]) -> None:
+        if state.get("engine") == "compiled":
+            raise ConfigError(
+                "this checkpoint was written by the compiled search engine; resume it with engine=compiled"
+            )
         self.rng.setstate(state["rng"])
         self.evaluated = int(state["evaluated"])
         self.best = state["best"]
