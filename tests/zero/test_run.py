@@ -119,7 +119,7 @@ Experiment.create(config, sys.argv[1]).run()
 
 @pytest.mark.slow
 def test_resume_after_kill_9_equals_uninterrupted(tmp_path):
-    small = {**SMALL, "budget": 1600}
+    small = {**SMALL, "budget": 1600, "engine": "python"}  # slow enough to be killed mid-run
     directory = tmp_path / "killed"
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(small=small), str(directory)],
