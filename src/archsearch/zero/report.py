@@ -10,6 +10,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from archsearch.errors import ConfigError
 
 BASELINE_DIR = "random"
@@ -47,13 +49,16 @@ def plot_progress(experiments: list[Any], path: Path) -> None:
         if not snapshots:
             continue
         style = "--" if experiment.config.strategy == "random" else "-"
-        axis.step(
+        best = np.maximum.accumulate([s.best_fitness for s in snapshots])  # best so far, across restarts
+        (line,) = axis.step(
             [0] + [s.individuals for s in snapshots],
-            [snapshots[0].best_fitness] + [s.best_fitness for s in snapshots],
+            [best[0], *best],
             style,
             where="post",
             label=_label(experiment),
         )
+        for finished in experiment.experiments():  # restarts: new search tasks and population
+            axis.axvline(finished.individuals, color=line.get_color(), linestyle=":", linewidth=0.8)
     axis.set_xlabel("individuals evaluated")
     axis.set_ylabel("best fitness on the search tasks")
     axis.set_title("AutoML-Zero: best fitness vs individuals")
