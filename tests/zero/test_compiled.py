@@ -188,3 +188,16 @@ def test_immigrants_join_population_and_elite():
     members = population(search)
     assert members[-3:] == [(a.program, a.fitness) for a in arrivals]
     assert len(members) == 60
+
+
+def test_tasks_and_memory_that_do_not_fit_are_refused():
+    config = make_config("linear", **SMALL)
+    space = program_space(config)
+    tasks = task_split(config).search
+    wider = program_space(make_config("linear", memory={"scalars": 4, "vectors": 3, "matrices": 1, "dim": 5}))
+    with pytest.raises(ConfigError, match="F=5 but the tasks have 4 features"):
+        CompiledSearch(wider, tasks, wider.memory)
+    with pytest.raises(ConfigError, match="not the program space's"):
+        CompiledSearch(space, tasks, wider.memory)
+    with pytest.raises(ConfigError, match="elite_size"):
+        CompiledSearch(space, tasks, space.memory, elite_size=0)

@@ -713,7 +713,9 @@ class CompiledSearch:
             raise ConfigError("FEC capacity and max_hits must be at least 1")
         check_combine(combine)
         batch = task_batch(tasks)
-        if memory.dim != batch.dim or memory != space.memory:
+        if memory != space.memory:
+            raise ConfigError(f"memory {memory} is not the program space's {space.memory}")
+        if memory.dim != batch.dim:
             raise ConfigError(f"memory dim F={memory.dim} but the tasks have {batch.dim} features")
         self.space, self.memory, self.strategy = space, memory, strategy
         self._batch = batch
