@@ -106,7 +106,9 @@ def test_ray_says_which_worker_process_runs_which_trial(ray_executor, toy_space)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the study passes the trials in flight, as here
         activity = ray_executor.activity({n: f for n, f in futures.items() if not f.done()})
-        if activity.busy == 2:
+        # Two running and the third waiting, read in one call (a trial ending between the reads of a
+        # loaded machine could otherwise show two busy workers next to no waiting trial).
+        if activity.busy == 2 and activity.queued == 1:
             break
         time.sleep(0.1)
     busy = {name: trials for name, trials in activity.workers.items() if trials}
