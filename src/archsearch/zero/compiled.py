@@ -31,6 +31,7 @@ from archsearch.errors import ConfigError
 from archsearch.zero.evolution import Individual
 from archsearch.zero.interpreter import (
     _TABLES,
+    _combine_kernel,
     _evaluate_kernel,
     _fec_kernel,
     _jit,
@@ -436,16 +437,7 @@ def _fitness(
         np.zeros(0),
     )
     counters[C_FULL] += 1
-    count = per_task.shape[0]
-    if ints[S_MEDIAN]:
-        ordered = np.sort(per_task)
-        middle = count // 2
-        fitness = ordered[middle] if count % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-    else:
-        total = 0.0
-        for t in range(count):
-            total += per_task[t]
-        fitness = total / count
+    fitness = _combine_kernel(per_task, ints[S_MEDIAN] != 0)
     if ints[S_FEC]:
         _fec_insert(
             table, key0, key1, fit, hits, prev, nxt, free, counters, ints[S_CAPACITY], k0, k1, fitness

@@ -316,7 +316,7 @@ SELECT_CHECK_FROM = 0.99
 
 def select_fitness(config: ZeroConfig, program: Program, tasks: Any = None) -> float:
     """``program``'s fitness on the select tasks (``tasks``: the split's select set, built if None)."""
-    from archsearch.zero.interpreter import evaluate_each
+    from archsearch.zero.interpreter import combine_fitness, evaluate_each
 
     values = evaluate_each(
         program,
@@ -325,7 +325,7 @@ def select_fitness(config: ZeroConfig, program: Program, tasks: Any = None) -> f
         rng_seed=config.seed,
         max_abs_error=config.max_abs_error,
     )
-    return _combine(values, config.combine)
+    return combine_fitness(values, config.combine)
 
 
 def sufficient(config: ZeroConfig, program: Program, search_fitness: float, tasks: Any = None) -> bool:
@@ -730,7 +730,7 @@ class Experiment:
     def finish(self, candidates: list[Individual]) -> FinalResult:
         """Select the best of ``candidates`` (distinct programs; the search elite, then earlier experiments'
         winners) on the select tasks, evaluate it on the final tasks, store it."""
-        from archsearch.zero.interpreter import evaluate_each
+        from archsearch.zero.interpreter import combine_fitness, evaluate_each
 
         config = self.config
         split = task_split(config)
@@ -747,7 +747,7 @@ class Experiment:
                 program, tasks, memory, rng_seed=config.seed, max_abs_error=config.max_abs_error
             )
 
-        select = [_combine(score(m.program, split.select), config.combine) for m in unique]
+        select = [combine_fitness(score(m.program, split.select), config.combine) for m in unique]
         winner_index = int(np.argmax(select))  # ties: the fitter on the search tasks (listed first)
         winner = unique[winner_index]
         final_each = score(winner.program, split.final)
@@ -767,17 +767,13 @@ class Experiment:
             program=winner.program,
             search_fitness=winner.fitness,
             select_fitness=select[winner_index],
-            final_fitness=_combine(final_each, config.combine),
+            final_fitness=combine_fitness(final_each, config.combine),
             final_per_task=[float(x) for x in final_each],
             candidates=len(unique),
             metrics=metrics,
         )
         self.store.set_meta("zero_final", result.to_json())
         return result
-
-
-def _combine(values: np.ndarray, combine: str) -> float:
-    return float(np.mean(values) if combine == "mean" else np.median(values))
 
 
 def _snapshot(
