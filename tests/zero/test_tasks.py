@@ -109,11 +109,19 @@ def test_missing_image_files_are_a_config_error_naming_them(tmp_path):
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# 200 training and 100 test images of classes 0 and 1, shipped with the tests (tests/real_data/SOURCE.md).
+SHIPPED_FASHION_MNIST = REPO_ROOT / "tests" / "real_data" / "fashion-mnist"
+# The full files, where a checkout has ../shared beside it: extra coverage, never needed.
 SHARED_FASHION_MNIST = REPO_ROOT / ".." / "shared" / "data" / "fashion-mnist"
+FASHION_MNIST_DIRS = [pytest.param(SHIPPED_FASHION_MNIST, id="shipped-subset")] + (
+    [pytest.param(SHARED_FASHION_MNIST, id="shared-full", marks=pytest.mark.slow)]
+    if SHARED_FASHION_MNIST.is_dir()
+    else []
+)
 
 
-@pytest.mark.slow
-def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
+@pytest.mark.parametrize("data_dir", FASHION_MNIST_DIRS)
+def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair(data_dir: Path):
     """End to end on real images: the SGD program of SPEC.md 4.8 is logistic regression on a classification
     task (s1 is the sigmoid when Learn runs), and it separates T-shirts from trousers after one epoch."""
     from archsearch.zero.interpreter import evaluate_each
@@ -123,17 +131,17 @@ def test_sgd_logistic_regression_separates_a_projected_fashion_mnist_pair():
         "projected-binary",
         3,
         16,
-        400,
-        200,
+        300,
+        150,
         seed=0,
-        data_dir=SHARED_FASHION_MNIST,
+        data_dir=data_dir,
         pairs=[(0, 1)],
         valid_from="test",
     )
     assert all(task.info == "fashion-mnist classes 0 vs 1" for task in tasks)
     sgd = sgd_linear_regression(0.1)
     accuracy = evaluate_each(sgd, tasks, MemoryConfig(dim=16))
-    assert np.all(accuracy > 0.85)  # 0.92..0.96 measured
+    assert np.all(accuracy > 0.85)  # 0.91..0.97 measured on either directory
     assert np.all(evaluate_each(Program(), tasks, MemoryConfig(dim=16)) < 0.6)  # constant class 0
 
 
