@@ -142,9 +142,9 @@ def resume(
 
         if trials is not None:
             raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trials")
-        run_with_progress(OneShotRun.load(directory), quiet)
+        run_with_progress(OneShotRun.load(directory, lock=True), quiet)
         return
-    study = Study.load(directory)
+    study = Study.load(directory, lock=True)
     if trials is not None:
         if trials < study.store.count():
             raise ConfigError(f"--trials {trials} is below the {study.store.count()} trials already started")

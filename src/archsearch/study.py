@@ -20,6 +20,7 @@ from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import Architecture, SearchSpace
+from archsearch.store.codec import StateFormatError
 from archsearch.store.sqlite import Store, TrialRecord
 from archsearch.strategies.base import Strategy
 
@@ -286,7 +287,11 @@ class Study:
     def _restore(self) -> list[TrialRecord]:
         """Bring the strategy to the state it had when the study stopped; return trials to re-run."""
         trials = self.store.trials()
-        checkpoint = self.store.latest_checkpoint()
+        try:
+            checkpoint = self.store.latest_checkpoint()
+        except StateFormatError as exc:  # replaying every ask and tell from the start is exact too
+            log.warning("%s; replaying the study from its first trial instead", exc)
+            checkpoint = None
         since = -1
         if checkpoint is not None:
             since, state = checkpoint

@@ -175,7 +175,7 @@ def oneshot(
             raise ConfigError(
                 f"--resume continues a run as it was configured; drop {', '.join(extra or ['--overwrite'])}"
             )
-        run_with_progress(OneShotRun.load(resume), quiet)
+        run_with_progress(OneShotRun.load(resume, lock=True), quiet)
         return
     if out_dir is None:
         raise ConfigError("--out DIR is required (where the run's database, report and export go)")

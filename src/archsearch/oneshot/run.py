@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +33,8 @@ from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.registry import construct
 from archsearch.spaces.base import SearchSpace
+from archsearch.store.rundir import check_created, new_run
+from archsearch.store.runlock import RunLock
 from archsearch.store.sqlite import EpochRecord, Store
 
 log = logging.getLogger(__name__)
@@ -223,49 +224,58 @@ class OneShotRun:
         except TypeError as exc:
             raise ConfigError(f"bad option for method {config.method!r}: {exc}") from None
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+        self.lock: RunLock | None = None  # held while this process creates or runs the run
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
     def create(cls, config: OneShotConfig, directory: str | Path, overwrite: bool = False) -> OneShotRun:
+        """Start a run in ``directory``; a failed start removes only what it made (store/rundir.py)."""
         directory = Path(directory)
-        if (directory / "study.db").exists():
-            if not overwrite:
-                raise ConfigError(
-                    f"{directory} already holds a run; continue it with `archsearch oneshot --resume "
-                    f"{directory}` or pass --overwrite"
-                )
-            shutil.rmtree(directory)
-        store = Store(directory, create=True)
-        try:
-            run = cls(config, directory, store)
-        except BaseException:
-            store.close()
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        store.set_meta("kind", RUN_KIND)
-        store.set_meta("oneshot_config", config.model_dump(mode="json"))
-        store.set_meta("space_name", run.space.name)
-        store.set_meta("space_config", run.space.config())
-        store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
-        store.set_meta("op_names", list(run.supernet.op_names))
-        store.set_meta("edge_names", edge_names(run.supernet))
-        store.set_meta("created_at", time.time())
+        occupied = (
+            f"{directory} already holds a run; continue it with `archsearch oneshot --resume "
+            f"{directory}` or pass --overwrite"
+        )
+        with new_run(directory, "oneshot", overwrite, occupied) as staged:
+            run = cls(config, directory, staged.store)
+            store = staged.store
+            store.set_meta("kind", RUN_KIND)
+            store.set_meta("oneshot_config", config.model_dump(mode="json"))
+            store.set_meta("space_name", run.space.name)
+            store.set_meta("space_config", run.space.config())
+            store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
+            store.set_meta("op_names", list(run.supernet.op_names))
+            store.set_meta("edge_names", edge_names(run.supernet))
+            store.set_meta("created_at", time.time())
+            run.store, run.lock = staged.publish(), staged.lock
         return run
 
     @classmethod
-    def load(cls, directory: str | Path) -> OneShotRun:
+    def load(cls, directory: str | Path, lock: bool = False, read_only: bool = False) -> OneShotRun:
+        """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
+        ``read_only`` opens its database without writing a byte."""
         directory = Path(directory)
-        store = Store(directory)
+        check_created(directory)
+        store = Store(directory, read_only=read_only)
         try:
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
-            return cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
+            run = cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
+            if lock:
+                run.take_lock()
         except BaseException:
             store.close()
             raise
+        return run
+
+    def take_lock(self) -> None:
+        """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
+        if self.lock is None or not self.lock.held:
+            self.lock = RunLock.acquire(self.directory)
 
     def close(self) -> None:
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
     # -- the loop -----------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -276,6 +286,7 @@ class OneShotRun:
 
     def run(self, listeners: Sequence[EpochListener] = ()) -> dict[str, Any]:
         """Run (or continue) the remaining epochs, then record and return the summary of the search."""
+        self.take_lock()
         start_epoch = self._restore()
         started = time.monotonic()
         try:

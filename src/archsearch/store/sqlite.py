@@ -8,10 +8,15 @@ checkpoint (DESIGN.md, "Resume").
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import logging
+import shutil
 import sqlite3
+import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +28,8 @@ import torch
 from archsearch.errors import StoreError
 from archsearch.evaluators.base import Result
 from archsearch.spaces.base import Architecture
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "study.db"
 SCHEMA_VERSION = 1
@@ -124,44 +131,325 @@ def state_from_bytes(blob: bytes) -> dict[str, Any]:
     return torch.load(io.BytesIO(blob), weights_only=False)  # our own file, written by state_to_bytes
 
 
-class Store:
-    """The study database in ``directory/study.db``."""
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
-    def __init__(self, directory: str | Path, create: bool = False) -> None:
+
+def _table_statements(ddl: str) -> dict[str, str]:
+    """The CREATE TABLE statements of ``ddl`` by table name."""
+    statements = {}
+    for statement in ddl.split(";"):
+        words = statement.split()
+        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"]:
+            statements[words[5].split("(")[0]] = statement.strip()
+    return statements
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    """The columns of each table of the schema, read off an in-memory database built from it."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        return {
+            name: {column for (column,) in conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+            for name in _table_statements(_SCHEMA)
+        }
+    finally:
+        conn.close()
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    """SQLite's name of the error (SQLITE_FULL, SQLITE_READONLY, ...), from its message before Python 3.11."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name
+    message = str(exc)
+    for fragment, fallback in (
+        ("database or disk is full", "SQLITE_FULL"),
+        ("readonly database", "SQLITE_READONLY"),
+        ("unable to open database file", "SQLITE_CANTOPEN"),
+        ("database is locked", "SQLITE_BUSY"),
+        ("file is not a database", "SQLITE_NOTADB"),
+        ("malformed", "SQLITE_CORRUPT"),
+    ):
+        if fragment in message:
+            return fallback
+    return "SQLITE_ERROR"
+
+
+def _uri(path: Path, query: str) -> str:
+    return "file:" + urllib.parse.quote(str(path.absolute())) + "?" + query
+
+
+class Store:
+    """The study database in ``directory/study.db``.
+
+    ``create`` makes it (and its directory) when missing. ``read_only`` opens an existing one without
+    changing a byte of it, also on read-only media: no schema, no WAL switch, no meta writes. Every open
+    first checks that the file is an archsearch run database and refuses any other file untouched; failures
+    to open or commit (disk full, read-only place, another schema) are one-line StoreErrors.
+    """
+
+    def __init__(self, directory: str | Path, create: bool = False, read_only: bool = False) -> None:
+        if create and read_only:
+            raise ValueError("a store cannot be created read-only")
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
-        if not create and not self.path.exists():
+        self.read_only = read_only
+        self._closed = False
+        self._copy: Path | None = None  # a private copy read instead of a WAL database that cannot be opened
+        try:
+            exists = self.path.is_file()
+        except OSError as exc:
+            raise StoreError(f"cannot reach {self.path}: {exc.strerror}") from exc
+        if not exists and (not create or self.path.exists()):
+            if self.path.exists():
+                raise StoreError(f"{self.path} is not a file, so not an archsearch run database")
             raise StoreError(
                 f"no study in {self.directory} (expected {self.path}); start one with `archsearch search`"
             )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            self._check_header(new=False)
+            self._conn = self._connect_read_only()
+            try:
+                self._check_run_database(self._conn, new=False)
+                self.ensure_tables(_SCHEMA)  # tables added after a run was written read as empty
+            except BaseException:
+                self.close()
+                raise
+            return
+        version = None
+        if exists and self._check_header(new=create):
+            conn = self._connect_read_only()
+            try:
+                version = self._check_run_database(conn, new=create)
+            finally:
+                conn.close()
+                self._drop_copy()
+        self._conn = self._connect_writable(version)
+
+    # -- opening ------------------------------------------------------------------------------------
+    def _check_header(self, new: bool) -> bool:
+        """False for an empty file (a store being made, when ``new``); refuses a file that is not SQLite."""
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
+            with self.path.open("rb") as file:
+                header = file.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc.strerror}") from exc
+        if not header and new:
+            return False
+        if header != _SQLITE_HEADER:
+            raise StoreError(f"{self.path} is not a readable study database: not an SQLite file")
+        return True
+
+    def _check_run_database(self, conn: sqlite3.Connection, new: bool) -> int | None:
+        """The schema version of the database, after checking through ``conn``, without writing, that it is
+        an archsearch run database of a schema this archsearch reads. ``new`` accepts an empty database."""
+        try:
+            tables = {
+                name: {column for (column,) in conn.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            }
+            if not tables and new:
+                return None
+            if not {"key", "value"} <= tables.get("meta", set()):
+                raise StoreError(f"{self.path} is not an archsearch run database")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a readable study database: {exc}") from exc
-        version = self.get_meta("schema_version")
+        try:
+            version = None if row is None else json.loads(row[0])
+        except ValueError:
+            version = row[0]
         if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version != SCHEMA_VERSION:
+            if new:
+                return None
+            raise StoreError(f"{self.path} is not an archsearch run database (it has no schema version)")
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer archsearch (schema version {version}; this one reads "
+                f"{SCHEMA_VERSION}): upgrade archsearch to open it"
+            )
+        if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {version}; this archsearch reads {SCHEMA_VERSION}"
             )
+        for name, columns in _expected_columns().items():
+            missing = sorted(columns - tables[name]) if name in tables else []
+            if missing:
+                raise StoreError(
+                    f"{self.path} is a database of another schema: its table {name} has no column {missing[0]}"
+                )
+        return int(version)
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write the database and creates no file beside it.
+
+        Without a WAL file nothing is waiting to be checkpointed and no writer is open, so the file is read
+        as it is (``immutable``: no -wal/-shm appear next to it). With one (a live or killed run) SQLite's
+        read-only mode reads the WAL too; where it cannot (a read-only directory without the -shm file) a
+        private copy of the database and its WAL is read instead."""
+        wal = self.path.with_name(DB_NAME + "-wal")
+        try:
+            pending = wal.stat().st_size > 0
+        except FileNotFoundError:
+            pending = False
+        except OSError as exc:
+            raise StoreError(f"cannot read {wal}: {exc.strerror}") from exc
+        try:
+            if not pending:
+                conn = self._open(self.path, "mode=ro&immutable=1")
+            else:
+                try:
+                    conn = self._open(self.path, "mode=ro")
+                except sqlite3.OperationalError as exc:
+                    if _error_name(exc) != "SQLITE_CANTOPEN":
+                        raise
+                    conn = self._open(self._copy_with_wal(wal), "mode=ro")
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.DatabaseError as exc:
+            self._drop_copy()
+            raise StoreError(f"{self.path} is not a readable study database: {exc}") from exc
+        return conn
+
+    @staticmethod
+    def _open(path: Path, query: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(_uri(path, query), uri=True, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file (and its WAL) now
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _copy_with_wal(self, wal: Path) -> Path:
+        self._copy = Path(tempfile.mkdtemp(prefix="archsearch-read-"))
+        shutil.copyfile(self.path, self._copy / DB_NAME)
+        shutil.copyfile(wal, self._copy / wal.name)
+        return self._copy / DB_NAME
+
+    def _drop_copy(self) -> None:
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
+
+    def _connect_writable(self, version: int | None) -> sqlite3.Connection:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:
+            raise StoreError(f"{self.directory} is a file, not a directory") from exc
+        except NotADirectoryError as exc:
+            raise StoreError(f"{self.directory} cannot be made: a part of its path is a file") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot make the directory {self.directory}: {exc.strerror}") from exc
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            with self.transaction() as conn:
+                for statement in _table_statements(_SCHEMA).values():
+                    conn.execute(statement)
+                if version is None:  # a new database: its schema and version in one commit
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                        (json.dumps(SCHEMA_VERSION),),
+                    )
+        except sqlite3.Error as exc:
+            self.close()
+            raise self._failure(exc) from exc
+        except BaseException:
+            self.close()
+            raise
+        return self._conn
+
+    def _failure(self, exc: sqlite3.Error) -> StoreError:
+        """The one-line error for a failure to open or write the database."""
+        name = _error_name(exc)
+        if name.startswith("SQLITE_FULL"):
+            kind = self._meta_or_none("kind")
+            resume = (
+                f"archsearch zero resume {self.directory}"
+                if kind == "zero"
+                else f"archsearch resume {self.directory}"
+            )
+            return StoreError(
+                f"the disk holding {self.path} is full; the last step was rolled back and the database is "
+                f"intact: free some space, then continue with `{resume}`"
+            )
+        if name.startswith("SQLITE_READONLY") or name.startswith("SQLITE_CANTOPEN") or name == "SQLITE_PERM":
+            return StoreError(
+                f"{self.path} cannot be written (read-only file, directory or medium): {exc}; read-only "
+                "commands (status, best, report and export with --out elsewhere) still read it"
+            )
+        if name.startswith("SQLITE_BUSY"):
+            return StoreError(f"{self.path} is locked by another process: {exc}")
+        return StoreError(f"{self.path}: {exc}")
+
+    def _meta_or_none(self, key: str) -> Any:
+        try:
+            return self.get_meta(key)
+        except (sqlite3.Error, ValueError):
+            return None
+
+    # -- tables -------------------------------------------------------------------------------------
+    def ensure_tables(self, ddl: str) -> None:
+        """Add the tables of ``ddl`` (CREATE TABLE IF NOT EXISTS statements) that the database lacks. A
+        read-only store adds them as empty temporary tables: a run written before they existed reads as
+        having none of their rows, and its file is left as it is."""
+        statements = _table_statements(ddl)
+        if not self.read_only:
+            with self.transaction() as conn:
+                for statement in statements.values():
+                    conn.execute(statement)
+            return
+        present = {
+            row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        self._conn.execute("PRAGMA query_only = 0")  # temporary tables live in memory, not in the file
+        try:
+            for name, statement in statements.items():
+                if name not in present:
+                    self._conn.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        finally:
+            self._conn.execute("PRAGMA query_only = 1")
 
     def close(self) -> None:
-        self._conn.close()
+        """Close the database (twice is harmless); a failure to close is logged, never raised, so it cannot
+        hide the error that led to closing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._conn.close()
+        except sqlite3.Error as exc:
+            log.warning("closing %s: %s", self.path, exc)
+        finally:
+            self._drop_copy()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One transaction: committed when the block ends, rolled back when it raises. A failure of the
+        database itself (disk full, read-only place, lock) becomes a StoreError after the rollback."""
+        try:
+            self._conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._failure(exc) from exc
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:  # SQLite may already have rolled back (disk full)
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error as rollback_error:
+                    log.warning("rolling back %s: %s", self.path, rollback_error)
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                raise self._failure(exc) from exc
             raise
-        self._conn.execute("COMMIT")
 
     # -- metadata ---------------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:

@@ -213,7 +213,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Continue an interrupted run (even one killed with kill -9) from its last checkpoint."""
         from archsearch.zero.run import Experiment
 
-        experiment = Experiment.load(directory)
+        experiment = Experiment.load(directory, lock=True)
         try:
             if budget is not None:
                 experiment.set_budget(budget)

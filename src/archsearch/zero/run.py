@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archsearch.errors import ConfigError, StoreError
+from archsearch.store.runlock import RunLock
 from archsearch.zero.evolution import (
     Individual,
     Islands,
@@ -493,45 +494,64 @@ class Experiment:
         self.directory = directory
         self.store = store
         self.config = config
+        self.lock: RunLock | None = None  # held while this process creates or runs the run
 
     @classmethod
     def create(cls, config: ZeroConfig, directory: str | Path, overwrite: bool = False) -> Experiment:
+        """Start a run in ``directory``; a failed start removes only what it made (store/rundir.py), and
+        ``overwrite`` replaces the old run's database and its random-search baseline, nothing else."""
         directory = Path(directory)
-        db = directory / "study.db"
-        if db.exists():
-            if not overwrite:
-                raise ConfigError(f"{directory} already holds a run; resume it, or pass --overwrite")
-            for path in directory.glob("study.db*"):
-                path.unlink()
         program_space(config)  # bad op sets and size bounds fail here, before anything is written
         task_split(config)  # so do missing data files
-        from archsearch.store.sqlite import Store
+        from archsearch.store.rundir import new_run
+        from archsearch.zero.report import BASELINE_DIR
 
-        store = Store(directory, create=True)
-        _create_tables(store)
-        store.set_meta("kind", "zero")
-        store.set_meta("zero_config", config.model_dump(mode="json"))
-        return cls(directory, store, config)
+        occupied = f"{directory} already holds a run; resume it, or pass --overwrite"
+        with new_run(directory, "zero", overwrite, occupied, nested=(BASELINE_DIR,)) as staged:
+            _create_tables(staged.store)
+            staged.store.set_meta("kind", "zero")
+            staged.store.set_meta("zero_config", config.model_dump(mode="json"))
+            experiment = cls(directory, staged.publish(), config)
+            experiment.lock = staged.lock
+        return experiment
 
     @classmethod
-    def load(cls, directory: str | Path) -> Experiment:
+    def load(cls, directory: str | Path, lock: bool = False, read_only: bool = False) -> Experiment:
+        """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
+        ``read_only`` opens its database without writing a byte (status, report, export)."""
         directory = Path(directory)
+        from archsearch.store.rundir import check_created
+
+        check_created(directory)
         if not (directory / "study.db").exists():
             raise StoreError(
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
         from archsearch.store.sqlite import Store
 
-        store = Store(directory)
-        data = store.get_meta("zero_config")
-        if data is None or store.get_meta("kind") != "zero":
+        store = Store(directory, read_only=read_only)
+        try:
+            data = store.get_meta("zero_config")
+            if data is None or store.get_meta("kind") != "zero":
+                raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
+            experiment = cls(directory, store, parse_zero_config(data))
+            if lock:
+                experiment.take_lock()
+            _create_tables(store)
+        except BaseException:
             store.close()
-            raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
-        _create_tables(store)
-        return cls(directory, store, parse_zero_config(data))
+            raise
+        return experiment
+
+    def take_lock(self) -> None:
+        """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
+        if self.lock is None or not self.lock.held:
+            self.lock = RunLock.acquire(self.directory)
 
     def close(self) -> None:
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def memory(self) -> MemoryConfig:
         return MemoryConfig(**self.config.memory.model_dump())
@@ -600,6 +620,7 @@ class Experiment:
         finished experiment is kept and competes in the final selection. ``max_time_s`` pauses the
         search after that many seconds of this call (resume continues it); it returns None then.
         """
+        self.take_lock()
         config = self.config
         started = time.monotonic()
         round_index, elapsed_before, state = 0, 0.0, _RunState()

@@ -1,0 +1,202 @@
+"""Creating a run in a directory so that archsearch only ever removes what it made itself.
+
+A new run's database is built in a hidden folder of the run directory (``DIR/.archsearch-new-KIND-*``)
+while the run is set up (its data loaded, its config written) and moved to ``DIR/study.db`` in one
+rename once complete. So:
+
+- a failed start (a bad option, missing data, Ctrl-C) removes that folder, the lock file if it made it,
+  and the directory only if this start created it and it is empty again: never a user's file;
+- ``--overwrite`` removes the old run's database files only when the new run is complete, so a failed
+  overwrite keeps the old run, and never touches anything else in the directory (reports and exports
+  written earlier stay; the next ``report``/``export`` writes over them);
+- a kill -9 at any moment leaves either no new database (start again with ``--out``; a later start
+  clears the leftover folder) or a complete one (``resume`` continues it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from archsearch.errors import ConfigError, StoreError
+from archsearch.store.runlock import RunLock, lock_holder
+from archsearch.store.sqlite import DB_NAME, Store
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".archsearch-new-"
+DB_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
+"""The files of a run's SQLite database: all that ``--overwrite`` removes of an old run."""
+
+
+class NewRun:
+    """A run being created: ``store`` is its database in the staging folder until ``publish``."""
+
+    def __init__(
+        self, directory: Path, staging: Path, lock: RunLock, overwrite: bool, nested: Sequence[str]
+    ) -> None:
+        self.directory = directory
+        self.staging = staging
+        self.lock = lock
+        self.store = Store(staging, create=True)
+        self._overwrite = overwrite
+        self._nested = nested
+        self.published = False
+
+    def publish(self) -> Store:
+        """Move the finished database to ``DIR/study.db`` (replacing an old run's) and open it there."""
+        self.store.close()
+        staged = self.staging / DB_NAME
+        # one self-contained file (no -wal beside it), so that one rename publishes all of it
+        conn = sqlite3.connect(staged, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            conn.close()
+        if self._overwrite:
+            for name in self._nested:
+                remove_run(self.directory / name)
+            remove_database(self.directory)
+        os.replace(staged, self.directory / DB_NAME)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        _sync_directory(self.directory)
+        self.published = True
+        self.store = Store(self.directory)
+        return self.store
+
+
+@contextmanager
+def new_run(
+    directory: Path, kind: str, overwrite: bool, occupied: str, nested: Sequence[str] = ()
+) -> Iterator[NewRun]:
+    """Create a run of ``kind`` (search, oneshot, zero) in ``directory``; the body sets it up and ends
+    with ``run.publish()``. On any exception before that, everything this start made is removed again.
+
+    ``occupied`` is the error when the directory holds a run already and ``overwrite`` is off; ``nested``
+    names subfolders holding runs that belong to this one (zero's random-search baseline), replaced with it.
+    """
+    made = make_directory(directory)
+    lock: RunLock | None = None
+    run: NewRun | None = None
+    try:
+        lock = RunLock.acquire(directory)
+        if (directory / DB_NAME).exists() and not overwrite:
+            raise ConfigError(occupied)
+        remove_staging(directory)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{kind}-", dir=directory))
+        try:
+            run = NewRun(directory, staging, lock, overwrite, nested)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        yield run
+        if not run.published:
+            raise RuntimeError("new_run's body must end with run.publish()")
+    except BaseException:
+        if run is not None:
+            if run.published:
+                run.store.close()
+            else:
+                _close_quietly(run.store)
+                shutil.rmtree(run.staging, ignore_errors=True)
+        if lock is not None:
+            lock.release(remove=run is None or not run.published)
+        for folder in made:  # deepest first; only while empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def make_directory(directory: Path) -> list[Path]:
+    """Make ``directory`` (and missing parents); the folders this made, deepest first."""
+    missing: list[Path] = []
+    path = directory
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise StoreError(f"{directory} is a file, not a directory; choose another --out")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the run directory {directory}: {exc.strerror}") from None
+    return missing
+
+
+def remove_database(directory: Path) -> None:
+    """Remove the database files of the run in ``directory`` (nothing else)."""
+    for name in DB_FILES:
+        (directory / name).unlink(missing_ok=True)
+
+
+def remove_staging(directory: Path) -> None:
+    """Remove the staging folders of starts that were killed before they finished (ours by name)."""
+    for leftover in directory.glob(f"{STAGING_PREFIX}*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            log.info("removing %s, left by a start that did not finish", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_run(directory: Path) -> None:
+    """Remove the run in ``directory`` (database, lock file, staging folders) and the folder if that
+    leaves it empty; refused while another process holds the run."""
+    if not (directory / DB_NAME).exists():
+        return
+    lock = RunLock.acquire(directory)
+    try:
+        remove_staging(directory)
+        remove_database(directory)
+    finally:
+        lock.path.unlink(missing_ok=True)
+        lock.release()
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # it holds other files (a report, the user's): they stay
+
+
+def check_created(directory: Path) -> None:
+    """Raise a StoreError explaining an unfinished creation when ``directory`` has no database but a
+    start's staging folder (a start that is under way, or was killed before it finished)."""
+    if (directory / DB_NAME).exists():
+        return
+    staged = sorted(p for p in directory.glob(f"{STAGING_PREFIX}*") if p.is_dir())
+    if not staged:
+        return
+    holder = lock_holder(directory)
+    if holder is not None:
+        raise StoreError(f"the run in {directory} is still being created ({holder}); wait for it to start")
+    kind = staged[0].name[len(STAGING_PREFIX) :].split("-")[0]
+    raise StoreError(
+        f"creation of the run in {directory} did not finish (it was stopped); "
+        f"start it again with `archsearch {kind} --out {directory}`"
+    )
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable (a crash after it must not bring back the old name)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _close_quietly(store: Store) -> None:
+    try:
+        store.close()
+    except Exception:  # the store may be half open; the folder is removed next
+        log.debug("closing a failed start's store", exc_info=True)
