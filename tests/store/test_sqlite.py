@@ -38,7 +38,7 @@ def test_a_trial_cannot_be_finished_twice(tmp_path):
 def test_unserialisable_checkpoint_leaves_the_trial_running(tmp_path):
     store = Store(tmp_path, create=True)
     store.add_trial(0, ARCH, "a", seed=1, ask_event=0)
-    with pytest.raises(TypeError, match="pickle"):
+    with pytest.raises(TypeError, match="not storable"):
         store.finish_trial(
             0, Result(), 1.0, 1, checkpoint={"bad": (x for x in ())}
         )  # generators do not pickle

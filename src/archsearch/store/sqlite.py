@@ -9,7 +9,6 @@ checkpoint (DESIGN.md, "Resume").
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
 import shutil
@@ -23,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from archsearch.errors import StoreError
 from archsearch.evaluators.base import Result
 from archsearch.spaces.base import Architecture
+from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +120,17 @@ class EpochRecord:
 
 
 def state_to_bytes(state: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
+    """A checkpoint in the stored state format (``store/codec.py``): data only, never a pickle."""
+    return encode_state(state)
 
 
 def state_from_bytes(blob: bytes) -> dict[str, Any]:
-    return torch.load(io.BytesIO(blob), weights_only=False)  # our own file, written by state_to_bytes
+    """The checkpoint ``state_to_bytes`` wrote; decoding runs no code. StateFormatError when it is corrupt,
+    LegacyStateError when an earlier archsearch pickled it."""
+    state = decode_state(blob)
+    if not isinstance(state, dict):
+        raise StateFormatError("the checkpoint is not a state dictionary")
+    return state
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -519,8 +521,26 @@ class Store:
             )
 
     def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
-        row = self._conn.execute("SELECT event, state FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else (int(row[0]), state_from_bytes(row[1]))
+        """(event, state) of the newest checkpoint that decodes, None when there is none.
+
+        A corrupt newest checkpoint is skipped with a warning and the one before it is returned (the
+        caller redoes what came after it). LegacyStateError when the newest readable one was pickled by
+        an earlier archsearch (never unpickled); StateFormatError when every checkpoint is corrupt."""
+        rows = self._conn.execute("SELECT id, event, state FROM checkpoints ORDER BY id DESC").fetchall()
+        for row_id, event, blob in rows:
+            try:
+                return int(event), state_from_bytes(blob)
+            except LegacyStateError:
+                raise LegacyStateError(
+                    f"{self.path} holds a checkpoint pickled by an earlier archsearch, which is never"
+                    " unpickled (it could run code); start the run again in a new directory, or finish it"
+                    " with the archsearch version that wrote it"
+                ) from None
+            except StateFormatError as exc:
+                log.warning("%s: checkpoint %d (event %d) cannot be read, %s", self.path, row_id, event, exc)
+        if rows:
+            raise StateFormatError(f"no checkpoint in {self.path} can be read")
+        return None
 
     # -- epochs of one-shot searches --------------------------------------------------------------
     def add_epoch(self, record: EpochRecord, checkpoint: dict[str, Any]) -> None:
