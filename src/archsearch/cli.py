@@ -154,23 +154,29 @@ def resume(
 
 
 def _run(study: Study, quiet: bool) -> None:
+    """Run the study; Ctrl-C or SIGTERM stop it (workers killed, the store consistent) with one line
+    saying how to resume and exit code 130 or 143."""
+    from archsearch.interrupt import exit_code, resume_hint, stop_on_signals
     from archsearch.report.progress import RichProgress
 
-    try:
-        done = sum(t.finished for t in study.store.trials())
-        best = best_trial(study.store.trials())
-        if quiet:
-            study.run()
-        else:
-            with RichProgress(study.config.n_trials, done, None if best is None else best.reward) as progress:
-                study.run([progress])
-        _print_best(study)
-        err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
-    except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted; continue with: archsearch resume {study.directory}[/yellow]")
-        raise typer.Exit(130) from None
-    finally:
-        study.close()
+    with stop_on_signals():
+        try:
+            done = sum(t.finished for t in study.store.trials())
+            best = best_trial(study.store.trials())
+            if quiet:
+                study.run()
+            else:
+                reward = None if best is None else best.reward
+                with RichProgress(study.config.n_trials, done, reward) as progress:
+                    study.run([progress])
+            _print_best(study)
+            err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
+        except KeyboardInterrupt as exc:
+            hint = resume_hint(exc, f"archsearch resume {study.directory}")
+            err.print(hint, style="yellow", markup=False, highlight=False)
+            raise typer.Exit(exit_code(exc)) from None
+        finally:
+            study.close()
 
 
 def _print_best(study: Study, record: TrialRecord | None = None) -> None:

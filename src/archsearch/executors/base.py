@@ -9,8 +9,9 @@ import signal
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from archsearch.errors import ArchsearchError
@@ -20,10 +21,12 @@ from archsearch.spaces.base import Architecture, SearchSpace
 log = logging.getLogger(__name__)
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: int | None = None) -> None:
     """Make this worker process die when its parent does (Linux prctl PR_SET_PDEATHSIG).
 
     A search driver killed with kill -9 would otherwise leave idle pool workers behind for ever.
+    ``parent_pid`` is the driver's pid: a worker whose parent is already another process (the driver
+    died before prctl took effect, and the worker was adopted by init or a subreaper) exits at once.
     Elsewhere this is a no-op: the workers then exit when they next find their queue closed.
     """
     if not sys.platform.startswith("linux"):
@@ -34,8 +37,40 @@ def die_with_parent() -> None:
     except OSError:
         log.debug("prctl unavailable; workers may outlive a killed driver", exc_info=True)
         return
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    if os.getppid() == 1 or (parent_pid is not None and os.getppid() != parent_pid):
         os._exit(1)
+
+
+def become_worker(parent_pid: int | None = None) -> None:
+    """The first thing a worker process does, before any slow import: die with its driver, and leave
+    Ctrl-C to the driver.
+
+    A terminal sends SIGINT to the whole foreground process group, workers included. The driver stops
+    its workers itself; a worker's own KeyboardInterrupt would only print a traceback and break the
+    pool. Workers start with SIGINT held back (see ``interrupts_held``); ignoring it here also drops one
+    that arrived while the worker was starting, and only then is it let through again.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    die_with_parent(parent_pid)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold SIGINT back from this thread while it starts worker processes, which inherit the mask.
+
+    A worker then cannot be interrupted while Python imports its modules, before ``become_worker``
+    runs. A SIGINT that arrives meanwhile stays pending and reaches this process when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:

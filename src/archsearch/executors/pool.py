@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -13,17 +14,24 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from archsearch.evaluators.base import Evaluator, Result
-from archsearch.executors.base import Activity, Executor, WorkerDiedError, die_with_parent, run_trial
+from archsearch.executors.base import (
+    Activity,
+    Executor,
+    WorkerDiedError,
+    become_worker,
+    interrupts_held,
+    run_trial,
+)
 from archsearch.spaces.base import Architecture, SearchSpace
 
 _events: Any = None  # in a worker: the queue on which it says that it is up and which trial it starts
 
 
-def _init_worker(threads: int, events: Any) -> None:
+def _init_worker(threads: int, events: Any, driver_pid: int) -> None:
+    become_worker(driver_pid)  # before importing torch, which takes seconds (tens on a loaded machine)
     import torch
 
     global _events
-    die_with_parent()
     torch.set_num_threads(threads)
     _events = events
     events.put(("up", os.getpid(), None))
@@ -89,7 +97,7 @@ class PoolExecutor(Executor):
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self.threads_per_worker, watch.events),
+            initargs=(self.threads_per_worker, watch.events, os.getpid()),
         )
         return pool, watch
 
@@ -99,12 +107,14 @@ class PoolExecutor(Executor):
         outer: Future[Result] = Future()
         token = next(self._tokens)
         try:
-            inner = self._pool.submit(_pool_trial, token, evaluator, space, arch, seed)
+            with interrupts_held():  # submit starts the workers
+                inner = self._pool.submit(_pool_trial, token, evaluator, space, arch, seed)
         except BrokenProcessPool:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._watch.close()
             self._pool, self._watch = self._new_pool()
-            inner = self._pool.submit(_pool_trial, token, evaluator, space, arch, seed)
+            with interrupts_held():
+                inner = self._pool.submit(_pool_trial, token, evaluator, space, arch, seed)
         watch = self._watch
         with watch.lock:
             watch.futures[token] = outer
@@ -131,5 +141,25 @@ class PoolExecutor(Executor):
         return Activity(workers, found.unplaced, len(found.unplaced))
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel the queued trials and kill the workers now.
+
+        The trials they run are abandoned: the store keeps them as running, and a resume runs them again
+        with the same seeds. Waiting for them instead kept an interrupted search (and the interpreter's
+        exit, which joins the pool) alive for as long as its slowest child trained.
+        """
         self._watch.close()
+        _kill_pool(self._pool)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor names its worker processes only in a private attribute (Python 3.14 adds
+    # kill_workers); they are taken before shutdown, which forgets them
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):  # already gone
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.join(timeout=5)
+    pool.shutdown(wait=True)  # the pool's manager thread ends once it has seen its workers die
