@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -14,13 +13,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from archsearch.config import StudyConfig, parse_config
-from archsearch.errors import ConfigError, StoreError
+from archsearch.errors import StoreError
 from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.codec import StateFormatError
+from archsearch.store.rundir import check_created, new_run
+from archsearch.store.runlock import RunLock
 from archsearch.store.sqlite import Store, TrialRecord
 from archsearch.strategies.base import Strategy
 
@@ -101,46 +102,59 @@ class Study:
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
         self.spent_cost = 0.0  # summed cost_s of finished trials: the simulated clock of tabular studies
         self._activity: Callable[[], Activity] = Activity
+        self.lock: RunLock | None = None  # held while this process creates or runs the study
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
     def create(cls, config: StudyConfig, directory: str | Path, overwrite: bool = False) -> Study:
+        """Start a study in ``directory``; a failed start removes only what it made (rundir.py)."""
         directory = Path(directory)
-        if (directory / "study.db").exists():
-            if not overwrite:
-                raise ConfigError(
-                    f"{directory} already holds a study; continue it with `archsearch resume {directory}` "
-                    "or pass --overwrite"
-                )
-            shutil.rmtree(directory)
-        store = Store(directory, create=True)
-        try:
-            study = cls(config, directory, store)
+        occupied = (
+            f"{directory} already holds a study; continue it with `archsearch resume {directory}` "
+            "or pass --overwrite"
+        )
+        with new_run(directory, "search", overwrite, occupied) as run:
+            study = cls(config, directory, run.store)
             study.evaluator.prepare()
-        except BaseException:
-            store.close()
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        store.set_meta("config", config.model_dump(mode="json"))
-        store.set_meta("space_name", study.space.name)
-        store.set_meta("created_at", time.time())
+            run.store.set_meta("config", config.model_dump(mode="json"))
+            run.store.set_meta("space_name", study.space.name)
+            run.store.set_meta("created_at", time.time())
+            study.store, study.lock = run.publish(), run.lock
         return study
 
     @classmethod
-    def load(cls, directory: str | Path) -> Study:
+    def load(cls, directory: str | Path, lock: bool = False, read_only: bool = False) -> Study:
+        """The study in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
+        ``read_only`` opens its database without writing a byte (status, best, report, export, front)."""
         directory = Path(directory)
-        store = Store(directory)
-        data = store.get_meta("config")
-        if data is None:
-            raise StoreError(f"{directory} has a database but no study config")
-        return cls(parse_config(data), directory, store)
+        check_created(directory)
+        store = Store(directory, read_only=read_only)
+        try:
+            data = store.get_meta("config")
+            if data is None:
+                raise StoreError(f"{directory} has a database but no study config")
+            study = cls(parse_config(data), directory, store)
+            if lock:
+                study.take_lock()
+        except BaseException:
+            store.close()
+            raise
+        return study
+
+    def take_lock(self) -> None:
+        """Become the one process driving this study (RunInUseError naming the one that is, if any)."""
+        if self.lock is None or not self.lock.held:
+            self.lock = RunLock.acquire(self.directory)
 
     def close(self) -> None:
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:
         """Run (or continue) until ``n_trials`` trials are finished or the time budget is spent."""
+        self.take_lock()
         # a strategy may run the loop itself (nasrl_ps on Ray: shard and replica actors); it says if it did
         drive = getattr(self.strategy, "drive", None)
         if drive is not None and drive(self, listeners, executor):
