@@ -204,10 +204,43 @@ def _read_idx_set(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return train_x, train_y, test_x, test_y
 
 
+# What CIFAR-10's python batches (dicts of bytes -> bytes, lists and uint8 arrays) need from find_class:
+# numpy's array and dtype reconstruction, under its numpy 1 and 2 module names and for pickle protocols
+# 2-5, and the bytes helper of protocol 2 pickles written by Python 3. Nothing else is ever imported.
+_CIFAR_PICKLE_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Reads a CIFAR-10 python batch (a pickle by its format) without running code: only the numpy array
+    reconstruction in ``_CIFAR_PICKLE_GLOBALS`` may be named; any other global is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"it names {module}.{name}; a CIFAR-10 batch holds only arrays, bytes, lists and dicts"
+                " and nothing else is loaded"
+            )
+        return super().find_class(module, name)
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with path.open("rb") as handle:
-            batch: Any = pickle.load(handle, encoding="bytes")
+            batch: Any = _CifarUnpickler(handle, encoding="bytes").load()
+        if not isinstance(batch, dict):
+            raise TypeError(f"it holds a {type(batch).__name__}, not a dict")
         data = np.asarray(batch[b"data"] if b"data" in batch else batch["data"])
         labels = np.asarray(batch[b"labels"] if b"labels" in batch else batch["labels"])
     except Exception as exc:  # a corrupt pickle raises almost any type
