@@ -10,7 +10,6 @@ Runs in microseconds, which lets tests take hundreds of steps.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ from torch import nn
 from archsearch.oneshot.base import Batch, OneShotMethod
 from archsearch.oneshot.supernet import Supernet
 from archsearch.spaces.base import Architecture
+from archsearch.store.sqlite import state_from_bytes, state_to_bytes
 
 
 class ToySupernet(Supernet):
@@ -69,20 +69,18 @@ def image_batches(
 
 
 def assert_resumes_identically(make: Callable[[int], OneShotMethod], batches: list[Batch]) -> None:
-    """A method made by ``make(seed)`` takes a step, its state goes through torch.save, it takes two more
+    """A method made by ``make(seed)`` takes a step, its state goes through the stored format, it takes two more
     steps; a method made with another seed (other initial weights) loads the state and takes the same two
     steps with identical metrics, distribution, derived architecture and weights."""
     torch.manual_seed(0)
     method = make(0)
     method.step(batches[0], batches[1])
-    buffer = io.BytesIO()
-    torch.save(method.state_dict(), buffer)
+    blob = state_to_bytes(method.state_dict())
     after = [method.step(batches[2], batches[3]), method.step(batches[4], batches[5])]
 
     torch.manual_seed(1)
     resumed = make(1)
-    buffer.seek(0)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    resumed.load_state_dict(state_from_bytes(blob))
     again = [resumed.step(batches[2], batches[3]), resumed.step(batches[4], batches[5])]
 
     assert again == after

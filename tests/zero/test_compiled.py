@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from archsearch.errors import ConfigError
+from archsearch.store.codec import decode_state, encode_state
 from archsearch.zero import compiled
 from archsearch.zero.compiled import CompiledSearch
 from archsearch.zero.evolution import RegularizedEvolution
@@ -127,7 +128,7 @@ def test_resumed_search_continues_exactly_and_seeds_repeat():
     state = first.state_dict()
     first.run(3000)
     second = searcher("linear")
-    second.load_state_dict(state)
+    second.load_state_dict(decode_state(encode_state(state)))  # as a checkpoint stores it
     second.run(3000)
     assert population(first) == population(second) and first.elite() == second.elite()
     assert first.stats() == second.stats() and first.stats()["fec_hits"] > 0

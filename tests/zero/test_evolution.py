@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-import pickle
-
 import pytest
 
 from archsearch.errors import ConfigError
-from archsearch.zero.evolution import Individual, Islands, RandomSearch, RegularizedEvolution
+from archsearch.store.codec import decode_state, encode_state
+from archsearch.zero.evolution import (
+    Individual,
+    Islands,
+    RandomSearch,
+    RegularizedEvolution,
+    individuals_from_state,
+)
 from archsearch.zero.mutation import DEMO_MUTATIONS, Mutator, ProgramSpace
 from archsearch.zero.ops import OP_SETS
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
@@ -76,7 +81,7 @@ def test_state_round_trip_continues_exactly():
     half = evolution(seed=3)
     half.run(250)
     resumed = evolution(seed=3)
-    resumed.load_state_dict(half.state_dict())
+    resumed.load_state_dict(decode_state(encode_state(half.state_dict())))  # as a checkpoint stores it
     resumed.run(250)
     assert [m.program for m in resumed.population] == [m.program for m in whole.population]
     assert resumed.elite() == whole.elite() and resumed.evaluated == whole.evaluated == 500
@@ -117,7 +122,7 @@ def test_islands_in_processes_exchange_migrants_as_a_ring():
             islands.run_round([100, 100])
         stats = islands.stats()
         elite = islands.elite()
-        populations = [state["population"] for state in pickle.loads(islands.state_dict())]
+        populations = [individuals_from_state(s["population"]) for s in decode_state(islands.state_dict())]
     # the same rounds in this process: run, then island i receives three tournament winners of island i - 1
     local = [_island(0), _island(1)]
     for _ in range(3):

@@ -20,48 +20,59 @@ bool, None, bytes, numpy arrays and scalars of non-object dtypes, torch tensors 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
+import sys
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from archsearch.errors import StoreError
+
+if TYPE_CHECKING:
+    import torch
 
 MAGIC = b"archsearch-state/1\n"
 _LENGTH = struct.Struct("<Q")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
-_TORCH_DTYPES: dict[str, torch.dtype] = {
-    name: dtype
-    for name in (
-        "bool",
-        "uint8",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint16",
-        "uint32",
-        "uint64",
-        "float16",
-        "bfloat16",
-        "float32",
-        "float64",
-        "complex32",
-        "complex64",
-        "complex128",
-        "float8_e4m3fn",
-        "float8_e4m3fnuz",
-        "float8_e5m2",
-        "float8_e5m2fnuz",
-    )
-    if isinstance(dtype := getattr(torch, name, None), torch.dtype)
-}
-_TORCH_NAMES = {dtype: name for name, dtype in _TORCH_DTYPES.items()}
+_TORCH_DTYPE_NAMES = (
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex32",
+    "complex64",
+    "complex128",
+    "float8_e4m3fn",
+    "float8_e4m3fnuz",
+    "float8_e5m2",
+    "float8_e5m2fnuz",
+)
+
+
+@functools.cache
+def _torch_dtypes() -> dict[str, torch.dtype]:
+    """The tensor dtypes a state may hold, by name (torch is imported only for states with tensors)."""
+    import torch
+
+    return {
+        name: dtype
+        for name in _TORCH_DTYPE_NAMES
+        if isinstance(dtype := getattr(torch, name, None), torch.dtype)
+    }
 
 
 class StateFormatError(StoreError):
@@ -126,7 +137,8 @@ def encode_state(state: Any) -> bytes:
         if isinstance(value, np.generic):
             dtype = _numpy_dtype(value.dtype, path)
             return {"n": put(np.asarray(value).tobytes()), "dtype": dtype}
-        if kind is torch.Tensor or kind is torch.nn.Parameter:
+        torch = sys.modules.get("torch")  # without torch loaded no value can be a tensor
+        if torch is not None and (kind is torch.Tensor or kind is torch.nn.Parameter):
             return _tensor_node(value, path, put)
         raise TypeError(
             f"state value at {path or 'the root'} is a {kind.__module__}.{kind.__qualname__}, which is not storable"
@@ -174,7 +186,10 @@ def _numpy_dtype(dtype: np.dtype[Any], path: str) -> str:
 
 
 def _tensor_node(value: torch.Tensor, path: str, put: Any) -> dict[str, Any]:
-    if value.layout != torch.strided or value.is_quantized or value.dtype not in _TORCH_NAMES:
+    import torch
+
+    names = {dtype: name for name, dtype in _torch_dtypes().items()}
+    if value.layout != torch.strided or value.is_quantized or value.dtype not in names:
         raise TypeError(
             f"state value at {path or 'the root'} is a {value.dtype} {value.layout} tensor, not storable"
         )
@@ -182,7 +197,7 @@ def _tensor_node(value: torch.Tensor, path: str, put: Any) -> dict[str, Any]:
     raw = b"" if flat.numel() == 0 else flat.view(torch.uint8).numpy().tobytes()
     encoded: dict[str, Any] = {
         "pt": put(raw),
-        "dtype": _TORCH_NAMES[value.dtype],
+        "dtype": names[value.dtype],
         "shape": list(value.shape),
         "device": str(value.device),
     }
@@ -248,7 +263,9 @@ class _Decoder:
         return ordered
 
     def tensor(self, tree: dict[str, Any]) -> torch.Tensor:
-        dtype = _TORCH_DTYPES[tree["dtype"]]
+        import torch
+
+        dtype = _torch_dtypes()[tree["dtype"]]
         shape = tuple(_dimension(n) for n in tree["shape"])
         raw = self.raw(tree["pt"])
         count = math.prod(shape)

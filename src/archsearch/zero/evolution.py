@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import multiprocessing
-import pickle
+import os
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.errors import ArchsearchError, ConfigError, StoreError
+from archsearch.store.codec import decode_state, encode_state
 from archsearch.zero.fec import FunctionalEquivalenceCache
 from archsearch.zero.mutation import Mutator, ProgramSpace, empty_program, random_program
-from archsearch.zero.program import COMPONENTS, MemoryConfig, Program
+from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
 
 if TYPE_CHECKING:
     from archsearch.zero.interpreter import TaskBatch
@@ -37,6 +38,41 @@ class Individual:
 
     program: Program
     fitness: float
+
+
+def individuals_state(individuals: Sequence[Individual]) -> dict[str, np.ndarray]:
+    """Individuals as plain arrays, the form checkpoints store (no objects, exact): the instructions of
+    all programs as in ``Program.arrays`` (codes (n, 4) int64, constants (n, 2) float64), each program's
+    component sizes (setup, predict, learn) and the fitnesses."""
+    arrays = [member.program.arrays for member in individuals]
+    return {
+        "codes": np.concatenate([a[0] for a in arrays] or [np.zeros((0, 4), np.int64)]),
+        "constants": np.concatenate([a[1] for a in arrays] or [np.zeros((0, 2), np.float64)]),
+        "sizes": np.array([np.diff(a[2]) for a in arrays], dtype=np.int64).reshape(-1, 3),
+        "fitness": np.array([member.fitness for member in individuals], dtype=np.float64),
+    }
+
+
+def individuals_from_state(state: dict[str, Any]) -> list[Individual]:
+    """The individuals ``individuals_state`` stored; StoreError when the arrays do not fit together."""
+    try:
+        codes, constants = state["codes"].tolist(), state["constants"].tolist()
+        sizes, fitness = state["sizes"].tolist(), state["fitness"].tolist()
+        if len(sizes) != len(fitness) or len(codes) != len(constants) or len(codes) != sum(map(sum, sizes)):
+            raise ValueError("the arrays have inconsistent lengths")
+        instructions = [
+            Instruction(int(op), int(in1), int(in2), int(out), (float(d0), float(d1)))
+            for (op, in1, in2, out), (d0, d1) in zip(codes, constants, strict=True)
+        ]
+        members, row = [], 0
+        for (setup, predict, learn), value in zip(sizes, fitness, strict=True):
+            bounds = np.cumsum([row, setup, predict, learn]).tolist()
+            parts = [tuple(instructions[bounds[i] : bounds[i + 1]]) for i in range(3)]
+            members.append(Individual(Program(*parts), float(value)))
+            row = bounds[3]
+        return members
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"the checkpoint's individuals are malformed ({exc})") from None
 
 
 class ProgramFitness:
@@ -181,8 +217,8 @@ class _Search:
         return {
             "rng": self.rng.getstate(),
             "evaluated": self.evaluated,
-            "best": self.best,
-            "elite": list(self._elite),
+            "best": None if self.best is None else individuals_state([self.best]),
+            "elite": individuals_state(self._elite),
             "fitness": self.fitness.state_dict() if isinstance(self.fitness, ProgramFitness) else None,
         }
 
@@ -193,8 +229,8 @@ class _Search:
             )
         self.rng.setstate(state["rng"])
         self.evaluated = int(state["evaluated"])
-        self.best = state["best"]
-        self._elite = list(state["elite"])
+        self.best = None if state["best"] is None else individuals_from_state(state["best"])[0]
+        self._elite = individuals_from_state(state["elite"])
         if isinstance(self.fitness, ProgramFitness) and state["fitness"] is not None:
             self.fitness.load_state_dict(state["fitness"])
 
@@ -282,11 +318,11 @@ class RegularizedEvolution(_Search):
         return result
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self._base_state(), "population": list(self.population)}
+        return {**self._base_state(), "population": individuals_state(self.population)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._load_base(state)
-        self.population = deque(state["population"])
+        self.population = deque(individuals_from_state(state["population"]))
 
 
 class RandomSearch(_Search):
@@ -334,14 +370,14 @@ class _LocalIsland:
     def receive(self) -> Any:
         return self._reply
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         pass
 
 
-def _island_main(connection: Connection, factory: SearcherFactory, index: int) -> None:
-    from archsearch.executors.base import die_with_parent
+def _island_main(connection: Connection, factory: SearcherFactory, index: int, driver_pid: int) -> None:
+    from archsearch.executors.base import become_worker
 
-    die_with_parent()
+    become_worker(driver_pid)  # Ctrl-C is the driver's to handle: it stops the islands
     try:
         searcher = factory(index)
     except Exception as exc:  # report, then exit: the driver raises it
@@ -365,10 +401,15 @@ class _ProcessIsland:
     """An island in a spawned worker process, driven over a pipe."""
 
     def __init__(self, factory: SearcherFactory, index: int) -> None:
+        from archsearch.executors.base import interrupts_held
+
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_island_main, args=(child, factory, index), daemon=True)
-        self._process.start()
+        self._process = context.Process(
+            target=_island_main, args=(child, factory, index, os.getpid()), daemon=True
+        )
+        with interrupts_held():  # the worker inherits the mask: no KeyboardInterrupt while it imports
+            self._process.start()
         child.close()
         self.receive()
 
@@ -384,14 +425,18 @@ class _ProcessIsland:
             raise ArchsearchError(f"AutoML-Zero worker failed: {value}")
         return value
 
-    def close(self) -> None:
-        try:
-            self._connection.send(("close", ()))
-        except OSError:
-            pass
-        self._process.join(timeout=5)
+    def close(self, wait: bool = True) -> None:
+        """Ask the worker to exit and wait up to 5 s for it; without ``wait`` (the run was interrupted,
+        its state is in the last checkpoint) kill it at once instead of waiting for its round to end."""
+        if wait:
+            try:
+                self._connection.send(("close", ()))
+            except OSError:
+                pass
+            self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+            self._process.join(timeout=5)
 
 
 class Islands:
@@ -416,7 +461,7 @@ class Islands:
                 island_type = _LocalIsland if workers == 1 else _ProcessIsland
                 self._islands.append(island_type(factory, index))
         except BaseException:
-            self.close()
+            self.close(wait=False)
             raise
 
     @property
@@ -444,21 +489,24 @@ class Islands:
         return sorted(members, key=lambda member: -member.fitness)
 
     def state_dict(self) -> bytes:
-        return pickle.dumps(self._all("state_dict"), protocol=pickle.HIGHEST_PROTOCOL)
+        """Every island's state in the stored state format (``store/codec.py``, data only)."""
+        return encode_state(self._all("state_dict"))
 
     def load_state_dict(self, blob: bytes) -> None:
-        states = pickle.loads(blob)  # our own checkpoint, written by state_dict
+        states = decode_state(blob)  # runs no code, whatever the blob holds
+        if not isinstance(states, list) or not all(isinstance(state, dict) for state in states):
+            raise StoreError("the checkpoint does not hold the islands' states")
         if len(states) != self.workers:
             raise ConfigError(f"checkpoint holds {len(states)} islands, this run has {self.workers} workers")
         self._all("load_state_dict", [(state,) for state in states])
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for island in self._islands:
-            island.close()
+            island.close(wait)
         self._islands = []
 
     def __enter__(self) -> Islands:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(wait=exc_type is None)  # after an error or Ctrl-C the islands are killed, not awaited

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archsearch.errors import ConfigError, StoreError
+from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 from archsearch.store.runlock import RunLock
 from archsearch.zero.evolution import (
     Individual,
@@ -821,7 +821,8 @@ def _snapshot(
 @dataclass(frozen=True)
 class _RunState:
     """Where a run stands: its experiment, the individuals and full evaluations of the experiments before
-    it, and the islands' state (None: the experiment starts fresh). Pickled as the checkpoint."""
+    it, and the islands' state (None: the experiment starts fresh). Stored in the state format of
+    ``store/codec.py`` (data only: reading a checkpoint runs no code)."""
 
     experiment: int = 0
     before: int = 0
@@ -833,16 +834,36 @@ class _RunState:
         return _RunState(self.experiment + 1, self.before + individuals, full_evaluations, None)
 
     def to_blob(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        return encode_state(
+            {
+                "experiment": self.experiment,
+                "before": self.before,
+                "full_before": self.full_before,
+                "islands": self.islands,
+            }
+        )
 
     @classmethod
     def from_blob(cls, blob: bytes) -> _RunState:
-        state = pickle.loads(blob)  # our own checkpoint, written by to_blob
-        if isinstance(state, list):  # a checkpoint of a run made before restarts: the islands' states
-            return cls(islands=blob)
-        if not isinstance(state, cls):
+        try:
+            state = decode_state(blob)
+        except LegacyStateError:
+            raise LegacyStateError(
+                "the run's checkpoint was pickled by an earlier archsearch and is never unpickled (it could"
+                " run code); start the run again in a new directory, or finish it with the archsearch"
+                " version that wrote it"
+            ) from None
+        except StateFormatError as exc:
+            raise StateFormatError(
+                f"the run's checkpoint cannot be read: {exc}; start the run again"
+            ) from None
+        fields = {"experiment": int, "before": int, "full_before": int, "islands": bytes | None}
+        if not isinstance(state, dict) or set(state) != set(fields):
             raise StoreError("the run's checkpoint is not an AutoML-Zero checkpoint")
-        return state
+        for name, kind in fields.items():
+            if isinstance(state[name], bool) or not isinstance(state[name], kind):
+                raise StoreError(f"the run's checkpoint has a malformed {name!r}")
+        return cls(**state)
 
 
 @dataclass(frozen=True)
