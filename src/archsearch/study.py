@@ -22,7 +22,7 @@ from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import check_created, new_run
 from archsearch.store.runlock import RunLock
-from archsearch.store.sqlite import Store, TrialRecord
+from archsearch.store.sqlite import DB_NAME, Store, TrialRecord
 from archsearch.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
@@ -128,17 +128,24 @@ class Study:
         ``read_only`` opens its database without writing a byte (status, best, report, export, front)."""
         directory = Path(directory)
         check_created(directory)
-        store = Store(directory, read_only=read_only)
+        held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
+        try:
+            store = Store(directory, read_only=read_only)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         try:
             data = store.get_meta("config")
             if data is None:
                 raise StoreError(f"{directory} has a database but no study config")
             study = cls(parse_config(data), directory, store)
-            if lock:
-                study.take_lock()
         except BaseException:
             store.close()
+            if held is not None:
+                held.release()
             raise
+        study.lock = held
         return study
 
     def take_lock(self) -> None:

@@ -35,7 +35,7 @@ from archsearch.registry import construct
 from archsearch.spaces.base import SearchSpace
 from archsearch.store.rundir import check_created, new_run
 from archsearch.store.runlock import RunLock
-from archsearch.store.sqlite import EpochRecord, Store
+from archsearch.store.sqlite import DB_NAME, EpochRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -255,16 +255,23 @@ class OneShotRun:
         ``read_only`` opens its database without writing a byte."""
         directory = Path(directory)
         check_created(directory)
-        store = Store(directory, read_only=read_only)
+        held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
+        try:
+            store = Store(directory, read_only=read_only)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         try:
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
             run = cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
-            if lock:
-                run.take_lock()
         except BaseException:
             store.close()
+            if held is not None:
+                held.release()
             raise
+        run.lock = held
         return run
 
     def take_lock(self) -> None:
