@@ -529,18 +529,25 @@ class Experiment:
             )
         from archsearch.store.sqlite import Store
 
-        store = Store(directory, read_only=read_only)
+        held = RunLock.acquire(directory) if lock else None
+        try:
+            store = Store(directory, read_only=read_only)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         try:
             data = store.get_meta("zero_config")
             if data is None or store.get_meta("kind") != "zero":
                 raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
             experiment = cls(directory, store, parse_zero_config(data))
-            if lock:
-                experiment.take_lock()
             _create_tables(store)
         except BaseException:
             store.close()
+            if held is not None:
+                held.release()
             raise
+        experiment.lock = held
         return experiment
 
     def take_lock(self) -> None:
