@@ -420,9 +420,14 @@ for _module in FEATURE_COMMANDS:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one red line and exit code 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from archsearch.interrupt import stop_on_signals
+
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="archsearch", standalone_mode=False)
+        with stop_on_signals() as stop:  # SIGTERM unwinds like Ctrl-C: finally blocks run, exit code 143
+            code = command.main(args=argv, prog_name="archsearch", standalone_mode=False)
+        if code == 130 and stop.signum is not None:  # typer reports any interrupt as 130
+            code = 128 + stop.signum
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

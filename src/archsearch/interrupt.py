@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -40,34 +41,50 @@ def resume_hint(exc: BaseException, command: str) -> str:
     return f"interrupted by {signal.Signals(signum).name}; continue with: {command}"
 
 
+@dataclass
+class StopRequest:
+    """What ``stop_on_signals`` received: the number of the first stop signal, None while none came."""
+
+    signum: int | None = None
+
+
 @contextmanager
-def stop_on_signals(grace_s: float = 30.0) -> Iterator[None]:
+def stop_on_signals(grace_s: float = 30.0) -> Iterator[StopRequest]:
     """Within the block, SIGINT and SIGTERM raise ``Interrupted`` in the main thread.
 
     Only the first signal raises. Those that follow while the run winds down (a second Ctrl-C, the
     SIGTERM of a scheduler that also sends SIGINT) are ignored for ``grace_s`` seconds, so that they
     cannot break the cleanup with a traceback; one after that ends the process at once. A signal that
     this process was started ignoring (``nohup``, a background job) stays ignored. Outside the main
-    thread, where Python cannot handle signals, the block runs unchanged.
+    thread, where Python cannot handle signals, it runs unchanged; inside another such block it shares
+    that block's handlers and its ``StopRequest``.
     """
+    for signum in STOP_SIGNALS:
+        outer = getattr(signal.getsignal(signum), "stop_request", None)
+        if outer is not None:
+            yield outer
+            return
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield request
         return
     first: list[float] = []
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if not first:
             first.append(time.monotonic())
+            request.signum = signum
             raise Interrupted(signum)
         if time.monotonic() - first[0] > grace_s:
             os._exit(128 + signum)
 
+    handle.stop_request = request  # type: ignore[attr-defined]
     previous = {}
     for signum in STOP_SIGNALS:
         if signal.getsignal(signum) != signal.SIG_IGN:
             previous[signum] = signal.signal(signum, handle)
     try:
-        yield
+        yield request
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

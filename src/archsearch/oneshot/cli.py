@@ -77,18 +77,23 @@ def _pairs(settings: list[str]) -> dict[str, Any]:
 
 
 def run_with_progress(run: OneShotRun, quiet: bool) -> dict[str, Any]:
-    """Run (or continue) ``run`` with a progress display; Ctrl-C says how to resume."""
-    try:
-        if quiet:
-            summary = run.run()
-        else:
-            with RichEpochProgress(run.config.epochs, run.completed_epochs()) as progress:
-                summary = run.run([progress])
-    except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted; continue with: archsearch oneshot --resume {run.directory}[/yellow]")
-        raise typer.Exit(130) from None
-    finally:
-        run.close()
+    """Run (or continue) ``run`` with a progress display; Ctrl-C or SIGTERM stop it with one line saying
+    how to resume (exit code 130 or 143)."""
+    from archsearch.interrupt import exit_code, resume_hint, stop_on_signals
+
+    with stop_on_signals():
+        try:
+            if quiet:
+                summary = run.run()
+            else:
+                with RichEpochProgress(run.config.epochs, run.completed_epochs()) as progress:
+                    summary = run.run([progress])
+        except KeyboardInterrupt as exc:
+            hint = resume_hint(exc, f"archsearch oneshot --resume {run.directory}")
+            err.print(hint, style="yellow", markup=False, highlight=False)
+            raise typer.Exit(exit_code(exc)) from None
+        finally:
+            run.close()
     print_summary(summary)
     err.print(f"next: archsearch report {run.directory}   |   archsearch export {run.directory}")
     return summary
