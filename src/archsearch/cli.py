@@ -217,7 +217,7 @@ def status(directory: Path = typer.Argument(..., help="Study directory.")) -> No
 
         print_status(directory)
         return
-    study = Study.load(directory)
+    study = Study.load(directory, read_only=True)
     try:
         trials = study.store.trials()
         counts: dict[str, int] = {}
@@ -249,7 +249,7 @@ def best(
     from archsearch.front import pick
     from archsearch.objectives import parse_constraints, parse_objectives
 
-    study = Study.load(directory)
+    study = Study.load(directory, read_only=True)
     try:
         latency = [] if max_latency is None else [f"latency_ms <= {max_latency!r}"]
         constraints = parse_constraints([*study.config.constraints, *constraint, *latency])
@@ -302,7 +302,7 @@ def export(
             raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trial")
         export_run(directory, out_dir)
         return
-    study = Study.load(directory)
+    study = Study.load(directory, read_only=True)
     try:
         trials = study.store.trials()
         if trial is None:

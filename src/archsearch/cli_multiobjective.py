@@ -33,7 +33,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from archsearch.objectives import parse_objectives
         from archsearch.study import Study
 
-        study = Study.load(directory)
+        study = Study.load(directory, read_only=True)
         try:
             goals = (
                 parse_objectives(_names(objectives, "--objectives"))

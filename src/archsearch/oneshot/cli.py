@@ -192,7 +192,7 @@ def print_status(directory: Path) -> None:
     """Epochs finished of a one-shot run, the latest epoch's metrics and derived cell, and its summary."""
     from archsearch.store.sqlite import Store
 
-    store = Store(directory)
+    store = Store(directory, read_only=True)
     try:
         config, epochs, summary = store.get_meta("oneshot_config"), store.epochs(), store.get_meta("summary")
     finally:
@@ -217,7 +217,7 @@ def export_run(directory: Path, target: Path | None = None) -> None:
     from archsearch.spaces.base import Architecture
     from archsearch.store.sqlite import Store
 
-    store = Store(directory)
+    store = Store(directory, read_only=True)
     try:
         summary = store.get_meta("summary")
         epochs = store.epochs()

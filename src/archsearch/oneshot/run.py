@@ -179,7 +179,7 @@ def is_oneshot_run(directory: str | Path) -> bool:
     path = Path(directory) / "study.db"
     if not path.is_file():
         return False
-    store = Store(directory)
+    store = Store(directory, read_only=True)
     try:
         return bool(store.get_meta("kind") == RUN_KIND)
     finally:

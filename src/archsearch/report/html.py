@@ -58,7 +58,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
         from archsearch.oneshot.report import write_oneshot_report
 
         return write_oneshot_report(study_dir, out)
-    study = Study.load(study_dir)
+    study = Study.load(study_dir, read_only=True)
     try:
         trials = study.store.trials()
         elapsed_s = study.store.get_meta("elapsed_s")

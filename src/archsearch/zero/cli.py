@@ -231,7 +231,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Individuals evaluated, the best program so far and, when finished, its held-out numbers."""
         from archsearch.zero.run import Experiment
 
-        experiment = Experiment.load(directory)
+        experiment = Experiment.load(directory, read_only=True)
         try:
             progress = experiment.progress()
             config = experiment.config
@@ -284,7 +284,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from archsearch.zero.export import export_source
         from archsearch.zero.run import Experiment
 
-        experiment = Experiment.load(directory)
+        experiment = Experiment.load(directory, read_only=True)
         try:
             final = experiment.final()
             if final is not None:

@@ -111,8 +111,8 @@ def write_report(directories: list[Path], out_dir: Path | None = None) -> Path:
         raise ConfigError("report needs at least one run directory")
     runs = _runs([Path(d) for d in directories])
     target = out_dir or Path(directories[0]) / "report"
+    experiments = [Experiment.load(run, read_only=True) for run in runs]  # a foreign file fails before mkdir
     target.mkdir(parents=True, exist_ok=True)
-    experiments = [Experiment.load(run) for run in runs]
     try:
         plot_progress(experiments, target / "progress.png")
         markdown = ["# AutoML-Zero report", "", "![best fitness vs individuals](progress.png)", ""]

@@ -423,10 +423,7 @@ CREATE TABLE IF NOT EXISTS zero_checkpoint (
 
 
 def _create_tables(store: Store) -> None:
-    with store.transaction() as conn:
-        for statement in _TABLES.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+    store.ensure_tables(_TABLES)  # a read-only store adds missing ones as empty temporary tables
 
 
 def _query(store: Store, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
