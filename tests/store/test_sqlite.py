@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import torch
 
@@ -63,3 +65,73 @@ def test_a_file_that_is_not_a_database_is_rejected(tmp_path):
     (tmp_path / "study.db").write_text("this is not sqlite " * 100)
     with pytest.raises(StoreError, match="not a readable study database"):
         Store(tmp_path)
+
+
+def _fill_to_the_page_limit(store: Store) -> None:
+    """SQLite's page limit raises the same SQLITE_FULL as a full disk: no write may add a page."""
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_disk_rolls_the_transaction_back_and_says_how_to_resume(tmp_path):
+    store = Store(tmp_path, create=True)
+    store.add_trial(0, ARCH, "a", seed=1, ask_event=0)
+    store.finish_trial(0, Result(metrics={"val_acc": 0.5}), 0.5, 1, checkpoint={"n": 0})
+    store.add_trial(1, ARCH, "b", seed=2, ask_event=2)
+    _fill_to_the_page_limit(store)
+    big = {"weights": torch.zeros(50_000)}  # a checkpoint that needs new pages
+    with pytest.raises(
+        StoreError, match=r"is full; .* intact: free some space, then continue with `archsearch resume"
+    ):
+        store.finish_trial(1, Result(metrics={"val_acc": 0.7}), 0.7, 3, checkpoint=big)
+    assert not store._conn.in_transaction
+    assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [t.status for t in store.trials()] == ["ok", "running"] and store.latest_checkpoint()[1] == {
+        "n": 0
+    }
+    store._conn.execute("PRAGMA max_page_count = 1073741823")  # space is free again
+    store.finish_trial(1, Result(metrics={"val_acc": 0.7}), 0.7, 3, checkpoint=big)
+    assert [t.status for t in store.trials()] == ["ok", "ok"]
+    store.close()
+
+
+def test_errors_that_are_not_the_databases_pass_through_after_the_rollback(tmp_path):
+    store = Store(tmp_path, create=True)
+    with pytest.raises(KeyError):
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO meta VALUES ('half', '1')")
+            raise KeyError("the caller's own error")
+    assert store.get_meta("half") is None
+    store.close()
+
+
+def test_a_store_cannot_be_made_where_a_file_is(tmp_path):
+    (tmp_path / "file").write_text("the user's\n")
+    with pytest.raises(StoreError, match="is a file, not a directory"):
+        Store(tmp_path / "file", create=True)
+    with pytest.raises(StoreError, match="a part of its path is a file"):
+        Store(tmp_path / "file" / "run", create=True)
+    assert (tmp_path / "file").read_text() == "the user's\n"
+
+
+@pytest.mark.parametrize("mode", [{}, {"create": True}, {"read_only": True}])
+def test_a_foreign_sqlite_file_is_refused_by_every_open_and_left_unchanged(tmp_path, mode):
+    path = tmp_path / "study.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.commit()
+    conn.close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    with pytest.raises(StoreError, match="is not an archsearch run database"):
+        Store(tmp_path, **mode)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+
+
+def test_a_new_store_has_its_schema_version_from_its_first_commit(tmp_path):
+    Store(tmp_path, create=True).close()
+    conn = sqlite3.connect(tmp_path / "study.db")
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    conn.close()
+    assert Store(tmp_path, read_only=True).get_meta("schema_version") == 1
