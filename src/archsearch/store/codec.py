@@ -90,13 +90,13 @@ def is_legacy(blob: bytes) -> bool:
 
 def encode_state(state: Any) -> bytes:
     """``state`` (a tree of the supported types) as bytes; TypeError names the first unsupported value."""
-    data: list[bytes] = []
+    data: list[bytes | memoryview] = []  # views of the arrays: joined once at the end, never copied before
     size = [0]
 
-    def put(raw: bytes) -> list[int]:
-        where = [size[0], len(raw)]
+    def put(raw: bytes | memoryview) -> list[int]:
+        where = [size[0], raw.nbytes if isinstance(raw, memoryview) else len(raw)]
         data.append(raw)
-        size[0] += len(raw)
+        size[0] += where[1]
         return where
 
     def node(value: Any, path: str) -> Any:
@@ -130,7 +130,7 @@ def encode_state(state: Any) -> bytes:
         if kind is np.ndarray:
             dtype = _numpy_dtype(value.dtype, path)
             return {
-                "a": put(np.ascontiguousarray(value).tobytes()),
+                "a": put(np.ascontiguousarray(value).reshape(-1).view(np.uint8).data),
                 "dtype": dtype,
                 "shape": list(value.shape),
             }
@@ -194,7 +194,7 @@ def _tensor_node(value: torch.Tensor, path: str, put: Any) -> dict[str, Any]:
             f"state value at {path or 'the root'} is a {value.dtype} {value.layout} tensor, not storable"
         )
     flat = value.detach().resolve_conj().resolve_neg().to("cpu").contiguous().reshape(-1)
-    raw = b"" if flat.numel() == 0 else flat.view(torch.uint8).numpy().tobytes()
+    raw = b"" if flat.numel() == 0 else flat.view(torch.uint8).numpy().data
     encoded: dict[str, Any] = {
         "pt": put(raw),
         "dtype": names[value.dtype],
@@ -214,13 +214,14 @@ class _Decoder:
     def __init__(self, data: memoryview) -> None:
         self.data = data
 
-    def raw(self, where: Any) -> bytes:
+    def raw(self, where: Any) -> memoryview:
+        """A view of the bytes ``where`` ([offset, size]) names in the data section (callers copy)."""
         offset, size = where
         if type(offset) is not int or type(size) is not int or offset < 0 or size < 0:
             raise ValueError(f"bad buffer reference {where!r}")
         if offset + size > len(self.data):
             raise ValueError("a buffer runs past the end")
-        return bytes(self.data[offset : offset + size])
+        return self.data[offset : offset + size]
 
     def node(self, tree: Any) -> Any:
         if tree is None or isinstance(tree, bool | int | float | str):
@@ -240,7 +241,7 @@ class _Decoder:
         if "i" in tree:
             return int(tree["i"], 16)
         if "b" in tree:
-            return self.raw(tree["b"])
+            return bytes(self.raw(tree["b"]))
         if "a" in tree:
             dtype = _checked_numpy_dtype(tree["dtype"])
             shape = tuple(_dimension(n) for n in tree["shape"])
@@ -270,8 +271,8 @@ class _Decoder:
         raw = self.raw(tree["pt"])
         count = math.prod(shape)
         itemsize = torch.empty((), dtype=dtype).element_size()
-        if len(raw) != count * itemsize:
-            raise ValueError(f"tensor of shape {shape} and {tree['dtype']} has {len(raw)} bytes")
+        if raw.nbytes != count * itemsize:
+            raise ValueError(f"tensor of shape {shape} and {tree['dtype']} has {raw.nbytes} bytes")
         if count == 0:
             tensor = torch.empty(shape, dtype=dtype)
         else:
