@@ -237,23 +237,35 @@ def test_out_starts_again_after_a_start_killed_during_creation(
     check_created(directory)  # a complete run: nothing to explain
 
 
-def test_oneshot_killed_while_it_loads_its_data_starts_again_with_out(tmp_path: Path, stand_in_asng) -> None:
-    """The issue's window: kill -9 while ``oneshot`` creates its run (here: while its data loads)."""
+KILLERS = {
+    # the windows of issue 14: while the search's data loads, while the one-shot run loads its data and
+    # builds its supernet, while the zero run writes its tables
+    "search": "from archsearch.evaluators.tabular import TabularEvaluator as target\ntarget.prepare = die\n",
+    "oneshot": "import archsearch.oneshot.run as target\ntarget.load_search_data = die\n",
+    "zero": "import archsearch.zero.run as target\ntarget._create_tables = die\n",
+}
+
+
+@pytest.mark.parametrize(("kind", "args"), [("search", SEARCH), ("oneshot", ONESHOT), ("zero", ZERO)])
+def test_kill_9_during_creation_leaves_a_directory_that_starts_again_with_out(
+    tmp_path: Path, stand_in_asng, kind: str, args: list[str]
+) -> None:
     directory = user_directory(tmp_path / "mine")
     killer = (
         "import os, signal, sys\n"
-        "import archsearch.oneshot.run as run\n"
-        "run.load_search_data = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "def die(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"{KILLERS[kind]}"
         "from archsearch.cli import main\n"
         "main(sys.argv[1:])\n"
     )
-    args = ["oneshot", *ONESHOT, "--out", str(directory)]
-    done = subprocess.run([sys.executable, "-c", killer, *args], capture_output=True, timeout=TIMEOUT_S)
-    assert done.returncode == -signal.SIGKILL
-    assert list(directory.glob(f"{STAGING_PREFIX}oneshot-*")) and not (directory / "study.db").exists()
-    with pytest.raises(StoreError, match="did not finish"):
+    command = [kind, *args, "--out", str(directory)]
+    done = subprocess.run([sys.executable, "-c", killer, *command], capture_output=True, timeout=TIMEOUT_S)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(directory.glob(f"{STAGING_PREFIX}{kind}-*")) and not (directory / "study.db").exists()
+    with pytest.raises(StoreError, match=f"did not finish.*archsearch {kind} --out"):
         check_created(directory)
-    assert run_cli(*args) == 0
+    assert run_cli(*command) == 0
     assert user_files_intact(directory) and not list(directory.glob(f"{STAGING_PREFIX}*"))
 
 
