@@ -221,3 +221,30 @@ def test_zero_run_with_a_corrupt_checkpoint_is_one_line(
     capsys.readouterr()
     code = _run_cli("zero", "resume", str(run), "--quiet")
     _one_line_exit_2(capsys, code, "checkpoint", "cannot be read")
+
+
+def test_zero_run_falls_back_from_a_corrupt_latest_checkpoint_to_the_same_end(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from archsearch.zero.run import Experiment, make_config
+    from zero.test_run import SMALL, trajectory
+
+    config = make_config("linear", engine="python", **SMALL)  # a checkpoint after each of 4 rounds
+    for name in ("whole", "cut"):
+        experiment = Experiment.create(config, tmp_path / name)
+        experiment.run()
+        experiment.close()
+    conn = sqlite3.connect(tmp_path / "cut" / DB_NAME)
+    with conn:  # the newest checkpoint (round 4) loses its end; the previous one (round 3) is intact
+        assert conn.execute("SELECT round FROM zero_checkpoint_previous").fetchall() == [(3,)]
+        conn.execute("UPDATE zero_checkpoint SET state = substr(state, 1, length(state) - 10)")
+        conn.execute("DELETE FROM meta WHERE key = 'zero_final'")
+    conn.close()
+    resumed = Experiment.load(tmp_path / "cut")
+    with caplog.at_level(logging.WARNING):
+        resumed.run()
+    assert "the checkpoint of round 4 cannot be read" in caplog.text
+    whole = Experiment.load(tmp_path / "whole")
+    assert trajectory(resumed) == trajectory(whole)
+    resumed.close()
+    whole.close()

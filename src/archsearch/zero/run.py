@@ -12,6 +12,7 @@ never used for anything else (Real et al. 2020, section 4; SPEC.md 4.5).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from archsearch.zero.program import COMPONENTS, MemoryConfig, Program
 
 if TYPE_CHECKING:  # the store imports torch; island worker processes never need it
     from archsearch.store.sqlite import Store
+
+log = logging.getLogger(__name__)
 
 TASK_FAMILIES = ("linear", "affine", "nonlinear", "projected-binary")
 
@@ -419,7 +422,13 @@ CREATE TABLE IF NOT EXISTS zero_checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 0), round INTEGER NOT NULL, individuals INTEGER NOT NULL,
     elapsed_s REAL NOT NULL, state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS zero_checkpoint_previous (
+    id INTEGER PRIMARY KEY CHECK (id = 0), round INTEGER NOT NULL, individuals INTEGER NOT NULL,
+    elapsed_s REAL NOT NULL, state BLOB NOT NULL
+);
 """
+# zero_checkpoint_previous holds the checkpoint before the newest: resume falls back to it when the newest
+# cannot be read.
 
 
 def _create_tables(store: Store) -> None:
@@ -627,11 +636,7 @@ class Experiment:
         self.take_lock()
         config = self.config
         started = time.monotonic()
-        round_index, elapsed_before, state = 0, 0.0, _RunState()
-        checkpoint = _query(self.store, "SELECT round, elapsed_s, state FROM zero_checkpoint WHERE id = 0")
-        if checkpoint:
-            round_index, elapsed_before, blob = checkpoint[0]
-            state = _RunState.from_blob(blob)
+        round_index, elapsed_before, state = self._checkpoint()
         with self.store.transaction() as conn:  # rows written after the checkpoint are redone
             for table in ("zero_progress", "zero_best", "zero_experiments"):
                 conn.execute(f"DELETE FROM {table} WHERE round > ?", (round_index,))  # noqa: S608
@@ -701,6 +706,33 @@ class Experiment:
         earlier = [Individual(e.program, e.search_fitness) for e in self.experiments()]
         return self.finish(candidates[: config.elite_size] + earlier)
 
+    def _checkpoint(self) -> tuple[int, float, _RunState]:
+        """(round, elapsed seconds, state) of the newest checkpoint that decodes; (0, 0, fresh) without one.
+
+        A newest checkpoint that cannot be read falls back, with a warning, to the one before it (the rounds
+        after it are redone); one pickled by an earlier archsearch is refused (LegacyStateError)."""
+        error: StateFormatError | None = None
+        for table in ("zero_checkpoint", "zero_checkpoint_previous"):
+            rows = _query(self.store, f"SELECT round, elapsed_s, state FROM {table} WHERE id = 0")  # noqa: S608
+            if not rows:
+                continue
+            round_index, elapsed, blob = rows[0]
+            try:
+                state = _RunState.from_blob(blob)
+                if state.islands is not None:
+                    decode_state(state.islands)  # checked here, while the older checkpoint can still be used
+                return int(round_index), float(elapsed), state
+            except LegacyStateError:
+                raise
+            except StateFormatError as exc:
+                log.warning(
+                    "%s: the checkpoint of round %d cannot be read (%s)", self.directory, round_index, exc
+                )
+                error = error or exc
+        if error is not None:
+            raise error
+        return 0, 0.0, _RunState()
+
     def _record(
         self,
         snapshot: Snapshot,
@@ -747,6 +779,7 @@ class Experiment:
                     ),
                 )
             if blob is not None:
+                conn.execute("INSERT OR REPLACE INTO zero_checkpoint_previous SELECT * FROM zero_checkpoint")
                 conn.execute(
                     "INSERT OR REPLACE INTO zero_checkpoint VALUES (0, ?, ?, ?, ?)",
                     (snapshot.round, snapshot.individuals, snapshot.elapsed_s, blob),
