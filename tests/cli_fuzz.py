@@ -483,9 +483,13 @@ class Report:
     seconds: float = 0.0
     codes: dict[int | None, int] = field(default_factory=dict)
     kinds: dict[str, list[Outcome]] = field(default_factory=dict)
+    long_errors: list[Outcome] = field(default_factory=list)
+    """Exits 2 whose stderr has more than one line (not failures here: the rule is one line per error)."""
 
     def add(self, outcome: Outcome) -> None:
         self.cases += 1
+        if outcome.code == 2 and len([line for line in outcome.stderr.splitlines() if line.strip()]) > 1:
+            self.long_errors.append(outcome)
         self.seconds += outcome.seconds
         self.codes[outcome.code] = self.codes.get(outcome.code, 0) + 1
         if outcome.failure is not None:
@@ -496,6 +500,10 @@ class Report:
         lines = [
             f"{self.cases} cases in {self.seconds:.1f} s; exit codes {dict(sorted(self.codes.items(), key=str))}"
         ]
+        if self.long_errors:
+            first = self.long_errors[0]
+            lines.append(f"{len(self.long_errors)} exits 2 printed more than one line, e.g. {first.argv!r}:")
+            lines.append("    " + first.stderr.strip().replace("\n", "\n    ")[:400])
         for kind, outcomes in sorted(self.kinds.items()):
             lines.append(
                 f"{len(outcomes)} x {kind}\n    argv: {outcomes[0].argv!r}\n    {outcomes[0].detail}"
