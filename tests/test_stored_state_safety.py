@@ -101,34 +101,35 @@ def test_trial_study_ignores_a_pickled_checkpoint_and_resumes_by_replay(
     assert _trials(out) == uninterrupted
 
 
-def test_trial_study_falls_back_from_a_corrupt_latest_checkpoint(
-    tmp_path: Path, uninterrupted: list[tuple[Any, ...]], caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("damage", "warning"),
+    [
+        (  # the newest of the three kept checkpoints (event 7) loses its end: the one before is used
+            "UPDATE checkpoints SET state = substr(state, 1, length(state) / 2)"
+            " WHERE id = (SELECT max(id) FROM checkpoints)",
+            "(event 7) cannot be read",
+        ),
+        ("UPDATE checkpoints SET state = x'00'", "replaying the study from its first trial"),
+    ],
+    ids=["newest", "all"],
+)
+def test_trial_study_falls_back_from_corrupt_checkpoints_to_the_same_trajectory(
+    tmp_path: Path,
+    uninterrupted: list[tuple[Any, ...]],
+    caplog: pytest.LogCaptureFixture,
+    damage: str,
+    warning: str,
 ) -> None:
     out = tmp_path / "s"
     assert _run_cli("search", "--out", str(out), "--trials", "4", *NB201) == 0
     conn = sqlite3.connect(out / DB_NAME)
     with conn:
-        events = [e for (e,) in conn.execute("SELECT event FROM checkpoints ORDER BY id")]
-        conn.execute(
-            "UPDATE checkpoints SET state = substr(state, 1, length(state) / 2)"
-            " WHERE id = (SELECT max(id) FROM checkpoints)"
-        )
+        assert [e for (e,) in conn.execute("SELECT event FROM checkpoints ORDER BY id")] == [3, 5, 7]
+        conn.execute(damage)
     conn.close()
     with caplog.at_level(logging.WARNING):
         assert _run_cli("resume", str(out), "--trials", "6", "--quiet") == 0
-    assert f"(event {events[-1]}) cannot be read" in caplog.text
-    assert _trials(out) == uninterrupted
-
-
-def test_trial_study_with_every_checkpoint_corrupt_replays_from_the_start(
-    tmp_path: Path, uninterrupted: list[tuple[Any, ...]], caplog: pytest.LogCaptureFixture
-) -> None:
-    out = tmp_path / "s"
-    assert _run_cli("search", "--out", str(out), "--trials", "4", *NB201) == 0
-    _set_blobs(out / DB_NAME, "UPDATE checkpoints SET state = ?", b"archsearch-state/1\n garbage")
-    with caplog.at_level(logging.WARNING):
-        assert _run_cli("resume", str(out), "--trials", "6", "--quiet") == 0
-    assert "no checkpoint" in caplog.text
+    assert warning in caplog.text
     assert _trials(out) == uninterrupted
 
 

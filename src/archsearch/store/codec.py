@@ -179,8 +179,13 @@ def decode_state(blob: bytes) -> Any:
         raise StateFormatError(f"the state is corrupt ({type(exc).__name__}: {exc})") from None
 
 
+def _is_plain(dtype: np.dtype[Any]) -> bool:
+    """Numbers, booleans, strings, bytes, dates: no Python objects, no structured records."""
+    return not (dtype.hasobject or dtype.fields is not None or dtype.kind == "V")
+
+
 def _numpy_dtype(dtype: np.dtype[Any], path: str) -> str:
-    if dtype.hasobject or dtype.fields is not None or dtype.kind == "V":
+    if not _is_plain(dtype):
         raise TypeError(f"state value at {path or 'the root'} has numpy dtype {dtype}, which is not storable")
     return str(dtype.str)
 
@@ -294,7 +299,7 @@ def _checked_numpy_dtype(name: Any) -> np.dtype[Any]:
     if not isinstance(name, str):
         raise ValueError(f"bad dtype {name!r}")
     dtype = np.dtype(name)
-    if dtype.hasobject or dtype.fields is not None or dtype.kind == "V":
+    if not _is_plain(dtype):
         raise ValueError(f"dtype {name!r} is not allowed")
     return dtype
 
