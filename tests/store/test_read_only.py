@@ -292,6 +292,28 @@ def test_zero_read_only_commands_work_on_read_only_media(tmp_path, capsys):
     assert snapshot(run) == before
 
 
+def test_oneshot_read_only_commands_work_on_read_only_media(tmp_path, capsys, monkeypatch):
+    from archsearch.oneshot.base import METHODS
+    from oneshot.test_run import (
+        GreedyCategorical,
+    )  # a stand-in method: the plumbing at a fraction of the cost
+
+    monkeypatch.setitem(METHODS, "asng", GreedyCategorical)
+    run = tmp_path / "o"
+    tiny = ["--dataset", "digits", "--train-limit", "96", "--batch-size", "32", "--threads", "1", "--quiet"]
+    tiny += ["--set", "supernet.channels=2", "--set", "supernet.cells_per_stage=1"]
+    assert run_cli("oneshot", "--method", "asng", "--epochs", "1", "--out", str(run), *tiny) == 0
+    capsys.readouterr()
+    before = snapshot(run)
+    with read_only_media(run):
+        assert run_cli("status", str(run)) == 0
+        assert "1/1 epochs finished" in capsys.readouterr().out
+        assert run_cli("report", str(run), "--out", str(tmp_path / "report")) == 0
+        assert run_cli("export", str(run), "--out", str(tmp_path / "export")) == 0
+    assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "export" / "model.py").is_file()
+    assert snapshot(run) == before
+
+
 # -- where the store cannot be written ---------------------------------------------------------------------
 def _search_into(out: Path) -> list[str]:
     return ["search", *NB201, "--trials", "2", "--out", str(out)]

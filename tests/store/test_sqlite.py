@@ -74,7 +74,8 @@ def _fill_to_the_page_limit(store: Store) -> None:
 
 
 def test_a_full_disk_rolls_the_transaction_back_and_says_how_to_resume(tmp_path):
-    store = Store(tmp_path, create=True)
+    Store(tmp_path, create=True).close()
+    store = Store(tmp_path)  # a run that has started: it can be resumed
     store.add_trial(0, ARCH, "a", seed=1, ask_event=0)
     store.finish_trial(0, Result(metrics={"val_acc": 0.5}), 0.5, 1, checkpoint={"n": 0})
     store.add_trial(1, ARCH, "b", seed=2, ask_event=2)
@@ -92,6 +93,14 @@ def test_a_full_disk_rolls_the_transaction_back_and_says_how_to_resume(tmp_path)
     store._conn.execute("PRAGMA max_page_count = 1073741823")  # space is free again
     store.finish_trial(1, Result(metrics={"val_acc": 0.7}), 0.7, 3, checkpoint=big)
     assert [t.status for t in store.trials()] == ["ok", "ok"]
+    store.close()
+
+
+def test_a_full_disk_while_a_store_is_made_says_to_start_again(tmp_path):
+    store = Store(tmp_path, create=True)
+    _fill_to_the_page_limit(store)
+    with pytest.raises(StoreError, match="is full: free some space, then start the run again"):
+        store.set_meta("config", "x" * 100_000)
     store.close()
 
 

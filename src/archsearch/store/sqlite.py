@@ -199,6 +199,7 @@ class Store:
         self.path = self.directory / DB_NAME
         self.read_only = read_only
         self._closed = False
+        self._new = create  # a store being made: a failure means starting again, not resuming
         self._copy: Path | None = None  # a private copy read instead of a WAL database that cannot be opened
         try:
             exists = self.path.is_file()
@@ -293,7 +294,8 @@ class Store:
         private copy of the database and its WAL is read instead."""
         wal = self.path.with_name(DB_NAME + "-wal")
         try:
-            pending = wal.stat().st_size > 0
+            wal.stat()  # even an empty one: a writer may hold the database open
+            pending = True
         except FileNotFoundError:
             pending = False
         except OSError as exc:
@@ -371,6 +373,10 @@ class Store:
     def _failure(self, exc: sqlite3.Error) -> StoreError:
         """The one-line error for a failure to open or write the database."""
         name = _error_name(exc)
+        if name.startswith("SQLITE_FULL") and self._new:
+            return StoreError(
+                f"the disk holding {self.path} is full: free some space, then start the run again"
+            )
         if name.startswith("SQLITE_FULL"):
             kind = self._meta_or_none("kind")
             resume = (
