@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -267,6 +268,39 @@ def test_kill_9_during_creation_leaves_a_directory_that_starts_again_with_out(
         check_created(directory)
     assert run_cli(*command) == 0
     assert user_files_intact(directory) and not list(directory.glob(f"{STAGING_PREFIX}*"))
+
+
+@pytest.mark.parametrize("resume", [["resume"], ["oneshot", "--resume"], ["zero", "resume"]])
+def test_a_database_holding_only_its_schema_is_an_unfinished_creation_that_out_replaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stand_in_asng, resume: list[str]
+) -> None:
+    """What a kill -9 during creation left before creation was staged: the schema and nothing else."""
+    directory = user_directory(tmp_path / "mine")
+    Store(directory, create=True).close()
+    assert run_cli(*resume, str(directory)) == 2
+    assert "did not finish" in capsys.readouterr().err
+    assert run_cli("oneshot", *ONESHOT, "--out", str(directory)) == 0
+    assert user_files_intact(directory)
+
+
+@pytest.mark.parametrize(
+    "content", [b"my own notes, not a database\n", b"", None], ids=["text", "empty", "sqlite"]
+)
+def test_overwrite_never_replaces_a_study_db_that_is_not_archsearchs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None
+) -> None:
+    directory = user_directory(tmp_path / "mine")
+    if content is None:  # the user's own SQLite database
+        conn = sqlite3.connect(directory / "study.db")
+        conn.execute("CREATE TABLE birds (name TEXT)")
+        conn.commit()
+        conn.close()
+    else:
+        (directory / "study.db").write_bytes(content)
+    before = contents(directory)
+    assert run_cli("search", *SEARCH, "--out", str(directory), "--overwrite") == 2
+    assert "archsearch leaves it alone" in capsys.readouterr().err
+    assert contents(directory) == before
 
 
 # -- one driver per run ---------------------------------------------------------------------------

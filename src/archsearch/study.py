@@ -20,7 +20,7 @@ from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.codec import StateFormatError
-from archsearch.store.rundir import check_created, new_run
+from archsearch.store.rundir import check_created, new_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock
 from archsearch.store.sqlite import DB_NAME, Store, TrialRecord
 from archsearch.strategies.base import Strategy
@@ -138,7 +138,11 @@ class Study:
         try:
             data = store.get_meta("config")
             if data is None:
-                raise StoreError(f"{directory} has a database but no study config")
+                raise (
+                    unfinished_error(directory)
+                    if unfinished(store)
+                    else StoreError(f"{directory} has a database but no study config")
+                )
             study = cls(parse_config(data), directory, store)
         except BaseException:
             store.close()

@@ -33,7 +33,7 @@ from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.registry import construct
 from archsearch.spaces.base import SearchSpace
-from archsearch.store.rundir import check_created, new_run
+from archsearch.store.rundir import check_created, new_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock
 from archsearch.store.sqlite import DB_NAME, EpochRecord, Store
 
@@ -263,6 +263,8 @@ class OneShotRun:
                 held.release()
             raise
         try:
+            if unfinished(store):
+                raise unfinished_error(directory)
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
             run = cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)

@@ -10,7 +10,9 @@ rename once complete. So:
   overwrite keeps the old run, and never touches anything else in the directory (reports and exports
   written earlier stay; the next ``report``/``export`` writes over them);
 - a kill -9 at any moment leaves either no new database (start again with ``--out``; a later start
-  clears the leftover folder) or a complete one (``resume`` continues it).
+  clears the leftover folder) or a complete one (``resume`` continues it); ``--out`` also replaces,
+  unasked, a database holding only its schema version (a start killed before staged creation existed);
+- a ``study.db`` that is not an archsearch database is never replaced, not even with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ class NewRun:
     """A run being created: ``store`` is its database in the staging folder until ``publish``."""
 
     def __init__(
-        self, directory: Path, staging: Path, lock: RunLock, overwrite: bool, nested: Sequence[str]
+        self, directory: Path, staging: Path, lock: RunLock, replace: bool, nested: Sequence[str]
     ) -> None:
         self.directory = directory
         self.staging = staging
         self.lock = lock
         self.store = Store(staging, create=True)
-        self._overwrite = overwrite
+        self._replace = replace
         self._nested = nested
         self.published = False
 
@@ -59,9 +61,9 @@ class NewRun:
             conn.execute("PRAGMA journal_mode=DELETE")
         finally:
             conn.close()
-        if self._overwrite:
-            for name in self._nested:
-                remove_run(self.directory / name)
+        for name in self._nested:
+            remove_run(self.directory / name)
+        if self._replace:
             remove_database(self.directory)
         os.replace(staged, self.directory / DB_NAME)
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -86,12 +88,13 @@ def new_run(
     run: NewRun | None = None
     try:
         lock = RunLock.acquire(directory)
-        if (directory / DB_NAME).exists() and not overwrite:
+        found = existing_run(directory)
+        if found == "run" and not overwrite:
             raise ConfigError(occupied)
         remove_staging(directory)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{kind}-", dir=directory))
         try:
-            run = NewRun(directory, staging, lock, overwrite, nested)
+            run = NewRun(directory, staging, lock, found is not None, nested if overwrite else ())
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -131,6 +134,40 @@ def make_directory(directory: Path) -> list[Path]:
     return missing
 
 
+RUN_CONFIG_KEYS = ("config", "oneshot_config", "zero_config")
+"""The meta keys of a study's, a one-shot run's and a zero run's config: a database has one once created."""
+
+
+def existing_run(directory: Path) -> str | None:
+    """What ``DIR/study.db`` holds: None (no file), "run", or "unfinished" (an archsearch database with no
+    run config: a start killed before creation was staged). Anything else is a ConfigError: archsearch
+    never replaces a file it cannot read as its own."""
+    if not (directory / DB_NAME).exists():
+        return None
+    try:
+        store = Store(directory, read_only=True)  # changes nothing, not even beside the file
+    except StoreError as exc:
+        raise ConfigError(
+            f"{exc}; archsearch leaves it alone: move it away or choose another --out"
+        ) from None
+    try:
+        return "unfinished" if unfinished(store) else "run"
+    finally:
+        store.close()
+
+
+def unfinished(store: Store) -> bool:
+    """True for a database whose creation never finished: it holds no run config."""
+    return all(store.get_meta(key) is None for key in RUN_CONFIG_KEYS)
+
+
+def unfinished_error(directory: Path) -> StoreError:
+    return StoreError(
+        f"creation of the run in {directory} did not finish (it was stopped); start it again "
+        f"with `archsearch search --out {directory}` (or oneshot, zero)"
+    )
+
+
 def remove_database(directory: Path) -> None:
     """Remove the database files of the run in ``directory`` (nothing else)."""
     for name in DB_FILES:
@@ -165,7 +202,7 @@ def remove_run(directory: Path) -> None:
 
 def check_created(directory: Path) -> None:
     """Raise a StoreError explaining an unfinished creation when ``directory`` has no database but a
-    start's staging folder (a start that is under way, or was killed before it finished)."""
+    start's staging folder (a start under way, or killed before it finished)."""
     if (directory / DB_NAME).exists():
         return
     staged = sorted(p for p in directory.glob(f"{STAGING_PREFIX}*") if p.is_dir())

@@ -526,7 +526,7 @@ class Experiment:
         """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte (status, report, export)."""
         directory = Path(directory)
-        from archsearch.store.rundir import check_created
+        from archsearch.store.rundir import check_created, unfinished, unfinished_error
 
         check_created(directory)
         if not (directory / "study.db").exists():
@@ -544,6 +544,8 @@ class Experiment:
             raise
         try:
             data = store.get_meta("zero_config")
+            if unfinished(store):
+                raise unfinished_error(directory)
             if data is None or store.get_meta("kind") != "zero":
                 raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
             experiment = cls(directory, store, parse_zero_config(data))
