@@ -486,8 +486,13 @@ class Report:
     long_errors: list[Outcome] = field(default_factory=list)
     """Exits 2 whose stderr has more than one line (not failures here: the rule is one line per error)."""
 
+    slowest: Outcome | None = None
+    """The longest case that ended by itself."""
+
     def add(self, outcome: Outcome) -> None:
         self.cases += 1
+        if outcome.code is not None and (self.slowest is None or outcome.seconds > self.slowest.seconds):
+            self.slowest = outcome
         if outcome.code == 2 and len([line for line in outcome.stderr.splitlines() if line.strip()]) > 1:
             self.long_errors.append(outcome)
         self.seconds += outcome.seconds
@@ -500,6 +505,8 @@ class Report:
         lines = [
             f"{self.cases} cases in {self.seconds:.1f} s; exit codes {dict(sorted(self.codes.items(), key=str))}"
         ]
+        if self.slowest is not None:
+            lines.append(f"slowest case {self.slowest.seconds:.1f} s: {self.slowest.argv!r}")
         if self.long_errors:
             first = self.long_errors[0]
             lines.append(f"{len(self.long_errors)} exits 2 printed more than one line, e.g. {first.argv!r}:")
