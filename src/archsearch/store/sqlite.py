@@ -400,7 +400,7 @@ class Store:
     def _meta_or_none(self, key: str) -> Any:
         try:
             return self.get_meta(key)
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError, AttributeError):  # not open yet, or unreadable: no kind
             return None
 
     # -- tables -------------------------------------------------------------------------------------
