@@ -184,8 +184,8 @@ def remove_staging(directory: Path) -> None:
 
 def remove_run(directory: Path) -> None:
     """Remove the run in ``directory`` (database, lock file, staging folders) and the folder if that
-    leaves it empty; refused while another process holds the run."""
-    if not (directory / DB_NAME).exists():
+    leaves it empty; refused while another process holds the run, or when its study.db is not a run."""
+    if existing_run(directory) is None:
         return
     lock = RunLock.acquire(directory)
     try:
