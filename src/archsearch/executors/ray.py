@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -77,6 +78,14 @@ def _token_in(directory: str) -> bool:
     return True
 
 
+def _restore_handlers(handlers: Mapping[signal.Signals, Any]) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread handles signals (and Ray then installs none either)
+    for signum, handler in handlers.items():
+        if handler is not None:  # None: a handler not set from Python, nothing to put back
+            signal.signal(signum, handler)
+
+
 def _worker_label() -> str:
     import ray
 
@@ -141,6 +150,9 @@ class RayExecutor(Executor):
         self._owns_session = not ray.is_initialized()
         self._own_temp_dir: str | None = None
         self._set_token_path = False
+        # ray.init installs a C-level SIGTERM handler that aborts the driver with a stack dump; the
+        # driver's own handlers are put back, so SIGTERM stops the search as Ctrl-C does
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         if self._owns_session:
             if address is None:
                 # short: Ray's unix socket paths must fit in 107 bytes
@@ -157,6 +169,7 @@ class RayExecutor(Executor):
                 )
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
+            _restore_handlers(handlers)
         cpus = float(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, int(cpus // max(num_cpus_per_trial, 1e-9)))
         threads = max(1, int(num_cpus_per_trial))
