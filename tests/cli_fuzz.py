@@ -319,9 +319,7 @@ def build_template(root: Path) -> Path:
     from archsearch.cli import main
 
     root.mkdir(parents=True, exist_ok=True)
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    with restored_process_state(root, []):
         for argv in (
             [
                 "search",
@@ -346,8 +344,6 @@ def build_template(root: Path) -> Path:
                 except SystemExit as exc:
                     if exc.code not in (0, None):
                         raise RuntimeError(f"fuzz template: {' '.join(argv)} exited {exc.code}") from None
-    finally:
-        os.chdir(previous)
     for name, text in USER_FILES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -419,17 +415,38 @@ class _LogRecords(logging.Handler):
             self.tracebacks.append(self.format(record))
 
 
+@contextlib.contextmanager
+def restored_process_state(directory: Path, changed: list[str]) -> Iterator[None]:
+    """Run the body in ``directory``; afterwards put back the working directory, torch's thread count,
+    the SIGINT and SIGTERM handlers and the blocked signals, naming in ``changed`` the signal state that a
+    command (which runs in-process here) left altered."""
+    import torch
+
+    previous_dir, threads = Path.cwd(), torch.get_num_threads()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(previous_dir)
+        torch.set_num_threads(threads)  # oneshot --threads sets it for the process, as it should
+        for signum, handler in handlers.items():
+            if signal.getsignal(signum) != handler:
+                changed.append(f"{signal.Signals(signum).name} handler")
+                signal.signal(signum, handler)
+        if signal.pthread_sigmask(signal.SIG_SETMASK, blocked) != blocked:
+            changed.append("blocked signals")
+
+
 def run_case(argv: list[str], directory: Path, limit_s: float) -> Outcome:
     """Run ``archsearch <argv>`` in-process in ``directory`` and classify what happened."""
-    import torch
 
     from archsearch.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     logs = _LogRecords()
     logging.getLogger().addHandler(logs)
-    threads = torch.get_num_threads()
-    previous_dir = Path.cwd()
     previous_alarm = signal.getsignal(signal.SIGALRM)
 
     def expire(signum: int, frame: FrameType | None) -> None:
@@ -438,11 +455,15 @@ def run_case(argv: list[str], directory: Path, limit_s: float) -> Outcome:
     code: int | None = None
     failure, detail = None, ""
     start = time.perf_counter()
-    os.chdir(directory)
+    left_changed: list[str] = []
     signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, limit_s)
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with (
+            restored_process_state(directory, left_changed),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+        ):
             main(argv)
         code = 0
     except SystemExit as exc:
@@ -455,9 +476,7 @@ def run_case(argv: list[str], directory: Path, limit_s: float) -> Outcome:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_alarm)
-        os.chdir(previous_dir)
         logging.getLogger().removeHandler(logs)
-        torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     err = stderr.getvalue()
     last = next((line for line in reversed(err.strip().splitlines()) if line.strip()), "")
@@ -469,6 +488,8 @@ def run_case(argv: list[str], directory: Path, limit_s: float) -> Outcome:
         changed = [name for name, text in USER_FILES.items() if not _holds(directory / name, text)]
         if changed:
             failure, detail = "a user's file was removed or changed", ", ".join(changed)
+    if failure is None and left_changed:
+        failure, detail = f"left the process changed: {', '.join(left_changed)}", ""
     if failure is None and logs.tracebacks:
         failure = f"traceback logged: {_normalize(logs.tracebacks[0].splitlines()[0])}"
         detail = logs.tracebacks[0].splitlines()[-1]
