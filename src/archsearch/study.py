@@ -20,9 +20,9 @@ from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
 from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.codec import StateFormatError
-from archsearch.store.rundir import check_created, new_run, unfinished, unfinished_error
-from archsearch.store.runlock import RunLock
-from archsearch.store.sqlite import DB_NAME, Store, TrialRecord
+from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
+from archsearch.store.runlock import RunLock, hold
+from archsearch.store.sqlite import Store, TrialRecord
 from archsearch.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
@@ -127,15 +127,7 @@ class Study:
         """The study in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte (status, best, report, export, front)."""
         directory = Path(directory)
-        check_created(directory)
-        held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
-        try:
-            store = Store(directory, read_only=read_only)
-        except BaseException:
-            if held is not None:
-                held.release()
-            raise
-        try:
+        with open_run(directory, lock, read_only) as (store, held):
             data = store.get_meta("config")
             if data is None:
                 raise (
@@ -144,18 +136,12 @@ class Study:
                     else StoreError(f"{directory} has a database but no study config")
                 )
             study = cls(parse_config(data), directory, store)
-        except BaseException:
-            store.close()
-            if held is not None:
-                held.release()
-            raise
         study.lock = held
         return study
 
     def take_lock(self) -> None:
         """Become the one process driving this study (RunInUseError naming the one that is, if any)."""
-        if self.lock is None or not self.lock.held:
-            self.lock = RunLock.acquire(self.directory)
+        self.lock = hold(self.lock, self.directory)
 
     def close(self) -> None:
         self.store.close()

@@ -33,9 +33,9 @@ from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.registry import construct
 from archsearch.spaces.base import SearchSpace
-from archsearch.store.rundir import check_created, new_run, unfinished, unfinished_error
-from archsearch.store.runlock import RunLock
-from archsearch.store.sqlite import DB_NAME, EpochRecord, Store
+from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
+from archsearch.store.runlock import RunLock, hold
+from archsearch.store.sqlite import EpochRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -254,32 +254,18 @@ class OneShotRun:
         """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte."""
         directory = Path(directory)
-        check_created(directory)
-        held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
-        try:
-            store = Store(directory, read_only=read_only)
-        except BaseException:
-            if held is not None:
-                held.release()
-            raise
-        try:
+        with open_run(directory, lock, read_only) as (store, held):
             if unfinished(store):
                 raise unfinished_error(directory)
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
             run = cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
-        except BaseException:
-            store.close()
-            if held is not None:
-                held.release()
-            raise
         run.lock = held
         return run
 
     def take_lock(self) -> None:
         """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
-        if self.lock is None or not self.lock.held:
-            self.lock = RunLock.acquire(self.directory)
+        self.lock = hold(self.lock, self.directory)
 
     def close(self) -> None:
         self.store.close()

@@ -118,6 +118,27 @@ def new_run(
         raise
 
 
+@contextmanager
+def open_run(directory: Path, lock: bool, read_only: bool) -> Iterator[tuple[Store, RunLock | None]]:
+    """The store of the run in ``directory`` and, when ``lock``, its run lock (taken first, so that a
+    second driver is refused before it reads anything); both are released if the body raises."""
+    check_created(directory)
+    held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
+    try:
+        store = Store(directory, read_only=read_only)
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    try:
+        yield store, held
+    except BaseException:
+        store.close()
+        if held is not None:
+            held.release()
+        raise
+
+
 def make_directory(directory: Path) -> list[Path]:
     """Make ``directory`` (and missing parents); the folders this made, deepest first."""
     missing: list[Path] = []

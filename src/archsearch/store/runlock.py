@@ -88,6 +88,11 @@ class RunLock:
             self._fd = None
 
 
+def hold(lock: RunLock | None, directory: str | Path) -> RunLock:
+    """``lock`` while it is held, else ``directory``'s run lock, newly taken."""
+    return lock if lock is not None and lock.held else RunLock.acquire(directory)
+
+
 def lock_holder(directory: str | Path) -> str | None:
     """Who holds ``directory``'s run lock right now (pid, host, since when), or None when nobody does.
 

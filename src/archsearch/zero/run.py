@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
-from archsearch.store.runlock import RunLock
+from archsearch.store.runlock import RunLock, hold
 from archsearch.zero.evolution import (
     Individual,
     Islands,
@@ -526,23 +526,14 @@ class Experiment:
         """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte (status, report, export)."""
         directory = Path(directory)
-        from archsearch.store.rundir import check_created, unfinished, unfinished_error
+        from archsearch.store.rundir import check_created, open_run, unfinished, unfinished_error
 
         check_created(directory)
         if not (directory / "study.db").exists():
             raise StoreError(
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
-        from archsearch.store.sqlite import Store
-
-        held = RunLock.acquire(directory) if lock else None
-        try:
-            store = Store(directory, read_only=read_only)
-        except BaseException:
-            if held is not None:
-                held.release()
-            raise
-        try:
+        with open_run(directory, lock, read_only) as (store, held):
             data = store.get_meta("zero_config")
             if unfinished(store):
                 raise unfinished_error(directory)
@@ -550,18 +541,12 @@ class Experiment:
                 raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
             experiment = cls(directory, store, parse_zero_config(data))
             _create_tables(store)
-        except BaseException:
-            store.close()
-            if held is not None:
-                held.release()
-            raise
         experiment.lock = held
         return experiment
 
     def take_lock(self) -> None:
         """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
-        if self.lock is None or not self.lock.held:
-            self.lock = RunLock.acquire(self.directory)
+        self.lock = hold(self.lock, self.directory)
 
     def close(self) -> None:
         self.store.close()
