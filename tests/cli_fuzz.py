@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -509,6 +510,7 @@ class Report:
 
     slowest: Outcome | None = None
     """The longest case that ended by itself."""
+    commands: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcome: Outcome) -> None:
         self.cases += 1
@@ -518,14 +520,16 @@ class Report:
             self.long_errors.append(outcome)
         self.seconds += outcome.seconds
         self.codes[outcome.code] = self.codes.get(outcome.code, 0) + 1
+        command = command_of(outcome.argv)
+        self.commands[command] = self.commands.get(command, 0) + 1
         if outcome.failure is not None:
-            command = " ".join(w for w in outcome.argv[:2] if not w.startswith("-") and w in COMMAND_WORDS)
             self.kinds.setdefault(f"[{command}] {outcome.failure}", []).append(outcome)
 
     def summary(self) -> str:
         lines = [
             f"{self.cases} cases in {self.seconds:.1f} s; exit codes {dict(sorted(self.codes.items(), key=str))}"
         ]
+        lines.append("cases per command: " + ", ".join(f"{c} {n}" for c, n in sorted(self.commands.items())))
         if self.slowest is not None:
             lines.append(f"slowest case {self.slowest.seconds:.1f} s: {self.slowest.argv!r}")
         if self.long_errors:
@@ -539,8 +543,14 @@ class Report:
         return "\n".join(lines)
 
 
-COMMAND_WORDS = {"search", "resume", "status", "best", "report", "export", "oneshot", "front", "bench"}
-COMMAND_WORDS |= {"zero", "nb201", "nb201-mo"}
+@functools.cache
+def _command_paths() -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted((c.path for c in app_commands()), key=len, reverse=True))
+
+
+def command_of(argv: list[str]) -> str:
+    """The command an argv runs, e.g. "zero resume" (the longest command path it starts with)."""
+    return " ".join(next((p for p in _command_paths() if tuple(argv[: len(p)]) == p), argv[:1]))
 
 
 def fuzz(
