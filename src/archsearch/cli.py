@@ -6,16 +6,17 @@ import copy
 import importlib
 import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config
+from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config, parse_setting
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study, best_trial
@@ -26,8 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Neural architecture search: NAS-RL, evolution, one-shot methods and AutoML-Zero.",
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# markup=False: paths, names and messages are the user's text and print literally ("runs[/old]" is a path)
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -50,11 +52,7 @@ def build_config(
     base = load_config(config_file) if config_file else StudyConfig()
     data = base.model_dump(mode="json")
     pairs: list[tuple[str, Any]] = [(k, v) for k, v in overrides.items() if v is not None]
-    for item in settings:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        pairs.append((key.strip(), yaml.safe_load(raw)))
+    pairs += [parse_setting(item) for item in settings]
     explicit = {dotted for dotted, _ in pairs}
     space = next((value for dotted, value in pairs if dotted == "space.name"), None)
     if isinstance(space, str) and space != data["space"]["name"]:
@@ -397,7 +395,13 @@ def bench_nb201(
             )
         best = optimum_row(dataset)
         table.add_row(
-            dataset, "[bold]optimal", f"{best['val']:.2f}", f"{best['test']:.2f}", "", "", end_section=True
+            dataset,
+            Text("optimal", style="bold"),
+            f"{best['val']:.2f}",
+            f"{best['test']:.2f}",
+            "",
+            "",
+            end_section=True,
         )
     out.print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -422,10 +426,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from archsearch.interrupt import stop_on_signals
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    for before, arg in zip(["archsearch", *args], args, strict=False):
+        if not arg.strip():  # Path("") is ".", so `--out ""` would quietly mean the current directory
+            _print_error(f"an empty argument after {before}; give a value or leave the option out")
     command = typer.main.get_command(app)
     try:
         with stop_on_signals() as stop:  # SIGTERM unwinds like Ctrl-C: finally blocks run, exit code 143
-            code = command.main(args=argv, prog_name="archsearch", standalone_mode=False)
+            code = command.main(args=args, prog_name="archsearch", standalone_mode=False)
         if code == 130 and stop.signum is not None:  # typer reports any interrupt as 130
             code = 128 + stop.signum
     except typer.Exit as exc:
@@ -437,12 +445,30 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archsearch`: the help text
             err.print(message, highlight=False)
             sys.exit(0)
-        err.print(f"[red]error:[/red] {' '.join(message.split())}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _print_error(message)
     except ArchsearchError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=True)
-        sys.exit(2)
+        _print_error(str(exc))
+    except (OSError, sqlite3.Error) as exc:  # the file system or a database refused: the user can fix it
+        _print_error(describe_os_error(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def describe_os_error(exc: OSError | sqlite3.Error) -> str:
+    """One line for a refusal from the file system or SQLite: what failed and on which path."""
+    if isinstance(exc, sqlite3.Error):
+        return f"database error: {exc}"
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    if exc.strerror:
+        return f"{exc.strerror} ({paths})" if paths else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _print_error(message: str) -> NoReturn:
+    """``error: message`` in red, on one line, the message printed literally; exit code 2."""
+    line = Text("error:", style="red")
+    line.append(" " + " ".join(message.split()))
+    err.print(line, highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

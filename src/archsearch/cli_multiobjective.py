@@ -18,8 +18,8 @@ DEFAULT_STRATEGIES = "nsga2,lemonade,optuna_nsga2,evolution,random"
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     from archsearch.cli import _split_names as _names  # defined before cli.py registers feature modules
 
-    out = Console(soft_wrap=True)
-    err = Console(stderr=True, soft_wrap=True)
+    out = Console(soft_wrap=True, markup=False)  # directories and names print literally, never as markup
+    err = Console(stderr=True, soft_wrap=True, markup=False)
 
     @app.command("front")
     def front_command(

@@ -2,22 +2,76 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archsearch.errors import ConfigError
 from archsearch.objectives import Constraint, Objective
+
+MAX_SEED = 2**32 - 1
+"""The largest seed: numpy's legacy seeding and numba take 32-bit seeds; torch takes more."""
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader (no tags that build Python objects, so nothing in a config runs) that reads
+    ``1e-3``, ``1E5`` and ``-2.5e-4`` as numbers: YAML 1.1 wants a dot in a float, YAML 1.2 does not."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str, what: str) -> Any:
+    """``text`` parsed as safe YAML with ``ConfigLoader``; a syntax error or a tag such as
+    ``!!python/name:`` is a one-line ConfigError naming ``what``."""
+    try:
+        return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        mark = getattr(exc, "problem_mark", None)
+        where = "" if mark is None else f" (line {mark.line + 1}, column {mark.column + 1})"
+        raise ConfigError(f"{what} is not valid YAML: {problem}{where}") from None
+
+
+def parse_setting(item: str) -> tuple[str, Any]:
+    """``--set key=value``: the dotted key and the value read as YAML (``1e-3`` a number, ``[1, 2]`` a
+    list, ``abc`` a string)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part.strip() for part in key.split(".")):
+        raise ConfigError(
+            f"--set expects key=value with a dotted key such as strategy.params.lr, got {item!r}"
+        )
+    return key, load_yaml(raw, f"--set {key}={raw}")
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 class Component(BaseModel):
     """A named space, strategy, evaluator or reward with its options."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_params(self) -> Component:
+        for key, value in self.params.items():
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"{self.name} option names must be words, got {key!r}")
+            if not _finite(value):
+                raise ValueError(f"{self.name} option {key} must be a finite number, got {value}")
+        return self
 
 
 def _default_space() -> Component:
@@ -61,7 +115,7 @@ class StudyConfig(BaseModel):
     """Everything a study needs; the built-in default is a NAS-RL search on digits."""
 
     model_config = ConfigDict(extra="forbid")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     n_trials: int = Field(default=24, ge=1)
     max_time_s: float | None = Field(default=None, gt=0)
     clock: Literal["wall", "cost"] = Field(
@@ -98,7 +152,7 @@ class StudyConfig(BaseModel):
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "config"
-    return f"{where}: {err['msg']}"
+    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
 
 
 def parse_config(data: dict[str, Any]) -> StudyConfig:
@@ -108,14 +162,27 @@ def parse_config(data: dict[str, Any]) -> StudyConfig:
         raise ConfigError(f"bad config value: {_first_error(exc)}") from None
 
 
-def load_config(path: str | Path) -> StudyConfig:
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping of options in the YAML file ``path`` (empty for an empty file); a missing, unreadable,
+    binary or malformed file is a one-line ConfigError."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (is it a YAML file?)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    data = load_yaml(text, f"config file {path}")
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of options")
-    return parse_config(data)
+        raise ConfigError(f"config file {path} must hold a mapping of options, not a {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    return parse_config(read_config_file(path))

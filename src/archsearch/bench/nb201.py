@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.bench.parallel import map_searches
+from archsearch.bench.parallel import check_runs, map_searches
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import DATASETS, TabularEvaluator, load_table, optimum
 from archsearch.registry import construct
@@ -56,8 +56,6 @@ def plan(protocol: str, datasets: Sequence[str], budget: float | None) -> list[t
     for dataset in datasets:
         if dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    if budget is not None and budget <= 0:
-        raise ConfigError(f"budget must be positive, got {budget}")
     if protocol == "nb201":
         return [("cifar10", budget or NB201_BUDGET)]
     return [(d, budget or NATS_BUDGETS[d]) for d in datasets]
@@ -106,11 +104,10 @@ def run_benchmark(
     progress: Any = None,
 ) -> list[SearchTrace]:
     """``runs`` independent searches per strategy (and search data set), spread over ``workers`` processes."""
+    check_runs(runs, seed, workers, budget)
     searches = plan(protocol, datasets, budget)
     for name in strategies:
         construct("strategy", name, {}, space=NB201Space(), seed=0)  # unknown names fail before any work
-    if runs < 1:
-        raise ConfigError(f"runs must be at least 1, got {runs}")
     jobs = [
         (name, dataset, budget_s, seed + run)
         for dataset, budget_s in searches

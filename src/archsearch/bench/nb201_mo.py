@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from archsearch import front
-from archsearch.bench.parallel import map_searches
+from archsearch.bench.parallel import check_runs, map_searches
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import TabularEvaluator, load_table
 from archsearch.objectives import Objective, loss_vector, parse_objectives
@@ -187,11 +187,8 @@ def run_benchmark(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[MOTrace]:
     """``runs`` seeded searches per strategy and device, spread over ``workers`` processes."""
+    check_runs(runs, seed, workers, budget_s)
     check_names(strategies, devices, objectives)
-    if runs < 1:
-        raise ConfigError(f"runs must be at least 1, got {runs}")
-    if budget_s <= 0:
-        raise ConfigError(f"budget must be positive, got {budget_s}")
     jobs = [
         (name, device, budget_s, seed + run, tuple(objectives))
         for device in devices

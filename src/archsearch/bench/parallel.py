@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from archsearch.config import MAX_SEED
+from archsearch.errors import ConfigError
 from archsearch.executors.base import die_with_parent
 
 Job = TypeVar("Job")
@@ -19,6 +22,18 @@ def init_worker() -> None:
 
     die_with_parent()
     torch.set_num_threads(1)
+
+
+def check_runs(runs: int, seed: int, workers: int | None, budget: float | None) -> None:
+    """Refuse benchmark options that cannot work, before any search starts: runs r use seeds seed + r."""
+    if runs < 1:
+        raise ConfigError(f"--runs must be at least 1, got {runs}")
+    if not 0 <= seed <= MAX_SEED - (runs - 1):
+        raise ConfigError(f"--seed must be in 0..{MAX_SEED - (runs - 1):,} for {runs} runs, got {seed}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1 (leave it out for all cores), got {workers}")
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise ConfigError(f"--budget must be a positive number of simulated seconds, got {budget}")
 
 
 def map_searches(

@@ -6,18 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from archsearch.config import load_yaml
 from archsearch.errors import ConfigError
 from archsearch.oneshot.run import OneShotConfig, OneShotRun, parse_oneshot_config
 from archsearch.store.sqlite import EpochRecord
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class RichEpochProgress:
@@ -60,8 +61,8 @@ class RichEpochProgress:
         for key, label in (("train_loss", "loss"), ("valid_acc", "valid acc"), ("entropy", "entropy")):
             if key in m:
                 parts.append(f"{label} {m[key]:.4f}")
-        parts += [f"{record.wall_s:.1f} s", escape(record.arch_str)]
-        self.console.print(" | ".join(parts), highlight=False)
+        parts += [f"{record.wall_s:.1f} s", record.arch_str]
+        self.console.print(" | ".join(parts), highlight=False, markup=False)
 
 
 def _pairs(settings: list[str]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def _pairs(settings: list[str]) -> dict[str, Any]:
         section, dot, name = key.strip().partition(".")
         if not sep or not dot or section not in options or not name:
             raise ConfigError(f"--set expects supernet.NAME=VALUE or hyper.NAME=VALUE, got {item!r}")
-        options[section][name] = yaml.safe_load(raw)
+        options[section][name] = load_yaml(raw, f"--set {key.strip()}={raw}")
     return options
 
 
@@ -104,14 +105,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     table = Table(title=f"{summary['method']} after {summary['epochs']} epochs", show_header=False)
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
-    table.add_row("derived cell", escape(summary["arch_str"]))
+    table.add_row("derived cell", summary["arch_str"])
     table.add_row("one-shot estimate (valid)", f"{summary['estimate_valid_acc']:.4f}")
     table.add_row("one-shot estimate (test)", f"{summary['estimate_test_acc']:.4f}")
     collapse = summary["collapse"]
     colour = (
         "red" if collapse["collapsed"] else "yellow" if collapse.get("parameter_free_dominated") else "green"
     )
-    table.add_row("collapse check", f"[{colour}]{escape(collapse['verdict'])}[/{colour}]")
+    table.add_row("collapse check", Text(collapse["verdict"], style=colour))
     if summary.get("mean_epoch_s") is not None:
         table.add_row("wall time per epoch", f"{summary['mean_epoch_s']:.2f} s")
     out.print(table)
@@ -205,7 +206,7 @@ def print_status(directory: Path) -> None:
     elif epochs:
         latest = epochs[-1]
         metrics = ", ".join(f"{key} {value:.4f}" for key, value in latest.metrics.items())
-        out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {escape(latest.arch_str)}")
+        out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {latest.arch_str}")
 
 
 def export_run(directory: Path, target: Path | None = None) -> None:

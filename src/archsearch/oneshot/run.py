@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from archsearch.config import MAX_SEED
 from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
@@ -69,7 +70,7 @@ class OneShotConfig(BaseModel):
     batch_size: int = Field(default=64, ge=2)
     valid_fraction: float = Field(default=0.5, gt=0, lt=1)
     order: Literal[1, 2] | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     device: str = "cpu"
     threads: int | None = Field(default=None, ge=1)
     supernet: dict[str, Any] = Field(default_factory=dict)

@@ -14,8 +14,9 @@ from rich.table import Table
 from archsearch.errors import ConfigError
 from archsearch.zero.report import BASELINE_DIR
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class ZeroProgress:
@@ -44,6 +45,12 @@ class ZeroProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
+
+
+def check_max_time(max_time: float | None) -> None:
+    """``--max-time`` is a positive number of seconds (or left out)."""
+    if max_time is not None and not max_time > 0:
+        raise ConfigError(f"--max-time must be a positive number of seconds, got {max_time}")
 
 
 def _run(experiment: Any, quiet: bool, max_time: float | None, label: str) -> Any:
@@ -174,6 +181,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             return
         from archsearch.zero.run import Experiment
 
+        check_max_time(max_time)
         config = _make(
             task,
             strategy,
@@ -217,6 +225,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Continue an interrupted run (even one killed with kill -9) from its last checkpoint."""
         from archsearch.zero.run import Experiment
 
+        check_max_time(max_time)
         experiment = Experiment.load(directory, lock=True)
         try:
             if budget is not None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from archsearch.config import MAX_SEED
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 from archsearch.store.runlock import RunLock, hold
@@ -163,7 +164,7 @@ class ZeroConfig(BaseModel):
         " reference engine (zero/evolution.py), same search, its own random stream",
     )
     budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     workers: int = Field(1, ge=1)
     population_size: int = Field(1000, ge=1, description="P")
     tournament_size: int = Field(10, ge=1, description="T")
@@ -223,7 +224,12 @@ class ZeroConfig(BaseModel):
                 raise ValueError(f"{table} names unknown component(s) {', '.join(sorted(unknown))}")
         if self.task == "projected-binary" and self.target_rmse is not None:
             raise ValueError("target_rmse applies to regression tasks only")
-        return self
+        if self.strategy == "evolution" and self.tournament_size > self.population_size:
+            raise ValueError(
+                f"tournament_size (--tournament) {self.tournament_size} is larger than population_size"
+                f" (--population) {self.population_size}; a tournament draws from the population"
+            )
+        return self  # size bounds and op sets are checked by ProgramSpace (program_space) before a run starts
 
     @property
     def classification(self) -> bool:
@@ -254,9 +260,9 @@ def parse_zero_config(data: dict[str, Any]) -> ZeroConfig:
         return ZeroConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "config"
+        where = ".".join(str(p) for p in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"bad zero config value: {where}: {message}") from None
+        raise ConfigError(f"bad zero config value: {where + ': ' if where else ''}{message}") from None
 
 
 def program_space(config: ZeroConfig) -> ProgramSpace:
