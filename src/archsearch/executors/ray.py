@@ -166,6 +166,9 @@ class RayExecutor(Executor):
                     _temp_dir=temp_dir,
                     log_to_driver=False,
                     configure_logging=False,
+                    # a stopped driver would wait 5 s (Ray's default) to send task events to a GCS that
+                    # SIGTERM to the process group has already ended
+                    _system_config={"task_events_shutdown_flush_timeout_ms": 500},
                 )
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
