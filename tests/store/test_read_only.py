@@ -242,6 +242,17 @@ def _kill_mid_run(directory: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(directory)], check=True, timeout=120)
 
 
+def test_a_killed_run_without_its_shm_file_is_read_with_its_wal_and_gets_no_new_file(tmp_path):
+    _finished_store(tmp_path)
+    _kill_mid_run(tmp_path)
+    (tmp_path / "study.db-shm").unlink()
+    before = snapshot(tmp_path)
+    store = Store(tmp_path, read_only=True)
+    assert store.get_meta("after_kill") == 7 and store.count() == 2
+    store.close()
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize("keep_shm", [True, False], ids=["with -shm", "without -shm"])
 def test_a_killed_run_on_read_only_media_is_read_with_its_wal(tmp_path, keep_shm):
     _finished_store(tmp_path)

@@ -289,9 +289,10 @@ class Store:
         """A connection that cannot write the database and creates no file beside it.
 
         Without a WAL file nothing is waiting to be checkpointed and no writer is open, so the file is read
-        as it is (``immutable``: no -wal/-shm appear next to it). With one (a live or killed run) SQLite's
-        read-only mode reads the WAL too; where it cannot (a read-only directory without the -shm file) a
-        private copy of the database and its WAL is read instead."""
+        as it is (``immutable``: no -wal/-shm appear next to it). With one and its -shm (a live or killed
+        run) SQLite's read-only mode reads the WAL too; without the -shm, which that mode would have to
+        create, or where it cannot open (a read-only medium), a private copy of the database and its WAL is
+        read instead."""
         wal = self.path.with_name(DB_NAME + "-wal")
         try:
             wal.stat()  # even an empty one: a writer may hold the database open
@@ -303,6 +304,8 @@ class Store:
         try:
             if not pending:
                 conn = self._open(self.path, "mode=ro&immutable=1")
+            elif not self.path.with_name(DB_NAME + "-shm").exists():
+                conn = self._open(self._copy_with_wal(wal), "mode=ro")
             else:
                 try:
                     conn = self._open(self.path, "mode=ro")
