@@ -237,7 +237,10 @@ class RayExecutor(Executor):
 
     def shutdown(self) -> None:
         if self._board is not None and not self._owns_session:
-            self._ray.kill(self._board)
+            try:
+                self._ray.kill(self._board)
+            except Exception:  # the cluster is gone already: nothing left to release
+                log.debug("could not kill the activity board", exc_info=True)
         self._board = None
         if self._owns_session:
             self._ray.shutdown()

@@ -311,7 +311,10 @@ class RayParameterServerRun:
         finally:
             study.store.set_meta("elapsed_s", study.elapsed_before + time.monotonic() - started)
             for actor in self.replicas + self.shards:  # their state is in the store
-                self.ray.kill(actor)
+                try:
+                    self.ray.kill(actor)
+                except Exception:  # Ray is gone already (a signal to the process group ends it too)
+                    log.debug("could not kill a parameter-server actor", exc_info=True)
 
     def _idle(self, r: int) -> bool:
         return all(b.replica != r for b in self.batches)
