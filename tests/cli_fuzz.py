@@ -315,30 +315,22 @@ def make_cases(seed: int, count: int) -> Iterator[list[str]]:
 # -- the files each case finds --------------------------------------------------------------------------
 
 
-def build_template(root: Path) -> Path:
-    """A directory with a finished nb201 search, a zero run, a one-shot run and awkward files, for copying."""
+# The runs every case directory holds, made once per fuzz run by these command lines.
+TEMPLATE_RUNS = [
+    "search --space nb201 --trials 3 --executor inline --quiet --out study",
+    "zero --budget 20 --population 4 --tournament 2 --engine python --n-train 5 --n-valid 5 --quiet --out zero-run",
+    "oneshot --space nb201 --dataset digits --epochs 1 --train-limit 32 --batch-size 16 --threads 1 --quiet"
+    " --out oneshot-run",
+]
+
+
+def build_template(root: Path, runs: bool = True) -> Path:
+    """A directory with the TEMPLATE_RUNS (unless not ``runs``) and awkward files, for copying."""
     from archsearch.cli import main
 
     root.mkdir(parents=True, exist_ok=True)
     with restored_process_state(root, []):
-        for argv in (
-            [
-                "search",
-                "--space",
-                "nb201",
-                "--trials",
-                "3",
-                "--executor",
-                "inline",
-                "--quiet",
-                "--out",
-                "study",
-            ],
-            ["zero", "--budget", "20", "--population", "4", "--tournament", "2", "--engine", "python"]
-            + ["--n-train", "5", "--n-valid", "5", "--quiet", "--out", "zero-run"],
-            ["oneshot", "--space", "nb201", "--dataset", "digits", "--epochs", "1", "--train-limit", "32"]
-            + ["--batch-size", "16", "--threads", "1", "--quiet", "--out", "oneshot-run"],
-        ):
+        for argv in [line.split() for line in TEMPLATE_RUNS] if runs else []:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 try:
                     main(argv)
