@@ -125,6 +125,7 @@ class Run:
 
 
 def assert_stopped_cleanly(stopped: Stopped, signum: int, resume: str) -> None:
+    print(f"{signal.Signals(signum).name}: stopped in {stopped.latency_s:.2f} s")  # shown with -s
     assert stopped.code == 128 + signum, stopped.stderr
     assert stopped.latency_s < STOP_WITHIN_S, f"took {stopped.latency_s:.1f} s to stop"
     assert "Traceback" not in stopped.stderr, stopped.stderr
@@ -219,10 +220,10 @@ def test_ctrl_c_while_pool_workers_still_start_leaves_no_worker_behind(tmp_path)
 @pytest.mark.parametrize(
     ("executor", "signum"),
     [
-        ("pool", signal.SIGINT),
-        ("pool", signal.SIGTERM),
-        ("inline", signal.SIGINT),
-        ("inline", signal.SIGTERM),
+        pytest.param("pool", signal.SIGINT, id="pool-SIGINT"),
+        pytest.param("pool", signal.SIGTERM, id="pool-SIGTERM"),
+        pytest.param("inline", signal.SIGINT, id="inline-SIGINT"),
+        pytest.param("inline", signal.SIGTERM, id="inline-SIGTERM"),
     ],
 )
 def test_a_signalled_search_resumes_to_the_uninterrupted_trajectory(tmp_path, executor, signum):
@@ -233,7 +234,7 @@ def test_a_signalled_search_resumes_to_the_uninterrupted_trajectory(tmp_path, ex
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_nasrl_parameter_server_on_the_local_pool_stops_on_a_signal_and_resumes(tmp_path, signum):
     strategy = {"name": "nasrl_ps", "params": {"num_replicas": 2, "children_per_replica": 2, "lr": 0.01}}
     config = _study_config(tmp_path, "pool", strategy=strategy)
