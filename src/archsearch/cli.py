@@ -279,6 +279,8 @@ def report(
     """Write an HTML report with plots: rewards, best so far, choices over time, the best architecture."""
     from archsearch.report.html import write_report
 
+    if out_dir is not None:
+        check_output_dir(out_dir)
     index = write_report(directory, out_dir)
     out.print(f"report: {index}")
 
@@ -293,6 +295,8 @@ def export(
     from archsearch.oneshot.run import is_oneshot_run
     from archsearch.report.export import export_json, export_pytorch_source
 
+    if out_dir is not None:
+        check_output_dir(out_dir)
     if is_oneshot_run(directory):  # a one-shot run exports the cell it derived
         from archsearch.oneshot.cli import export_run
 
@@ -331,6 +335,16 @@ def export(
         study.close()
 
 
+def check_output_dir(path: Path, flag: str = "--out") -> None:
+    """Refuse an output directory that is a file or lies under one, before any work is done."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is a file, not a directory" if place == path else f"lies under the file {place}"
+                raise ConfigError(f"{flag} {path} {where}; choose another {flag}")
+            return
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Many seeded searches on tabular benchmarks.")
 app.add_typer(bench_app, name="bench")
 
@@ -366,6 +380,7 @@ def bench_nb201(
     from archsearch.bench.nb201 import optimum_row, plot_regret, run_benchmark, summarize, write_results
 
     names, sets = _split_names(strategies, "--strategies"), _split_names(datasets, "--datasets")
+    check_output_dir(out_dir)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("searches", total=None)
         traces = run_benchmark(

@@ -17,6 +17,7 @@ DEFAULT_STRATEGIES = "nsga2,lemonade,optuna_nsga2,evolution,random"
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     from archsearch.cli import _split_names as _names  # defined before cli.py registers feature modules
+    from archsearch.cli import check_output_dir
 
     out = Console(soft_wrap=True, markup=False)  # directories and names print literally, never as markup
     err = Console(stderr=True, soft_wrap=True, markup=False)
@@ -86,6 +87,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         names, devices = _names(strategies, "--strategies"), _names(device, "--device")
         goals = _names(objectives, "--objectives")
+        check_output_dir(out_dir)
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("searches", total=None)
 

@@ -28,8 +28,10 @@ def check_runs(runs: int, seed: int, workers: int | None, budget: float | None) 
     """Refuse benchmark options that cannot work, before any search starts: runs r use seeds seed + r."""
     if runs < 1:
         raise ConfigError(f"--runs must be at least 1, got {runs}")
-    if not 0 <= seed <= MAX_SEED - (runs - 1):
-        raise ConfigError(f"--seed must be in 0..{MAX_SEED - (runs - 1):,} for {runs} runs, got {seed}")
+    if seed < 0:
+        raise ConfigError(f"--seed must not be negative, got {seed}")
+    if seed + runs - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {seed} with --runs {runs} reaches seeds above the largest, {MAX_SEED:,}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1 (leave it out for all cores), got {workers}")
     if budget is not None and not (math.isfinite(budget) and budget > 0):

@@ -277,8 +277,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
     ) -> None:
         """Write best fitness vs individuals (PNG, evolution vs random search) and the best program (HTML, md)."""
+        from archsearch.cli import check_output_dir
         from archsearch.zero.report import write_report
 
+        if out_dir is not None:
+            check_output_dir(out_dir)
         index = write_report(directories, out_dir)
         out.print(f"report: {index}")
 

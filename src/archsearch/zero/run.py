@@ -152,6 +152,10 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+MAX_POPULATION = 1_000_000
+"""The largest population a run accepts: the paper's is 100 to 1,000; a million programs take hundreds of MB."""
+
+
 class ZeroConfig(BaseModel):
     """One AutoML-Zero experiment, completely. Build it with ``make_config`` to get a task's defaults."""
 
@@ -166,7 +170,9 @@ class ZeroConfig(BaseModel):
     budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     workers: int = Field(1, ge=1)
-    population_size: int = Field(1000, ge=1, description="P")
+    population_size: int = Field(
+        1000, ge=1, le=MAX_POPULATION, description="P (its memory is allocated when the run starts)"
+    )
     tournament_size: int = Field(10, ge=1, description="T")
     mutate_prob: float = Field(0.9, ge=0.0, le=1.0, description="U")
     mutations: list[str] = Field(default_factory=lambda: list(DEMO_MUTATIONS))
