@@ -216,6 +216,51 @@ def test_ctrl_c_while_pool_workers_still_start_leaves_no_worker_behind(tmp_path)
     assert {t[2] for t in _trials(directory)} == {"running"}
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_pool_workers_killed_with_their_driver_while_they_start_die_with_it(tmp_path):
+    # the script re-run by each spawned worker imports no torch (as the `archsearch` command now): the
+    # worker sets its parent-death signal before its slow imports, so a driver killed with kill -9
+    # while its workers start takes them along at once, not after their imports
+    directory = tmp_path / "s"
+    config = _study_config(tmp_path, "pool")
+    run = Run(tmp_path, ["search", "--config", str(config), "--out", str(directory), "--quiet"])
+    run.wait_until(lambda: len(_children(run.process.pid)) >= 3)  # the resource tracker and two workers
+    workers = _children(run.process.pid)
+    run.process.kill()
+    run.process.wait()
+    deadline = time.monotonic() + 2.0
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    survivors = [pid for pid in workers if _alive(pid) and "resource_tracker" not in _cmdline(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_text()
+    except OSError:
+        return ""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("executor", "signum"),
