@@ -10,17 +10,17 @@ from typing import Any, TypeVar
 
 from archsearch.config import MAX_SEED
 from archsearch.errors import ConfigError
-from archsearch.executors.base import die_with_parent
+from archsearch.executors.base import become_worker, interrupts_held
 
 Job = TypeVar("Job")
 Trace = TypeVar("Trace")
 
 
-def init_worker() -> None:
-    """Workers die with the driver and keep to one torch thread each."""
+def init_worker(driver_pid: int | None = None) -> None:
+    """Workers die with the driver, leave Ctrl-C to it, and keep to one torch thread each."""
+    become_worker(driver_pid)  # before the slow torch import
     import torch
 
-    die_with_parent()
     torch.set_num_threads(1)
 
 
@@ -54,7 +54,9 @@ def map_searches(
             if progress:
                 progress(len(results), len(jobs))
         return results
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=init_worker) as pool:
+    with interrupts_held():  # workers start with SIGINT held back: Ctrl-C stops them through the driver
+        pool = multiprocessing.get_context("spawn").Pool(workers, init_worker, (os.getpid(),))
+    with pool:
         for result in pool.imap(run, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
             results.append(result)
             if progress:
