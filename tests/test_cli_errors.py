@@ -12,6 +12,8 @@ import pytest
 
 from archsearch.cli import build_config, main
 from archsearch.config import load_config
+from archsearch.registry import construct
+from archsearch.spaces.nb201 import NB201Space
 
 NB201 = ["--space", "nb201", "--executor", "inline", "--quiet"]
 
@@ -125,6 +127,36 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (
         ["search", "--out", "{tmp}/run", "--space", "nasrl_cnn", "--set", "space.params.num_layers=0"],
         "num_layers",
+    ),
+    (
+        [
+            "search",
+            "--out",
+            "{tmp}/run",
+            *NB201,
+            "--strategy",
+            "evolution",
+            "--set",
+            "strategy.params.population_size=1.5",
+        ],
+        "population_size=1.5: Input should be a valid integer",
+    ),
+    (
+        [
+            "search",
+            "--out",
+            "{tmp}/run",
+            *NB201,
+            "--strategy",
+            "reinforce",
+            "--set",
+            "strategy.params.lr=fast",
+        ],
+        "lr='fast': Input should be a valid number",
+    ),
+    (
+        ["search", "--out", "{tmp}/run", "--space", "nasrl_cnn", "--set", "space.params.num_filters=abc"],
+        "num_filters='abc'",
     ),
     # paths with brackets, spaces and newlines print literally
     (["status", "{tmp}/runs[/old]"], "runs[/old]"),
@@ -264,6 +296,8 @@ def test_scientific_notation_is_a_number_in_set_and_in_yaml_files(tmp_path: Path
     assert params["entropy"] == 1e5 and params["decay"] == pytest.approx(-2.5e-4) and params["plus"] == 300.0
     assert params["word"] == "e5" and params["version"] == "1.2.3"
     assert cfg.n_trials == 1000 and isinstance(cfg.n_trials, int)
+    strategy = construct("strategy", "evolution", {"population_size": 1e1}, space=NB201Space())
+    assert strategy.population_size == 10 and isinstance(strategy.population_size, int)
     (tmp_path / "c.yaml").write_text(
         "max_time_s: 2.5E+3\nstrategy:\n  name: reinforce\n  params: {lr: 6e-4}\n"
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from archsearch.errors import ArchsearchError, ConfigError
 
@@ -54,6 +57,30 @@ def accepts(kind: str, name: str, parameter: str) -> bool:
     return parameter in inspect.signature(resolve(kind, name)).parameters
 
 
+def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the type hints of ``cls``'s constructor and converted (``1e3`` to the int
+    1000 where an int is wanted); ``population_size=1.5`` or ``lr="fast"`` is a ConfigError naming the option.
+    Options whose hint pydantic cannot check (classes, callables) pass unchanged."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # a hint that names what only type checkers import: leave the class to check
+        return params
+    typed = dict(params)
+    for key, value in params.items():
+        if key not in hints:
+            continue
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(hints[key])
+        except Exception:  # pydantic has no schema for this hint
+            continue
+        try:
+            typed[key] = adapter.validate_python(value)
+        except ValidationError as exc:
+            problem = str(exc.errors()[0]["msg"])
+            raise ConfigError(f"{kind} {name!r} option {key}={value!r}: {problem}") from None
+    return typed
+
+
 def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
     """Instantiate ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
     cls = resolve(kind, name)
@@ -65,6 +92,7 @@ def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any
         raise ConfigError(
             f"unknown option {unknown[0]!r} for {kind} {name!r}; options: {', '.join(accepted)}"
         )
+    params = _typed(kind, name, cls, params)
     try:
         return cls(**fixed, **params)
     except ArchsearchError:
