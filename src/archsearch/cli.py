@@ -154,10 +154,10 @@ def resume(
 def _run(study: Study, quiet: bool) -> None:
     """Run the study; Ctrl-C or SIGTERM stop it (workers killed, the store consistent) with one line
     saying how to resume and exit code 130 or 143."""
-    from archsearch.interrupt import exit_code, resume_hint, stop_on_signals
+    from archsearch.interrupt import resumable_run
     from archsearch.report.progress import RichProgress
 
-    with stop_on_signals():
+    with resumable_run(err, f"archsearch resume {study.directory}"):
         try:
             done = sum(t.finished for t in study.store.trials())
             best = best_trial(study.store.trials())
@@ -169,10 +169,6 @@ def _run(study: Study, quiet: bool) -> None:
                     study.run([progress])
             _print_best(study)
             err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
-        except KeyboardInterrupt as exc:
-            hint = resume_hint(exc, f"archsearch resume {study.directory}")
-            err.print(hint, style="yellow", markup=False, highlight=False)
-            raise typer.Exit(exit_code(exc)) from None
         finally:
             study.close()
 

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -88,3 +92,17 @@ def stop_on_signals(grace_s: float = 30.0) -> Iterator[StopRequest]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def resumable_run(console: Console, resume_command: str) -> Iterator[None]:
+    """Run a resumable command's run: a stop signal ends it with one line on ``console`` naming the signal
+    and ``resume_command``, and exit code 128 + the signal (``typer.Exit``), never a traceback."""
+    import typer
+
+    with stop_on_signals():
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            console.print(resume_hint(exc, resume_command), style="yellow", markup=False, highlight=False)
+            raise typer.Exit(exit_code(exc)) from None

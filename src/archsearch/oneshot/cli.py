@@ -80,19 +80,15 @@ def _pairs(settings: list[str]) -> dict[str, Any]:
 def run_with_progress(run: OneShotRun, quiet: bool) -> dict[str, Any]:
     """Run (or continue) ``run`` with a progress display; Ctrl-C or SIGTERM stop it with one line saying
     how to resume (exit code 130 or 143)."""
-    from archsearch.interrupt import exit_code, resume_hint, stop_on_signals
+    from archsearch.interrupt import resumable_run
 
-    with stop_on_signals():
+    with resumable_run(err, f"archsearch oneshot --resume {run.directory}"):
         try:
             if quiet:
                 summary = run.run()
             else:
                 with RichEpochProgress(run.config.epochs, run.completed_epochs()) as progress:
                     summary = run.run([progress])
-        except KeyboardInterrupt as exc:
-            hint = resume_hint(exc, f"archsearch oneshot --resume {run.directory}")
-            err.print(hint, style="yellow", markup=False, highlight=False)
-            raise typer.Exit(exit_code(exc)) from None
         finally:
             run.close()
     print_summary(summary)

@@ -56,19 +56,14 @@ def check_max_time(max_time: float | None) -> None:
 def _run(experiment: Any, quiet: bool, max_time: float | None, label: str) -> Any:
     """Run (or continue) the experiment; Ctrl-C or SIGTERM stop it (island workers stopped) with one line
     saying how to resume and exit code 130 or 143."""
-    from archsearch.interrupt import exit_code, resume_hint, stop_on_signals
+    from archsearch.interrupt import resumable_run
 
     progress = None if quiet else ZeroProgress(experiment.config.budget, experiment.individuals(), label)
-    with stop_on_signals():
-        try:
-            if progress is None:
-                return experiment.run(max_time_s=max_time)
-            with progress:
-                return experiment.run([progress], max_time_s=max_time)
-        except KeyboardInterrupt as exc:
-            hint = resume_hint(exc, f"archsearch zero resume {experiment.directory}")
-            err.print(hint, style="yellow", markup=False, highlight=False)
-            raise typer.Exit(exit_code(exc)) from None
+    with resumable_run(err, f"archsearch zero resume {experiment.directory}"):
+        if progress is None:
+            return experiment.run(max_time_s=max_time)
+        with progress:
+            return experiment.run([progress], max_time_s=max_time)
 
 
 def _print_result(experiment: Any, result: Any) -> None:
