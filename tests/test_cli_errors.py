@@ -83,6 +83,35 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["search", "--out", "{tmp}/run", "--strategy", "[red]x[/red]", *NB201], "[red]x[/red]"),
     (["search", "--out", "{tmp}/run", "--executor", "nosuch", "--space", "nb201"], "executor"),
     (["search", "--out", "{tmp}/run", "--dataset", "nosuch"], "nosuch"),
+    (
+        [
+            "search",
+            "--out",
+            "{tmp}/run",
+            "--space",
+            "nb201",
+            "--executor",
+            "ray",
+            "--ray-address",
+            "not an address",
+        ],
+        "ray_address",
+    ),
+    (
+        [
+            "search",
+            "--out",
+            "{tmp}/run",
+            "--space",
+            "nb201",
+            "--executor",
+            "ray",
+            "--ray-address",
+            "host:port",
+        ],
+        "ray_address",
+    ),
+    (["search", "--config", "{tmp}/intkey.yaml", "--out", "{tmp}/run"], "Keys should be strings"),
     # strategy options that cannot work
     (
         [
@@ -205,6 +234,10 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["bench", "nb201", "--out", "{tmp}/afile"], "--out {tmp}/afile is a file"),
     (["bench", "nb201-mo", "--workers", "0", "--out", "{tmp}/run"], "--workers must be at least 1"),
     (["bench", "nb201-mo", "--budget", "-5", "--out", "{tmp}/run"], "--budget must be a positive"),
+    (
+        ["bench", "nb201-mo", "--objectives", "val_acc:max,val_acc:min", "--out", "{tmp}/run"],
+        "different metrics",
+    ),
 ]
 
 
@@ -222,6 +255,7 @@ def hostile_dir(tmp_path: Path) -> Path:
     (tmp_path / "twodocs.yaml").write_text("seed: 1\n---\nseed: 2\n")
     (tmp_path / "empty.yaml").write_text("")
     (tmp_path / "unknown.yaml").write_text("no_such_option: 1\n")
+    (tmp_path / "intkey.yaml").write_text("1: 2\n")
     (tmp_path / "study").mkdir()
     return tmp_path
 

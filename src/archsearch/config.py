@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archsearch.errors import ConfigError
 from archsearch.objectives import Constraint, Objective
@@ -147,6 +147,16 @@ class StudyConfig(BaseModel):
     constraints: list[Constraint] = Field(
         default_factory=list, description='bounds on metrics, e.g. ["latency_ms <= 5"]'
     )
+
+    @field_validator("ray_address")
+    @classmethod
+    def _check_ray_address(cls, address: str | None) -> str | None:
+        if address is None or address in ("auto", "local"):
+            return address
+        host, colon, port = address.removeprefix("ray://").rpartition(":")
+        if not (colon and host.strip() and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f'must be "auto", "local" or HOST:PORT (ray://HOST:PORT), got {address!r}')
+        return address
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -171,8 +171,8 @@ def check_names(strategies: Sequence[str], devices: Sequence[str], objectives: S
         if device not in known:
             raise ConfigError(f"unknown latency device {device!r}; devices: {', '.join(known)}")
     parsed = parse_objectives(objectives)
-    if len(parsed) < 2:
-        raise ConfigError("a multi-objective benchmark needs at least two objectives")
+    if len({goal.metric for goal in parsed}) < 2:
+        raise ConfigError("a multi-objective benchmark needs at least two objectives on different metrics")
     table_losses(TabularEvaluator(device=devices[0]), parsed)
 
 
