@@ -17,6 +17,10 @@ MAX_SEED = 2**32 - 1
 """The largest seed: numpy's legacy seeding and numba take 32-bit seeds; torch takes more."""
 
 
+MAX_WORKERS = 1024
+"""The most worker processes (or threads) a run starts on one machine: more is a typo, not a plan."""
+
+
 class ConfigLoader(yaml.SafeLoader):
     """YAML's safe loader (no tags that build Python objects, so nothing in a config runs) that reads
     ``1e-3``, ``1E5`` and ``-2.5e-4`` as numbers: YAML 1.1 wants a dot in a float, YAML 1.2 does not."""
@@ -123,7 +127,10 @@ class StudyConfig(BaseModel):
     )
     executor: Literal["inline", "pool", "ray"] = "pool"
     workers: int | None = Field(
-        default=None, ge=1, description="pool size, or CPUs of a local Ray; default: all cores"
+        default=None,
+        ge=1,
+        le=MAX_WORKERS,
+        description="pool size, or CPUs of a local Ray; default: all cores",
     )
     ray_address: str | None = Field(
         default=None, description='Ray cluster to join ("auto" or "host:port"); default: start a local Ray'

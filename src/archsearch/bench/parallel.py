@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from archsearch.config import MAX_SEED
+from archsearch.config import MAX_SEED, MAX_WORKERS
 from archsearch.errors import ConfigError
 from archsearch.executors.base import become_worker, interrupts_held
 
@@ -32,8 +32,10 @@ def check_runs(runs: int, seed: int, workers: int | None, budget: float | None) 
         raise ConfigError(f"--seed must not be negative, got {seed}")
     if seed + runs - 1 > MAX_SEED:
         raise ConfigError(f"--seed {seed} with --runs {runs} reaches seeds above the largest, {MAX_SEED:,}")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be at least 1 (leave it out for all cores), got {workers}")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(
+            f"--workers must be in 1..{MAX_WORKERS} (leave it out for all cores), got {workers}"
+        )
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise ConfigError(f"--budget must be a positive number of simulated seconds, got {budget}")
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archsearch.config import MAX_SEED
+from archsearch.config import MAX_SEED, MAX_WORKERS
 from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
@@ -72,7 +72,7 @@ class OneShotConfig(BaseModel):
     order: Literal[1, 2] | None = None
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     device: str = "cpu"
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
     supernet: dict[str, Any] = Field(default_factory=dict)
     hyper: dict[str, Any] = Field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from archsearch.config import MAX_SEED
+from archsearch.config import MAX_SEED, MAX_WORKERS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 from archsearch.store.runlock import RunLock, hold
@@ -169,7 +169,7 @@ class ZeroConfig(BaseModel):
     )
     budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1, le=MAX_WORKERS)
     population_size: int = Field(
         1000, ge=1, le=MAX_POPULATION, description="P (its memory is allocated when the run starts)"
     )
