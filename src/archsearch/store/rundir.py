@@ -127,8 +127,8 @@ def open_run(directory: Path, lock: bool, read_only: bool) -> Iterator[tuple[Sto
     try:
         store = Store(directory, read_only=read_only)
     except BaseException:
-        if held is not None:
-            held.release()
+        if held is not None:  # a directory that holds no run of ours keeps no lock file of ours
+            held.release(remove=True)
         raise
     try:
         yield store, held
