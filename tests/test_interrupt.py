@@ -36,6 +36,15 @@ def test_signals_after_the_first_are_ignored_while_the_run_winds_down():
     assert cleaned_up and caught.value.signum == signal.SIGINT
 
 
+def test_a_sigterm_that_came_with_the_first_sigint_is_what_the_request_reports():
+    with pytest.raises(Interrupted), stop_on_signals() as stop:
+        try:
+            _raise_now(signal.SIGINT)
+        finally:
+            _raise_now(signal.SIGTERM)
+    assert stop.signum == signal.SIGTERM
+
+
 def test_a_nested_block_shares_the_outer_handlers_and_request():
     with stop_on_signals() as outer, stop_on_signals() as inner:
         assert inner is outer

@@ -58,7 +58,9 @@ def stop_on_signals(grace_s: float = 30.0) -> Iterator[StopRequest]:
 
     Only the first signal raises. Those that follow while the run winds down (a second Ctrl-C, the
     SIGTERM of a scheduler that also sends SIGINT) are ignored for ``grace_s`` seconds, so that they
-    cannot break the cleanup with a traceback; one after that ends the process at once. A signal that
+    cannot break the cleanup with a traceback; one after that ends the process at once. A SIGTERM among
+    them still becomes the ``StopRequest``'s signal (SIGINT and SIGTERM that arrive together are handled
+    in signal-number order, SIGINT first, however they came). A signal that
     this process was started ignoring (``nohup``, a background job) stays ignored. Outside the main
     thread, where Python cannot handle signals, it runs unchanged; inside another such block it shares
     that block's handlers and its ``StopRequest``.
@@ -79,6 +81,8 @@ def stop_on_signals(grace_s: float = 30.0) -> Iterator[StopRequest]:
             first.append(time.monotonic())
             request.signum = signum
             raise Interrupted(signum)
+        if signum == signal.SIGTERM:  # Python runs a pending SIGINT's handler first: SIGTERM is the request
+            request.signum = signum
         if time.monotonic() - first[0] > grace_s:
             os._exit(128 + signum)
 
@@ -100,9 +104,10 @@ def resumable_run(console: Console, resume_command: str) -> Iterator[None]:
     and ``resume_command``, and exit code 128 + the signal (``typer.Exit``), never a traceback."""
     import typer
 
-    with stop_on_signals():
+    with stop_on_signals() as request:
         try:
             yield
         except KeyboardInterrupt as exc:
-            console.print(resume_hint(exc, resume_command), style="yellow", markup=False, highlight=False)
-            raise typer.Exit(exit_code(exc)) from None
+            stop = exc if request.signum is None else Interrupted(request.signum)
+            console.print(resume_hint(stop, resume_command), style="yellow", markup=False, highlight=False)
+            raise typer.Exit(exit_code(stop)) from None
