@@ -461,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
         _print_error(str(exc))
     except (OSError, sqlite3.Error) as exc:  # the file system or a database refused: the user can fix it
         _print_error(describe_os_error(exc))
+    except MemoryError as exc:  # sizes the user chose (examples, population, batch) need more memory
+        _print_error(f"out of memory: {exc or 'an allocation failed'}; lower the sizes you chose")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -24,6 +23,10 @@ def init_worker(driver_pid: int | None = None) -> None:
     torch.set_num_threads(1)
 
 
+MAX_BUDGET_S = 10_000_000.0
+"""The largest simulated budget per search: 80 times NATS-Bench's longest (120,000 s); more never ends."""
+
+
 def check_runs(runs: int, seed: int, workers: int | None, budget: float | None) -> None:
     """Refuse benchmark options that cannot work, before any search starts: runs r use seeds seed + r."""
     if runs < 1:
@@ -36,8 +39,8 @@ def check_runs(runs: int, seed: int, workers: int | None, budget: float | None) 
         raise ConfigError(
             f"--workers must be in 1..{MAX_WORKERS} (leave it out for all cores), got {workers}"
         )
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise ConfigError(f"--budget must be a positive number of simulated seconds, got {budget}")
+    if budget is not None and not 0 < budget <= MAX_BUDGET_S:  # NaN fails too
+        raise ConfigError(f"--budget must be in (0, {MAX_BUDGET_S:,.0f}] simulated seconds, got {budget}")
 
 
 def map_searches(

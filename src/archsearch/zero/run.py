@@ -152,6 +152,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+MAX_EXAMPLES = 100_000
+"""The most examples per task: the paper's largest is 8,000; every task's examples are held in memory."""
 MAX_POPULATION = 1_000_000
 """The largest population a run accepts: the paper's is 100 to 1,000; a million programs take hundreds of MB."""
 
@@ -184,13 +186,13 @@ class ZeroConfig(BaseModel):
     init_sizes: dict[str, int] = Field(default_factory=lambda: _sizes(10, 2, 8))
     dataset: str | None = None
     data_dir: str | None = None
-    n_train: int = Field(100, ge=1)
-    n_valid: int = Field(100, ge=1)
+    n_train: int = Field(100, ge=1, le=MAX_EXAMPLES)
+    n_valid: int = Field(100, ge=1, le=MAX_EXAMPLES)
     search_tasks: int = Field(10, ge=1, description="D, tasks per fitness evaluation")
     select_tasks: int = Field(10, ge=1)
     final_tasks: int = Field(10, ge=1)
     heldout_n_train: int | None = Field(
-        None, ge=1, description="training examples per select/final task (None: n_train)"
+        None, ge=1, le=MAX_EXAMPLES, description="training examples per select/final task (None: n_train)"
     )
     combine: Literal["mean", "median"] = "mean"
     max_abs_error: float = Field(100.0, gt=0)
