@@ -196,6 +196,7 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["search", "--out", "{tmp}/sp ace[1]/run", *NB201, "--trials", "0"], "n_trials"),
     (["search", "--out", "{tmp}/new\nline", *NB201, "--trials", "0"], "n_trials"),
     (["status", "{tmp}/afile"], "afile"),
+    (["search", "--out", "{tmp}/bad\udcffname", *NB201], "the argument after --out is not UTF-8 text"),
     # report and export onto a file
     (["report", "{tmp}/study", "--out", "{tmp}/afile"], "--out {tmp}/afile is a file"),
     (["export", "{tmp}/study", "--out", "{tmp}/afile"], "--out {tmp}/afile is a file"),
@@ -421,13 +422,21 @@ def test_an_internal_bug_still_shows_its_traceback(tmp_path: Path, monkeypatch: 
     "argv",
     [
         ["status", "runs[/old]"],
+        ["search", "--out", b"{tmp}/bad\xffname", "--space", "nb201", "--trials", "2"],
         ["search", "--config", "{tmp}/binary.yaml", "--out", "{tmp}/run"],
         ["bench", "nb201", "--workers", "0", "--out", "{tmp}/run"],
         ["zero", "--tournament", "100", "--population", "10", "--out", "{tmp}/run"],
     ],
 )
-def test_the_installed_command_prints_one_line_and_exits_2(argv: list[str], hostile_dir: Path) -> None:
-    args = [a.replace("{tmp}", str(hostile_dir)) for a in argv]
+def test_the_installed_command_prints_one_line_and_exits_2(
+    argv: list[str | bytes], hostile_dir: Path
+) -> None:
+    args = [
+        a.replace(b"{tmp}", bytes(hostile_dir))
+        if isinstance(a, bytes)
+        else a.replace("{tmp}", str(hostile_dir))
+        for a in argv
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "archsearch", *args],
         capture_output=True,
@@ -437,4 +446,4 @@ def test_the_installed_command_prints_one_line_and_exits_2(argv: list[str], host
     )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert not (hostile_dir / "run").exists()
+    assert not (hostile_dir / "run").exists() and not list(hostile_dir.glob("bad*"))

@@ -441,6 +441,8 @@ def main(argv: list[str] | None = None) -> None:
     for before, arg in zip(["archsearch", *args], args, strict=False):
         if not arg.strip():  # Path("") is ".", so `--out ""` would quietly mean the current directory
             _print_error(f"an empty argument after {before}; give a value or leave the option out")
+        if any("\udc80" <= c <= "\udcff" for c in arg):  # bytes that are not UTF-8 (surrogateescape)
+            _print_error(f"the argument after {before} is not UTF-8 text ({arg!r}); use a UTF-8 name")
     command = typer.main.get_command(app)
     try:
         with stop_on_signals() as stop:  # SIGTERM unwinds like Ctrl-C: finally blocks run, exit code 143
