@@ -166,9 +166,28 @@ class StudyConfig(BaseModel):
         return address
 
 
+# The flag of `archsearch search` that sets each top-level option, so an error names what the user typed.
+SEARCH_FLAGS = {
+    "seed": "--seed",
+    "n_trials": "--trials",
+    "max_time_s": "--max-time",
+    "executor": "--executor",
+    "workers": "--workers",
+    "ray_address": "--ray-address",
+    "max_concurrent": "--max-concurrent",
+}
+
+
+def option_name(loc: tuple[int | str, ...], flags: dict[str, str]) -> str:
+    """A pydantic error location as the user knows it: ``n_trials (--trials)``, ``strategy.params``."""
+    where = ".".join(str(p) for p in loc)
+    flag = flags.get(where)
+    return f"{where} ({flag})" if flag else where
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "config"
+    where = option_name(err["loc"], SEARCH_FLAGS) or "config"
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archsearch.config import MAX_SEED, MAX_WORKERS
+from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
 from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
@@ -86,7 +86,10 @@ def parse_oneshot_config(data: dict[str, Any]) -> OneShotConfig:
         config = OneShotConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "config"
+        # every top-level option is a flag of `archsearch oneshot` except these three
+        options = set(OneShotConfig.model_fields) - {"valid_fraction", "supernet", "hyper"}
+        flags = {name: "--" + name.replace("_", "-") for name in options}
+        where = option_name(error["loc"], flags) or "config"
         raise ConfigError(f"bad one-shot option {where}: {error['msg']}") from None
     if config.dataset not in KNOWN_DATASETS:
         raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from archsearch.config import MAX_SEED, MAX_WORKERS
+from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 from archsearch.store.runlock import RunLock, hold
@@ -263,12 +263,26 @@ def make_config(task: str = "linear", **overrides: Any) -> ZeroConfig:
     return parse_zero_config(data)
 
 
+# The flag of `archsearch zero` that sets each option, so an error names what the user typed.
+ZERO_FLAGS = {
+    "budget": "--budget",
+    "population_size": "--population",
+    "tournament_size": "--tournament",
+    "mutate_prob": "--mutate-prob",
+    "workers": "--workers",
+    "seed": "--seed",
+    "n_train": "--n-train",
+    "n_valid": "--n-valid",
+    "experiment_individuals": "--restart-every",
+}
+
+
 def parse_zero_config(data: dict[str, Any]) -> ZeroConfig:
     try:
         return ZeroConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
+        where = option_name(error["loc"], ZERO_FLAGS)
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"bad zero config value: {where + ': ' if where else ''}{message}") from None
 
