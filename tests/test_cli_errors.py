@@ -113,6 +113,12 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
         "ray_address",
     ),
     (["search", "--config", "{tmp}/intkey.yaml", "--out", "{tmp}/run"], "Keys should be strings"),
+    (
+        ["search", "--config", "{tmp}/laughs.yaml", "--out", "{tmp}/run"],
+        "expands to more than 1,000,000 values",
+    ),
+    (["search", "--config", "{tmp}/itself.yaml", "--out", "{tmp}/run"], "holds itself"),
+    (["search", "--config", "{tmp}/deep.yaml", "--out", "{tmp}/run"], "nests deeper than 100 levels"),
     # strategy options that cannot work
     (
         [
@@ -264,6 +270,13 @@ def hostile_dir(tmp_path: Path) -> Path:
     (tmp_path / "empty.yaml").write_text("")
     (tmp_path / "unknown.yaml").write_text("no_such_option: 1\n")
     (tmp_path / "intkey.yaml").write_text("1: 2\n")
+    laughs = ["strategy:", "  name: random", "  params:", "    l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 7)]
+    (tmp_path / "laughs.yaml").write_text("\n".join(laughs) + "\n")  # 10**7 values once written out
+    (tmp_path / "itself.yaml").write_text("strategy: &s {name: random, params: {x: *s}}\n")
+    (tmp_path / "deep.yaml").write_text(
+        "strategy: {name: random, params: {x: " + "[" * 300 + "]" * 300 + "}}\n"
+    )
     (tmp_path / "study").mkdir()
     return tmp_path
 

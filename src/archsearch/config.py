@@ -33,16 +33,45 @@ ConfigLoader.add_implicit_resolver(
 )
 
 
+MAX_CONFIG_VALUES = 1_000_000
+"""A config's values with every YAML alias written out: nested aliases ("billion laughs") grow
+exponentially and would exhaust memory once the config is copied or stored."""
+MAX_CONFIG_DEPTH = 100
+"""The deepest nesting of lists and mappings in a config (pydantic and json stop near 250 levels)."""
+
+
 def load_yaml(text: str, what: str) -> Any:
-    """``text`` parsed as safe YAML with ``ConfigLoader``; a syntax error or a tag such as
-    ``!!python/name:`` is a one-line ConfigError naming ``what``."""
+    """``text`` parsed as safe YAML with ``ConfigLoader``; a syntax error, a tag such as
+    ``!!python/name:``, an alias bomb or a structure inside itself is a one-line ConfigError naming ``what``."""
     try:
-        return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+        data = yaml.load(text, Loader=ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+        size, height = _expanded_size(data, {})
+    except RecursionError:  # from the YAML composer, or a list or mapping that holds itself
+        height = MAX_CONFIG_DEPTH + 1
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         mark = getattr(exc, "problem_mark", None)
         where = "" if mark is None else f" (line {mark.line + 1}, column {mark.column + 1})"
         raise ConfigError(f"{what} is not valid YAML: {problem}{where}") from None
+    if height > MAX_CONFIG_DEPTH:
+        raise ConfigError(
+            f"{what} nests deeper than {MAX_CONFIG_DEPTH} levels or holds itself (an alias in its anchor)"
+        )
+    if size > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{what} expands to more than {MAX_CONFIG_VALUES:,} values (aliases of aliases?)")
+    return data
+
+
+def _expanded_size(value: Any, known: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, nesting height) of ``value`` with shared (aliased) parts counted each time they appear;
+    ``known`` remembers each container's pair, so the count stays linear in the document."""
+    if not isinstance(value, dict | list):
+        return 1, 0
+    if id(value) not in known:
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        pairs = [_expanded_size(child, known) for child in children]
+        known[id(value)] = (1 + sum(n for n, _ in pairs), 1 + max((h for _, h in pairs), default=0))
+    return known[id(value)]
 
 
 def parse_setting(item: str) -> tuple[str, Any]:
