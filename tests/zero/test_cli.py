@@ -26,6 +26,8 @@ def run_cli(*args: str) -> int:
         (["zero", "--dataset", "digits"], "apply to projected-binary tasks"),
         (["zero", "--engine", "gpu"], "engine"),
         (["zero", "--restart-every", "0"], "experiment_individuals"),
+        (["zero", "--checkpoint-every", "-1"], "--checkpoint-every"),
+        (["zero", "--checkpoint-every", "nan"], "--checkpoint-every"),
         (["zero", "report", "no/such/run"], "no AutoML-Zero run in no/such/run"),
         (["zero", "export", "no/such/run"], "no AutoML-Zero run in no/such/run"),
         (["zero", "resume", "no/such/run"], "no AutoML-Zero run in no/such/run"),
@@ -125,3 +127,15 @@ def test_restarts_on_the_command_line_show_in_status(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "experiment 0: ended at 200 individuals" in printed
     assert "experiment 1: ended at 400 individuals" in printed and "experiment 2:" not in printed
+
+
+def test_the_checkpoint_interval_is_a_flag_kept_with_the_run(tmp_path, capsys):
+    from archsearch.zero.run import Experiment
+
+    run = tmp_path / "run"
+    assert run_cli("zero", *SMALL_FLAGS, "--checkpoint-every", "0.5", "--out", str(run)) == 0
+    experiment = Experiment.load(run, read_only=True)
+    try:
+        assert experiment.config.checkpoint_every_s == 0.5
+    finally:
+        experiment.close()

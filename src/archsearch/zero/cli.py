@@ -107,6 +107,7 @@ def _make(
     n_valid: int | None = None,
     restart_every: int | None = None,
     engine: str | None = None,
+    checkpoint_every: float | None = None,
 ) -> Any:
     from archsearch.zero.run import make_config
 
@@ -127,6 +128,7 @@ def _make(
         n_valid=n_valid,
         experiment_individuals=restart_every,
         engine=engine,
+        checkpoint_every_s=checkpoint_every,
     )
 
 
@@ -167,6 +169,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             False, help="Then run random search with the same budget (DIR/random)."
         ),
         max_time: float | None = typer.Option(None, help="Pause after this many seconds (resume continues)."),
+        checkpoint_every: float | None = typer.Option(
+            None,
+            help="Seconds between checkpoints (default 20; 0: after every round). A kill -9 loses at most"
+            " this much search.",
+        ),
         out_dir: Path = typer.Option(Path("runs/zero"), "--out", "-o", help="Run directory."),
         overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
         quiet: bool = typer.Option(False, help="No progress display."),
@@ -194,6 +201,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             n_valid,
             restart_every,
             engine,
+            checkpoint_every,
         )
         if baseline and config.strategy == "random":
             raise ConfigError(

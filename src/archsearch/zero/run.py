@@ -210,7 +210,7 @@ class ZeroConfig(BaseModel):
     round_size: int = Field(2_000, ge=1, description="individuals per worker between migrations")
     migrants: int = Field(5, ge=0)
     elite_size: int = Field(10, ge=1)
-    checkpoint_every_s: float = Field(20.0, ge=0)
+    checkpoint_every_s: float = Field(20.0, ge=0, allow_inf_nan=False)
     target_rmse: float | None = Field(
         1e-3, gt=0, description="regression: held-out mean RMSE that counts as solved"
     )
@@ -274,6 +274,7 @@ ZERO_FLAGS = {
     "n_train": "--n-train",
     "n_valid": "--n-valid",
     "experiment_individuals": "--restart-every",
+    "checkpoint_every_s": "--checkpoint-every",
 }
 
 
