@@ -68,3 +68,18 @@ def test_the_exit_code_and_the_line_name_the_signal():
     assert resume_hint(Interrupted(signal.SIGTERM), "archsearch resume runs/a") == (
         "interrupted by SIGTERM; continue with: archsearch resume runs/a"
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_while_workers_start_is_delivered_when_they_have_started(signum):
+    from archsearch.executors.base import interrupts_held
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    reached_the_end = False
+    with pytest.raises(Interrupted) as caught, stop_on_signals():
+        with interrupts_held():
+            _raise_now(signum)
+            _raise_now(signum)  # a second one is the same request, raised once
+            reached_the_end = True  # a worker's start is never cut in half
+    assert reached_the_end and caught.value.signum == signum
+    assert {s: signal.getsignal(s) for s in before} == before

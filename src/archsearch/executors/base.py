@@ -7,12 +7,14 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from archsearch.errors import ArchsearchError
 from archsearch.evaluators.base import Evaluator, Result
@@ -58,19 +60,35 @@ def become_worker(parent_pid: int | None = None) -> None:
 
 @contextmanager
 def interrupts_held() -> Iterator[None]:
-    """Hold SIGINT back from this thread while it starts worker processes, which inherit the mask.
+    """Hold SIGINT and SIGTERM back while this thread starts worker processes; deliver them after.
 
-    A worker then cannot be interrupted while Python imports its modules, before ``become_worker``
-    runs. A SIGINT that arrives meanwhile stays pending and reaches this process when the block ends.
+    Two things are held. The signal mask, which started workers inherit: a worker then cannot be
+    interrupted while Python imports its modules, before ``become_worker`` runs. And, in the main thread,
+    the Python handlers: a stop signal (which the kernel may hand to any other thread) would otherwise
+    raise in the middle of a worker's start, after it was spawned but before it was sent what it needs,
+    and that worker would print an ``EOFError`` traceback. A signal that arrives meanwhile is raised again
+    when the block ends, so the stop happens then.
     """
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pending: list[int] = []
+    handlers: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if callable(signal.getsignal(signum)):
+                handlers[signum] = signal.signal(signum, lambda received, _frame: pending.append(received))
+    mask = (
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        if hasattr(signal, "pthread_sigmask")
+        else None
+    )
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)  # now handled by the handler that was in place before the block
 
 
 def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:
