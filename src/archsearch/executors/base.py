@@ -85,10 +85,10 @@ def interrupts_held() -> Iterator[None]:
     finally:
         if mask is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(pending):
-            signal.raise_signal(signum)  # now handled by the handler that was in place before the block
+        for held, handler in handlers.items():
+            signal.signal(held, handler)
+        for received in dict.fromkeys(pending):
+            signal.raise_signal(received)  # now handled by the handler that was in place before the block
 
 
 def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:
