@@ -250,3 +250,29 @@ def test_children_that_request_more_gpus_than_the_cluster_has_are_refused(
         study.run(executor=ray_executor)
     assert study.store.trials() == []
     study.close()
+
+
+@pytest.mark.slow
+def test_a_corrupt_newest_checkpoint_falls_back_and_the_trials_after_the_older_one_run_again(
+    tmp_path, toy_registry, ray_executor, caplog
+):
+    import logging
+    import sqlite3
+
+    study = Study.create(_ps_config(8, replicas=1, shards=1, m=4), tmp_path / "ps")
+    study.run(executor=ray_executor)
+    study.close()
+    with sqlite3.connect(tmp_path / "ps" / "study.db") as conn:  # all but the oldest kept are cut in half
+        conn.execute(
+            "UPDATE checkpoints SET state = substr(state, 1, length(state) / 2)"
+            " WHERE id > (SELECT min(id) FROM checkpoints)"
+        )
+    study = Study.load(tmp_path / "ps")
+    study.config = study.config.model_copy(update={"n_trials": 12})
+    with caplog.at_level(logging.WARNING):
+        study.run(executor=ray_executor)
+    assert "cannot be read" in caplog.text and "run again" in caplog.text
+    trials, params = study.store.trials(), _server_params(study)
+    study.close()
+    reference, reference_params = _reinforce_reference(tmp_path / "reinforce", n_trials=12, m=4)
+    _assert_same_search(trials, reference, params, reference_params)

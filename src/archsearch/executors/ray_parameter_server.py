@@ -233,13 +233,19 @@ class RayParameterServerRun:
 
     def _restore(self) -> tuple[dict[str, Any] | None, dict[int, TrialRecord]]:
         store = self.study.store
+        checkpoint = store.latest_checkpoint()
+        if checkpoint is not None and checkpoint[1].get("kind") == CHECKPOINT_KIND:
+            # Trials this checkpoint does not know were started after it: its newer successor could not be
+            # read. They are run again (same numbers, same seeds) from the state it restores.
+            later = store.discard_trials_from(int(checkpoint[1]["next_number"]))
+            if later:
+                log.warning("resuming from an older checkpoint: trials %s are run again", later)
         trials = {t.number: t for t in store.trials()}
         events = [t.ask_event for t in trials.values()] + [
             t.tell_event for t in trials.values() if t.tell_event is not None
         ]
         self.event = max(events, default=-1)
         self.study.spent_cost = sum(t.cost_s or 0.0 for t in trials.values() if t.finished)
-        checkpoint = store.latest_checkpoint()
         if checkpoint is None:
             if trials:
                 raise ConfigError("this nasrl_ps study has trials but no parameter-server checkpoint")

@@ -602,6 +602,16 @@ class Store:
         names = [d[0] for d in cursor.description]
         return [self._record(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
+    def discard_trials_from(self, number: int) -> list[int]:
+        """Delete the trials numbered ``number`` and above; their numbers. Only for a driver that resumes
+        from a checkpoint older than those trials (its newest could not be read) and runs them again."""
+        with self.transaction() as conn:
+            found = [
+                int(n) for (n,) in conn.execute("SELECT number FROM trials WHERE number >= ?", (number,))
+            ]
+            conn.execute("DELETE FROM trials WHERE number >= ?", (number,))
+        return found
+
     def count(self, status: str | None = None) -> int:
         if status is None:
             return int(self._conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
