@@ -460,3 +460,32 @@ def test_the_installed_command_prints_one_line_and_exits_2(
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert not (hostile_dir / "run").exists() and not list(hostile_dir.glob("bad*"))
+
+
+def test_a_typo_in_a_mapping_option_is_refused_not_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["search", "--out", str(tmp_path / "run"), *NB201, "--strategy", "reinforce"]
+    argv += ["--set", "strategy.params.curriculum={start: 2.0, evry: 3}"]
+    code, _, stderr = run_cli(argv, capsys)
+    assert_one_line_error(code, stderr, "evry")
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_before_the_run_begins_exits_143_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from archsearch.study import Study
+
+    def terminated(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a C call: the handler runs before it returns
+
+    monkeypatch.setattr(Study, "create", terminated)
+    code, _, stderr = run_cli(["search", "--out", str(tmp_path / "run"), *NB201], capsys)
+    assert code == 143
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines == ["interrupted by SIGTERM"], stderr

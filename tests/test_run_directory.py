@@ -428,3 +428,31 @@ def test_a_run_is_published_only_when_complete(tmp_path: Path) -> None:
         assert not (directory / "study.db").exists()
         raise RuntimeError("stop")
     assert contents(directory) == before
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_lock_file_that_links_to_a_users_file_is_refused_and_the_file_kept(
+    tmp_path: Path, link: str
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's words")
+    run = tmp_path / "run"
+    assert run_cli("search", "--out", str(run), *SEARCH) == 0
+    (run / LOCK_NAME).unlink()
+    (os.symlink if link == "symlink" else os.link)(victim, run / LOCK_NAME)
+    assert run_cli("resume", str(run), "--quiet") == 2
+    assert victim.read_text() == "the user's words"
+
+
+def test_a_journal_left_without_its_database_is_not_replayed_onto_a_new_run(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert run_cli("search", "--out", str(old), *SEARCH) == 0
+    conn = sqlite3.connect(old / "study.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("DROP TABLE meta")  # a change that lives only in the WAL
+    new.mkdir()
+    (new / "study.db-wal").write_bytes((old / "study.db-wal").read_bytes())  # the user deleted study.db
+    conn.close()
+    assert run_cli("search", "--out", str(new), *SEARCH) == 0
+    assert run_cli("status", str(new)) == 0

@@ -132,6 +132,7 @@ def assert_stopped_cleanly(stopped: Stopped, signum: int, resume: str) -> None:
     assert "leaked" not in stopped.stderr, stopped.stderr
     hints = [line for line in stopped.stderr.splitlines() if resume in line]
     assert len(hints) == 1, stopped.stderr
+    assert sum(line.startswith("interrupted") for line in stopped.stderr.splitlines()) == 1, stopped.stderr
     assert f"interrupted by {signal.Signals(signum).name}" in hints[0]
 
 

@@ -6,6 +6,7 @@ import copy
 import importlib
 import json
 import logging
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -448,11 +449,17 @@ def main(argv: list[str] | None = None) -> None:
         with stop_on_signals() as stop:  # SIGTERM unwinds like Ctrl-C: finally blocks run, exit code 143
             code = command.main(args=args, prog_name="archsearch", standalone_mode=False)
         if code == 130 and stop.signum is not None:  # typer reports any interrupt as 130
+            if not stop.reported:  # one before a run began (creating it, loading data): nothing to resume
+                err.print(f"interrupted by {signal.Signals(stop.signum).name}", style="yellow", markup=False)
             code = 128 + stop.signum
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
+    except typer.Abort:  # a stop signal before a run began (creating it, loading data): nothing to resume
+        signum = stop.signum or signal.SIGINT
+        err.print(
+            f"interrupted by {signal.Signals(signum).name}", style="yellow", markup=False, highlight=False
+        )
+        sys.exit(128 + signum)
     except typer.TyperException as exc:  # usage errors: bad flags, bad values, missing arguments
         message = exc.format_message()
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `archsearch`: the help text

@@ -50,6 +50,7 @@ class StopRequest:
     """What ``stop_on_signals`` received: the number of the first stop signal, None while none came."""
 
     signum: int | None = None
+    reported: bool = False  # the stop was told to the user (the resume line)
 
 
 @contextmanager
@@ -110,4 +111,5 @@ def resumable_run(console: Console, resume_command: str) -> Iterator[None]:
         except KeyboardInterrupt as exc:
             stop = exc if request.signum is None else Interrupted(request.signum)
             console.print(resume_hint(stop, resume_command), style="yellow", markup=False, highlight=False)
+            request.reported = True
             raise typer.Exit(exit_code(stop)) from None

@@ -74,10 +74,12 @@ def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, 
         except Exception:  # pydantic has no schema for this hint
             continue
         try:
-            typed[key] = adapter.validate_python(value)
+            converted = adapter.validate_python(value)
         except ValidationError as exc:
             problem = str(exc.errors()[0]["msg"])
             raise ConfigError(f"{kind} {name!r} option {key}={value!r}: {problem}") from None
+        if not isinstance(value, dict):  # a mapping is left to the class: conversion could drop a typo'd key
+            typed[key] = converted
     return typed
 
 

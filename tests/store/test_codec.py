@@ -214,3 +214,24 @@ def test_corrupt_blobs_raise_state_format_error() -> None:
     ):
         with pytest.raises(StateFormatError):
             decode_state(bad)
+
+
+def _crafted(header: bytes) -> bytes:
+    return MAGIC + len(header).to_bytes(8, "little") + header
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _crafted(b'{"a":[0,0],"dtype":"<f8","shape":[1180591620717411303424]}'),  # 2**70 elements
+        _crafted(b'{"pt":[0,4],"dtype":"float32","shape":[1],"device":"privateuseone"}') + b"\0" * 4,
+        _crafted(b'{"pt":[0,4],"dtype":"float32","shape":[1],"device":"meta"}') + b"\0" * 4,
+        "a text column",
+        2**33,  # an INTEGER column: never a multi-GB bytes(n)
+        1.5,
+    ],
+    ids=["huge-shape", "odd-device", "meta-device", "text", "integer", "real"],
+)
+def test_crafted_states_of_any_kind_are_refused_as_corrupt(bad) -> None:
+    with pytest.raises(StateFormatError):
+        decode_state(bad)

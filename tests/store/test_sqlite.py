@@ -144,3 +144,17 @@ def test_a_new_store_has_its_schema_version_from_its_first_commit(tmp_path):
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
     conn.close()
     assert Store(tmp_path, read_only=True).get_meta("schema_version") == 1
+
+
+def test_a_checkpoint_row_with_a_crafted_event_or_state_column_is_skipped_as_corrupt(tmp_path) -> None:
+    import sqlite3
+
+    store = Store(tmp_path, create=True)
+    store.add_checkpoint(3, {"x": 1})
+    store.close()
+    with sqlite3.connect(tmp_path / "study.db") as conn:
+        conn.execute("INSERT INTO checkpoints (event, created_at, state) VALUES ('x', 0, 'text')")
+        conn.execute("INSERT INTO checkpoints (event, created_at, state) VALUES (7, 0, 8589934592)")
+    store = Store(tmp_path)
+    assert store.latest_checkpoint() == (3, {"x": 1})
+    store.close()

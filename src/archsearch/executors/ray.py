@@ -154,25 +154,27 @@ class RayExecutor(Executor):
         # driver's own handlers are put back, so SIGTERM stops the search as Ctrl-C does
         handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         if self._owns_session:
-            if address is None:
-                # short: Ray's unix socket paths must fit in 107 bytes
-                if temp_dir is None:
-                    temp_dir = self._own_temp_dir = tempfile.mkdtemp(prefix="ar-")
-                self._set_token_path = _token_in(temp_dir)
-                ray.init(
-                    num_cpus=num_cpus or os.cpu_count() or 1,
-                    include_dashboard=False,
-                    _node_ip_address="127.0.0.1",
-                    _temp_dir=temp_dir,
-                    log_to_driver=False,
-                    configure_logging=False,
-                    # a stopped driver would wait 5 s (Ray's default) to send task events to a GCS that
-                    # SIGTERM to the process group has already ended
-                    _system_config={"task_events_shutdown_flush_timeout_ms": 500},
-                )
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-            _restore_handlers(handlers)
+            try:
+                if address is None:
+                    # short: Ray's unix socket paths must fit in 107 bytes
+                    if temp_dir is None:
+                        temp_dir = self._own_temp_dir = tempfile.mkdtemp(prefix="ar-")
+                    self._set_token_path = _token_in(temp_dir)
+                    ray.init(
+                        num_cpus=num_cpus or os.cpu_count() or 1,
+                        include_dashboard=False,
+                        _node_ip_address="127.0.0.1",
+                        _temp_dir=temp_dir,
+                        log_to_driver=False,
+                        configure_logging=False,
+                        # a stopped driver would wait 5 s (Ray's default) to send task events to a GCS that
+                        # SIGTERM to the process group has already ended
+                        _system_config={"task_events_shutdown_flush_timeout_ms": 500},
+                    )
+                else:
+                    ray.init(address=address, log_to_driver=False, configure_logging=False)
+            finally:  # also when ray.init fails or is interrupted
+                _restore_handlers(handlers)
         cpus = float(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, int(cpus // max(num_cpus_per_trial, 1e-9)))
         threads = max(1, int(num_cpus_per_trial))

@@ -239,7 +239,11 @@ class RayParameterServerRun:
             # read. They are run again (same numbers, same seeds) from the state it restores.
             later = store.discard_trials_from(int(checkpoint[1]["next_number"]))
             if later:
-                log.warning("resuming from an older checkpoint: trials %s are run again", later)
+                log.warning(
+                    "resuming from an older checkpoint: trials %s, started after it, are discarded and run"
+                    " again (with several replicas their architectures may differ)",
+                    later,
+                )
         trials = {t.number: t for t in store.trials()}
         events = [t.ask_event for t in trials.values()] + [
             t.tell_event for t in trials.values() if t.tell_event is not None

@@ -152,6 +152,8 @@ def decode_state(blob: bytes) -> Any:
     """The state ``encode_state`` wrote; StateFormatError (LegacyStateError for an old pickle) otherwise.
 
     Only JSON parsing and buffer copies happen here: nothing in ``blob`` can name code to run."""
+    if not isinstance(blob, bytes | bytearray | memoryview):  # e.g. a TEXT or INTEGER column of a crafted db
+        raise StateFormatError(f"the state is {type(blob).__name__}, not bytes")
     blob = bytes(blob)
     if not blob.startswith(MAGIC):
         if is_legacy(blob):
@@ -174,6 +176,8 @@ def decode_state(blob: bytes) -> Any:
         AttributeError,
         RecursionError,
         RuntimeError,
+        OverflowError,
+        MemoryError,
         struct.error,
     ) as exc:
         raise StateFormatError(f"the state is corrupt ({type(exc).__name__}: {exc})") from None
@@ -285,8 +289,10 @@ class _Decoder:
         device = tree["device"]
         if not isinstance(device, str):
             raise ValueError(f"bad device {device!r}")
+        if device != "cpu" and not device.startswith("cuda"):
+            raise ValueError(f"bad device {device!r}")  # only CPU and CUDA states are written
         target = torch.device(device)
-        if target.type != "cpu" and (target.type != "cuda" or torch.cuda.is_available()):
+        if target.type == "cuda" and torch.cuda.is_available():
             tensor = tensor.to(target)  # as torch.load would; a CUDA state read without CUDA stays on the CPU
         if tree.get("param"):
             return torch.nn.Parameter(tensor, requires_grad=bool(tree.get("grad")))

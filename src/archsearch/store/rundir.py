@@ -65,6 +65,8 @@ class NewRun:
             remove_run(self.directory / name)
         if self._replace:
             remove_database(self.directory)
+        for name in DB_FILES[1:]:  # a killed run's journal left without its database would be replayed
+            (self.directory / name).unlink(missing_ok=True)  # onto the new one by SQLite
         os.replace(staged, self.directory / DB_NAME)
         shutil.rmtree(self.staging, ignore_errors=True)
         _sync_directory(self.directory)

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -42,11 +43,18 @@ class RunLock:
         """Take the lock of ``directory``'s run, or raise RunInUseError naming the process that holds it."""
         path = Path(directory) / LOCK_NAME
         while True:
-            created = not path.exists()
+            created = not path.exists() and not path.is_symlink()
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # never through a symlink: a shared run directory could point study.lock at a user's file
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise StoreError(f"{path} is a symbolic link, not a run lock; remove it") from None
                 raise StoreError(f"cannot open the run lock {path}: {exc.strerror}") from None
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:  # a hard link to a user's file
+                os.close(fd)
+                raise StoreError(f"{path} is not a run lock (another file or a link to one); remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -331,9 +331,13 @@ class Store:
         return conn
 
     def _copy_with_wal(self, wal: Path) -> Path:
-        self._copy = Path(tempfile.mkdtemp(prefix="archsearch-read-"))
-        shutil.copyfile(self.path, self._copy / DB_NAME)
-        shutil.copyfile(wal, self._copy / wal.name)
+        try:
+            self._copy = Path(tempfile.mkdtemp(prefix="archsearch-read-"))
+            shutil.copyfile(self.path, self._copy / DB_NAME)
+            shutil.copyfile(wal, self._copy / wal.name)
+        except OSError as exc:  # the WAL went away meanwhile (its writer closed), or the temp disk is full
+            self._drop_copy()
+            raise StoreError(f"cannot read {self.path} now ({exc.strerror}); try again") from None
         return self._copy / DB_NAME
 
     def _drop_copy(self) -> None:
@@ -528,6 +532,10 @@ class Store:
                 "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)",
                 (event, time.time(), state_to_bytes(state)),
             )
+            # the newest few, as finish_trial keeps: resume needs the latest, or one before it if corrupt
+            conn.execute(
+                "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 3)"
+            )
 
     def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
         """(event, state) of the newest checkpoint that decodes, None when there is none.
@@ -535,10 +543,16 @@ class Store:
         A corrupt newest checkpoint is skipped with a warning and the one before it is returned (the
         caller redoes what came after it). LegacyStateError when the newest readable one was pickled by
         an earlier archsearch (never unpickled); StateFormatError when every checkpoint is corrupt."""
-        rows = self._conn.execute("SELECT id, event, state FROM checkpoints ORDER BY id DESC").fetchall()
+        ids = [row_id for (row_id,) in self._conn.execute("SELECT id FROM checkpoints ORDER BY id DESC")]
+        rows = (  # one blob at a time: a run with many checkpoints loads only what it needs
+            self._conn.execute("SELECT id, event, state FROM checkpoints WHERE id = ?", (row_id,)).fetchone()
+            for row_id in ids
+        )
         for row_id, event, blob in rows:
             try:
-                return int(event), state_from_bytes(blob)
+                if not isinstance(event, int):
+                    raise StateFormatError(f"its event is {event!r}, not a number")
+                return event, state_from_bytes(blob)
             except LegacyStateError:
                 raise LegacyStateError(
                     f"{self.path} holds a checkpoint pickled by an earlier archsearch, which is never"
@@ -546,8 +560,8 @@ class Store:
                     " with the archsearch version that wrote it"
                 ) from None
             except StateFormatError as exc:
-                log.warning("%s: checkpoint %d (event %d) cannot be read, %s", self.path, row_id, event, exc)
-        if rows:
+                log.warning("%s: checkpoint %s (event %s) cannot be read, %s", self.path, row_id, event, exc)
+        if ids:
             raise StateFormatError(f"no checkpoint in {self.path} can be read")
         return None
 
