@@ -179,6 +179,20 @@ def _error_name(exc: sqlite3.Error) -> str:
     return "SQLITE_ERROR"
 
 
+def _store_checkpoint(
+    conn: sqlite3.Connection, event: int, created_at: float, blob: bytes, keep: int
+) -> None:
+    """Add a checkpoint and keep only the newest ``keep``: resume needs the latest, or one before it when
+    the latest cannot be read."""
+    conn.execute(
+        "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)", (event, created_at, blob)
+    )
+    conn.execute(
+        "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT ?)",
+        (keep,),
+    )
+
+
 def _uri(path: Path, query: str) -> str:
     return "file:" + urllib.parse.quote(str(path.absolute())) + "?" + query
 
@@ -517,25 +531,12 @@ class Store:
             if cur.rowcount != 1:
                 raise StoreError(f"trial {number} is not running; it cannot be finished twice")
             if blob is not None:
-                conn.execute(
-                    "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)",
-                    (tell_event, now, blob),
-                )
-                # keep the newest few: resume needs only the latest
-                conn.execute(
-                    "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 3)"
-                )
+                _store_checkpoint(conn, tell_event, now, blob, keep=3)
 
     def add_checkpoint(self, event: int, state: dict[str, Any]) -> None:
+        blob = state_to_bytes(state)
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)",
-                (event, time.time(), state_to_bytes(state)),
-            )
-            # the newest few, as finish_trial keeps: resume needs the latest, or one before it if corrupt
-            conn.execute(
-                "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 3)"
-            )
+            _store_checkpoint(conn, event, time.time(), blob, keep=3)
 
     def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
         """(event, state) of the newest checkpoint that decodes, None when there is none.
@@ -584,13 +585,7 @@ class Store:
                     now,
                 ),
             )
-            conn.execute(
-                "INSERT INTO checkpoints (event, created_at, state) VALUES (?, ?, ?)",
-                (record.epoch, now, blob),
-            )
-            conn.execute(
-                "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 2)"
-            )
+            _store_checkpoint(conn, record.epoch, now, blob, keep=2)
         record.finished_at = now
 
     def epochs(self) -> list[EpochRecord]:
