@@ -433,6 +433,11 @@ for _module in FEATURE_COMMANDS:
     importlib.import_module(_module).register(app, bench_app)
 
 
+def _print_stopped(signum: int) -> None:
+    """The one line of a command stopped by a signal before any run began (so there is nothing to resume)."""
+    err.print(f"interrupted by {signal.Signals(signum).name}", style="yellow", markup=False, highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one red line and exit code 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -450,15 +455,13 @@ def main(argv: list[str] | None = None) -> None:
             code = command.main(args=args, prog_name="archsearch", standalone_mode=False)
         if code == 130 and stop.signum is not None:  # typer reports any interrupt as 130
             if not stop.reported:  # one before a run began (creating it, loading data): nothing to resume
-                err.print(f"interrupted by {signal.Signals(stop.signum).name}", style="yellow", markup=False)
+                _print_stopped(stop.signum)
             code = 128 + stop.signum
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:  # a stop signal before a run began (creating it, loading data): nothing to resume
         signum = stop.signum or signal.SIGINT
-        err.print(
-            f"interrupted by {signal.Signals(signum).name}", style="yellow", markup=False, highlight=False
-        )
+        _print_stopped(signum)
         sys.exit(128 + signum)
     except typer.TyperException as exc:  # usage errors: bad flags, bad values, missing arguments
         message = exc.format_message()
