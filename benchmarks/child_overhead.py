@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archsearch.core import Architecture, SearchSpace
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 
 SEED = 0

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from archsearch.config import StudyConfig
-from archsearch.evaluators.base import Result
+from archsearch.core import Result
 from archsearch.registry import construct
 
 

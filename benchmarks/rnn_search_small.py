@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from archsearch.config import Component, StudyConfig
+from archsearch.core import Architecture
 from archsearch.evaluators.language_model import LanguageModelEvaluator
-from archsearch.spaces.base import Architecture
 from archsearch.study import Study
 
 

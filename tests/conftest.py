@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
+from archsearch.core import LINKS, Architecture, Decision, Evaluator, SearchSpace
 from archsearch.errors import InvalidArchitectureError
-from archsearch.evaluators.base import Evaluator
-from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace
 
 
 class ToyLayerSpace(SearchSpace):
@@ -73,7 +72,7 @@ class ToyEvaluator(Evaluator):
     def evaluate(self, space, arch, seed):
         import time
 
-        from archsearch.evaluators.base import Result
+        from archsearch.core import Result
 
         if self.sleep_s:
             time.sleep(self.sleep_s)

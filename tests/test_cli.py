@@ -118,8 +118,8 @@ def test_choosing_nb201_brings_its_table_and_simulated_clock(tmp_path):
 def test_progress_shows_running_queued_and_children_per_hour():
     from rich.console import Console
 
+    from archsearch.core import TrialRecord
     from archsearch.report.progress import RichProgress
-    from archsearch.store.sqlite import TrialRecord
 
     progress = RichProgress(10, console=Console(quiet=True))
     progress.executor_ready(workers=2, max_concurrent=3)

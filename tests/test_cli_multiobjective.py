@@ -92,10 +92,9 @@ def test_a_multi_objective_strategy_without_objectives_is_refused(tmp_path, caps
 def test_ties_in_the_objective_go_to_the_trial_better_on_the_constrained_metric():
     """Two children equally accurate under the bound: the faster one is picked (it is the one on the
     accuracy/latency front), not merely the earlier one."""
+    from archsearch.core import Architecture, TrialRecord
     from archsearch.front import front, pick
     from archsearch.objectives import parse_constraints, parse_objectives
-    from archsearch.spaces.base import Architecture
-    from archsearch.store.sqlite import TrialRecord
 
     def trial(number: int, acc: float, latency: float) -> TrialRecord:
         arch = Architecture("toy", (number,))

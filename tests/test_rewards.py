@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.rewards import make_reward
 
 

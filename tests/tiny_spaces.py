@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
+from archsearch.core import Architecture, Decision, SearchSpace
 
 
 class OneChoiceSpace(SearchSpace):

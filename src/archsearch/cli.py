@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config, parse_setting
+from archsearch.core import TrialRecord
 from archsearch.errors import ArchsearchError, ConfigError
-from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study, best_trial
 
 app = typer.Typer(

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.objectives import Constraint, Objective, feasible, loss_vector
 from archsearch.pareto import pareto_mask
-from archsearch.store.sqlite import TrialRecord
 
 
 def successful(trials: Sequence[TrialRecord]) -> list[TrialRecord]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 
 
 def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequence[float]], float]) -> float:

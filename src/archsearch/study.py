@@ -13,17 +13,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from archsearch.config import StudyConfig, parse_config
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
 from archsearch.errors import StoreError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct
 from archsearch.rewards import make_reward
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
-from archsearch.store.sqlite import Store, TrialRecord
-from archsearch.strategies.base import Strategy
+from archsearch.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from archsearch.controllers.lstm import LSTMController
+from archsearch.core import LINKS
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import LINKS
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -125,7 +125,7 @@ def test_sampled_values_are_valid_and_rescored_identically(toy_space):
     for _ in range(20):
         trace = ctrl.walk(toy_space, generator=gen)
         assert len(trace.values) == 9
-        from archsearch.spaces.base import Architecture
+        from archsearch.core import Architecture
 
         toy_space.validate(Architecture("toy", trace.values))
         assert ctrl.walk(toy_space, trace.values).log_prob.item() == pytest.approx(

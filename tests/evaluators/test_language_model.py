@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from archsearch.core import Architecture, Decision
 from archsearch.errors import ConfigError, DataError
 from archsearch.evaluators.language_model import LanguageModelEvaluator, detach_state, perplexity
-from archsearch.spaces.base import Architecture, Decision
 from tiny_spaces import NanAfter, OneChoiceSpace, Sleep
 
 SUBJECTS = ("the cat", "a dog", "my bird")

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.evaluators.tabular import (
     DATASETS,
     NB201Table,

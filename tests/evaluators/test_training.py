@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from archsearch.core import Architecture
 from archsearch.data.images import load_images
 from archsearch.errors import ConfigError
 from archsearch.evaluators.training import TrainingEvaluator, cosine_lr, validation_split
-from archsearch.spaces.base import Architecture
 from tiny_spaces import NanAfter, OneChoiceSpace, Sleep
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.executors.parameter_server import (
     ControllerReplica,
     ParameterServer,

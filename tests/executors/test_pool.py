@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archsearch.evaluators.base import Evaluator, Result
+from archsearch.core import Evaluator, Result
 from archsearch.executors.pool import PoolExecutor
 from archsearch.study import Study
 from conftest import toy_config

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from archsearch.cli import main
+from archsearch.core import Architecture
 from archsearch.evaluators.training import TrainingEvaluator
 from archsearch.oneshot.base import METHODS
 from archsearch.oneshot.run import OneShotRun
 from archsearch.registry import construct
-from archsearch.spaces.base import Architecture
 from archsearch.store.sqlite import Store
 from oneshot.test_run import GreedyCategorical, StopAfterEpoch, trajectory
 

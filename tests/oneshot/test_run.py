@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError
 from archsearch.evaluators.tabular import load_table
 from archsearch.oneshot.base import METHODS, OneShotMethod
@@ -30,7 +31,6 @@ from archsearch.oneshot.run import (
     load_search_data,
     parse_oneshot_config,
 )
-from archsearch.spaces.base import Architecture
 from archsearch.spaces.nb201 import NB201Space
 
 TINY = {

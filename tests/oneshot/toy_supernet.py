@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from archsearch.core import Architecture
 from archsearch.oneshot.base import Batch, OneShotMethod
 from archsearch.oneshot.supernet import Supernet
-from archsearch.spaces.base import Architecture
 from archsearch.store.sqlite import state_from_bytes, state_to_bytes
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import Architecture, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.report.export import PYTORCH_EXPORTERS, export_json, export_pytorch_source
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 
 SPACE = NasRLCNNSpace(num_layers=4, predict_strides=True, num_filters=(2, 3, 4))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from archsearch.core import TrialRecord
 from archsearch.report.html import write_report
-from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study, best_trial
 from conftest import toy_config
 

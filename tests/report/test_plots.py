@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.report.plots import (
     CLASSIFIER,
     IMAGE,
@@ -18,9 +19,7 @@ from archsearch.report.plots import (
     plot_choice_distribution,
     plot_rewards,
 )
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasrl_cnn import ConvLayer, NasRLCNNSpace
-from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study
 from conftest import ToyLayerSpace, toy_config
 

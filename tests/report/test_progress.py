@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from archsearch.core import TrialRecord
 from archsearch.executors.base import Activity
 from archsearch.report.progress import RichProgress, activity_lines
-from archsearch.store.sqlite import TrialRecord
 
 
 def _record(number: int) -> TrialRecord:

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from archsearch.controllers.lstm import LSTMController
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.registry import construct
-from archsearch.spaces.base import Architecture
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS
 from archsearch.spaces.nasnet_cell import Block, DartsCellSpace, NASNetCellSpace
 from archsearch.strategies.mutation import mutate

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import SearchSpace
 from archsearch.report.export import export_pytorch_source
-from archsearch.spaces.base import SearchSpace
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nb201 import NB201Space
 from report.test_export import imported_modules, load_exported

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from archsearch.core import LINKS, Architecture, Decision
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import LINKS, Architecture, Decision
 from archsearch.spaces.nasrl_cnn import ConvLayer, NasRLCNNSpace
 from archsearch.spaces.nasrl_cnn_module import NasRLCNN
 

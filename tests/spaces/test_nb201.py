@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture
 from archsearch.spaces.nb201 import EDGE_NAMES, NUM_ARCHS, OPS, NB201Space
 
 # 757 rows of the benchmark's own index, shipped with the tests (tests/real_data/SOURCE.md).

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.report.export import export_pytorch_source
-from archsearch.spaces.base import Architecture
 from archsearch.spaces.rnn_cell import (
     KNOWN_ACTIVATIONS,
     KNOWN_COMBINATIONS,

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from archsearch.cli import main
+from archsearch.core import Architecture, Result
 from archsearch.errors import StoreError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.store.sqlite import Store
 
 ARCH = Architecture("toy", ((), 3, 3, (0,), 5, 1))

@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Decision, Result, SearchSpace, Strategy
 from archsearch.errors import InvalidArchitectureError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
-from archsearch.strategies.base import Strategy
 
 
 class GridSpace(SearchSpace):

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from synthetic import BranchingSpace, Driver, GridSpace, Landscape, assert_resumes_identically
 
+from archsearch.core import Architecture, Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.strategies import asng_math
 from archsearch.strategies.asng import ASNG
 from conftest import ToyLayerSpace

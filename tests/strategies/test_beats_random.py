@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 from synthetic import Driver, GridSpace, Landscape, best_so_far
 
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import SearchSpace
+from archsearch.core import Result, SearchSpace, Strategy
 from archsearch.strategies.asng import ASNG
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.categorical_reinforce import CategoricalReinforce
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch

@@ -5,9 +5,8 @@ import pytest
 import torch
 from synthetic import Driver, GridSpace, Landscape, assert_resumes_identically
 
+from archsearch.core import Architecture, Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.strategies.categorical_reinforce import CategoricalReinforce
 from conftest import ToyLayerSpace
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import gaussian_kde
 
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.evaluators.tabular import TabularEvaluator
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.lemonade import Lemonade, inverse_density_weights

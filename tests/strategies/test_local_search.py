@@ -3,9 +3,8 @@ from __future__ import annotations
 import pytest
 from synthetic import BranchingSpace, Driver, GridSpace, Landscape, assert_resumes_identically
 
+from archsearch.core import Architecture, Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.strategies.local_search import LocalSearch
 from conftest import ToyLayerSpace, fraction_3x3
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from synthetic import BranchingSpace, GridSpace
 
+from archsearch.core import Architecture, Decision
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision
 from archsearch.strategies.mutation import (
     categorical_decisions,
     from_indices,

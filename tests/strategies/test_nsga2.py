@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from archsearch.bench.nb201_mo import run_search
+from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.nsga2 import NSGA2, crossover, mutate_each
 from archsearch.study import Study

@@ -5,9 +5,8 @@ import sys
 import pytest
 from synthetic import BranchingSpace, Driver, GridSpace, Landscape, assert_resumes_identically
 
+from archsearch.core import Architecture, Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from conftest import ToyLayerSpace, fraction_3x3
 
 optuna = pytest.importorskip("optuna")

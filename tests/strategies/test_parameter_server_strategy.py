@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
+from archsearch.core import Architecture, Result
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.parameter_server import ParameterServerReinforce
 from archsearch.strategies.reinforce import Reinforce

@@ -4,9 +4,8 @@ import pytest
 import torch
 from synthetic import Driver, GridSpace, assert_resumes_identically
 
+from archsearch.core import Architecture, Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.strategies.ppo import PPO, ppo_loss
 from conftest import ToyLayerSpace, fraction_3x3
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from archsearch.evaluators.base import Result
+from archsearch.core import Result
 from archsearch.strategies.random import RandomSearch
 from conftest import ToyLayerSpace
 

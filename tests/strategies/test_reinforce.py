@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from archsearch.core import Architecture, Decision, Result, SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.reinforce import Reinforce, reinforce_loss
 from conftest import ToyLayerSpace, fraction_3x3

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from archsearch.core import Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Decision, SearchSpace
 
 
 @dataclass

@@ -12,9 +12,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Status
 from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
-from archsearch.evaluators.base import Evaluator, Result, Status
-from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archsearch.core import Architecture, SearchSpace
 from archsearch.data.text import LEVELS, Corpus, batchify, bptt_batches, load_text
 from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.common import (
@@ -35,7 +36,6 @@ from archsearch.evaluators.common import (
     is_number,
     is_positive_int,
 )
-from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from archsearch.core import Architecture, Result, SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.evaluators.common import is_int
 from archsearch.evaluators.training import TrainingEvaluator
-from archsearch.spaces.base import Architecture, SearchSpace
 
 # MnasNet measures single-image latency (batch 1) on a phone's CPU; warm-up runs let allocators and
 # caches settle before timing; the median of the repeats resists a busy machine's outliers.

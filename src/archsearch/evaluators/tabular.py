@@ -22,10 +22,9 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError, DataError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.evaluators.nb201_flops import flops_m_table
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nb201 import NUM_ARCHS, NB201Space
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archsearch.core import Architecture, SearchSpace
 from archsearch.data.images import KNOWN_DATASETS, load_images
 from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.common import (
@@ -30,7 +31,6 @@ from archsearch.evaluators.common import (
     is_number,
     is_positive_int,
 )
-from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ArchsearchError
-from archsearch.evaluators.base import Evaluator, Result
-from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-from archsearch.evaluators.base import Evaluator, Result
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.executors.base import Executor, run_trial
-from archsearch.spaces.base import Architecture, SearchSpace
 
 
 class InlineExecutor(Executor):

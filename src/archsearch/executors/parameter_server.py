@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from archsearch.controllers.lstm import LSTMController
+from archsearch.core import Architecture, SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies.reinforce import reinforce_loss
 
 

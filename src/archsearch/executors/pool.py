@@ -13,7 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from archsearch.evaluators.base import Evaluator, Result
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.executors.base import (
     Activity,
     Executor,
@@ -22,7 +22,6 @@ from archsearch.executors.base import (
     interrupts_held,
     run_trial,
 )
-from archsearch.spaces.base import Architecture, SearchSpace
 
 _events: Any = None  # in a worker: the queue on which it says that it is up and which trial it starts
 

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, Executor, WorkerDiedError, run_trial
-from archsearch.spaces.base import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 

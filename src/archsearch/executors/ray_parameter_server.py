@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Evaluator, Result
 from archsearch.executors.base import Activity, WorkerDiedError
 from archsearch.executors.parameter_server import (
     ControllerConfig,
@@ -43,8 +43,6 @@ from archsearch.executors.parameter_server import (
     split_gradient,
 )
 from archsearch.executors.ray import RayExecutor, _trial_task, failure_of
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.store.sqlite import TrialRecord
 
 if TYPE_CHECKING:
     from archsearch.study import Study, StudyListener

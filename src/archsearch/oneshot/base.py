@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError
 from archsearch.oneshot.supernet import Supernet
-from archsearch.spaces.base import Architecture
 
 Batch = tuple[Tensor, Tensor]
 

@@ -209,9 +209,9 @@ def export_run(directory: Path, target: Path | None = None) -> None:
     """Write the cell a one-shot run derived as ``architecture.json`` and a standalone ``model.py`` of the
     normal space at its default (paper) sizes, ready to be retrained from scratch by the training evaluator.
     An unfinished run exports the cell derived after its last finished epoch."""
+    from archsearch.core import Architecture
     from archsearch.registry import construct
     from archsearch.report.export import export_json, export_pytorch_source
-    from archsearch.spaces.base import Architecture
     from archsearch.store.sqlite import Store
 
     store = Store(directory, read_only=True)

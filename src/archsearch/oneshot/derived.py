@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.spaces.base import Architecture, SearchSpace
+from archsearch.core import Architecture, SearchSpace
 
 SKIP_OPS = frozenset({"skip_connect", "identity", "none"})
 """Ops a collapsed cell is made of: identities and zeros."""

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from archsearch.controllers.lstm import LSTMController
+from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.oneshot.base import (
     Batch,
@@ -21,7 +22,6 @@ from archsearch.oneshot.base import (
     register_method,
 )
 from archsearch.oneshot.supernet import Supernet
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
 from archsearch.strategies.asng_math import one_hot
 from archsearch.strategies.reinforce import reinforce_loss
 

@@ -27,13 +27,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
+from archsearch.core import SearchSpace
 from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.registry import construct
-from archsearch.spaces.base import SearchSpace
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
 from archsearch.store.sqlite import EpochRecord, Store

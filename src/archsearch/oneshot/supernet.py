@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from archsearch.core import Architecture
 from archsearch.errors import ConfigError
 from archsearch.spaces import nb201_module
-from archsearch.spaces.base import Architecture
 from archsearch.spaces.nb201 import OPS as NB201_OPS
 from archsearch.spaces.nb201 import NB201Space
 

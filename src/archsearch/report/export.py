@@ -11,9 +11,9 @@ from types import ModuleType
 from typing import Any
 
 from archsearch import __version__
+from archsearch.core import Architecture, SearchSpace
 from archsearch.errors import ConfigError
 from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.nb201 import NB201Space

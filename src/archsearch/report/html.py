@@ -9,8 +9,8 @@ from typing import Any
 
 from archsearch import __version__
 from archsearch.config import Component
+from archsearch.core import TrialRecord
 from archsearch.report import plots
-from archsearch.store.sqlite import TrialRecord
 from archsearch.study import Study, best_trial
 
 REPORT_DIR = "report"

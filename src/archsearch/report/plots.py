@@ -21,12 +21,11 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as CurvePath
 from matplotlib.ticker import MaxNLocator
 
+from archsearch.core import Architecture, Decision, SearchSpace, TrialRecord
 from archsearch.objectives import Constraint, Objective
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
 from archsearch.spaces.nasnet_cell import CELL_TYPES, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.rnn_cell import RNNCellSpace
-from archsearch.store.sqlite import TrialRecord
 
 NO_FINISHED_TRIALS = "no finished trials yet"
 NO_SUCCESSFUL_TRIALS = "no successful trials yet"

@@ -16,8 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from archsearch.core import TrialRecord
 from archsearch.executors.base import Activity
-from archsearch.store.sqlite import TrialRecord
 
 MAX_WORKER_LINES = 8  # a cluster's hundreds of workers are summed up beyond this
 

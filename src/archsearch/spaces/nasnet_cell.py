@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace, check_image_shape, name_list
+from archsearch.spaces.base import check_image_shape, name_list
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from archsearch.core import LINKS, Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import LINKS, Architecture, Decision, SearchSpace, check_image_shape
+from archsearch.spaces.base import check_image_shape
 from archsearch.spaces.nasrl_cnn_module import NasRLCNN
 
 FILTER_H = "filter_h"

@@ -6,8 +6,9 @@ import random
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace, check_image_shape
+from archsearch.spaces.base import check_image_shape
 
 if TYPE_CHECKING:
     from archsearch.spaces.nb201_module import NB201Network

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace, name_list
+from archsearch.spaces.base import name_list
 
 if TYPE_CHECKING:
     from archsearch.spaces.rnn_cell_module import TreeCellLM

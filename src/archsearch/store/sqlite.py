@@ -18,13 +18,12 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archsearch.core import Architecture, Result, TrialRecord
 from archsearch.errors import StoreError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state, encode_state
 
 log = logging.getLogger(__name__)
@@ -69,40 +68,6 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 # ``epochs`` holds the per-epoch records of one-shot searches (oneshot/run.py); a study of trials leaves it
 # empty. CREATE IF NOT EXISTS adds it to older databases, so the schema version stays 1.
-
-
-@dataclass
-class TrialRecord:
-    """One row of the trials table."""
-
-    number: int
-    arch: Architecture
-    arch_str: str
-    seed: int
-    status: str
-    ask_event: int
-    started_at: float
-    reward: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    curve: dict[str, list[float]] = field(default_factory=dict)
-    cost_s: float | None = None
-    error: str | None = None
-    info: dict[str, float] = field(default_factory=dict)
-    tell_event: int | None = None
-    finished_at: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    def result(self) -> Result:
-        return Result(
-            metrics=dict(self.metrics),
-            cost_s=self.cost_s or 0.0,
-            status=self.status,  # type: ignore[arg-type]
-            error=self.error,
-            curve={k: list(v) for k, v in self.curve.items()},
-        )
 
 
 @dataclass

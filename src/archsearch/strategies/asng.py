@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies import asng_math
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.mutation import categorical_decisions, from_indices, num_choices, to_indices
 
 

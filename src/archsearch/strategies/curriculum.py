@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from archsearch.core import SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.spaces.base import SearchSpace
 
 
 @runtime_checkable

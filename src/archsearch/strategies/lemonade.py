@@ -8,12 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from archsearch.pareto import pareto_mask
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.mutation import mutate
 from archsearch.strategies.nsga2 import Member, propose_novel
 

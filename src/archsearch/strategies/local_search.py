@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.mutation import neighbours
 
 FAILED = -math.inf  # a failed trial is never an improvement and never a starting point

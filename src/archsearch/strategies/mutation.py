@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
 
 
 def random_value(decision: Decision, rng: np.random.Generator) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.objectives import (
     Constraint,
     Objective,
@@ -21,8 +21,6 @@ from archsearch.objectives import (
     total_violation,
 )
 from archsearch.pareto import constrained_fronts, crowding_distance
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.mutation import alternatives, can_change, complete, mutate, random_value
 
 # How many children to draw before accepting one that was already proposed (a small space can run out).

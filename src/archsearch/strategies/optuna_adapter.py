@@ -11,11 +11,9 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from archsearch.core import Architecture, Decision, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from archsearch.spaces.base import Architecture, Decision, SearchSpace
-from archsearch.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
 

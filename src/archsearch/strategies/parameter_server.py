@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
 from archsearch.executors.parameter_server import (
     ControllerConfig,
     ControllerReplica,
@@ -31,8 +31,6 @@ from archsearch.executors.parameter_server import (
     ParameterServerOptions,
     replica_seed,
 )
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
 
 if TYPE_CHECKING:
     from archsearch.executors.base import Executor

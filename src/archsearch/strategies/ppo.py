@@ -7,9 +7,8 @@ from typing import Any
 
 import torch
 
+from archsearch.core import Architecture, Result, SearchSpace
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, SearchSpace
 from archsearch.strategies.curriculum import DepthCurriculum
 from archsearch.strategies.reinforce import Reinforce
 

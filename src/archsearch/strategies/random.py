@@ -6,9 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 
 
 class RandomSearch(Strategy):

@@ -8,10 +8,8 @@ from typing import Any
 import torch
 
 from archsearch.controllers.lstm import LSTMController, Trace
+from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.evaluators.base import Result
-from archsearch.spaces.base import Architecture, SearchSpace
-from archsearch.strategies.base import Strategy
 from archsearch.strategies.curriculum import DepthCurriculum
 
 
