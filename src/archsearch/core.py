@@ -187,6 +187,9 @@ class Result:
     status: Status = "ok"
     error: str | None = None
     curve: dict[str, list[float]] = field(default_factory=dict)
+    weights: bytes | None = field(default=None, repr=False, compare=False)
+    """The trained child's ``state_dict`` as ``torch.save`` bytes, when the evaluator keeps it; the study
+    stores the weights of its best trials and ``to_dict`` leaves them out."""
 
     @property
     def ok(self) -> bool:
