@@ -30,6 +30,12 @@ class Decision:
     (Zoph & Le 2017, section 3.3): its value is a sorted tuple of indices of earlier anchors
     (``0 .. num_links-1``) that feed this layer, each an independent Bernoulli draw.
     Decisions of the same ``kind`` share one controller head, so ``kind`` must determine ``choices``.
+
+    Attributes:
+        name: the decision's label, unique within an architecture ("layer_3/filter_height", "width").
+        kind: what the decision is; decisions of one kind have the same ``choices``.
+        choices: the values a categorical decision may take (JSON scalars: str, int, float, bool).
+        num_links: for a ``LINKS`` decision, how many earlier anchors it may connect to.
     """
 
     name: str
@@ -72,7 +78,12 @@ def _to_list(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Architecture:
-    """An immutable, hashable point of a search space: the values of its decisions in order."""
+    """An immutable, hashable point of a search space: the values of its decisions in order.
+
+    Attributes:
+        space: the ``name`` of the space it belongs to.
+        values: one value per decision, in the order the space asks them (``SearchSpace.walk``).
+    """
 
     space: str
     values: tuple[Any, ...]
@@ -100,13 +111,20 @@ class Architecture:
 
 
 class SearchSpace(ABC):
-    """What can be built: a sequence of decisions (DESIGN.md). Strategies see only decisions."""
+    """What can be built: a sequence of decisions (DESIGN.md). Strategies see only decisions.
+
+    Implement ``decisions`` (the next question given the answers so far), ``kinds``, ``encode``/``decode``
+    and ``config``; spaces whose architectures are networks also implement ``build``. Users rarely subclass
+    it: ``archsearch.ModelSpace`` turns a PyTorch module with choices into one, ``archsearch.DictSpace`` a
+    mapping of names to value lists.
+    """
 
     name: str = "space"
 
     @abstractmethod
     def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
-        """The next decision given the values chosen so far; None when the architecture is complete."""
+        """The next decision given ``prefix``, the values chosen so far in order; None when the
+        architecture is complete."""
 
     @abstractmethod
     def kinds(self) -> dict[str, Decision]:
@@ -114,11 +132,11 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def encode(self, arch: Architecture) -> str:
-        """A stable, human-readable string for ``arch``."""
+        """A stable, human-readable string for ``arch`` (an architecture of this space)."""
 
     @abstractmethod
     def decode(self, text: str) -> Architecture:
-        """The inverse of ``encode``; raises InvalidArchitectureError on malformed text."""
+        """The architecture that ``encode`` wrote as ``text``; InvalidArchitectureError on malformed text."""
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -135,7 +153,9 @@ class SearchSpace(ABC):
         return f"{type(self).__name__}({arguments})"
 
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> Any:
-        """A torch module for ``arch``; spaces that are only looked up in a table need not build."""
+        """A torch module for ``arch``: ``input_shape`` is the shape of one example without the batch
+        dimension (e.g. (channels, height, width)) and ``num_classes`` the size of the output. Spaces that
+        are only looked up in a table need not build."""
         raise NotImplementedError(f"space {self.name!r} cannot build torch modules")
 
     def walk(self, values: tuple[Any, ...]) -> Iterator[Decision]:
@@ -178,8 +198,12 @@ Status = Literal["ok", "failed", "timeout"]
 class Result:
     """What an evaluation measured.
 
-    ``metrics`` holds scalars ("val_acc", "test_acc", "params", ...), ``curve`` per-epoch series
-    ("val_acc": [...]); ``cost_s`` is wall-clock or simulated seconds.
+    Attributes:
+        metrics: scalars by name ("val_acc", "test_acc", "params", a user's "f1", ...).
+        cost_s: what the evaluation cost in seconds (wall-clock, or simulated for table lookups).
+        status: "ok", "failed" or "timeout".
+        error: the one-line reason of a failed or timed-out evaluation.
+        curve: per-epoch (or per-report) series by name ("val_acc": [...]).
     """
 
     metrics: dict[str, float] = field(default_factory=dict)
@@ -228,7 +252,9 @@ class Evaluator(ABC):
 
     @abstractmethod
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
-        """Evaluate ``arch`` of ``space`` from ``seed`` (the trial's seed); never raise for a failing child, return ``Result.failure`` instead."""
+        """Score ``arch``, an architecture of ``space``, training from ``seed`` (the trial's seed, fixed by
+        the study seed and the trial number). Never raise for a failing child: return ``Result.failure``
+        (or a Result with status "failed"/"timeout" and the reason in ``error``) instead."""
 
 
 class Strategy(ABC):
@@ -244,7 +270,8 @@ class Strategy(ABC):
 
     @abstractmethod
     def tell(self, arch: Architecture, result: Result, reward: float) -> None:
-        """Report the result of an architecture returned by ``ask``, with its shaped reward."""
+        """Report what ``arch`` (returned by an earlier ``ask``) achieved: ``result`` is what its evaluation
+        measured and ``reward`` the scalar the study's reward function made of it (higher is better)."""
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
@@ -261,7 +288,19 @@ class Strategy(ABC):
 
 @dataclass
 class TrialRecord:
-    """One row of the trials table."""
+    """One trial of a study as the store keeps it.
+
+    Attributes:
+        number: 0-based trial number, in ask order.
+        arch, arch_str: the architecture and its ``SearchSpace.encode`` text.
+        seed: the seed its evaluation trained from.
+        status: "running", "ok", "failed" or "timeout".
+        ask_event, tell_event: positions of its ask and tell in the study's event sequence (resume).
+        started_at, finished_at: Unix times.
+        reward: the reward the strategy was told (None while running).
+        metrics, curve, cost_s, error: the evaluation's Result fields.
+        info: scalars the strategy reported with it (``Strategy.progress``).
+    """
 
     number: int
     arch: Architecture
