@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from archsearch.core import Result
@@ -30,3 +32,44 @@ def test_unknown_reward_names_and_options_are_config_errors():
         make_reward("acc_cubed", windows=3)
     with pytest.raises(ConfigError, match="not in the result"):
         make_reward("acc_cubed", metric="f1")(Result(metrics={"val_acc": 0.5}))
+
+
+def test_metric_reward_is_the_metric_maximised_or_minus_the_metric_minimised():
+    result = Result(metrics={"value": 2.5, "val_rmse": 4.0}, curve={"val_rmse": [9.0, 3.0, 4.0]})
+    assert make_reward("metric")(result) == 2.5  # metric "value", mode max by default
+    assert make_reward("metric", metric="val_rmse", mode="min")(result) == -4.0
+    assert make_reward("metric", metric="val_rmse", mode="min", window=2)(result) == -3.0
+    assert make_reward("metric", metric="val_rmse", mode="max", window=3)(result) == 9.0
+
+
+def test_metric_reward_ranks_failed_trials_below_every_real_one_with_a_finite_number():
+    for mode in ("max", "min"):
+        reward = make_reward("metric", metric="rmse", mode=mode)
+        failed = reward(Result.failure("loss became nan"))
+        assert math.isfinite(failed)
+        assert failed < reward(Result(metrics={"rmse": 1e5})) and failed < reward(
+            Result(metrics={"rmse": -1e5})
+        )
+        assert reward(Result(metrics={"rmse": float("nan")})) == failed
+        assert reward(Result.failure("too slow", status="timeout")) == failed
+    assert make_reward("metric", failed_reward=0.0)(Result.failure("x")) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "maximize"}, "mode must be max or min"),
+        ({"metric": ""}, "needs a metric name"),
+        ({"window": -1}, "window must be an integer >= 0"),
+        ({"failed_reward": float("-inf")}, "failed_reward must be a finite number"),
+        ({"failed_reward": "low"}, "failed_reward must be a finite number"),
+    ],
+)
+def test_metric_reward_options_are_checked(params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_reward("metric", **params)
+
+
+def test_metric_reward_names_a_missing_metric():
+    with pytest.raises(ConfigError, match="reward metric 'f1' is not in the result"):
+        make_reward("metric", metric="f1")(Result(metrics={"value": 1.0}))

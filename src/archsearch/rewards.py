@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -103,7 +104,56 @@ class MnasNetHardReward(MnasNetReward):
     beta: float = -1.0
 
 
+METRIC_MODES = ("max", "min")
+# What a failed trial scores under MetricReward unless the user says otherwise (see its docstring).
+METRIC_FAILED_REWARD = -1e6
+
+
+@dataclass(frozen=True)
+class MetricReward:
+    """R = ``metric`` (``mode`` "max") or -``metric`` (``mode`` "min"): a user's own metric, no reward code.
+
+    ``metric`` names any scalar of the result (``value`` is what a FunctionEvaluator reports for an
+    objective that returns a number; ``val_f1``, ``val_rmse``, ... from the supervised evaluators). With
+    ``window`` k > 0 the best (highest for max, lowest for min) of the last k values of the per-epoch
+    curve of ``metric`` counts instead. A failed or timed-out trial (or a nan metric) gets ``failed_reward``: by default
+    -1e6, below any metric of magnitude under a million in either mode, and finite because rewards are
+    stored, exported and averaged (the REINFORCE baselines; an infinity there would be nan forever).
+    Evolution, local search, ASNG, Optuna, NSGA-II and LEMONADE skip failed trials whatever their reward;
+    REINFORCE, PPO and categorical REINFORCE learn from it, so with them pass a ``failed_reward`` near the
+    worst plausible reward (e.g. 0 for an accuracy maximised, -10 for an RMSE around 1 minimised): a
+    penalty a million times the metric's scale swamps their moving-average baseline for many trials.
+    """
+
+    metric: str = "value"
+    mode: str = "max"
+    window: int = 0
+    failed_reward: float = METRIC_FAILED_REWARD
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise ConfigError(f"the metric reward needs a metric name, got {self.metric!r}")
+        if self.mode not in METRIC_MODES:
+            raise ConfigError(f"the metric reward's mode must be max or min, got {self.mode!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 0:
+            raise ConfigError(f"the metric reward's window must be an integer >= 0, got {self.window!r}")
+        failed = self.failed_reward
+        if isinstance(failed, bool) or not isinstance(failed, int | float) or not math.isfinite(failed):
+            raise ConfigError(f"the metric reward's failed_reward must be a finite number, got {failed!r}")
+
+    def __call__(self, result: Result) -> float:
+        if not result.ok:
+            return float(self.failed_reward)
+        if self.mode == "max":
+            reward = best_recent(result, self.metric, self.window, max)
+        else:
+            reward = -best_recent(result, self.metric, self.window, min)
+        # A nan or infinite metric of a trial that otherwise succeeded ranks with the failed ones.
+        return reward if math.isfinite(reward) else float(self.failed_reward)
+
+
 REWARDS: dict[str, type] = {
+    "metric": MetricReward,
     "acc_cubed": WindowMaxPower,
     "ppl_inverse_square": InverseSquarePerplexity,
     "mnasnet": MnasNetReward,
