@@ -135,6 +135,9 @@ class DARTS(OneShotMethod):
         self.alpha = torch.zeros(
             supernet.edges, len(supernet.op_names), device=self.device, requires_grad=True
         )
+        mask = torch.as_tensor(supernet.choice_mask(), device=self.device)
+        # decisions with fewer choices than the widest (a user's model space): padding gets weight 0
+        self.padding = None if bool(mask.all()) else ~mask
         self.optimizer = torch.optim.SGD(
             self.weights,
             lr=self.lr,
@@ -151,10 +154,16 @@ class DARTS(OneShotMethod):
             weight_decay=non_negative("arch_weight_decay", arch_weight_decay, "darts"),
         )
 
+    def softmax(self, alpha: Tensor) -> Tensor:
+        """softmax(alpha) per edge over its real choices; padded entries get 0 (and no gradient)."""
+        if self.padding is not None:
+            alpha = alpha.masked_fill(self.padding, -math.inf)
+        return torch.softmax(alpha, dim=-1)
+
     def _mixed_loss(self, batch: Batch, alpha: Tensor | None = None) -> tuple[Tensor, float]:
         """Cross-entropy and accuracy of the mixed network softmax(``alpha``) on ``batch``."""
         inputs, targets = batch
-        logits = self.supernet(inputs, weights=torch.softmax(self.alpha if alpha is None else alpha, dim=-1))
+        logits = self.supernet(inputs, weights=self.softmax(self.alpha if alpha is None else alpha))
         accuracy = float((logits.argmax(dim=1) == targets).float().mean())
         return torch.nn.functional.cross_entropy(logits, targets), accuracy
 
@@ -203,7 +212,7 @@ class DARTS(OneShotMethod):
         }
 
     def probabilities(self) -> np.ndarray:
-        return torch.softmax(self.alpha.detach(), dim=-1).cpu().numpy().astype(np.float64)
+        return self.softmax(self.alpha.detach()).cpu().numpy().astype(np.float64)
 
     def derived_choice(self) -> np.ndarray:
         return self.supernet.derive(self.probabilities())

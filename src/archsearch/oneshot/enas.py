@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,20 +37,45 @@ def optional_positive(name: str, value: float | None) -> float | None:
 
 class EdgeChoiceSpace(SearchSpace):
     """A supernet's categorical structure as a search space the LSTM controller walks: decision e picks
-    the op index of edge e; all edges share one controller head (kind ``"op"``)."""
+    the op index of edge e; all edges share one controller head (kind ``"op"``).
+
+    ``num_choices`` (K_d per edge) replaces the one ``num_ops`` for a supernet whose decisions differ (a
+    user's model space): each decision then gets its own head, of its own K_d choices (kind ``"op<d>"``),
+    as NAS-RL gives each kind of decision its own softmax (Zoph & Le 2017).
+    """
 
     name = "supernet_edges"
 
-    def __init__(self, edges: int, num_ops: int) -> None:
+    def __init__(self, edges: int, num_ops: int, num_choices: Sequence[int] | None = None) -> None:
         self.edges = edges
         self.num_ops = num_ops
-        self._decisions = tuple(Decision(f"edge{e}", OP_KIND, tuple(range(num_ops))) for e in range(edges))
+        if num_choices is None:
+            self._decisions = tuple(
+                Decision(f"edge{e}", OP_KIND, tuple(range(num_ops))) for e in range(edges)
+            )
+        else:
+            if len(num_choices) != edges:
+                raise ValueError(f"num_choices needs {edges} entries, got {len(num_choices)}")
+            self._decisions = tuple(
+                Decision(f"edge{e}", f"{OP_KIND}{e}", tuple(range(int(k)))) for e, k in enumerate(num_choices)
+            )
+        self.num_choices = None if num_choices is None else [int(k) for k in num_choices]
+
+    @classmethod
+    def of(cls, supernet: Supernet) -> EdgeChoiceSpace:
+        """The edges of ``supernet``: one shared head when every edge has all ops, else one per edge."""
+        num_choices = supernet.num_choices()
+        if bool(np.all(num_choices == len(supernet.op_names))):
+            return cls(supernet.edges, len(supernet.op_names))
+        return cls(supernet.edges, len(supernet.op_names), num_choices.tolist())
 
     def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
         return self._decisions[len(prefix)] if len(prefix) < self.edges else None
 
     def kinds(self) -> dict[str, Decision]:
-        return {OP_KIND: self._decisions[0]}
+        if self.num_choices is None:
+            return {OP_KIND: self._decisions[0]}
+        return {decision.kind: decision for decision in self._decisions}
 
     def encode(self, arch: Architecture) -> str:
         return ",".join(str(v) for v in arch.values)
@@ -66,7 +92,7 @@ class EdgeChoiceSpace(SearchSpace):
         return arch
 
     def config(self) -> dict[str, Any]:
-        return {"edges": self.edges, "num_ops": self.num_ops}
+        return {"edges": self.edges, "num_ops": self.num_ops, "num_choices": self.num_choices}
 
 
 def cosine_restarts_lr(
@@ -179,7 +205,7 @@ class ENAS(OneShotMethod):
         self.baseline_decay = float(baseline_decay)
         self.derive_samples = positive_int("derive_samples", derive_samples, "enas")
         self.marginal_samples = positive_int("marginal_samples", marginal_samples, "enas")
-        self.edge_space = EdgeChoiceSpace(supernet.edges, len(supernet.op_names))
+        self.edge_space = EdgeChoiceSpace.of(supernet)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.controller = LSTMController(
             self.edge_space.kinds(),

@@ -49,7 +49,10 @@ class Supernet(nn.Module):
     """Base of every supernet: ``edges`` categorical decisions over ``op_names``.
 
     Subclasses implement ``_forward(x, choice, weights)`` with exactly one of ``choice`` (a list of op
-    indices) and ``weights`` (a tensor [edges, ops]) given, and ``to_architecture``.
+    indices) and ``weights`` (a tensor [edges, ops]) given, and ``to_architecture``. In a cell space every
+    edge chooses among all ``op_names``; a supernet whose decisions have fewer choices each (a user's model
+    space) overrides ``num_choices``: decision d then uses the first K_d columns of every [edges, ops] array
+    and the rest are padding, with probability 0, never sampled and never derived.
     """
 
     edges: int
@@ -65,9 +68,12 @@ class Supernet(nn.Module):
             raise ValueError("supernet forward needs exactly one of choice and weights")
         if choice is not None:
             indices = [int(k) for k in torch.as_tensor(choice).flatten().tolist()]
-            if len(indices) != self.edges or not all(0 <= k < len(self.op_names) for k in indices):
+            limits = self.num_choices()
+            if len(indices) != self.edges or not all(
+                0 <= k < n for k, n in zip(indices, limits, strict=True)
+            ):
                 raise ValueError(
-                    f"choice must hold {self.edges} op indices in 0..{len(self.op_names) - 1}, got {indices}"
+                    f"choice must hold {self.edges} op indices below {limits.tolist()}, got {indices}"
                 )
             return self._forward(x, indices, None)
         assert weights is not None
@@ -83,16 +89,22 @@ class Supernet(nn.Module):
         raise NotImplementedError
 
     def derive(self, weights: np.ndarray) -> np.ndarray:
-        """The discrete choice [edges] from op strengths [edges, ops]: the strongest op of each edge."""
-        return np.asarray(weights).argmax(axis=1)
+        """The discrete choice [edges] from op strengths [edges, ops]: the strongest op of each edge
+        (padding never: it is masked out)."""
+        weights = np.asarray(weights, dtype=float)
+        return np.where(self.choice_mask(), weights, -np.inf).argmax(axis=1)
 
     def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
         """The architecture of the normal search space that ``choice`` selects."""
         raise NotImplementedError
 
     def num_choices(self) -> np.ndarray:
-        """K_d of every edge (all equal), the shape asng_math works with."""
+        """K_d of every edge (all equal in a cell space), the shape asng_math works with."""
         return np.full(self.edges, len(self.op_names))
+
+    def choice_mask(self) -> np.ndarray:
+        """Boolean [edges, ops]: True where op k is a real choice of edge d (k < K_d), False on padding."""
+        return np.arange(len(self.op_names))[None, :] < self.num_choices()[:, None]
 
 
 class MixedEdge(nn.Module):
