@@ -172,6 +172,11 @@ class StudyConfig(BaseModel):
         default=True, description="tell results in ask order, so a seed fixes the trajectory"
     )
     checkpoint_every: int = Field(default=1, ge=1)
+    keep_weights: int = Field(
+        default=3,
+        ge=0,
+        description="trained weights kept in the study database: those of the best k trials (0 keeps none)",
+    )
     space: Component = Field(default_factory=_default_space)
     strategy: Component = Field(default_factory=_default_strategy)
     evaluator: Component = Field(default_factory=_default_evaluator)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +15,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from archsearch.config import StudyConfig, parse_config
+from archsearch.config import Component, StudyConfig, parse_config
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
-from archsearch.errors import StoreError
+from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
-from archsearch.registry import accepts, construct
-from archsearch.rewards import make_reward
+from archsearch.registry import IMPORT_DIRS, accepts, construct, importable, make, one_line, record
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -74,27 +76,35 @@ class Study:
     that were running, and continues; no finished trial is lost or repeated.
     """
 
-    def __init__(self, config: StudyConfig, directory: Path, store: Store) -> None:
+    def __init__(
+        self, config: StudyConfig, directory: Path, store: Store, objects: Mapping[str, Any] | None = None
+    ) -> None:
+        """A study of ``config`` whose database is ``store``; ``objects`` (kind -> object) are used
+        instead of constructing those kinds from the config's names (``create`` with objects)."""
         self.config = config
         self.directory = directory
         self.store = store
-        self.space: SearchSpace = construct("space", config.space.name, config.space.params)
+        given = dict(objects or {})
+
+        def build(kind: str, component: Component, **fixed: Any) -> Any:
+            if kind in given:
+                return make(kind, component.name, given[kind], component.params, **fixed)
+            return construct(kind, component.name, component.params, **fixed)
+
+        self.space: SearchSpace = build("space", config.space)
         # Multi-objective strategies (nsga2, lemonade, optuna) take the study's objectives and constraints.
-        goals = (
-            {"objectives": config.objectives, "constraints": config.constraints}
-            if accepts("strategy", config.strategy.name, "objectives")
-            else {}
+        strategy = given.get("strategy")
+        takes_goals = (
+            accepts("strategy", config.strategy.name, "objectives")
+            if strategy is None
+            else isinstance(strategy, type) and "objectives" in inspect.signature(strategy).parameters
         )
-        self.strategy: Strategy = construct(
-            "strategy",
-            config.strategy.name,
-            config.strategy.params,
-            space=self.space,
-            seed=config.seed,
-            **goals,
+        goals = {"objectives": config.objectives, "constraints": config.constraints} if takes_goals else {}
+        self.strategy: Strategy = build(
+            "strategy", config.strategy, space=self.space, seed=config.seed, **goals
         )
-        self.evaluator: Evaluator = construct("evaluator", config.evaluator.name, config.evaluator.params)
-        self.reward_fn = make_reward(config.reward.name, **config.reward.params)
+        self.evaluator: Evaluator = build("evaluator", config.evaluator)
+        self.reward_fn: Callable[[Result], float] = build("reward", config.reward)
         self.event = -1
         self.num_asked = 0
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
@@ -104,18 +114,47 @@ class Study:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, config: StudyConfig, directory: str | Path, overwrite: bool = False) -> Study:
-        """Start a study in ``directory``; a failed start removes only what it made (rundir.py)."""
+    def create(
+        cls,
+        config: StudyConfig,
+        directory: str | Path,
+        overwrite: bool = False,
+        *,
+        space: Any = None,
+        evaluator: Any = None,
+        strategy: Any = None,
+        reward: Any = None,
+    ) -> Study:
+        """Start a study of ``config`` in ``directory`` (``overwrite``: replace a study already there); a
+        failed start removes only what it made (rundir.py).
+
+        ``space``, ``evaluator``, ``strategy`` and ``reward`` replace the config's component of that kind
+        with an object: an instance (a ``ModelSpace``, a ``DictSpace``, a ``FunctionEvaluator``, any object
+        whose class has a ``config()``), or a class, function or dict of choices, made with the config's
+        options of that kind when the config sets that kind (``registry.make``). The study records each as
+        a name and options (``registry.record``), so ``archsearch resume|status|best|report|export DIR``
+        rebuild it by importing the user's module: what cannot be imported again (a lambda, a function
+        or class defined inside a function or in an interactive session) is a one-line ConfigError, for
+        every executor, before anything is created. For the pool and Ray executors the space and the
+        evaluator must also pickle (they are sent to the workers); that too is checked before any trial.
+        """
         directory = Path(directory)
+        config, objects = _with_objects(
+            config, {"space": space, "evaluator": evaluator, "strategy": strategy, "reward": reward}
+        )
         occupied = (
             f"{directory} already holds a study; continue it with `archsearch resume {directory}` "
             "or pass --overwrite"
         )
         with new_run(directory, "search", overwrite, occupied) as run:
-            study = cls(config, directory, run.store)
+            study = cls(config, directory, run.store, objects)
+            if config.executor != "inline":
+                check_picklable("space", study.space, config.executor)
+                check_picklable("evaluator", study.evaluator, config.executor)
             study.evaluator.prepare()
             run.store.set_meta("config", config.model_dump(mode="json"))
             run.store.set_meta("space_name", study.space.name)
+            run.store.set_meta("import_dirs", list(IMPORT_DIRS))
             run.store.set_meta("created_at", time.time())
             study.store, study.lock = run.publish(), run.lock
         return study
@@ -133,6 +172,10 @@ class Study:
                     if unfinished(store)
                     else StoreError(f"{directory} has a database but no study config")
                 )
+            dirs = store.get_meta("import_dirs", [])  # where the user's modules were imported from
+            for folder in dirs if isinstance(dirs, list) else []:
+                if isinstance(folder, str) and os.path.isdir(folder):
+                    importable(folder)
             study = cls(parse_config(data), directory, store)
         study.lock = held
         return study
@@ -275,6 +318,7 @@ class Study:
         return min(n for n, i in inflight.items() if i.future in done)
 
     def _tell(self, record: TrialRecord, result: Result, started: float) -> None:
+        weights, result.weights = result.weights, None  # stored below if among the best; not kept in memory
         reward = self.reward_fn(result)
         self.spent_cost += result.cost_s
         self.strategy.tell(record.arch, result, reward)
@@ -282,7 +326,9 @@ class Study:
         told = (self.store.count() - self.store.count("running")) + 1
         checkpoint = self.strategy.state_dict() if told % self.config.checkpoint_every == 0 else None
         info = self.strategy.progress()
-        self.store.finish_trial(record.number, result, reward, self.event, info, checkpoint)
+        self.store.finish_trial(
+            record.number, result, reward, self.event, info, checkpoint, weights, self.config.keep_weights
+        )
         record.status, record.reward, record.tell_event = result.status, reward, self.event
         record.metrics, record.curve, record.cost_s, record.error = (
             result.metrics,
@@ -338,6 +384,44 @@ class Study:
             "failed": sum(t.status in ("failed", "timeout") for t in trials),
             "n_trials": self.config.n_trials,
         }
+
+
+def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyConfig, dict[str, Any]]:
+    """``config`` with each given object's recorded name (and options) in place of its kind's component,
+    and the objects to use; a ConfigError for an object that cannot be recorded."""
+    components: dict[str, Component] = {}
+    used: dict[str, Any] = {}
+    for kind, obj in objects.items():
+        if obj is None:
+            continue
+        if isinstance(obj, str):  # a name, as in a config file
+            components[kind] = Component(name=obj)
+            continue
+        name, params = record(kind, obj)
+        if isinstance(obj, type) or inspect.isroutine(obj) or isinstance(obj, Mapping):
+            # made here with the config's options of that kind, when the config sets that kind
+            params = getattr(config, kind).params if kind in config.model_fields_set else {}
+        components[kind] = Component(name=name, params=params)
+        used[kind] = obj
+    return config.model_copy(update=components), used
+
+
+class _Discard:
+    """A file that forgets what is written to it: pickling into it costs no memory."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def check_picklable(kind: str, obj: Any, executor: str) -> None:
+    """A one-line ConfigError when ``obj`` (sent to every worker of the ``executor``) does not pickle."""
+    try:
+        pickle.Pickler(_Discard()).dump(obj)
+    except Exception as exc:
+        raise ConfigError(
+            f"{kind} {type(obj).__qualname__} cannot be sent to the {executor} executor's workers: "
+            f"{one_line(exc)}; define what it holds at the top level of a module (or use executor inline)"
+        ) from None
 
 
 def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:

@@ -392,6 +392,7 @@ class RayParameterServerRun:
 
     def _finish(self, child: _Child, result: Result) -> None:
         study, record, batch = self.study, child.record, child.batch
+        weights, result.weights = result.weights, None  # stored below if among the best
         reward = study.reward_fn(result)
         study.spent_cost += result.cost_s
         batch.rewards[record.number] = reward
@@ -403,7 +404,9 @@ class RayParameterServerRun:
                 info["staleness"] = float(staleness)
             checkpoint = self._last_state = self._state()
         self.event += 1
-        study.store.finish_trial(record.number, result, reward, self.event, info, checkpoint)
+        study.store.finish_trial(
+            record.number, result, reward, self.event, info, checkpoint, weights, study.config.keep_weights
+        )
         record.status, record.reward, record.tell_event = result.status, reward, self.event
         record.metrics, record.curve, record.cost_s, record.error = (
             result.metrics,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import shutil
 import sqlite3
 import tempfile
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created_at REAL NOT NULL,
     state      BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS weights (
+    number     INTEGER PRIMARY KEY,
+    reward     REAL NOT NULL,
+    created_at REAL NOT NULL,
+    state      BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS epochs (
     epoch         INTEGER PRIMARY KEY,
     metrics       TEXT NOT NULL,
@@ -67,7 +74,9 @@ CREATE TABLE IF NOT EXISTS epochs (
 );
 """
 # ``epochs`` holds the per-epoch records of one-shot searches (oneshot/run.py); a study of trials leaves it
-# empty. CREATE IF NOT EXISTS adds it to older databases, so the schema version stays 1.
+# empty. ``weights`` holds the trained state_dicts (torch.save bytes, read only with weights_only=True) of
+# the best trials, at most ``keep_weights`` of them. CREATE IF NOT EXISTS adds both to older databases (a
+# read-only open adds them as empty temporary tables), so the schema version stays 1.
 
 
 @dataclass
@@ -156,6 +165,35 @@ def _store_checkpoint(
         "DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT ?)",
         (keep,),
     )
+
+
+def _store_weights(
+    conn: sqlite3.Connection, number: int, reward: float, created_at: float, blob: bytes, keep: int
+) -> bool:
+    """Keep ``blob``, trial ``number``'s trained weights, when its ``reward`` is among the best ``keep`` of
+    the weights kept, and delete the weights that fall out of the best ``keep``; whether it was kept.
+
+    Ranked as ``best_trial`` ranks trials: higher reward first, the earlier trial first on ties, so the
+    best trial's weights are always among those kept."""
+    if keep < 1 or math.isnan(reward):
+        return False
+    if len(blob) > conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH):
+        log.warning("trial %d: its weights (%d bytes) are too large for the database", number, len(blob))
+        return False
+    kept = conn.execute("SELECT number, reward FROM weights WHERE number != ?", (number,)).fetchall()
+    ranked = sorted(
+        [(n, r) for n, r in kept if isinstance(r, int | float) and not math.isnan(r)] + [(number, reward)],
+        key=lambda row: (-row[1], row[0]),
+    )
+    best = {n for n, _ in ranked[:keep]}
+    conn.executemany("DELETE FROM weights WHERE number = ?", [(n,) for n, _ in kept if n not in best])
+    if number not in best:
+        return False
+    conn.execute(
+        "INSERT OR REPLACE INTO weights (number, reward, created_at, state) VALUES (?, ?, ?, ?)",
+        (number, reward, created_at, blob),
+    )
+    return True
 
 
 def _uri(path: Path, query: str) -> str:
@@ -472,8 +510,12 @@ class Store:
         tell_event: int,
         info: dict[str, float] | None = None,
         checkpoint: dict[str, Any] | None = None,
-    ) -> None:
-        """Record a trial's result and, in the same transaction, the strategy state after its tell."""
+        weights: bytes | None = None,
+        keep_weights: int = 0,
+    ) -> bool:
+        """Record a trial's result and, in the same transaction, the strategy state after its tell and the
+        trial's trained ``weights`` (``torch.save`` bytes of its state_dict) when its reward is among the
+        best ``keep_weights`` kept (the weights that fall out of them are deleted); whether they were kept."""
         blob = None if checkpoint is None else state_to_bytes(checkpoint)
         now = time.time()
         with self.transaction() as conn:
@@ -497,6 +539,20 @@ class Store:
                 raise StoreError(f"trial {number} is not running; it cannot be finished twice")
             if blob is not None:
                 _store_checkpoint(conn, tell_event, now, blob, keep=3)
+            if weights is None or not result.ok:
+                return False
+            return _store_weights(conn, number, reward, now, weights, keep_weights)
+
+    def weights(self, number: int) -> bytes | None:
+        """The trained weights kept for trial ``number`` (``torch.save`` bytes of its state_dict, to be read
+        with ``torch.load(..., weights_only=True)`` only); None when they were not kept."""
+        row = self._conn.execute("SELECT state FROM weights WHERE number = ?", (number,)).fetchone()
+        return None if row is None or not isinstance(row[0], bytes) else row[0]
+
+    def kept_weights(self) -> list[int]:
+        """The numbers of the trials whose weights are kept, best first."""
+        rows = self._conn.execute("SELECT number FROM weights ORDER BY reward DESC, number").fetchall()
+        return [int(n) for (n,) in rows]
 
     def add_checkpoint(self, event: int, state: dict[str, Any]) -> None:
         blob = state_to_bytes(state)
@@ -584,6 +640,7 @@ class Store:
                 int(n) for (n,) in conn.execute("SELECT number FROM trials WHERE number >= ?", (number,))
             ]
             conn.execute("DELETE FROM trials WHERE number >= ?", (number,))
+            conn.execute("DELETE FROM weights WHERE number >= ?", (number,))
         return found
 
     def count(self, status: str | None = None) -> int:
