@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import time
 from abc import abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -131,6 +133,17 @@ def check_settings(
     return resolve_device(device)
 
 
+def state_dict_bytes(model: torch.nn.Module) -> bytes:
+    """``model``'s state_dict on the CPU as ``torch.save`` bytes: the trained weights a study keeps
+    (``Result.weights``), loadable with ``torch.load(..., weights_only=True)``."""
+    state = model.state_dict()
+    on_cpu = OrderedDict((key, value.detach().cpu()) for key, value in state.items())
+    on_cpu._metadata = getattr(state, "_metadata", None)  # type: ignore[attr-defined]  # module versions
+    buffer = io.BytesIO()
+    torch.save(on_cpu, buffer)
+    return buffer.getvalue()
+
+
 class ChildFailedError(ArchsearchError):
     """A child network failed in a way its evaluator detected (e.g. exploding perplexity); the message
     becomes the failed trial's reason."""
@@ -144,6 +157,7 @@ class TrialProgress:
     epoch: int = 0
     params: int | None = None
     curve: dict[str, list[float]] = field(default_factory=dict)
+    weights: bytes | None = None  # the trained state_dict (``state_dict_bytes``), kept by a successful trial
 
     def __post_init__(self) -> None:
         self.curve.setdefault(self.metric, [])
@@ -182,7 +196,12 @@ def guarded_trial(
     torch.set_num_threads(threads)
     try:
         metrics = train(progress)
-        return Result(metrics=metrics, cost_s=time.perf_counter() - started, curve=progress.curve)
+        return Result(
+            metrics=metrics,
+            cost_s=time.perf_counter() - started,
+            curve=progress.curve,
+            weights=progress.weights,
+        )
     except TrialTimeoutError:
         message = (
             f"exceeded the time limit of {timeout_s:g} s in epoch {progress.epoch} of {epochs} "

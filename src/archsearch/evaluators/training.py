@@ -30,6 +30,7 @@ from archsearch.evaluators.common import (
     is_int,
     is_number,
     is_positive_int,
+    state_dict_bytes,
 )
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
                 raise TrialTimeoutError("time limit reached after validation")
         val_curve = progress.curve["val_acc"]
         test_acc = accuracy(model, data.test_x, data.test_y, self.eval_batch_size)
+        progress.weights = state_dict_bytes(model)
         return {
             "val_acc": val_curve[-1],
             "best_val_acc": max(val_curve),
