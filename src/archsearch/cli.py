@@ -288,9 +288,10 @@ def export(
     out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/export)."),
     trial: int | None = typer.Option(None, help="Export this trial instead of the best."),
 ) -> None:
-    """Write the best architecture as JSON and as a standalone PyTorch module file."""
+    """Write the best architecture as JSON, as a PyTorch module file and its trained weights (weights.pt,
+    kept for the best trials of the study)."""
     from archsearch.oneshot.run import is_oneshot_run
-    from archsearch.report.export import export_json, export_pytorch_source
+    from archsearch.report.export import write_trial_export
 
     if out_dir is not None:
         check_output_dir(out_dir)
@@ -303,31 +304,14 @@ def export(
         return
     study = Study.load(directory, read_only=True)
     try:
-        trials = study.store.trials()
-        if trial is None:
-            record = best_trial(trials)
-            if record is None:
-                raise ConfigError(f"{directory} has no successful trial to export")
-        else:
-            matches = [t for t in trials if t.number == trial]
-            if not matches:
-                raise ConfigError(f"{directory} has no trial {trial} (it has 0..{len(trials) - 1})")
-            record = matches[0]
-        data_shape = getattr(study.evaluator, "data_shape", None)
-        if data_shape is None:
-            raise ConfigError(
-                f"evaluator {study.config.evaluator.name!r} trains no networks, so there is no model to export"
-            )
-        input_shape, num_classes = data_shape()
-        target = out_dir or study.directory / "export"
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "architecture.json").write_text(export_json(study.space, record.arch))
-        (target / "model.py").write_text(
-            export_pytorch_source(study.space, record.arch, input_shape, num_classes)
-        )
+        done = write_trial_export(study, trial, out_dir)
+        written = ", ".join(done.files) + (" (the trained weights)" if done.weights else "")
         out.print(
-            f"exported trial {record.number} ({record.arch_str}) to {target}/architecture.json and model.py"
+            f"exported trial {done.trial.number} ({done.trial.arch_str}) to {done.directory}: {written}"
         )
+        for missing, why in (("model.py", done.no_model), ("weights.pt", done.no_weights)):
+            if why is not None:
+                out.print(f"no {missing}: {why}")
     finally:
         study.close()
 

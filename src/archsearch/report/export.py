@@ -1,23 +1,46 @@
-"""Export a found architecture as a standalone PyTorch source file or as a JSON record."""
+"""Export a found architecture as a standalone PyTorch source file or as a JSON record, and a trial of a
+study with its trained weights (``export_trial``)."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import pprint
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from archsearch import __version__
-from archsearch.core import Architecture, SearchSpace
+from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.spaces.rnn_cell import DEFAULT_DROPOUT, DEFAULT_NUM_LAYERS, RNNCellSpace
+from archsearch.study import best_trial
+
+if TYPE_CHECKING:
+    from archsearch.study import Study
+
+LOAD_MODEL_SOURCE = '''
+
+def load_model(weights: str | None = None) -> nn.Module:
+    """``build_model()`` with the trained weights of ``weights`` (default: weights.pt beside this file),
+    which archsearch export writes when the study kept them; read as tensors only (weights_only)."""
+    if weights is None:
+        weights = (__file__.replace("\\\\", "/").rpartition("/")[0] or ".") + "/weights.pt"
+    model = build_model()
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model
+'''
+"""The ``load_model()`` every exported model.py ends with (its imports: torch and ``nn``)."""
 
 PytorchExporter = Callable[[SearchSpace, Architecture, tuple[int, ...], int], str]
 """Writes the standalone source of one space's architecture: (space, arch, input_shape, num_classes);
@@ -120,7 +143,7 @@ INPUT_SHAPE = {tuple(input_shape)!r}
 def build_model() -> nn.Module:
     """The exported network, freshly initialised; load trained weights with ``load_state_dict``."""
     return {network}(SPEC)
-
+{LOAD_MODEL_SOURCE}
 
 if __name__ == "__main__":
     model = build_model().eval()
@@ -182,7 +205,7 @@ def build_model(vocab_size: int = VOCAB_SIZE) -> nn.Module:
     ``model(tokens)`` takes word indices (T, B) and returns logits (T, B, vocab_size) and the state.
     """
     return TreeCellLM(CELL, vocab_size, **SIZES)
-
+{LOAD_MODEL_SOURCE}
 
 if __name__ == "__main__":
     model = build_model().eval()
@@ -227,3 +250,290 @@ PYTORCH_EXPORTERS: dict[str, PytorchExporter] = {
     DartsCellSpace.name: _nasnet_cell_source,
 }
 """Space name -> the function that writes its standalone PyTorch source; later spaces add theirs."""
+
+
+# -- exporting a trial of a study ------------------------------------------------------------------------
+
+
+@dataclass
+class TrialExport:
+    """What ``write_trial_export`` wrote: into ``directory``, the ``files`` for ``trial``; ``no_model`` and
+    ``no_weights`` say why model.py or weights.pt (the trained weights) were not written, when they were not."""
+
+    directory: Path
+    trial: TrialRecord
+    files: list[str]
+    no_model: str | None = None
+    no_weights: str | None = None
+
+    @property
+    def weights(self) -> bool:
+        """Whether weights.pt holds the trial's trained weights."""
+        return self.no_weights is None
+
+
+def export_trial(study: Study, trial: int | None = None, out: str | Path | None = None) -> Path:
+    """Export a trial of ``study`` and return the directory written.
+
+    ``trial`` is the trial's number (default: the best trial); ``out`` the directory to write (default:
+    the study's ``export`` folder). It holds architecture.json, model.py (``build_model()`` builds the
+    child, ``load_model()`` also loads its weights) where the space builds models, values.json where the
+    space names its choices, and weights.pt, the trained state_dict, when the study kept it (the weights
+    of the best ``keep_weights`` trials are kept). ConfigError when there is nothing to export.
+    """
+    return write_trial_export(study, trial, out).directory
+
+
+def write_trial_export(study: Study, trial: int | None = None, out: str | Path | None = None) -> TrialExport:
+    """``export_trial``, returning what was written and what was left out (for the CLI's message)."""
+    record = _chosen_trial(study, trial)
+    space, arch = study.space, record.arch
+    target = Path(out) if out is not None else study.directory / "export"
+    notes: list[str] = []  # why there is no model.py
+    model_source = _model_source(study, record, notes)
+    missing: list[str] = []  # why there is no weights.pt
+    weights = _trial_weights(study, record, missing)
+    target.mkdir(parents=True, exist_ok=True)
+    files = ["architecture.json"]
+    (target / "architecture.json").write_text(export_json(space, arch), encoding="utf-8")
+    values = getattr(space, "values", None)
+    if callable(values):
+        (target / "values.json").write_text(_pretty_json(values(arch)) + "\n", encoding="utf-8")
+        files.append("values.json")
+    if model_source is not None:
+        (target / "model.py").write_text(model_source, encoding="utf-8")
+        files.append("model.py")
+    stale = target / "weights.pt"
+    if weights is not None:
+        stale.write_bytes(weights)
+        files.append("weights.pt")
+    elif stale.is_file() or stale.is_symlink():  # another trial's: load_model() would load it
+        stale.unlink()
+    return TrialExport(target, record, files, notes[0] if notes else None, missing[0] if missing else None)
+
+
+def _chosen_trial(study: Study, trial: int | None) -> TrialRecord:
+    trials = study.store.trials()
+    if trial is None:
+        record = best_trial(trials)
+        if record is None:
+            raise ConfigError(f"{study.directory} has no successful trial to export")
+        return record
+    for record in trials:
+        if record.number == trial:
+            return record
+    raise ConfigError(f"{study.directory} has no trial {trial} (it has 0..{len(trials) - 1})")
+
+
+def _data_shape(study: Study) -> tuple[tuple[int, ...], int] | None:
+    data_shape = getattr(study.evaluator, "data_shape", None)
+    return None if data_shape is None else data_shape()  # type: ignore[no-any-return]
+
+
+def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | None:
+    """The text of model.py for ``record``'s architecture; None (with a note) when there is no model."""
+    space, arch = study.space, record.arch
+    if space.name in PYTORCH_EXPORTERS:
+        shape = _data_shape(study)
+        if shape is None:
+            raise ConfigError(
+                f"evaluator {study.config.evaluator.name!r} trains no networks, so there is no model to export"
+            )
+        return export_pytorch_source(space, arch, *shape)
+    space.validate(arch)
+    config = space.config()
+    if set(config) == {"model", "kwargs"} and callable(getattr(space, "values", None)):
+        return user_model_source(space, arch, study, record)
+    if type(space).build is SearchSpace.build:
+        notes.append(
+            f"space {space.name!r} builds no model (the evaluator built it from the values), so there is no"
+            " model.py"
+        )
+        return None
+    return _space_build_source(space, arch, study, record, notes)
+
+
+def _trial_weights(study: Study, record: TrialRecord, notes: list[str]) -> bytes | None:
+    """The trial's kept weights, checked to be a state_dict of tensors; None with a note why there are none."""
+    blob = study.store.weights(record.number)
+    if blob is None:
+        notes.append(_why_no_weights(study, record))
+        return None
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged blob; weights_only never runs code from it
+        notes.append(f"the weights kept for trial {record.number} cannot be read ({type(exc).__name__})")
+        return None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        notes.append(f"the weights kept for trial {record.number} are not a state_dict of tensors")
+        return None
+    return blob
+
+
+def _why_no_weights(study: Study, record: TrialRecord) -> str:
+    keep = study.config.keep_weights
+    if record.status != "ok":
+        return f"trial {record.number} did not finish training ({record.status}), so it has no weights"
+    if keep == 0:
+        return "the study keeps no trained weights (keep_weights: 0)"
+    kept = study.store.kept_weights()
+    if not kept:
+        return (
+            "the study kept no trained weights (its evaluator returns none, or an archsearch without"
+            " weights ran it)"
+        )
+    best = ", ".join(str(n) for n in kept)
+    return (
+        f"trial {record.number}'s weights were not kept: only the best {keep} trials' are (trials {best});"
+        " raise keep_weights to keep more"
+    )
+
+
+def _literal(value: Any, what: str) -> str:
+    """``value`` as Python source (a JSON-like value: numbers, strings, lists, tuples, dicts, None)."""
+    text = pprint.pformat(value, sort_dicts=False, width=100)
+    try:
+        same = ast.literal_eval(text) == value
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        same = False
+    if not same:
+        raise ConfigError(f"{what} {value!r:.80} cannot be written as Python source, so model.py cannot be")
+    return text
+
+
+def _import_lines(dotted: str, name: str) -> list[str]:
+    """Lines that bind ``name`` to the object at ``dotted`` ("pkg.mod:attr.sub" or "path/file.py:attr")."""
+    module, colon, attr = dotted.partition(":")
+    if not colon:
+        module, _, attr = dotted.rpartition(".")
+    if not module or not attr:
+        raise ConfigError(f"{dotted!r} is not an importable path (module:attribute)")
+    first, _, rest = attr.partition(".")
+    if module.endswith(".py") or "/" in module or "\\" in module:
+        path = str(Path(module).resolve())
+        lines = [
+            "import importlib.util",
+            "",
+            f"_spec = importlib.util.spec_from_file_location({Path(module).stem!r}, {path!r})",
+            "assert _spec is not None and _spec.loader is not None",
+            "_module = importlib.util.module_from_spec(_spec)",
+            "_spec.loader.exec_module(_module)",
+            f"{name} = _module.{attr}",
+        ]
+        return lines
+    if first == name and not rest:
+        return [f"from {module} import {name}"]
+    return [f"from {module} import {first}", "", f"{name} = {first}{'.' + rest if rest else ''}"]
+
+
+def _header(study: Study, record: TrialRecord, what: str, needs: str) -> str:
+    return (
+        f"# PyTorch model exported by archsearch {__version__} from {study.directory}, trial {record.number}.\n"
+        f"# {what}\n"
+        f"# It needs {needs}.\n"
+        "# build_model() builds it freshly initialised; load_model() also loads the trained weights.pt\n"
+        "# beside this file. Run this file to build the model and print its parameter count.\n"
+        "from __future__ import annotations\n\n"
+        "import torch\n"
+        "from torch import nn\n\n"
+    )
+
+
+_MAIN = """
+
+if __name__ == "__main__":
+    model = build_model()
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"parameters: {parameters}")
+"""
+
+
+def user_model_source(space: SearchSpace, arch: Architecture, study: Study, record: TrialRecord) -> str:
+    """model.py for a model space of the user's (``archsearch.nn.ModelSpace``): it imports the user's
+    module and builds the model under ``fixed_arch`` with the trial's chosen values."""
+    config = space.config()
+    dotted = str(config["model"])
+    values = space.values(arch)  # type: ignore[attr-defined]
+    kwargs = dict(config["kwargs"])
+    kwargs.update(_shape_kwargs(space, study, kwargs))
+    module = dotted.partition(":")[0]
+    header = _header(
+        study,
+        record,
+        f"Model space {dotted}, the trial's choices fixed: {space.encode(arch)}",
+        f"torch, archsearch and your module {module} importable (as it was during the search)",
+    )
+    body = "\n".join(
+        [
+            "from archsearch.nn import fixed_arch",
+            *_import_lines(dotted, "Model"),
+            "",
+            f"VALUES = {_literal(values, 'a chosen value')}",
+            '"""The value chosen for each labelled choice of the space."""',
+            f"KWARGS = {_literal(kwargs, 'a keyword argument of the model')}",
+            '"""The keyword arguments the search built the model with."""',
+            "",
+            "",
+            "def build_model() -> nn.Module:",
+            '    """The model with the chosen values fixed, freshly initialised."""',
+            "    with fixed_arch(VALUES):",
+            "        return Model(**KWARGS)",
+        ]
+    )
+    return header + body + "\n" + LOAD_MODEL_SOURCE + _MAIN
+
+
+def _shape_kwargs(space: SearchSpace, study: Study, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``input_shape`` and ``num_classes`` that ``ModelSpace.build`` passes the model for this study's
+    data: to a constructor that takes them, when the space's keyword arguments do not fix them."""
+    shape = _data_shape(study) if getattr(study.evaluator, "data_shape", None) is not None else None
+    if shape is None:
+        return {}
+    taken = getattr(space, "build_kwargs", None)
+    if callable(taken):
+        extra: dict[str, Any] = taken(shape[0], shape[1])
+        return {key: value for key, value in extra.items() if key not in kwargs}
+    return {}
+
+
+def _space_build_source(
+    space: SearchSpace, arch: Architecture, study: Study, record: TrialRecord, notes: list[str]
+) -> str | None:
+    """model.py for a space of the user's (a ``SearchSpace`` subclass that builds): it imports the space,
+    remakes it from its config and builds the architecture; None when the space class cannot be imported."""
+    cls = type(space)
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        notes.append(
+            f"space class {cls.__qualname__} cannot be imported from a file, so there is no model.py"
+        )
+        return None
+    shape = _data_shape(study)
+    if shape is None:
+        notes.append(
+            f"evaluator {study.config.evaluator.name!r} names no input shape, so there is no model.py"
+        )
+        return None
+    header = _header(
+        study,
+        record,
+        f"Space {space.name} ({cls.__module__}.{cls.__qualname__}), architecture: {space.encode(arch)}",
+        f"torch, archsearch and the module {cls.__module__} importable (as it was during the search)",
+    )
+    body = "\n".join(
+        [
+            "from archsearch.core import Architecture",
+            *_import_lines(f"{cls.__module__}:{cls.__qualname__}", "Space"),
+            "",
+            f"SPACE_CONFIG = {_literal(space.config(), 'an option of the space')}",
+            f"ARCHITECTURE = {_literal(arch.to_dict(), 'the architecture')}",
+            f"INPUT_SHAPE = {tuple(shape[0])!r}",
+            f"NUM_CLASSES = {shape[1]!r}",
+            "",
+            "",
+            "def build_model() -> nn.Module:",
+            '    """The trial\'s network, freshly initialised."""',
+            "    space = Space(**SPACE_CONFIG)",
+            "    return space.build(Architecture.from_dict(ARCHITECTURE), INPUT_SHAPE, NUM_CLASSES)",
+        ]
+    )
+    return header + body + "\n" + LOAD_MODEL_SOURCE + _MAIN
