@@ -1,0 +1,411 @@
+"""Evaluators from user code: the user's function scores the child of each trial.
+
+``FunctionEvaluator`` is archsearch's counterpart of Optuna's ``objective(trial)``, NNI's
+``FunctionalEvaluator`` and a Ray Tune trainable: the function gets the built child (or the chosen values)
+and the trial's seed, returns a number or a dict of metrics, and may ``report`` a value per step for the
+learning curve. It runs under the guards of the training evaluators (an exception, a nan, out of memory or
+the time limit is a failed trial with its reason). Also here: ``resolve_callable`` for dotted paths
+("pkg.mod:func", "path/file.py:func") and ``check_picklable`` for what must travel to worker processes.
+
+torch is imported when an evaluator is made, not with this module, so that a dotted path resolves without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import numbers
+import os
+import pickle
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from archsearch.core import Architecture, Evaluator, Result, SearchSpace
+from archsearch.errors import ConfigError, TrialTimeoutError
+
+if TYPE_CHECKING:
+    from archsearch.evaluators.common import TrialProgress
+
+# The metric an objective that returns a plain number reports (the ``metric`` reward's default name).
+OBJECTIVE_METRIC = "value"
+OBJECTIVE_HINT = "return a number or a dict of numbers"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _import_file(path: Path, text: str, what: str) -> Any:
+    """The module of ``path``, imported under its file name with its folder on ``sys.path`` (so that what
+    it defines pickles by reference into worker processes, which inherit ``sys.path``)."""
+    if not path.is_file():
+        raise ConfigError(f"{what} {text!r}: there is no file {str(path)!r}")
+    directory = str(path.parent.resolve())
+    if directory not in sys.path:
+        sys.path.append(directory)
+    module = importlib.import_module(path.stem)
+    found = getattr(module, "__file__", None)
+    if found is None or Path(found).resolve() != path.resolve():
+        raise ConfigError(
+            f"{what} {text!r}: the module name {path.stem!r} is taken by {found or 'a built-in module'};"
+            " rename the file"
+        )
+    return module
+
+
+def resolve_callable(text: str, what: str = "function") -> Any:
+    """The object a dotted path names: "package.module:attr" (the current directory importable) or
+    "path/to/file.py:attr"; ``attr`` may be dotted ("Class.method").
+
+    ``what`` names the object in errors ("objective function", "space", ...). Every failure is one
+    ConfigError line: a text without ":", a module that does not import (with its error), a missing
+    attribute.
+    """
+    if not isinstance(text, str) or text.count(":") != 1 or text.startswith(":") or text.endswith(":"):
+        raise ConfigError(
+            f"{what} {text!r} is not a dotted path; write 'package.module:name' or 'path/file.py:name'"
+        )
+    location, _, attribute = text.partition(":")
+    location, attribute = location.strip(), attribute.strip()
+    try:
+        if location.endswith(".py") or "/" in location or os.sep in location:
+            module = _import_file(Path(location).expanduser(), text, what)
+        else:
+            if os.getcwd() not in sys.path and "" not in sys.path:
+                sys.path.append(os.getcwd())
+            module = importlib.import_module(location)
+    except ConfigError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"{what} {text!r}: cannot import {location!r} ({_short(str(exc))})") from None
+    except BaseException as exc:  # a module that fails while it runs: SyntaxError, any exception, exit()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        problem = _short(f"{type(exc).__name__}: {exc}")
+        raise ConfigError(f"{what} {text!r}: importing {location!r} failed ({problem})") from None
+    found: Any = module
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise ConfigError(f"{what} {text!r}: {location!r} has no attribute {attribute!r}")
+        found = getattr(found, part)
+    return found
+
+
+def dotted_path(obj: Any) -> str:
+    """ "module:qualname" of a function or class, the form ``resolve_callable`` reads back."""
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def check_picklable(obj: Any, what: str) -> None:
+    """ConfigError naming ``obj`` when it cannot be sent to worker processes (pickled): a lambda, a
+    function or class defined inside a function, or anything holding one. ``what`` names it in the
+    message ("objective function", "evaluator", ...)."""
+    qualname = getattr(obj, "__qualname__", None)
+    name = f"{getattr(obj, '__module__', '?')}.{qualname}" if isinstance(qualname, str) else repr(obj)
+    if isinstance(qualname, str) and ("<lambda>" in qualname or "<locals>" in qualname):
+        raise ConfigError(
+            f"{what} {_short(name)} cannot be sent to worker processes; define it at module level"
+        )
+    try:
+        pickle.dumps(obj)
+    except Exception as exc:  # pickle raises PicklingError, TypeError or AttributeError
+        raise ConfigError(
+            f"{what} {_short(name, 80)} cannot be sent to worker processes ({_short(str(exc), 160)});"
+            " define it at module level"
+        ) from None
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (numpy and 0-d torch scalars too, not bools)."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d array or tensor
+        return _as_number(value.item())
+    return None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return f"the string {_short(repr(value), 60)}"
+    if isinstance(value, bool | np.bool_):
+        return f"a bool ({value})"
+    return f"a {type(value).__name__}"
+
+
+def objective_metrics(value: Any, source: str = "returned") -> dict[str, float]:
+    """The metrics of what an objective ``source`` ("returned", "reported at step 3"): a finite number
+    is ``{"value": x}``, a dict maps metric names to finite numbers. Anything else raises
+    ChildFailedError with a one-line reason naming the offending value or key."""
+    from archsearch.evaluators.common import ChildFailedError
+
+    number = _as_number(value)
+    if number is not None:
+        if not math.isfinite(number):
+            raise ChildFailedError(f"the objective {source} {number}")
+        return {OBJECTIVE_METRIC: number}
+    if not isinstance(value, Mapping):
+        hint = " (a missing return?)" if value is None and source == "returned" else ""
+        raise ChildFailedError(f"the objective {source} {_describe(value)}{hint}; {OBJECTIVE_HINT}")
+    if not value:
+        raise ChildFailedError(f"the objective {source} an empty dict; {OBJECTIVE_HINT}")
+    metrics: dict[str, float] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise ChildFailedError(
+                f"the objective {source} a dict with the key {key!r}; names must be strings"
+            )
+        number = _as_number(item)
+        if number is None:
+            raise ChildFailedError(f"the objective {source} {_describe(item)} for {key!r}; {OBJECTIVE_HINT}")
+        if not math.isfinite(number):
+            raise ChildFailedError(f"the objective {source} {number} for {key!r}")
+        metrics[key] = number
+    return metrics
+
+
+def report_style(fn: Callable[..., Any]) -> str | None:
+    """How ``fn`` takes ``report`` after child and seed: "positional" (a third positional parameter or
+    ``*args``), "keyword" (a keyword-only ``report``) or None (it does not)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: call it with child and seed only
+        return None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return "positional"
+    if any(p.name == "report" and p.kind is p.KEYWORD_ONLY for p in parameters):
+        return "keyword"
+    return None
+
+
+def _takes_child_and_seed(fn: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to check (a builtin)
+        return True
+    style = report_style(fn)
+    calls = {"positional": ((None, 0, None), {}), "keyword": ((None, 0), {"report": None})}
+    arguments, keywords = calls.get(style or "", ((None, 0), {}))
+    try:
+        signature.bind(*arguments, **keywords)
+    except TypeError:
+        return False
+    return True
+
+
+def build_child(space: SearchSpace, arch: Architecture) -> Any:
+    """What the objective gets for ``arch``: ``space.build(arch)`` (an nn.Module) for a space whose build
+    takes the architecture alone (a ModelSpace), else ``space.values(arch)`` (a dict of the chosen values,
+    e.g. a DictSpace), else the Architecture itself (the built-in spaces)."""
+    if type(space).build is not SearchSpace.build:
+        try:
+            inspect.signature(space.build).bind(arch)
+        except TypeError:
+            pass
+        else:
+            return space.build(arch)  # type: ignore[call-arg]
+    values = getattr(space, "values", None)
+    if callable(values):
+        return values(arch)
+    return arch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators, which user code draws from."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Reporter:
+    """The ``report(step, value)`` an objective gets: ``value`` (a number, the metric "value", or a dict
+    of numbers) is appended to the trial's learning curve (``Result.curve``, one series per metric);
+    ``step`` (an integer, e.g. the epoch) names the point in messages. A nan, or the time limit passed,
+    ends the trial from inside the objective."""
+
+    def __init__(self, progress: TrialProgress, deadline: float | None) -> None:
+        self.progress = progress
+        self.deadline = deadline
+        self.steps = 0
+        self.last_step: int | None = None
+
+    def __call__(self, step: int, value: Any) -> None:
+        from archsearch.evaluators.common import ChildFailedError, is_int
+
+        if not is_int(step):
+            raise ChildFailedError(f"report(step, value): step must be an integer, got {_describe(step)}")
+        metrics = objective_metrics(value, f"reported at step {step}")
+        for key, number in metrics.items():
+            self.progress.curve.setdefault(key, []).append(number)
+        self.steps += 1
+        self.last_step = step
+        self.progress.epoch = self.steps
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise TrialTimeoutError(f"time limit reached at step {step}")
+
+
+class FunctionEvaluator(Evaluator):
+    """Scores each architecture with the user's function ``fn(child, seed)`` or ``fn(child, seed, report)``.
+
+    ``fn`` is a module-level function, or a dotted path to one ("pkg.mod:func" with the current directory
+    importable, or "path/file.py:func"). ``child`` is the built ``nn.Module`` for a space whose ``build``
+    takes the architecture alone (``archsearch.nn.ModelSpace``; moved to ``device``), the dict of chosen
+    values for a space without one (``DictSpace``), else the ``Architecture``. ``seed`` is the trial's
+    seed; Python's, numpy's and torch's global generators are seeded with it before the child is built.
+    ``report(step, value)`` is passed when ``fn`` takes a third parameter or a ``report`` keyword (see
+    ``Reporter``). ``fn`` returns a finite number (metric ``value``, what the ``metric`` reward maximises by
+    default) or a dict of finite numbers; anything else, an exception, a nan or out of memory is a failed
+    trial with a one-line reason. For a module child the metrics get its trainable parameter count
+    ``params`` (unless ``fn`` returned one) and, with ``keep_weights``, ``Result.weights`` its trained
+    ``state_dict``. ``timeout_s`` (seconds, or None) is checked at each ``report`` and when ``fn`` returns:
+    past it the trial is "timeout" (an objective that never reports cannot be stopped sooner). ``threads``
+    torch threads run the trial; ``device`` is auto, cpu or cuda[:N]. The evaluator pickles to worker
+    processes: ``fn`` travels by reference, so a lambda or a function defined inside a function is a
+    ConfigError here.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any] | str,
+        *,
+        timeout_s: float | None = None,
+        threads: int = 1,
+        device: str = "auto",
+        keep_weights: bool = True,
+    ) -> None:
+        from archsearch.evaluators.common import check_settings
+
+        if isinstance(fn, str):
+            self.fn_path: str | None = fn
+            function = resolve_callable(fn, "objective function")
+            name = repr(fn)
+        else:
+            self.fn_path = None
+            function = fn
+            name = getattr(fn, "__qualname__", repr(fn))
+        if not callable(function):
+            raise ConfigError(
+                f"objective function {_short(name)} is a {type(function).__name__}, not a function"
+            )
+        if not _takes_child_and_seed(function):
+            raise ConfigError(
+                f"objective function {_short(name)} must take (child, seed) or (child, seed, report); "
+                f"its parameters are {inspect.signature(function)}"
+            )
+        if self.fn_path is None:
+            check_picklable(function, "objective function")
+        check_settings(
+            [(isinstance(keep_weights, bool), f"keep_weights must be true or false, got {keep_weights!r}")],
+            timeout_s=timeout_s,
+            threads=threads,
+            device=device,
+        )
+        self._fn: Callable[..., Any] | None = function
+        self.timeout_s = None if timeout_s is None else float(timeout_s)
+        self.threads = threads
+        self.device = device
+        self.keep_weights = keep_weights
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The objective function (resolved again from its dotted path in a worker process)."""
+        if self._fn is None:
+            assert self.fn_path is not None
+            self._fn = resolve_callable(self.fn_path, "objective function")
+        return self._fn
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self.fn_path is not None:  # a function from a file path imports again where it is needed
+            state["_fn"] = None
+        return state
+
+    def config(self) -> dict[str, Any]:
+        """The options that recreate this evaluator, ``fn`` as a dotted path."""
+        return {
+            "fn": self.fn_path or dotted_path(self.fn),
+            "timeout_s": self.timeout_s,
+            "threads": self.threads,
+            "device": self.device,
+            "keep_weights": self.keep_weights,
+        }
+
+    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
+        from archsearch.evaluators.common import TrialProgress, guarded_trial, resolve_device
+
+        fn = self.fn
+        device = resolve_device(self.device)
+        started = time.perf_counter()
+        deadline = None if self.timeout_s is None else started + self.timeout_s
+        progress = TrialProgress(OBJECTIVE_METRIC)
+        reporter = Reporter(progress, deadline)
+        result = guarded_trial(
+            lambda _progress: self._run(fn, space, arch, seed, device, reporter),
+            progress,
+            epochs=0,
+            timeout_s=self.timeout_s,
+            threads=self.threads,
+            device=device,
+            describe=f"{arch.to_json()} (seed {seed})",
+        )
+        result.curve = {key: series for key, series in result.curve.items() if series}
+        if not result.ok:
+            result.metrics.pop("epochs", None)  # the training evaluators' count; here the steps reported
+            result.metrics["steps"] = float(reporter.steps)
+        if result.status == "timeout":
+            where = (
+                f"at step {reporter.last_step}"
+                if reporter.last_step is not None
+                else f"(the objective took {result.cost_s:.1f} s)"
+            )
+            result.error = f"exceeded the time limit of {self.timeout_s:g} s {where}"
+        return result
+
+    def _run(
+        self,
+        fn: Callable[..., Any],
+        space: SearchSpace,
+        arch: Architecture,
+        seed: int,
+        device: Any,
+        reporter: Reporter,
+    ) -> dict[str, float]:
+        import torch
+
+        from archsearch.evaluators.common import state_dict_bytes
+
+        seed_everything(seed)
+        child = build_child(space, arch)
+        module = isinstance(child, torch.nn.Module)
+        if module:
+            child = child.to(device)
+            reporter.progress.params = sum(p.numel() for p in child.parameters() if p.requires_grad)
+        style = report_style(fn)
+        if style == "positional":
+            value = fn(child, seed, reporter)
+        elif style == "keyword":
+            value = fn(child, seed, report=reporter)
+        else:
+            value = fn(child, seed)
+        metrics = objective_metrics(value)
+        if reporter.deadline is not None and time.perf_counter() > reporter.deadline:
+            raise TrialTimeoutError("the objective returned after the time limit")
+        if module:
+            metrics.setdefault("params", float(reporter.progress.params or 0))
+            if self.keep_weights:
+                reporter.progress.weights = state_dict_bytes(child)
+        return metrics
