@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -76,8 +77,10 @@ def train_epoch(
     scaler: torch.amp.GradScaler | None = None,
     deadline: float | None = None,
     check_every: int = 1,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> float:
-    """One epoch of mini-batch SGD over a fresh random permutation; returns the mean batch loss.
+    """One epoch of mini-batch SGD over a fresh random permutation; returns the mean batch loss
+    (``loss_fn(outputs, targets)``, cross-entropy by default).
 
     A trailing batch of a single image is skipped (batch normalisation cannot train on it). Raises
     NonFiniteLossError when a loss is nan or inf (checked every ``check_every`` batches, reporting the
@@ -93,7 +96,7 @@ def train_epoch(
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
         with autocast:
-            loss = F.cross_entropy(model(inputs[index]), targets[index])
+            loss = loss_fn(model(inputs[index]), targets[index])
         optimizer.zero_grad(set_to_none=True)
         if scaler is None:
             loss.backward()
