@@ -3,6 +3,7 @@ cli.FEATURE_COMMANDS)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,39 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from archsearch.core import TrialRecord
 from archsearch.errors import ConfigError
+from archsearch.objectives import Constraint, Objective
 
 DEFAULT_STRATEGIES = "nsga2,lemonade,optuna_nsga2,evolution,random"
+
+
+def objectives_hint(trials: list[TrialRecord], first: Sequence[str] = ()) -> str:
+    """An ``--objectives`` value built from the metrics the trials report (``f1:max,params:min``), for
+    messages that ask for objectives; ``first`` are metrics to name first (the reward's)."""
+    from archsearch.objectives import default_direction
+    from archsearch.report.columns import metric_columns
+
+    names = metric_columns((t.metrics for t in trials if t.status == "ok"), first, limit=2)
+    if len(names) < 2:
+        names = ["val_acc", "latency_ms"]
+    return ",".join(f"{name}:{default_direction(name)}" for name in names)
+
+
+def front_summary(
+    trials: list[TrialRecord], objectives: list[Objective], constraints: list[Constraint]
+) -> str:
+    """One line on a multi-objective study's Pareto front for `status`: its size, or why it has none (an
+    objective or constraint metric the trials never report)."""
+    from archsearch.front import front
+
+    goals = ", ".join(map(str, objectives))
+    try:
+        members = front(trials, objectives, constraints)
+    except ConfigError as exc:
+        return f"Pareto front ({goals}): {exc}"
+    bounds = f" under {', '.join(map(str, constraints))}" if constraints else ""
+    return f"Pareto front ({goals}){bounds}: {len(members)} trials; list them with archsearch front"
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -32,6 +63,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """The Pareto front of a study: its trials that no other feasible trial beats in every objective."""
         from archsearch.front import front
         from archsearch.objectives import parse_objectives
+        from archsearch.report.columns import format_metric, leading_metrics
         from archsearch.study import Study
 
         study = Study.load(directory, read_only=True)
@@ -41,11 +73,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 if objectives
                 else study.config.objectives
             )
+            trials = study.store.trials()
             if len(goals) < 2:
                 raise ConfigError(
-                    f"{directory} declares fewer than two objectives; pass e.g. --objectives val_acc:max,latency_ms:min"
+                    f"{directory} declares fewer than two objectives; pass e.g. --objectives "
+                    f"{objectives_hint(trials, leading_metrics(study))}"
                 )
-            members = front(study.store.trials(), goals, study.config.constraints)
+            members = front(trials, goals, study.config.constraints)
             constraints = ", ".join(map(str, study.config.constraints)) or "none"
             table = Table(
                 title=f"Pareto front of {directory}: {len(members)} trials (constraints: {constraints})"
@@ -53,7 +87,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             for column in ("trial", *(str(g) for g in goals), "architecture"):
                 table.add_column(column, justify="left" if column == "architecture" else "right")
             for t in members:
-                table.add_row(str(t.number), *(f"{t.metrics[g.metric]:.4g}" for g in goals), t.arch_str)
+                values = (format_metric(g.metric, t.metrics[g.metric]) for g in goals)
+                table.add_row(str(t.number), *values, t.arch_str)
             out.print(table)
             if members:
                 err.print(f"export one with: archsearch export {directory} --trial N")

@@ -9,19 +9,32 @@ from typing import Any
 
 from archsearch import __version__
 from archsearch.config import Component
-from archsearch.core import TrialRecord
+from archsearch.core import Architecture, SearchSpace, TrialRecord
+from archsearch.errors import ConfigError
 from archsearch.report import plots
+from archsearch.report.columns import format_metric, leading_metrics, metric_columns
 from archsearch.study import Study, best_trial
 
 REPORT_DIR = "report"
 """Where ``write_report`` writes when no output directory is given, inside the study directory."""
 INDEX = "index.html"
 TOP_TRIALS = 10
+TABLE_METRICS = 5
+"""Metric columns of the top-trials table (the study's own metrics: reward's and objectives' first)."""
+BEST_METRICS = 12
+"""Metrics listed for the best trial."""
+CURVE_TRIALS = 5
+"""The best trials whose learning curves are drawn."""
+CHOICE_WINDOWS = 10
+"""About how many windows of trials the choices tables have."""
+MAX_CHOICE_TABLES = 60
+"""The most decisions the choices tables show."""
 MISSING = "\u2014"
 
 REWARDS_PNG = "rewards.png"
 BEST_SO_FAR_PNG = "best_so_far.png"
 CHOICES_PNG = "choices.png"
+CURVES_PNG = "learning_curves.png"
 BEST_ARCHITECTURE_PNG = "best_architecture.png"
 PARETO_PNG = "pareto_front.png"
 
@@ -41,6 +54,8 @@ figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9em; }
 .note { color: #666; }
+td.heat { text-align: right; font-variant-numeric: tabular-nums; min-width: 3em; }
+details { margin: .5em 0; }
 """
 
 
@@ -63,8 +78,10 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
         trials = study.store.trials()
         elapsed_s = study.store.get_meta("elapsed_s")
         out.mkdir(parents=True, exist_ok=True)
-        metric = str(study.config.reward.params.get("metric", "val_acc"))
+        leading = leading_metrics(study)
+        metric = (leading or metric_columns(t.metrics for t in trials if t.status == "ok") or ["val_acc"])[0]
         best = best_trial(trials)
+        per_decision = not _built_in(study.space)
         figures = [
             (plots.plot_rewards(trials, out / REWARDS_PNG), "Reward of each trial; failed trials in red."),
             (
@@ -72,12 +89,17 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
                 f"Best reward and best {metric} found so far.",
             ),
             (
-                plots.plot_choice_distribution(study.space, trials, out / CHOICES_PNG),
+                plots.plot_choice_distribution(
+                    study.space, trials, out / CHOICES_PNG, per_decision=per_decision
+                ),
                 "How often each choice was taken, in consecutive windows of trials.",
             ),
         ]
+        curves = _curve_figure(trials, out, leading)
+        figures += [curves] if curves is not None else []
         goals = study.config.objectives
-        if len(goals) >= 2:
+        front_problem = _front_problem(trials, study)
+        if len(goals) >= 2 and front_problem is None:
             from archsearch.front import true_front
 
             figures.append(
@@ -94,14 +116,51 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
                 )
             )
         drawing = None
-        if best is not None:
+        if best is not None and plots.can_draw(study.space):
             drawing = plots.draw_architecture(study.space, best.arch, out / BEST_ARCHITECTURE_PNG)
-        page = _page(study, trials, elapsed_s, best, drawing, figures)
+        page = _page(study, trials, elapsed_s, best, drawing, figures, leading, per_decision, front_problem)
     finally:
         study.close()
     index = out / INDEX
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def _built_in(space: SearchSpace) -> bool:
+    """Whether ``space`` is one of archsearch's paper spaces, whose decisions repeat a kind per layer (the
+    choices are counted by kind); a user's space or a dict space is counted decision by decision."""
+    module = type(space).__module__
+    return module.startswith("archsearch.spaces.") and module != "archsearch.spaces.dict_space"
+
+
+def _curve_figure(
+    trials: Sequence[TrialRecord], out: Path, leading: Sequence[str]
+) -> tuple[Path, str] | None:
+    """The learning curves of the best few trials, when any of them recorded a per-epoch curve."""
+    ok = [t for t in trials if t.status == "ok" and t.reward is not None]
+    top = sorted(ok, key=lambda t: (-(t.reward or 0.0), t.number))[:CURVE_TRIALS]
+    if not plots.curve_metrics(top):
+        return None
+    path = plots.plot_learning_curves(top, out / CURVES_PNG, leading)
+    return (
+        path,
+        f"Per-epoch curves of the {len(top)} best trials by reward, as their evaluator reported them.",
+    )
+
+
+def _front_problem(trials: Sequence[TrialRecord], study: Study) -> str | None:
+    """Why a multi-objective study's front cannot be shown (an objective or constraint metric its trials
+    never report), or None."""
+    from archsearch.front import front
+
+    goals = study.config.objectives
+    if len(goals) < 2:
+        return None
+    try:
+        front(trials, goals, study.config.constraints)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -114,6 +173,9 @@ def _page(
     best: TrialRecord | None,
     drawing: Path | None,
     figures: Sequence[tuple[Path, str]],
+    leading: Sequence[str] = (),
+    per_decision: bool = False,
+    front_problem: str | None = None,
 ) -> str:
     title = f"archsearch study {study.directory}"
     sections = [
@@ -121,33 +183,41 @@ def _page(
         "<h2>Summary</h2>",
         _summary(study, trials, elapsed_s),
         "<h2>Best trial</h2>",
-        _best(best, drawing, trials, _equations(study, best)),
+        _best(best, drawing, trials, _equations(study, best), leading, study.space),
         "<h2>Plots</h2>",
         *(_figure(path, caption) for path, caption in figures),
         f"<h2>Top {TOP_TRIALS} trials by reward</h2>",
-        _top_table(trials),
-        *_front_section(study, trials),
+        _top_table(trials, leading),
+        *_front_section(study, trials, front_problem),
+        "<h2>Choices over time</h2>",
+        _choices_section(study.space, trials, per_decision),
         "<h2>Failed trials</h2>",
         _failed_table(trials),
     ]
     return html_page(title, sections)
 
 
-def _front_section(study: Study, trials: Sequence[TrialRecord]) -> list[str]:
+def _front_section(study: Study, trials: Sequence[TrialRecord], problem: str | None = None) -> list[str]:
     """The Pareto front members of a multi-objective study (none for a single-objective one)."""
     from archsearch.front import front
 
     goals, constraints = study.config.objectives, study.config.constraints
     if len(goals) < 2:
         return []
-    members = front(trials, goals, constraints)
     heading = "<h2>Pareto front</h2>"
+    if problem is not None:
+        return [heading, f'<p class="note">{_e(_sentence(problem))}</p>']
+    members = front(trials, goals, constraints)
     if not members:
-        return [heading, f'<p class="note">{_e(plots.NO_SUCCESSFUL_TRIALS.capitalize())}.</p>']
+        return [heading, f'<p class="note">{_e(_sentence(plots.NO_SUCCESSFUL_TRIALS))}</p>']
     note = f"Constraints: {', '.join(map(str, constraints))}. " if constraints else ""
     note += "Export a member with archsearch export DIR --trial N."
     rows = [
-        [_num(str(t.number)), *(_num(f"{t.metrics[g.metric]:.4g}") for g in goals), _td(_code(t.arch_str))]
+        [
+            _num(str(t.number)),
+            *(_num(format_metric(g.metric, t.metrics[g.metric])) for g in goals),
+            _td(_code(t.arch_str)),
+        ]
         for t in members
     ]
     return [
@@ -189,34 +259,52 @@ def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | Non
     return _fields(rows)
 
 
-SCORE_METRICS = ("val_acc", "test_acc", "val_ppl", "test_ppl")
-"""The metrics shown for the best trial, where the evaluator reports them."""
-
-
 def _best(
     best: TrialRecord | None,
     drawing: Path | None,
     trials: Sequence[TrialRecord],
     equations: str | None = None,
+    leading: Sequence[str] = (),
+    space: SearchSpace | None = None,
 ) -> str:
     if best is None:
         message = plots.NO_SUCCESSFUL_TRIALS if any(t.finished for t in trials) else plots.NO_FINISHED_TRIALS
-        return f'<p class="note">{_e(message.capitalize())}.</p>'
+        return f'<p class="note">{_e(_sentence(message))}</p>'
     rows = [
         ("Trial", _e(str(best.number))),
         ("Architecture", _code(best.arch_str)),
         ("Reward", _e(_number(best.reward))),
     ]
-    rows += [(key, _e(_number(best.metrics[key]))) for key in SCORE_METRICS if key in best.metrics]
-    if "params" in best.metrics:
-        rows.append(("Parameters", _e(_count(best.metrics["params"]))))
+    names = metric_columns([best.metrics], leading, limit=BEST_METRICS)
+    rows += [(name, _e(format_metric(name, best.metrics[name]))) for name in names]
     rows.append(("Cost", _e(_duration(best.cost_s))))
     parts = [_fields(rows)]
     if drawing is not None:
         parts.append(_figure(drawing, f"The architecture of trial {best.number}."))
+    elif space is not None:
+        values = decision_values(space, best.arch)
+        if values:
+            parts.append(f"<p>Its decisions:</p>\n{_fields([(name, _code(_text(v))) for name, v in values])}")
     if equations:
         parts.append(f"<p>As equations:</p>\n<pre>{_e(equations)}</pre>")
     return "\n".join(parts)
+
+
+def decision_values(space: SearchSpace, arch: Architecture) -> list[tuple[str, object]]:
+    """The value of each decision of ``arch`` by its name (a model space's labels, a dict space's keys);
+    positions ``#0``, ``#1``... for what the space can no longer name (its code changed since)."""
+    named = getattr(space, "values", None)
+    if callable(named):
+        try:
+            values = named(arch)
+            if isinstance(values, dict):
+                return [(str(name), value) for name, value in values.items()]
+        except Exception:  # the user's space code; fall back on the decisions it walks
+            pass
+    decided = plots.safely_decided(space, arch.values)
+    pairs: list[tuple[str, object]] = [(d.name, value) for d, value in decided]
+    pairs += [(f"#{k}", value) for k, value in enumerate(arch.values) if k >= len(decided)]
+    return pairs
 
 
 def _equations(study: Study, best: TrialRecord | None) -> str | None:
@@ -225,30 +313,57 @@ def _equations(study: Study, best: TrialRecord | None) -> str | None:
     return None if best is None or render is None else str(render(best.arch))
 
 
-def _top_table(trials: Sequence[TrialRecord]) -> str:
+def _top_table(trials: Sequence[TrialRecord], leading: Sequence[str] = ()) -> str:
     ok = [t for t in trials if t.status == "ok" and t.reward is not None]
     if not ok:
-        return f'<p class="note">{_e(plots.NO_SUCCESSFUL_TRIALS.capitalize())}.</p>'
+        return f'<p class="note">{_e(_sentence(plots.NO_SUCCESSFUL_TRIALS))}</p>'
     # The same order as best_trial: highest reward first, earlier trial on ties.
     top = sorted(ok, key=lambda t: (-(t.reward or 0.0), t.number))[:TOP_TRIALS]
-    with_params = any("params" in t.metrics for t in top)
-    header = ["#", "Trial", "Reward", "val_acc", "test_acc"]
-    header += ["Parameters"] if with_params else []
-    header += ["Cost", "Architecture"]
-    rows = []
-    for rank, t in enumerate(top, start=1):
-        cells = [
+    names = metric_columns((t.metrics for t in top), leading, limit=TABLE_METRICS)
+    header = ["#", "Trial", "Reward", *names, "Cost", "Architecture"]
+    rows = [
+        [
             _num(str(rank)),
             _num(str(t.number)),
             _num(_number(t.reward)),
-            _num(_number(t.metrics.get("val_acc"))),
-            _num(_number(t.metrics.get("test_acc"))),
+            *(_num(format_metric(name, t.metrics.get(name))) for name in names),
+            _num(_duration(t.cost_s)),
+            _td(_code(t.arch_str)),
         ]
-        if with_params:
-            cells.append(_num(_count(t.metrics.get("params"))))
-        cells += [_num(_duration(t.cost_s)), _td(_code(t.arch_str))]
-        rows.append(cells)
+        for rank, t in enumerate(top, start=1)
+    ]
     return _table(header, rows)
+
+
+def _choices_section(space: SearchSpace, trials: Sequence[TrialRecord], per_decision: bool) -> str:
+    """Per decision (or decision kind), the share of each value in consecutive windows of finished trials:
+    a table shaded like a heat map."""
+    done = plots.finished_trials(trials)
+    if not done:
+        return f'<p class="note">{_e(_sentence(plots.NO_FINISHED_TRIALS))}</p>'
+    window = max(-(-len(done) // CHOICE_WINDOWS), 1)
+    freq = plots.choice_frequencies(space, [t.arch for t in done], window, per_decision)
+    if not freq.fractions:
+        return f'<p class="note">{_e(f"Space {space.name} has no decisions with choices to show.")}</p>'
+    spans = [
+        f"{done[w.start].number}" if len(w) == 1 else f"{done[w.start].number}\u2013{done[w.stop - 1].number}"
+        for w in freq.windows
+    ]
+    parts = [
+        '<p class="note">The share of the finished trials of each window (trial numbers in the header) '
+        "that took each value; darker is more often.</p>"
+    ]
+    for key, fractions in list(freq.fractions.items())[:MAX_CHOICE_TABLES]:
+        rows = [
+            [_td(_code(_text(choice))), *(_heat(float(f)) for f in fractions[:, column])]
+            for column, choice in enumerate(freq.choices[key])
+        ]
+        table = _table(["Value", *(f"trials {span}" for span in spans)], rows)
+        parts.append(f"<details open><summary><code>{_e(key)}</code></summary>\n{table}\n</details>")
+    more = len(freq.fractions) - MAX_CHOICE_TABLES
+    if more > 0:
+        parts.append(f'<p class="note">{more} more decisions not shown.</p>')
+    return "\n".join(parts)
 
 
 def _failed_table(trials: Sequence[TrialRecord]) -> str:
@@ -312,6 +427,24 @@ def _component(component: Component) -> str:
     """``name(key=value, ...)`` as a config would spell it."""
     params = ", ".join(f"{key}={value!r}" for key, value in sorted(component.params.items()))
     return f"{component.name}({params})"
+
+
+def _heat(fraction: float) -> str:
+    """A table cell with ``fraction`` as a percentage on a background as dark as it is large."""
+    shade = f"background: rgba(31, 119, 180, {0.85 * fraction:.2f});"
+    colour = " color: white;" if fraction > 0.55 else ""
+    return f'<td class="heat" style="{shade}{colour}">{fraction:.0%}</td>'
+
+
+def _text(value: Any) -> str:
+    """A decision value as the space's config would spell it: strings bare, others as JSON-like text."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _number(value: Any) -> str:

@@ -1,4 +1,5 @@
-"""Study plots written as PNG files: rewards, best so far, how choices evolve, one architecture's drawing.
+"""Study plots written as PNG files: rewards, best so far, how choices evolve, learning curves, one
+architecture's drawing.
 
 Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot, so no global figure state and
 no GUI backend) and saves it with the Agg renderer. Each copes with an empty or all-failed study by
@@ -7,6 +8,7 @@ drawing a figure that says so.
 
 from __future__ import annotations
 
+import logging
 import math
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -30,6 +32,14 @@ from archsearch.spaces.rnn_cell import RNNCellSpace
 NO_FINISHED_TRIALS = "no finished trials yet"
 NO_SUCCESSFUL_TRIALS = "no successful trials yet"
 DPI = 100
+MAX_CHOICE_PANELS = 12
+"""The most decisions the choices plot draws (the report's tables show every one)."""
+STACKED_CHOICES = 8
+"""A decision with more choices than this is drawn as a heat map, not a stacked area."""
+MAX_CURVE_PANELS = 4
+"""The most per-epoch metrics the learning-curve plot draws."""
+
+log = logging.getLogger(__name__)
 
 IMAGE = "image"
 CLASSIFIER = "classifier"
@@ -74,12 +84,24 @@ def decided_values(space: SearchSpace, values: tuple[Any, ...]) -> Iterator[tupl
         yield decision, value
 
 
+def safely_decided(space: SearchSpace, values: tuple[Any, ...]) -> list[tuple[Decision, Any]]:
+    """``decided_values``, stopping where the space's own code fails: a report of a user's space shows
+    what it can of an architecture the space no longer accepts (its code changed since the search)."""
+    decided: list[tuple[Decision, Any]] = []
+    try:
+        decided.extend(decided_values(space, values))
+    except Exception as exc:  # the user's space code: any error, shown as far as it got
+        log.warning("space %s stopped reading %r after %d values: %s", space.name, values, len(decided), exc)
+    return decided
+
+
 @dataclass(frozen=True)
 class ChoiceFrequencies:
-    """How often each choice of each categorical decision kind was taken, window by window.
+    """How often each choice of each categorical decision (or decision kind) was taken, window by window.
 
-    ``fractions[kind]`` has one row per window and one column per entry of ``choices[kind]``; a row
-    sums to 1 (or 0 when no architecture of the window had a decision of that kind).
+    ``fractions[key]`` has one row per window and one column per entry of ``choices[key]``; a row
+    sums to 1 (or 0 when no architecture of the window had that decision); a key is a decision's kind or,
+    per decision, its name.
     ``mean_links`` and ``random_links`` are, per window, the mean number of input links per layer
     chosen and the mean a uniformly random choice would give (each link present with probability 1/2);
     both are empty when the space has no LINKS decisions.
@@ -93,26 +115,42 @@ class ChoiceFrequencies:
 
 
 def choice_frequencies(
-    space: SearchSpace, archs: Sequence[Architecture], window: int | None = None
+    space: SearchSpace,
+    archs: Sequence[Architecture],
+    window: int | None = None,
+    per_decision: bool = False,
 ) -> ChoiceFrequencies:
-    """Choice frequencies of ``archs`` in consecutive windows of ``window`` architectures."""
-    kinds = space.kinds()
-    has_links = any(d.is_links for d in kinds.values())
-    choices = {kind: tuple(d.choices) for kind, d in kinds.items() if not d.is_links}
+    """Choice frequencies of ``archs`` in consecutive windows of ``window`` architectures.
+
+    ``per_decision`` counts each decision by its name (a user's space: one entry per choice in the
+    model); otherwise decisions of one kind count together (the built-in spaces repeat a kind per layer).
+    """
+    decided = [safely_decided(space, arch.values) for arch in archs]
+    if per_decision:
+        named: dict[str, Decision] = {}
+        for pairs in decided:
+            for decision, _ in pairs:
+                named.setdefault(decision.name, decision)
+        representatives = named
+    else:
+        representatives = space.kinds()
+    has_links = any(d.is_links for d in representatives.values())
+    choices = {key: tuple(d.choices) for key, d in representatives.items() if not d.is_links}
     spans = windows(len(archs), window or default_window(len(archs)))
-    counts = {kind: np.zeros((len(spans), len(c))) for kind, c in choices.items()}
+    counts = {key: np.zeros((len(spans), len(c))) for key, c in choices.items()}
     links = np.zeros(len(spans))
     possible_links = np.zeros(len(spans))
     anchors = np.zeros(len(spans))
     for row, span in enumerate(spans):
         for index in span:
-            for decision, value in decided_values(space, archs[index].values):
+            for decision, value in decided[index]:
+                key = decision.name if per_decision else decision.kind
                 if decision.is_links:
                     links[row] += len(value)
                     possible_links[row] += decision.num_links
                     anchors[row] += 1
-                elif decision.kind in choices and value in choices[decision.kind]:
-                    counts[decision.kind][row, choices[decision.kind].index(value)] += 1
+                elif key in choices and value in choices[key]:
+                    counts[key][row, choices[key].index(value)] += 1
     fractions = {}
     for kind, table in counts.items():
         totals = table.sum(axis=1, keepdims=True)
@@ -231,50 +269,47 @@ def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: st
 
 
 def plot_choice_distribution(
-    space: SearchSpace, trials: Sequence[TrialRecord], path: str | Path, window: int | None = None
+    space: SearchSpace,
+    trials: Sequence[TrialRecord],
+    path: str | Path,
+    window: int | None = None,
+    per_decision: bool = False,
 ) -> Path:
-    """How the frequency of each choice evolves over the search, one stacked-area subplot per kind.
+    """How the frequency of each choice evolves over the search, one subplot per decision kind (or, with
+    ``per_decision``, per decision; at most ``MAX_CHOICE_PANELS``).
 
-    Windows hold ``window`` consecutive finished trials (about 20 windows by default). Spaces with
-    anchor points get one more subplot: the mean number of input links per layer in each window.
+    Windows hold ``window`` consecutive finished trials (about 20 windows by default). A decision with a
+    few choices is a stacked area; one with more than ``STACKED_CHOICES`` (a layer choice among many
+    candidates) a heat map. Spaces with anchor points get one more subplot: the mean number of input links
+    per layer in each window.
     """
     done = finished_trials(trials)
+    title = "Choices over the search"
     if not done:
-        return _placeholder(path, "Choices over the search", NO_FINISHED_TRIALS)
-    freq = choice_frequencies(space, [t.arch for t in done], window)
-    panels = len(freq.fractions) + int(len(freq.mean_links) > 0)
+        return _placeholder(path, title, NO_FINISHED_TRIALS)
+    freq = choice_frequencies(space, [t.arch for t in done], window, per_decision)
+    shown = dict(list(freq.fractions.items())[:MAX_CHOICE_PANELS])
+    panels = len(shown) + int(len(freq.mean_links) > 0)
     if panels == 0:
-        return _placeholder(path, "Choices over the search", f"space {space.name!r} has no decisions to show")
-    height = 0.9 + 2.0 * panels
+        return _placeholder(path, title, f"space {space.name!r} has no decisions to show")
+    heights = [_panel_height(freq.choices[key]) for key in shown] + [2.0] * int(len(freq.mean_links) > 0)
+    height = 0.9 + sum(heights)
     figure = Figure(figsize=(10, height))
     # Fixed margins, not constrained layout: the layout pass costs a whole extra draw.
     figure.subplots_adjust(left=0.07, right=0.85, bottom=0.55 / height, top=1 - 0.5 / height, hspace=0.3)
-    axes = np.atleast_1d(figure.subplots(panels, 1, sharex=True))
+    axes = np.atleast_1d(figure.subplots(panels, 1, sharex=True, gridspec_kw={"height_ratios": heights}))
     # Windows span the trial numbers of their trials, so the x axis means the same as in the other plots.
     lefts = np.array([done[s.start].number for s in freq.windows], dtype=float)
     widths = np.array([done[s.stop - 1].number + 1 for s in freq.windows], dtype=float) - lefts
-    for ax, (kind, fractions) in zip(axes, freq.fractions.items(), strict=False):
-        # A stepped stacked area: one polygon per choice, fast even with hundreds of windows.
-        edges = np.append(lefts, lefts[-1] + widths[-1])
-        stacked = np.vstack([fractions, fractions[-1:]]).T
-        ax.stackplot(
-            edges,
-            stacked,
-            step="post",
-            colors=_palette(len(freq.choices[kind])),
-            labels=[str(choice) for choice in freq.choices[kind]],
-            edgecolor="white",
-            linewidth=0.4,
-        )
+    edges = np.append(lefts, lefts[-1] + widths[-1])
+    for ax, (key, fractions) in zip(axes, shown.items(), strict=False):
+        labels = [str(choice) for choice in freq.choices[key]]
+        if len(labels) > STACKED_CHOICES:
+            _heat_map(ax, figure, edges, fractions, labels)
+        else:
+            _stacked_area(ax, edges, fractions, labels)
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("fraction")
-        ax.set_title(kind, loc="left", fontsize="medium")
-        handles, labels = ax.get_legend_handles_labels()
-        # Reversed, so the legend reads top to bottom like the stack.
-        ax.legend(
-            handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small"
-        )
+        ax.set_title(key, loc="left", fontsize="medium")
     if len(freq.mean_links):
         ax = axes[-1]
         centres = lefts + widths / 2
@@ -289,8 +324,87 @@ def plot_choice_distribution(
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     size = freq.windows[0].stop - freq.windows[0].start
     plural = "" if size == 1 else "s"
-    figure.suptitle(f"Choices over the search (windows of {size} finished trial{plural})")
+    more = len(freq.fractions) - len(shown)
+    rest = f"; {more} more decisions in the report's tables" if more > 0 else ""
+    figure.suptitle(f"{title} (windows of {size} finished trial{plural}{rest})")
     return _save(figure, path)
+
+
+def _panel_height(choices: tuple[Any, ...]) -> float:
+    """Inches for a stacked area, or for a heat map with one row per choice."""
+    return 2.0 if len(choices) <= STACKED_CHOICES else min(6.0, 0.6 + 0.16 * len(choices))
+
+
+def _stacked_area(ax: Axes, edges: np.ndarray, fractions: np.ndarray, labels: list[str]) -> None:
+    """A stepped stacked area: one polygon per choice, fast even with hundreds of windows."""
+    stacked = np.vstack([fractions, fractions[-1:]]).T
+    ax.stackplot(
+        edges,
+        stacked,
+        step="post",
+        colors=_palette(len(labels)),
+        labels=labels,
+        edgecolor="white",
+        linewidth=0.4,
+    )
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction")
+    handles, names = ax.get_legend_handles_labels()
+    # Reversed, so the legend reads top to bottom like the stack.
+    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+
+
+def _heat_map(ax: Axes, figure: Figure, edges: np.ndarray, fractions: np.ndarray, labels: list[str]) -> None:
+    """One row per choice, one column per window, darker where the choice was taken more often."""
+    mesh = ax.pcolormesh(edges, np.arange(len(labels) + 1), fractions.T, cmap="Blues", vmin=0, vmax=1)
+    ax.set_yticks(np.arange(len(labels)) + 0.5, labels, fontsize=6 if len(labels) > 20 else 8)
+    ax.set_ylim(len(labels), 0)
+    # The colour bar sits where the other panels have their legend, so every panel keeps its width.
+    figure.colorbar(mesh, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)), label="fraction")
+
+
+def curve_metrics(trials: Sequence[TrialRecord], first: Sequence[str] = ()) -> list[str]:
+    """The per-epoch metrics in ``trials``' curves, ``first`` first, at most ``MAX_CURVE_PANELS``."""
+    seen = dict.fromkeys(name for t in trials for name, series in t.curve.items() if series)
+    ordered = [name for name in first if name in seen] + list(seen)
+    return list(dict.fromkeys(ordered))[:MAX_CURVE_PANELS]
+
+
+def plot_learning_curves(trials: Sequence[TrialRecord], path: str | Path, first: Sequence[str] = ()) -> Path:
+    """The per-epoch curves of ``trials`` (the report passes its best few), one line per trial: one subplot
+    per metric the evaluator reported per epoch or step, whatever its name (``first`` first)."""
+    title = "Learning curves"
+    names = curve_metrics(trials, first)
+    if not names:
+        return _placeholder(path, title, "no trial recorded a per-epoch curve")
+    figure = Figure(figsize=(9, 0.8 + 2.4 * len(names)), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(len(names), 1, sharex=True))
+    for ax, name in zip(axes, names, strict=True):
+        for trial in trials:
+            series = np.array([_as_float(v) for v in trial.curve.get(name, [])], dtype=float)
+            if len(series):
+                marker = "o" if len(series) <= 30 else None
+                steps = np.arange(1, len(series) + 1)
+                ax.plot(
+                    steps, series, marker=marker, markersize=3, linewidth=1.4, label=f"trial {trial.number}"
+                )
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    axes[-1].set_xlabel("epoch (or reported step)")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    plural = "" if len(trials) == 1 else "s"
+    figure.suptitle(f"{title} of the best {len(trials)} trial{plural}")
+    return _save(figure, path)
+
+
+DRAWN_SPACES = (NasRLCNNSpace, RNNCellSpace, NASNetCellSpace)
+"""The spaces with an architecture drawing of their own; the report lists other spaces' decision values."""
+
+
+def can_draw(space: SearchSpace) -> bool:
+    """Whether ``draw_architecture`` draws ``space``'s architectures as more than their encoding."""
+    return isinstance(space, DRAWN_SPACES)
 
 
 def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) -> Path:
@@ -621,6 +735,14 @@ def plot_pareto_front(
 
 def _reward(trial: TrialRecord) -> float:
     return trial.reward if trial.reward is not None else 0.0
+
+
+def _as_float(value: Any) -> float:
+    """A stored curve value as a number; one that is none (a user's evaluator reported text) as NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _palette(count: int) -> list[Any]:

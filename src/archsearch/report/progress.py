@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from rich.console import Console, RenderableType
 from rich.markup import escape
@@ -18,8 +18,11 @@ from rich.progress import (
 
 from archsearch.core import TrialRecord
 from archsearch.executors.base import Activity
+from archsearch.report.columns import format_metric, metric_columns
 
 MAX_WORKER_LINES = 8  # a cluster's hundreds of workers are summed up beyond this
+TRIAL_METRICS = 3
+"""Metrics on each finished trial's line (the study's own: ``first`` ones first)."""
 
 
 def _trials(numbers: list[int]) -> str:
@@ -63,10 +66,22 @@ class RichProgress:
     beyond the worker count), and throughput: children finished per hour of wall-clock in this run. Once
     the study hands it its ``activity`` (``watch``), lines under the bar show each worker (process, Ray
     actor) as busy with its trials or idle, and the queue depth comes from the executor.
+
+    ``total`` is the study's trial budget, ``done`` the trials it finished before, ``best`` its best reward
+    so far, ``console`` where to draw (stderr by default) and ``metrics`` the metrics each trial's line
+    shows first (``report.columns.leading_metrics`` of the study: its reward's and objectives' metrics).
     """
 
-    def __init__(self, total: int, done: int = 0, best: float | None = None, console: Console | None = None):
+    def __init__(
+        self,
+        total: int,
+        done: int = 0,
+        best: float | None = None,
+        console: Console | None = None,
+        metrics: Sequence[str] = (),
+    ):
         self.console = console or Console(stderr=True)
+        self.metrics = tuple(metrics)
         self.best = best
         self.in_flight = 0
         self.workers: int | None = None
@@ -146,12 +161,9 @@ class RichProgress:
             self.best = record.reward
         metrics = record.metrics
         if record.status == "ok":
-            detail = " ".join(
-                f"{k} {metrics[k]:.4f}"
-                for k in ("val_acc", "test_acc", "val_ppl", "test_ppl")
-                if isinstance(metrics.get(k), float)
-            )
-            detail += f" reward {record.reward:.4f}"
+            names = metric_columns([metrics], self.metrics, limit=TRIAL_METRICS)
+            shown = [(k, metrics[k]) for k in names if k != "reward"] + [("reward", record.reward)]
+            detail = " ".join(f"{k} {format_metric(k, v)}" for k, v in shown)
         else:
             detail = f"[red]{record.status}: {escape(record.error or '')}[/red]"
         self._progress.console.print(

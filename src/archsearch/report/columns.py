@@ -1,0 +1,77 @@
+"""Which metrics a study's tables show, and how a metric's value prints.
+
+A study's trials report whatever metrics its evaluator measures: ``val_acc`` and ``test_acc`` for the
+built-in training, ``f1`` or ``rmse`` for a user's function. Tables (the report, ``status``, ``best``, the
+progress lines) show the reward's metric first, then the objectives, then the rest, capped to a readable
+number of columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archsearch.study import Study
+
+PREFERRED = (
+    "val_acc",
+    "best_val_acc",
+    "test_acc",
+    "val_ppl",
+    "test_ppl",
+    "params",
+    "train_time_s",
+    "latency_ms",
+    "flops_m",
+)
+"""The built-in evaluators' metrics, in the order tables have always shown them; any other metric follows
+in the order the evaluator first reported it."""
+BOOKKEEPING = frozenset({"epochs", "max_val_acc_last5", "images_per_s", "tokens_per_s"})
+"""Metrics of the built-in evaluators that repeat another column or the budget: no column unless the
+reward or an objective names them (``best --json`` has every metric)."""
+COUNTS = frozenset({"params"})
+"""Metrics that count things, printed as whole numbers with thousands separators."""
+MISSING = "\u2014"
+
+
+def leading_metrics(study: Study) -> list[str]:
+    """The metrics a study is about: its reward's metric (when the reward names one), then its objectives'."""
+    names = [getattr(study.reward_fn, "metric", None), *(o.metric for o in study.config.objectives)]
+    return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
+
+
+def metric_columns(
+    reported: Iterable[Mapping[str, Any]], first: Sequence[str] = (), limit: int = 6
+) -> list[str]:
+    """At most ``limit`` metric names for table columns, among those some entry of ``reported`` has.
+
+    ``reported`` is the metrics of the trials a table shows; ``first`` the names to put first where
+    reported (see ``leading_metrics``). The rest follow: the built-in ``PREFERRED`` order, then any other
+    metric in the order it was first reported; ``BOOKKEEPING`` metrics only when ``first`` names them.
+    """
+    seen: dict[str, None] = {}
+    for metrics in reported:
+        seen.update(dict.fromkeys(metrics))
+    ordered = [name for name in first if name in seen]
+    ordered += [name for name in PREFERRED if name in seen]
+    ordered += [name for name in seen if name not in BOOKKEEPING]
+    return list(dict.fromkeys(ordered))[: max(limit, 0)]
+
+
+def format_metric(name: str, value: Any) -> str:
+    """``value`` of metric ``name`` for a table: 4 decimals (``0.9123``); counts as ``1,234,567``; very
+    large or very small values in 4 significant digits (``1.235e+07``); a missing one as a dash."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if name in COUNTS:
+        return f"{number:,.0f}"
+    if number != 0 and not 1e-3 <= abs(number) < 1e6:
+        return f"{number:.4g}"
+    return f"{number:.4f}"

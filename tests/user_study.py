@@ -1,0 +1,109 @@
+"""A user's study without torch: a space of named decisions and an evaluator reporting its own metrics.
+
+Shared by the report and multi-objective tests: ``UserSpace`` has value choices (strings, ints, floats)
+and a layer-like choice among many candidates; ``UserMetricsEvaluator`` returns ``f1``, ``rmse`` and
+``params`` (no ``val_acc``) with per-epoch curves of ``f1`` and ``loss``, and fails some children.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archsearch.config import StudyConfig, parse_config
+from archsearch.core import Architecture, Decision, Evaluator, Result, SearchSpace, TrialRecord
+from archsearch.study import Study
+
+BLOCKS = tuple(f"block{k}" for k in range(12))
+DECISIONS = (
+    Decision("act", "act", ("relu", "gelu", "tanh")),
+    Decision("width", "width", (16, 32, 64)),
+    Decision("dropout", "dropout", (0.0, 0.25, 0.5)),
+    Decision("cell", "cell", BLOCKS),
+)
+FAILURE = "width 64 with tanh: 0 channels after pruning"
+
+
+class UserSpace(SearchSpace):
+    """Four named decisions, one of them among twelve candidates; ``values`` names them like a model space."""
+
+    name = "user-space"
+
+    def decisions(self, prefix: tuple[Any, ...]) -> Decision | None:
+        return DECISIONS[len(prefix)] if len(prefix) < len(DECISIONS) else None
+
+    def kinds(self) -> dict[str, Decision]:
+        return {d.kind: d for d in DECISIONS}
+
+    def encode(self, arch: Architecture) -> str:
+        return ",".join(f"{d.name}={v}" for d, v in zip(DECISIONS, arch.values, strict=True))
+
+    def decode(self, text: str) -> Architecture:
+        raw = dict(part.split("=") for part in text.split(","))
+        values = [type(d.choices[0])(raw[d.name]) for d in DECISIONS]
+        return Architecture(self.name, tuple(values))
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def values(self, arch: Architecture) -> dict[str, Any]:
+        return {d.name: v for d, v in zip(DECISIONS, arch.values, strict=True)}
+
+
+class UserMetricsEvaluator(Evaluator):
+    """Scores ``UserSpace`` by formula: f1 rises with width and the cell's index, params grow with width."""
+
+    def __init__(self, epochs: int = 4, curves: bool = True) -> None:
+        self.epochs = epochs
+        self.curves = curves
+
+    def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
+        act, width, dropout, cell = arch.values
+        if act == "tanh" and width == 64:
+            return Result.failure(FAILURE, cost_s=0.01)
+        quality = 0.4 + 0.3 * width / 64 + 0.02 * BLOCKS.index(cell) - 0.1 * dropout + (seed % 7) / 1000
+        f1_curve = [quality * (k + 1) / self.epochs for k in range(self.epochs)]
+        return Result(
+            metrics={"f1": f1_curve[-1], "rmse": 1.0 - quality, "params": float(width * 1000 + 7)},
+            curve={"f1": f1_curve, "loss": [1.0 / (k + 1) for k in range(self.epochs)]}
+            if self.curves
+            else {},
+            cost_s=0.01,
+        )
+
+
+def register(patch: pytest.MonkeyPatch) -> None:
+    """Register ``UserSpace`` and ``UserMetricsEvaluator`` under the names ``user_config`` uses."""
+    from archsearch import registry
+
+    patch.setitem(registry.SPACES, "user-space", "user_study:UserSpace")
+    patch.setitem(registry.EVALUATORS, "user-metrics", "user_study:UserMetricsEvaluator")
+
+
+def run_study(directory: Path, **overrides: Any) -> list[TrialRecord]:
+    """Create and run a ``user_config`` study in ``directory`` (the names registered while it runs)."""
+    with pytest.MonkeyPatch.context() as patch:
+        register(patch)
+        study = Study.create(user_config(**overrides), directory)
+        try:
+            study.run()
+            return study.store.trials()
+        finally:
+            study.close()
+
+
+def user_config(**overrides: Any) -> StudyConfig:
+    """A 24-trial random search of ``UserSpace`` rewarded by ``f1``, run inline."""
+    data: dict[str, Any] = {
+        "seed": 0,
+        "n_trials": 24,
+        "executor": "inline",
+        "space": {"name": "user-space"},
+        "strategy": {"name": "random"},
+        "evaluator": {"name": "user-metrics"},
+        "reward": {"name": "acc_cubed", "params": {"metric": "f1", "window": 0, "power": 1}},
+    }
+    data.update(overrides)
+    return parse_config(data)
