@@ -174,7 +174,14 @@ def _run(study: Study, quiet: bool) -> None:
             study.close()
 
 
+BEST_METRICS = 10
+"""The most metrics `status` and `best` print for the best trial (`best --json` prints all)."""
+
+
 def _print_best(study: Study, record: TrialRecord | None = None) -> None:
+    """The best trial (or ``record``) as a table: trial, architecture, reward and the study's metrics."""
+    from archsearch.report.columns import format_metric, leading_metrics, metric_columns
+
     best = record if record is not None else study.best()
     if best is None:
         out.print("no successful trial yet")
@@ -184,21 +191,10 @@ def _print_best(study: Study, record: TrialRecord | None = None) -> None:
     table.add_column("value", overflow="fold")
     table.add_row("trial", str(best.number))
     table.add_row("architecture", best.arch_str)
-    table.add_row("reward", f"{best.reward:.4f}")
-    for key in (
-        "val_acc",
-        "best_val_acc",
-        "test_acc",
-        "val_ppl",
-        "test_ppl",
-        "params",
-        "train_time_s",
-        "latency_ms",
-        "flops_m",
-    ):
-        if key in best.metrics:
-            value = best.metrics[key]
-            table.add_row(key, f"{value:,.0f}" if key == "params" else f"{value:.4f}")
+    table.add_row("reward", format_metric("reward", best.reward))
+    # The study's own metrics: the reward's and the objectives' first (report/columns.py).
+    for key in metric_columns([best.metrics], leading_metrics(study), limit=BEST_METRICS):
+        table.add_row(key, format_metric(key, best.metrics[key]))
     out.print(table)
 
 
@@ -222,6 +218,10 @@ def status(directory: Path = typer.Argument(..., help="Study directory.")) -> No
             f"{directory}: {len(trials)}/{study.config.n_trials} trials started; "
             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         )
+        if len(study.config.objectives) >= 2:
+            from archsearch.cli_multiobjective import front_summary
+
+            out.print(front_summary(trials, study.config.objectives, study.config.constraints))
         _print_best(study)
     finally:
         study.close()
