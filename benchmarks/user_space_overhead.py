@@ -1,0 +1,172 @@
+"""Claim: a child built from a user's model space trains as fast as the same network written by hand (>= 0.97x).
+
+The child is one architecture of the Fashion-MNIST example space (``examples/spaces.py``: ``conv1`` a 5x5 convolution, ``conv2`` a
+depthwise-separable convolution, ``hidden`` 64, ``dropout`` 0.25). Side (a) is that network written by hand as
+a plain ``nn.Module``; side (b) is the module archsearch builds from the space (``ModelSpace.build``, which
+constructs ``FashionCNN`` under ``fixed_arch``). Both must have the same parameters (count, names and shapes);
+side (b) starts from side (a)'s initial weights, so the two runs do the same arithmetic and their losses must
+agree. Both train with the same plain loop (SGD, Nesterov momentum 0.9, lr 0.05, batch 64) on the same
+images on 1 torch thread, alternating which side goes first so that drifts in machine load hit both alike.
+Prints training images/s of each side, the ratio per round and the median ratio.
+
+    .venv/bin/python benchmarks/user_space_overhead.py                       # ../shared data if present
+    .venv/bin/python benchmarks/user_space_overhead.py --train-limit 10000 --epochs 1 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the examples package lives beside src/
+
+from examples.fashion_data import default_directory, load_fashion_mnist  # noqa: E402
+from examples.spaces import DepthwiseSeparable, FashionCNN  # noqa: E402
+
+from archsearch import ModelSpace, fixed_arch  # noqa: E402
+
+SEED = 0
+CHOSEN = {"conv1": "conv5x5", "conv2": "sepconv3x3", "hidden": 64, "dropout": 0.25}
+
+
+class HandWrittenCNN(nn.Module):
+    """The chosen child of ``FashionCNN`` as one writes it without archsearch (same attribute names)."""
+
+    def __init__(self, num_classes: int = 10, channels: int = 16) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, channels, 5, padding=2)
+        self.pool1 = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+        self.conv2 = DepthwiseSeparable(channels, 2 * channels)
+        self.head = nn.Sequential(
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(2 * channels * 7 * 7, 64),
+            nn.ReLU(),
+            nn.Dropout(0.25),
+            nn.Linear(64, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv2(self.pool1(self.conv1(x))))
+
+
+def parameter_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(p.shape) for name, p in model.named_parameters()}
+
+
+def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) -> dict[str, Any]:
+    """The plain loop: returns training images/s and the mean loss of the last epoch."""
+    torch.manual_seed(SEED)  # the same dropout masks on both sides
+    generator = torch.Generator().manual_seed(SEED)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    model.train()
+    elapsed = 0.0
+    total = 0.0
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(x), generator=generator)
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            index = order[i : i + batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        elapsed += time.perf_counter() - started
+    return {"images_per_s": len(x) * epochs / elapsed, "loss": total / len(x)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", default=None, help="Fashion-MNIST IDX directory (default: ../shared or the slice)"
+    )
+    parser.add_argument("--train-limit", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    directory = Path(args.data) if args.data else default_directory(quick=False)
+    train_x, train_y, _, _ = load_fashion_mnist(directory, args.train_limit)
+    x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
+    print(
+        f"data: {directory} ({len(x)} training images); {args.epochs} epoch(s), batch {args.batch_size}, 1 thread"
+    )
+
+    space = ModelSpace(FashionCNN)
+    arch = space.architecture(CHOSEN)
+    torch.manual_seed(SEED)
+    initial = HandWrittenCNN().state_dict()
+    with fixed_arch(CHOSEN):
+        under_fixed_arch = FashionCNN()
+
+    def hand_written() -> nn.Module:
+        model = HandWrittenCNN()
+        model.load_state_dict(initial)
+        return model
+
+    def built() -> nn.Module:
+        model = space.build(arch, input_shape=(1, 28, 28), num_classes=10)
+        model.load_state_dict(initial)  # strict: the same names and shapes, nothing more
+        return model
+
+    shapes = parameter_shapes(hand_written())
+    same_shapes = shapes == parameter_shapes(built()) == parameter_shapes(under_fixed_arch)
+    hand_params = sum(p.numel() for p in hand_written().parameters())
+    built_params = sum(p.numel() for p in built().parameters())
+    print(
+        f"child {space.encode(arch)}: parameters hand-written {hand_params:,}, built {built_params:,}, "
+        f"under fixed_arch {sum(p.numel() for p in under_fixed_arch.parameters()):,}; "
+        f"names and shapes equal: {same_shapes}"
+    )
+    print(f"built module: {type(built()).__name__}, leftover search modules: {leftovers(built())}")
+
+    train(hand_written(), x[:1024], y[:1024], 1, args.batch_size)  # warm-up: allocator, kernels
+    runs: dict[str, list[dict[str, Any]]] = {"hand-written": [], "built": []}
+    ratios = []
+    for repeat in range(args.repeats):
+        order = ["hand-written", "built"] if repeat % 2 == 0 else ["built", "hand-written"]
+        for side in order:
+            model = hand_written() if side == "hand-written" else built()
+            runs[side].append(train(model, x, y, args.epochs, args.batch_size))
+        hand, ours = runs["hand-written"][-1], runs["built"][-1]
+        ratios.append(ours["images_per_s"] / hand["images_per_s"])
+        print(
+            f"round {repeat + 1} ({order[0]} first): hand-written {hand['images_per_s']:7.0f} img/s   "
+            f"built {ours['images_per_s']:7.0f} img/s   ratio {ratios[-1]:.3f}   "
+            f"loss {hand['loss']:.5f} / {ours['loss']:.5f}"
+        )
+    loss_gap = max(
+        abs(a["loss"] - b["loss"]) for a, b in zip(runs["hand-written"], runs["built"], strict=True)
+    )
+    hand_speed = statistics.median(r["images_per_s"] for r in runs["hand-written"])
+    ours_speed = statistics.median(r["images_per_s"] for r in runs["built"])
+    print(f"final losses differ by at most {loss_gap:.2e} (same initial weights, same batches)")
+    print(f"median training images/s: hand-written {hand_speed:.0f}, built by archsearch {ours_speed:.0f}")
+    print(
+        f"ratio built/hand-written: median of rounds {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f}); ratio of medians {ours_speed / hand_speed:.3f} "
+        f"(target >= 0.97); parameter counts equal: {hand_params == built_params}"
+    )
+
+
+def leftovers(model: nn.Module) -> list[str]:
+    """Names of submodules that come from archsearch (none should survive in a built child)."""
+    return [name for name, m in model.named_modules() if type(m).__module__.startswith("archsearch")]
+
+
+if __name__ == "__main__":
+    main()
