@@ -101,9 +101,15 @@ def print_summary(summary: dict[str, Any]) -> None:
     table = Table(title=f"{summary['method']} after {summary['epochs']} epochs", show_header=False)
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
-    table.add_row("derived cell", summary["arch_str"])
+    values = summary.get("values")  # a user's model space: the chosen value of every label
+    if values is None:
+        table.add_row("derived cell", summary["arch_str"])
+    else:
+        for label, value in values.items():
+            table.add_row(f"derived {label}", str(value))
     table.add_row("one-shot estimate (valid)", f"{summary['estimate_valid_acc']:.4f}")
-    table.add_row("one-shot estimate (test)", f"{summary['estimate_test_acc']:.4f}")
+    if summary.get("estimate_test_acc") is not None:
+        table.add_row("one-shot estimate (test)", f"{summary['estimate_test_acc']:.4f}")
     collapse = summary["collapse"]
     colour = (
         "red" if collapse["collapsed"] else "yellow" if collapse.get("parameter_free_dominated") else "green"
@@ -136,7 +142,11 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def oneshot(
     method: str | None = typer.Option(None, help="enas, darts or asng (default asng)."),
-    space: str | None = typer.Option(None, help="Supernet cell space: nb201 or darts (default nb201)."),
+    space: str | None = typer.Option(
+        None,
+        help="Supernet cell space, nb201 or darts (default nb201), or your model space as pkg.mod:Net "
+        "(its constructor's options: --set supernet.NAME=VALUE).",
+    ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
     train_limit: int | None = typer.Option(None, help="Use only the first N training images."),
@@ -154,8 +164,8 @@ def oneshot(
     resume: Path | None = typer.Option(None, help="Continue the interrupted run in this directory."),
     quiet: bool = typer.Option(False, help="No progress display."),
 ) -> None:
-    """One-shot search (ENAS, DARTS, ASNG-NAS) with a shared-weight supernet; NB201 cells are checked
-    against the benchmark table."""
+    """One-shot search (ENAS, DARTS, ASNG-NAS) with a shared-weight supernet of a cell space or of your
+    own model space; NB201 cells are checked against the benchmark table."""
     flags = {
         "method": method,
         "space": space,

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
 from archsearch.core import SearchSpace
@@ -33,6 +33,7 @@ from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
+from archsearch.oneshot.supernet import Supernet
 from archsearch.registry import construct
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -46,6 +47,8 @@ METHOD_NAMES = ("enas", "darts", "asng")
 SUPERNET_SPACES = ("nb201", "darts")
 NORMAL_SPACES = {"nb201": "nb201", "darts": "darts_cell"}
 """The normal (trainable, exportable) space of each supernet's derived architectures."""
+ARRAYS = "arrays"
+"""``dataset`` of a run on data given from Python (``oneshot.user.search_model_space``)."""
 SPLIT_SEED = 0
 """The train/validation split is the same for every seed and method, so their searches see the same data."""
 EVAL_BATCH_SIZE = 512
@@ -58,11 +61,14 @@ class OneShotConfig(BaseModel):
     ``order`` is DARTS' gradient order (1 or 2) and is only for DARTS. ``supernet`` and ``hyper`` are passed
     to ``make_supernet`` and the method as keyword arguments (sizes; the papers' hyper-parameters are the
     defaults). ``threads`` sets torch's CPU threads (None: torch's default).
+    ``space`` is a cell space (nb201, darts) or a user's model space as a dotted path ``pkg.mod:Net``
+    (oneshot/user.py); for the latter ``supernet`` holds the keyword arguments of the model's constructor.
+    ``dataset`` "arrays" marks data given from Python (``search_model_space``), which the run cannot load.
     """
 
     model_config = ConfigDict(extra="forbid")
     method: Literal["enas", "darts", "asng"] = "asng"
-    space: Literal["nb201", "darts"] = "nb201"
+    space: str = "nb201"
     dataset: str = "digits"
     data_dir: str | None = None
     train_limit: int | None = Field(default=None, ge=4)
@@ -76,8 +82,29 @@ class OneShotConfig(BaseModel):
     supernet: dict[str, Any] = Field(default_factory=dict)
     hyper: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("space")
+    @classmethod
+    def _known_space(cls, value: str) -> str:
+        if value not in SUPERNET_SPACES and not is_model_space_path(value):
+            raise ValueError(
+                f"must be {' or '.join(SUPERNET_SPACES)}, or a model space as a dotted path pkg.mod:Net, "
+                f"got {value!r}"
+            )
+        return value
+
     def method_hyper(self) -> dict[str, Any]:
         return {**self.hyper, **({} if self.order is None else {"order": self.order})}
+
+    @property
+    def user_space(self) -> bool:
+        """True when ``space`` is a user's model space (a dotted path), not a cell space."""
+        return self.space not in SUPERNET_SPACES
+
+
+def is_model_space_path(name: str) -> bool:
+    """True for a dotted path ``pkg.mod:Attr`` or ``path/file.py:Attr`` naming a user's model space."""
+    module, colon, attr = name.rpartition(":")
+    return bool(colon and module and attr)
 
 
 def parse_oneshot_config(data: dict[str, Any]) -> OneShotConfig:
@@ -91,7 +118,7 @@ def parse_oneshot_config(data: dict[str, Any]) -> OneShotConfig:
         flags = {name: "--" + name.replace("_", "-") for name in options}
         where = option_name(error["loc"], flags) or "config"
         raise ConfigError(f"bad one-shot option {where}: {error['msg']}") from None
-    if config.dataset not in KNOWN_DATASETS:
+    if config.dataset not in KNOWN_DATASETS and config.dataset != ARRAYS:
         raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     if config.order is not None and config.method != "darts":
         raise ConfigError(f"--order is DARTS' gradient order; method {config.method!r} has none")
@@ -119,13 +146,16 @@ def load_search_data(config: OneShotConfig, device: torch.device) -> DataSplit:
         split_seed=SPLIT_SEED,
         device="cpu",  # the split below goes to the run's device
     )
-    data = evaluator.split(device)
-    if min(len(data.train_x), len(data.val_x)) < config.batch_size:
+    return evaluator.split(device)
+
+
+def check_batch_size(batch_size: int, data: DataSplit) -> None:
+    """ConfigError when ``batch_size`` is larger than the training or the validation half."""
+    if min(len(data.train_x), len(data.val_x)) < batch_size:
         raise ConfigError(
-            f"batch_size {config.batch_size} is larger than the {len(data.train_x)} training or "
+            f"batch_size {batch_size} is larger than the {len(data.train_x)} training or "
             f"{len(data.val_x)} validation images; lower --batch-size or raise the training images"
         )
-    return data
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -194,7 +224,16 @@ class OneShotRun:
     """A one-shot search in a directory: ``OneShotRun.create(config, dir).run()``, later
     ``OneShotRun.load(dir).run()`` continues it from its last finished epoch (even after kill -9)."""
 
-    def __init__(self, config: OneShotConfig, directory: Path, store: Store) -> None:
+    def __init__(
+        self,
+        config: OneShotConfig,
+        directory: Path,
+        store: Store,
+        data: DataSplit | None = None,
+        model_space: SearchSpace | None = None,
+    ) -> None:
+        """``data`` replaces the data set's images (data given from Python); ``model_space`` is the user's
+        model space object when ``config.space`` names one (else it is imported from the dotted path)."""
         from archsearch.oneshot import make_method, make_supernet
 
         self.config = config
@@ -203,11 +242,25 @@ class OneShotRun:
         self.device = resolve_device(config.device)
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        self.data = load_search_data(config, self.device)
+        if data is None and config.dataset == ARRAYS:
+            raise ConfigError(
+                f"{directory} searched arrays given from Python; continue it from Python with "
+                "archsearch.oneshot.user.search_model_space(..., out=DIR, resume=True) and the same data"
+            )
+        self.data = load_search_data(config, self.device) if data is None else data
+        check_batch_size(config.batch_size, self.data)
         torch.manual_seed(config.seed)  # the supernet's initial weights
-        self.supernet = make_supernet(
-            config.space, self.data.input_shape, self.data.num_classes, **config.supernet
-        ).to(self.device)
+        if config.user_space:
+            from archsearch.oneshot.user import UserSupernet, load_model_space
+
+            if model_space is None:
+                model_space = load_model_space(config.space, config.supernet)
+            self.supernet: Supernet = UserSupernet(model_space, self.data.input_shape, self.data.num_classes)
+            self.supernet.to(self.device)
+        else:
+            self.supernet = make_supernet(
+                config.space, self.data.input_shape, self.data.num_classes, **config.supernet
+            ).to(self.device)
         # the normal space of the derived cells: the supernet's own (DARTS: its skeleton's sizes) or, for
         # NB201, the benchmark's space at the paper's sizes, so an exported cell is the one the table scores
         own_space = getattr(self.supernet, "space", None)
@@ -232,15 +285,23 @@ class OneShotRun:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, config: OneShotConfig, directory: str | Path, overwrite: bool = False) -> OneShotRun:
-        """Start a run in ``directory``; a failed start removes only what it made (store/rundir.py)."""
+    def create(
+        cls,
+        config: OneShotConfig,
+        directory: str | Path,
+        overwrite: bool = False,
+        data: DataSplit | None = None,
+        model_space: SearchSpace | None = None,
+    ) -> OneShotRun:
+        """Start a run in ``directory``; a failed start removes only what it made (store/rundir.py).
+        ``data`` and ``model_space`` as in ``__init__``."""
         directory = Path(directory)
         occupied = (
             f"{directory} already holds a run; continue it with `archsearch oneshot --resume "
             f"{directory}` or pass --overwrite"
         )
         with new_run(directory, "oneshot", overwrite, occupied) as staged:
-            run = cls(config, directory, staged.store)
+            run = cls(config, directory, staged.store, data, model_space)
             store = staged.store
             store.set_meta("kind", RUN_KIND)
             store.set_meta("oneshot_config", config.model_dump(mode="json"))
@@ -254,16 +315,25 @@ class OneShotRun:
         return run
 
     @classmethod
-    def load(cls, directory: str | Path, lock: bool = False, read_only: bool = False) -> OneShotRun:
+    def load(
+        cls,
+        directory: str | Path,
+        lock: bool = False,
+        read_only: bool = False,
+        data: DataSplit | None = None,
+        model_space: SearchSpace | None = None,
+    ) -> OneShotRun:
         """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
-        ``read_only`` opens its database without writing a byte."""
+        ``read_only`` opens its database without writing a byte; ``data`` and ``model_space`` as in
+        ``__init__`` (a run on arrays given from Python needs them again)."""
         directory = Path(directory)
         with open_run(directory, lock, read_only) as (store, held):
             if unfinished(store):
                 raise unfinished_error(directory)
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
-            run = cls(parse_oneshot_config(store.get_meta("oneshot_config")), directory, store)
+            config = parse_oneshot_config(store.get_meta("oneshot_config"))
+            run = cls(config, directory, store, data, model_space)
         run.lock = held
         return run
 
@@ -372,12 +442,20 @@ class OneShotRun:
             "epochs": len(epochs),
             "mean_epoch_s": float(np.mean([e.wall_s for e in epochs])) if epochs else None,
             "estimate_valid_acc": float(self.method.estimate(eval_batches(self.data.val_x, self.data.val_y))),
-            "estimate_test_acc": float(
-                self.method.estimate(eval_batches(self.data.test_x, self.data.test_y))
+            "estimate_test_acc": (
+                float(self.method.estimate(eval_batches(self.data.test_x, self.data.test_y)))
+                if len(self.data.test_x)
+                else None
             ),
             "converged": bool(self.method.converged()),
-            "collapse": check_collapse(self.space, arch).to_dict(),
         }
+        if self.config.user_space:
+            from archsearch.oneshot.user import UserSupernet, user_space_summary
+
+            assert isinstance(self.supernet, UserSupernet)
+            summary.update(user_space_summary(self.supernet, self.method))
+        else:
+            summary["collapse"] = check_collapse(self.space, arch).to_dict()
         if self.config.space == "nb201":
             summary["nb201"] = nb201_truth(arch)
         return summary

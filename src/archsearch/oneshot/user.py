@@ -1,0 +1,576 @@
+"""One-shot search (DARTS, ENAS, ASNG-NAS) on a user's own model space (``archsearch.nn.ModelSpace``).
+
+The user's module is constructed once under a supernet mode, in which every choice primitive becomes a
+module holding all its candidates, and the result is a ``Supernet`` like the cell spaces' (SPEC.md 3.3,
+3.4, 5), so every one-shot method searches it unchanged:
+
+- a ``LayerChoice`` becomes a mixed layer of all its candidates: with a choice it runs the chosen
+  candidate alone (ENAS, ASNG-NAS sample a path), with weights the weighted sum of all candidates (the
+  DARTS mixed op, Liu et al. 2019, eq. 2), so the candidates must give outputs of one shape;
+- an ``InputChoice`` becomes a choice among the subsets of its inputs it may take (the ``n_chosen``-subsets,
+  or every non-empty subset when ``n_chosen`` is None): the chosen subset reduced, or the weighted sum of
+  every subset's reduction;
+- a ``Repeat`` of depths d_1 < ... < d_n holds max(d) blocks: a depth runs the first d blocks, the weights
+  sum the output after each candidate depth (depth 0 is the input itself);
+- a value choice with one value is that value.
+
+What one-shot search cannot take (a one-line ``ConfigError`` names the labels): a **value choice with
+more than one value** (a width, kernel size, dropout rate or activation passed as ``choice(...)``): its
+candidates would be different networks whose weights cannot be shared by one supernet. Rewrite it as a
+``LayerChoice`` of the candidate modules (``LayerChoice({"w32": nn.Linear(64, 32), ...})``), or search the
+space with a black-box strategy (evolution, reinforce, ...), which takes every kind of choice. A DARTS mixed
+layer also needs candidates of one output shape, and the model must map a batch of inputs to class
+logits [batch, classes] (cross-entropy on integer labels). Batch norm inside the model uses the statistics
+of each batch (no running statistics), as in the DARTS search code: the running averages of a supernet
+would mix every sub-network.
+
+Every decision of the space is one categorical decision of the supernet with its own number of choices
+K_d; the [decisions, max K_d] arrays of the methods are padded, and the padding is never sampled or
+derived. The derived architecture is an ``Architecture`` of the user's ``ModelSpace`` (from the chosen
+value of every label), so it is built, trained and exported like any trial's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from archsearch.core import Architecture
+from archsearch.errors import ConfigError
+from archsearch.nn.mode import ChoiceMode
+from archsearch.nn.selector import REDUCTIONS, InputSelector
+from archsearch.oneshot.supernet import Supernet
+
+MAX_INPUT_SUBSETS = 256
+"""An input choice with more subsets than this is refused (each is a path of the supernet)."""
+
+
+@dataclass
+class Selection:
+    """What the supernet's forward asks every mixed module to run: one index per decision (``choice``)
+    or a weight per choice of each decision (``weights`` [decisions, max K_d]); set only during forward."""
+
+    choice: list[int] | None = None
+    weights: Tensor | None = None
+
+    def index(self, decision: int) -> int | None:
+        return None if self.choice is None else self.choice[decision]
+
+    def row(self, decision: int, label: str) -> Tensor:
+        if self.weights is None:
+            raise RuntimeError(f"choice {label!r} was called outside the supernet's forward")
+        return self.weights[decision]
+
+
+@dataclass(frozen=True)
+class SupernetDecision:
+    """One decision of a user's supernet: its ``label``, what made it (``kind``: layer, input, repeat or
+    value), the ``values`` the model space gives its choices (in index order) and their display ``names``."""
+
+    label: str
+    kind: str
+    values: tuple[Any, ...]
+    names: tuple[str, ...]
+
+
+def _weighted_sum(label: str, weights: Tensor, outputs: Sequence[Tensor], names: Sequence[str]) -> Tensor:
+    """sum_k weights[k] * outputs[k]; ConfigError when the outputs differ in shape (DARTS sums them)."""
+    shapes = {tuple(out.shape) for out in outputs}
+    if len(shapes) > 1:
+        described = ", ".join(f"{name}: {tuple(out.shape)}" for name, out in zip(names, outputs, strict=True))
+        raise ConfigError(
+            f"choice {label!r}: DARTS sums its candidates' outputs, which need one shape, got {described}"
+        )
+    total = weights[0] * outputs[0]
+    for k in range(1, len(outputs)):
+        total = total + weights[k] * outputs[k]
+    return total
+
+
+class MixedLayer(nn.Module):
+    """A ``LayerChoice`` in a supernet: every candidate; runs the chosen one or the weighted sum of all."""
+
+    def __init__(
+        self,
+        decision: int,
+        label: str,
+        names: Sequence[str],
+        candidates: Sequence[nn.Module],
+        selection: Selection,
+    ) -> None:
+        super().__init__()
+        self.decision, self.label, self.names = decision, label, tuple(names)
+        self.candidates = nn.ModuleList(candidates)
+        self.selection = selection
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        index = self.selection.index(self.decision)
+        if index is not None:
+            return self.candidates[index](*args, **kwargs)
+        weights = self.selection.row(self.decision, self.label)
+        outputs = [candidate(*args, **kwargs) for candidate in self.candidates]
+        return _weighted_sum(self.label, weights, outputs, self.names)
+
+
+class MixedInput(nn.Module):
+    """An ``InputChoice`` in a supernet: a choice among ``subsets`` of its inputs; runs the chosen subset's
+    reduction or the weighted sum of every subset's."""
+
+    def __init__(
+        self,
+        decision: int,
+        label: str,
+        n_candidates: int,
+        subsets: Sequence[tuple[int, ...]],
+        reduction: str,
+        selection: Selection,
+    ) -> None:
+        super().__init__()
+        self.decision, self.label, self.subsets = decision, label, tuple(subsets)
+        # the fixed child's own selector per subset, so every path computes what the derived child does
+        self.selectors = nn.ModuleList(InputSelector(subset, reduction, n_candidates) for subset in subsets)
+        self.selection = selection
+
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        index = self.selection.index(self.decision)
+        if index is not None:
+            return self.selectors[index](inputs)
+        weights = self.selection.row(self.decision, self.label)
+        outputs = [selector(inputs) for selector in self.selectors]
+        return _weighted_sum(self.label, weights, outputs, [str(list(s)) for s in self.subsets])
+
+
+class MixedRepeat(nn.Module):
+    """A ``Repeat`` in a supernet: max(depths) blocks; depth d runs the first d of them, the weights sum
+    the outputs after every candidate depth (blocks shared between depths, as in a weight-sharing
+    supernet's elastic depth)."""
+
+    def __init__(
+        self,
+        decision: int,
+        label: str,
+        depths: Sequence[int],
+        blocks: Sequence[nn.Module],
+        selection: Selection,
+    ) -> None:
+        super().__init__()
+        self.decision, self.label, self.depths = decision, label, tuple(depths)
+        self.blocks = nn.ModuleList(blocks)
+        self.selection = selection
+
+    def forward(self, x: Any) -> Any:
+        index = self.selection.index(self.decision)
+        if index is not None:
+            for block in self.blocks[: self.depths[index]]:
+                x = block(x)
+            return x
+        weights = self.selection.row(self.decision, self.label)
+        outputs = [x] if self.depths[0] == 0 else []
+        for depth, block in enumerate(self.blocks, start=1):
+            x = block(x)
+            if depth in self.depths:
+                outputs.append(x)
+        return _weighted_sum(self.label, weights, outputs, [str(d) for d in self.depths])
+
+
+def input_subsets(label: str, n_candidates: int, n_chosen: int | None) -> list[tuple[int, ...]]:
+    """The subsets of ``n_candidates`` inputs an input choice may take, in a fixed order: every
+    ``n_chosen``-subset, or every non-empty subset when ``n_chosen`` is None."""
+    sizes = range(1, n_candidates + 1) if n_chosen is None else [n_chosen]
+    count = sum(math.comb(n_candidates, size) for size in sizes)
+    if count > MAX_INPUT_SUBSETS:
+        raise ConfigError(
+            f"input choice {label!r}: {count} subsets of its {n_candidates} inputs, more than one-shot search "
+            f"holds ({MAX_INPUT_SUBSETS}); give it a small n_chosen"
+        )
+    return [subset for size in sizes for subset in itertools.combinations(range(n_candidates), size)]
+
+
+def batch_stats_everywhere(module: nn.Module) -> nn.Module:
+    """Replace every BatchNorm1d/2d/3d in ``module`` by one of the same kind and affine setting that uses
+    each batch's statistics only (DARTS search code); returns ``module``."""
+    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    for name, child in module.named_children():
+        if isinstance(child, kinds) and child.track_running_stats:
+            replacement = type(child)(
+                child.num_features, eps=child.eps, affine=child.affine, track_running_stats=False
+            )
+            if child.affine:
+                replacement.load_state_dict(child.state_dict(), strict=False)
+            setattr(module, name, replacement)
+        else:
+            batch_stats_everywhere(child)
+    return module
+
+
+@dataclass
+class SupernetRecorder:
+    """The decisions met while the user's module is constructed under the supernet mode, in order, and
+    the labels of value choices that one-shot search cannot take."""
+
+    selection: Selection
+    decisions: list[SupernetDecision] = field(default_factory=list)
+    refused: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def add(self, decision: SupernetDecision) -> int:
+        """The index of ``decision`` (an earlier one of the same label is the same decision)."""
+        for index, known in enumerate(self.decisions):
+            if known.label == decision.label:
+                if known.kind != decision.kind or known.values != decision.values:
+                    raise ConfigError(
+                        f"label {decision.label!r} is used by two choices with different candidates "
+                        f"({list(known.names)} and {list(decision.names)})"
+                    )
+                return index
+        self.decisions.append(decision)
+        return len(self.decisions) - 1
+
+    def refused_error(self) -> ConfigError:
+        labels = ", ".join(f"{label!r} {list(values)}" for label, values in self.refused.items())
+        return ConfigError(
+            f"one-shot search cannot search value choices ({labels}): their candidates are different "
+            "networks that cannot share weights; make each a LayerChoice of the candidate modules, or "
+            "search the space with a black-box strategy (evolution, reinforce, random, ...)"
+        )
+
+
+class SupernetMode(ChoiceMode):
+    """The mode under which the user's module is constructed into a supernet: each choice primitive asks
+    it for the module (or value) to put in its place (``archsearch.nn``'s mode hooks)."""
+
+    def __init__(self, recorder: SupernetRecorder) -> None:
+        self.recorder = recorder
+
+    def layer_choice(self, label: str, candidates: dict[str, nn.Module]) -> nn.Module:
+        names = tuple(candidates)
+        index = self.recorder.add(SupernetDecision(label, "layer", names, names))
+        return MixedLayer(index, label, names, list(candidates.values()), self.recorder.selection)
+
+    def input_choice(self, label: str, n_candidates: int, n_chosen: int | None, reduction: str) -> nn.Module:
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"input choice {label!r}: reduction must be one of {', '.join(REDUCTIONS)}")
+        subsets = input_subsets(label, n_candidates, n_chosen)
+        values: tuple[Any, ...] = tuple(subset[0] for subset in subsets) if n_chosen == 1 else tuple(subsets)
+        names = tuple(",".join(str(i) for i in subset) for subset in subsets)
+        index = self.recorder.add(SupernetDecision(label, "input", values, names))
+        return MixedInput(index, label, n_candidates, subsets, reduction, self.recorder.selection)
+
+    def value_choice(self, label: str, values: tuple[Any, ...]) -> Any:
+        if len(values) == 1:
+            self.recorder.add(SupernetDecision(label, "value", values, (str(values[0]),)))
+        else:
+            # construction goes on with the first value so that every refused label is named at once
+            self.recorder.refused.setdefault(label, values)
+        return values[0]
+
+    def repeat(
+        self, label: str, block_factory: Callable[[int], nn.Module], depths: tuple[int, ...]
+    ) -> nn.Module:
+        depths = tuple(sorted(depths))
+        blocks = [block_factory(i) for i in range(depths[-1])]
+        if len(depths) == 1:  # a fixed depth: nothing to choose
+            return nn.Sequential(*blocks)
+        index = self.recorder.add(SupernetDecision(label, "repeat", depths, tuple(str(d) for d in depths)))
+        return MixedRepeat(index, label, depths, blocks, self.recorder.selection)
+
+
+class UserSupernet(Supernet):
+    """The supernet of a user's ``ModelSpace``: the user's module with every choice holding all its
+    candidates (module docstring); one decision per label, K_d choices each.
+
+    ``input_shape`` and ``num_classes`` go to the module's constructor when it takes them (as
+    ``ModelSpace.build`` does). ``op_names`` are the padded columns ``choice 0 .. choice K-1``;
+    ``decisions`` holds each decision's own candidates, ``edge_names`` its label.
+    """
+
+    space_name = "user"
+
+    def __init__(self, model_space: Any, input_shape: tuple[int, ...], num_classes: int) -> None:
+        super().__init__()
+        selection = Selection()
+        recorder = SupernetRecorder(selection)
+        try:
+            model = construct_under(SupernetMode(recorder), model_space, input_shape, num_classes)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            # a refused value choice's first value may break construction: name the real problem
+            if recorder.refused:
+                raise recorder.refused_error() from None
+            raise ConfigError(
+                f"model space {model_space.name}: constructing its supernet failed: {exc}"
+            ) from None
+        if recorder.refused:
+            raise recorder.refused_error()
+        if not isinstance(model, nn.Module):
+            raise ConfigError(
+                f"model space {model_space.name}: the constructor gave {type(model).__name__}, not an nn.Module"
+            )
+        searched = [d for d in recorder.decisions if len(d.values) > 1]
+        if not searched:
+            raise ConfigError(
+                f"model space {model_space.name} has no layer, input or repeat choice for one-shot search to make"
+            )
+        self._model_space = model_space
+        self.selection = selection
+        self.model = batch_stats_everywhere(model)
+        self.decisions = tuple(recorder.decisions)
+        self.edges = len(self.decisions)
+        self._num_choices = np.array([len(d.values) for d in self.decisions], dtype=np.int64)
+        self.op_names = tuple(f"choice {k}" for k in range(int(self._num_choices.max())))
+        self.edge_names = [d.label for d in self.decisions]
+
+    def space(self) -> Any:
+        """The user's ``ModelSpace``: the normal space of the derived architectures."""
+        return self._model_space
+
+    def num_choices(self) -> np.ndarray:
+        return self._num_choices.copy()
+
+    def _forward(self, x: Tensor, choice: list[int] | None, weights: Tensor | None) -> Tensor:
+        self.selection.choice, self.selection.weights = choice, weights
+        try:
+            logits = self.model(x)
+        finally:
+            self.selection.choice = self.selection.weights = None
+        if not isinstance(logits, Tensor) or logits.dim() != 2:
+            shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            raise ConfigError(
+                f"model space {self._model_space.name}: one-shot search needs class logits [batch, classes], the model gave {shape}"
+            )
+        return logits
+
+    def values(self, choice: Sequence[int] | np.ndarray) -> dict[str, Any]:
+        """The chosen value of every label (``choice`` holds one index per decision)."""
+        indices = [int(k) for k in np.asarray(choice).flatten()]
+        if len(indices) != self.edges:
+            raise ValueError(f"a choice of this supernet has {self.edges} indices, got {len(indices)}")
+        return {d.label: d.values[k] for d, k in zip(self.decisions, indices, strict=True)}
+
+    def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
+        architecture: Architecture = self._model_space.architecture(self.values(choice))
+        return architecture
+
+    def probabilities_by_label(self, probabilities: np.ndarray) -> dict[str, dict[str, float]]:
+        """``probabilities`` [decisions, max K_d] as {label: {candidate name: probability}}."""
+        rows = np.asarray(probabilities, dtype=float)
+        return {
+            d.label: {name: float(p) for name, p in zip(d.names, rows[i], strict=False)}
+            for i, d in enumerate(self.decisions)
+        }
+
+
+def construct_under(
+    mode: SupernetMode, model_space: Any, input_shape: tuple[int, ...], num_classes: int
+) -> Any:
+    """The user's module constructed with ``mode`` active (input_shape/num_classes passed as
+    ``ModelSpace.build`` passes them)."""
+    return model_space.construct(mode, input_shape=input_shape, num_classes=num_classes)
+
+
+def load_model_space(path: str, kwargs: dict[str, Any]) -> Any:
+    """The user's ``ModelSpace`` of the dotted path ``pkg.mod:Net`` constructed with ``kwargs``."""
+    from archsearch.nn import ModelSpace
+
+    return ModelSpace(path, **kwargs)
+
+
+def as_model_space(space: Any) -> Any:
+    """``space`` as a ``ModelSpace``: one already, or an nn.Module class, a function returning a module or
+    a dotted path ``pkg.mod:Net``, wrapped."""
+    from archsearch.nn import ModelSpace
+
+    return space if isinstance(space, ModelSpace) else ModelSpace(space)
+
+
+def user_space_summary(supernet: UserSupernet, method: Any) -> dict[str, Any]:
+    """What a one-shot run's summary adds for a user's model space: the chosen value of every label, the
+    final probabilities per label and candidate, and the collapse entry (not checked: candidates are the
+    user's own modules, not named skip/none ops)."""
+    choice = method.derived_choice()
+    return {
+        "values": supernet.values(choice),
+        "probabilities": supernet.probabilities_by_label(method.probabilities()),
+        "collapse": {
+            "collapsed": False,
+            "parameter_free_dominated": False,
+            "verdict": "not checked on a user's model space",
+        },
+    }
+
+
+@dataclass(frozen=True)
+class OneShotResult:
+    """What a one-shot search of a user's model space found.
+
+    ``architecture``: the derived ``Architecture`` of the space (``space.build(result.architecture)``
+    gives the plain module to train); ``values``: the chosen value of every label; ``probabilities``:
+    {label: {candidate: probability}} at the end (DARTS: softmax of alpha; ENAS: the controller's
+    marginals; ASNG: the categorical distribution); ``history``: each epoch's metrics (``train_loss``,
+    ``valid_acc``, ``entropy``, ...); ``estimate_valid_acc`` / ``estimate_test_acc``: the derived
+    architecture's accuracy with the supernet's shared weights (test: None without test data);
+    ``directory``: the run directory (None when the search ran without ``out``).
+    """
+
+    method: str
+    architecture: Architecture
+    values: dict[str, Any]
+    probabilities: dict[str, dict[str, float]]
+    history: list[dict[str, float]]
+    estimate_valid_acc: float
+    estimate_test_acc: float | None
+    directory: Path | None
+
+
+def _tensors(name: str, pair: Any) -> tuple[Tensor, Tensor]:
+    """``pair`` = (inputs, integer labels) of numpy arrays or tensors as (float32, int64) tensors."""
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise ConfigError(f"{name} must be a pair (inputs, labels) of arrays, got {type(pair).__name__}")
+    try:
+        x = torch.as_tensor(np.asarray(pair[0]), dtype=torch.float32)
+        y = torch.as_tensor(np.asarray(pair[1]))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: not numeric arrays ({exc})") from None
+    if y.dtype.is_floating_point:
+        if not torch.equal(y, y.round()):
+            raise ConfigError(f"{name}: one-shot search classifies; labels must be integers 0..classes-1")
+    y = y.long().flatten()
+    if x.dim() < 2 or len(x) != len(y) or len(y) == 0:
+        raise ConfigError(
+            f"{name}: inputs [examples, ...] and labels [examples] of one non-zero length, "
+            f"got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if int(y.min()) < 0:
+        raise ConfigError(f"{name}: labels must be integers 0..classes-1, got {int(y.min())}")
+    return x, y
+
+
+def arrays_split(
+    train: Any, valid: Any | None, test: Any | None, valid_fraction: float, device: torch.device
+) -> Any:
+    """The search's ``DataSplit`` of arrays given from Python: ``valid`` or else a random
+    ``valid_fraction`` of ``train`` (the split fixed by the run's SPLIT_SEED), ``test`` or none."""
+    from archsearch.evaluators.training import DataSplit
+    from archsearch.oneshot.run import SPLIT_SEED
+
+    train_x, train_y = _tensors("train", train)
+    if valid is None:
+        if not 0 < valid_fraction < 1:
+            raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
+        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(SPLIT_SEED))
+        held = int(round(valid_fraction * len(train_x)))
+        val_x, val_y = train_x[order[:held]], train_y[order[:held]]
+        train_x, train_y = train_x[order[held:]], train_y[order[held:]]
+    else:
+        val_x, val_y = _tensors("valid", valid)
+    test_x, test_y = (train_x[:0], train_y[:0]) if test is None else _tensors("test", test)
+    shape = tuple(train_x.shape[1:])
+    for name, x in (("valid", val_x), ("test", test_x)):
+        if len(x) and tuple(x.shape[1:]) != shape:
+            raise ConfigError(f"{name} inputs have shape {tuple(x.shape[1:])}, train inputs {shape}")
+    num_classes = max(2, int(torch.cat([train_y, val_y, test_y]).max()) + 1)
+    return DataSplit(
+        train_x.to(device),
+        train_y.to(device),
+        val_x.to(device),
+        val_y.to(device),
+        test_x.to(device),
+        test_y.to(device),
+        shape,
+        num_classes,
+    )
+
+
+def search_model_space(
+    space: Any,
+    train: Any,
+    valid: Any | None = None,
+    *,
+    test: Any | None = None,
+    method: str = "darts",
+    epochs: int = 10,
+    batch_size: int = 64,
+    seed: int = 0,
+    out: str | Path | None = None,
+    device: str = "cpu",
+    valid_fraction: float = 0.5,
+    order: int | None = None,
+    hyper: dict[str, Any] | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> OneShotResult:
+    """One-shot search (DARTS, ENAS or ASNG-NAS) of a user's model space on classification arrays.
+
+    ``space``: a ``ModelSpace``, an nn.Module class or function returning one, or a dotted path
+    ``pkg.mod:Net`` (see this module's docstring for what one-shot search can take). ``train``,
+    ``valid``, ``test``: pairs (inputs [examples, ...], integer labels [examples]) of numpy arrays or
+    tensors; without ``valid``, ``valid_fraction`` of ``train`` is held out for the architecture
+    updates (DARTS: half); ``test`` (optional) only scores the result. ``method``: "darts", "enas" or
+    "asng"; ``order``: DARTS' gradient order (1 or 2); ``hyper``: the method's hyper-parameters by name
+    (the papers' values by default, e.g. ``{"controller_steps": 1}`` for a quick ENAS). ``epochs``:
+    passes over the training half; ``batch_size``: examples per weight and architecture step; ``seed``:
+    the seed of the whole search; ``device``: "cpu", "cuda[:N]" or "auto"; ``threads``: torch CPU threads.
+    ``out``: a run directory that keeps every epoch (``archsearch report``/``status``/``export`` read it;
+    ``overwrite`` replaces a run there; ``resume`` continues the one there with the same data); None
+    runs in a temporary directory. Returns the ``OneShotResult``.
+    """
+    from archsearch.oneshot.run import ARRAYS, OneShotRun, parse_oneshot_config
+
+    model_space = as_model_space(space)
+    config = parse_oneshot_config(
+        {
+            "method": method,
+            "space": model_space.name,
+            "dataset": ARRAYS,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "valid_fraction": valid_fraction,
+            "order": order,
+            "seed": seed,
+            "device": device,
+            "threads": threads,
+            "supernet": dict(model_space.config().get("kwargs") or {}),
+            "hyper": dict(hyper or {}),
+        }
+    )
+    from archsearch.evaluators.common import resolve_device
+
+    data = arrays_split(train, valid, test, config.valid_fraction, resolve_device(config.device))
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="archsearch-oneshot-") as scratch:
+            run = OneShotRun.create(config, Path(scratch) / "run", data=data, model_space=model_space)
+            return _finish(run, None)
+    if resume:
+        run = OneShotRun.load(out, lock=True, data=data, model_space=model_space)
+    else:
+        run = OneShotRun.create(config, out, overwrite=overwrite, data=data, model_space=model_space)
+    return _finish(run, Path(out))
+
+
+def _finish(run: Any, directory: Path | None) -> OneShotResult:
+    """Run ``run`` to its end and gather its result (the run is closed afterwards)."""
+    try:
+        summary = run.run()
+        history = [dict(record.metrics) for record in run.store.epochs()]
+    finally:
+        run.close()
+    return OneShotResult(
+        method=str(summary["method"]),
+        architecture=Architecture.from_dict(summary["arch"]),
+        values=dict(summary["values"]),
+        probabilities={label: dict(row) for label, row in summary["probabilities"].items()},
+        history=history,
+        estimate_valid_acc=float(summary["estimate_valid_acc"]),
+        estimate_test_acc=summary["estimate_test_acc"],
+        directory=directory,
+    )

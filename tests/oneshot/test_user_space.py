@@ -1,0 +1,172 @@
+"""One-shot search (DARTS, ENAS, ASNG-NAS) on a user's model space: the supernet of layer, input and
+repeat choices, the derived architecture of the space, the choices one-shot refuses, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+from archsearch.errors import ConfigError
+from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice
+from archsearch.oneshot import make_method
+from archsearch.oneshot.user import UserSupernet, search_model_space
+
+
+class Zero(nn.Module):
+    """A candidate that throws its input away: every method should learn to avoid it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.0
+
+
+class DigitsLinear(nn.Module):
+    """A linear classifier of 8x8 digits behind two layer choices of 2 and 3 candidates; only the
+    identity body and a non-zero activation let any information through."""
+
+    def __init__(self, input_shape: tuple[int, ...] = (1, 8, 8), num_classes: int = 10) -> None:
+        super().__init__()
+        self.body = LayerChoice({"zero": Zero(), "identity": nn.Identity()}, label="body")
+        self.act = LayerChoice({"zero": Zero(), "tanh": nn.Tanh(), "identity": nn.Identity()}, label="act")
+        self.head = nn.Linear(int(np.prod(input_shape)), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.act(self.body(x)).flatten(1))
+
+
+class SkipNet(nn.Module):
+    """A small MLP with a layer choice, a variable depth and an input choice (a skip connection)."""
+
+    def __init__(
+        self, input_shape: tuple[int, ...] = (1, 8, 8), num_classes: int = 10, width: int = 16
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Flatten(), nn.Linear(int(np.prod(input_shape)), width), nn.BatchNorm1d(width)
+        )
+        self.mix = LayerChoice(
+            {
+                "linear": nn.Linear(width, width),
+                "relu_linear": nn.Sequential(nn.ReLU(), nn.Linear(width, width)),
+            },
+            label="mix",
+        )
+        self.blocks = Repeat(
+            lambda i: nn.Sequential(nn.Linear(width, width), nn.ReLU()), depth=[0, 1, 2], label="depth"
+        )
+        self.skip = InputChoice(n_candidates=3, n_chosen=1, label="skip")
+        self.pair = InputChoice(n_candidates=3, n_chosen=2, reduction="mean", label="pair")
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0 = torch.relu(self.stem(x))
+        h1 = self.mix(h0)
+        h2 = self.blocks(h1)
+        return self.head(self.skip([h0, h1, h2]) + self.pair([h0, h1, h2]))
+
+
+class WidthChoiceNet(nn.Module):
+    """A hidden width as a value choice: one-shot cannot share weights across widths."""
+
+    def __init__(self, input_shape: tuple[int, ...] = (1, 8, 8), num_classes: int = 10) -> None:
+        super().__init__()
+        width = choice("width", [8, 16])
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), width), nn.ReLU())
+        self.act = LayerChoice([nn.ReLU(), nn.Tanh()], label="act")
+        self.dropout = nn.Dropout(choice("dropout", [0.0, 0.5]))
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.act(self.body(x))))
+
+
+class Widths(nn.Module):
+    """Candidates of two output widths: sampled paths run, a DARTS weighted sum cannot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = LayerChoice([nn.Linear(64, 8), nn.Linear(64, 16)], label="body")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.flatten(1))
+
+
+def digits(n: int = 600) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``n`` training and the next 300 validation digits as 1x8x8 images in [0, 1]."""
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[:, None]
+    y = data.target
+    return (x[:n], y[:n]), (x[n : n + 300], y[n : n + 300])
+
+
+def test_darts_derives_the_candidates_its_weights_favour() -> None:
+    train, valid = digits()
+    result = search_model_space(
+        ModelSpace(DigitsLinear),
+        train,
+        valid,
+        method="darts",
+        epochs=4,
+        batch_size=50,
+        seed=0,
+        hyper={"arch_lr": 0.05, "lr": 0.3},
+    )
+    assert result.values["body"] == "identity"
+    assert result.values["act"] != "zero"
+    assert result.probabilities["body"]["identity"] > result.probabilities["body"]["zero"]
+    assert result.probabilities["act"]["zero"] == min(result.probabilities["act"].values())
+    assert set(result.probabilities["act"]) == {"zero", "tanh", "identity"}  # 3 candidates beside 2
+    assert result.architecture == ModelSpace(DigitsLinear).architecture(result.values)
+    assert len(result.history) == 4 and result.estimate_valid_acc > 0.5
+
+
+@pytest.mark.parametrize(
+    ("method", "hyper"),
+    [("enas", {"controller_steps": 1, "derive_samples": 2, "marginal_samples": 10}), ("asng", {})],
+)
+def test_sampling_methods_derive_a_valid_architecture_of_a_space_with_layer_input_and_repeat_choices(
+    method: str, hyper: dict
+) -> None:
+    train, valid = digits(300)
+    space = ModelSpace(SkipNet)
+    result = search_model_space(
+        space, train, valid, method=method, epochs=2, batch_size=50, seed=1, hyper=hyper
+    )
+    assert set(result.values) == set(space.labels())
+    assert result.values["mix"] in ("linear", "relu_linear")
+    assert result.values["depth"] in (0, 1, 2)
+    assert result.values["skip"] in (0, 1, 2)
+    assert sorted(result.values["pair"]) in ([0, 1], [0, 2], [1, 2])
+    child = space.build(result.architecture)
+    assert child(torch.zeros(4, 1, 8, 8)).shape == (4, 10)
+    assert all(sum(row.values()) == pytest.approx(1.0) for row in result.probabilities.values())
+
+
+def test_padding_of_decisions_with_fewer_choices_is_never_weighted_sampled_or_derived() -> None:
+    supernet = UserSupernet(ModelSpace(SkipNet), (1, 8, 8), 10)
+    counts = dict(zip(supernet.edge_names, supernet.num_choices().tolist(), strict=True))
+    assert counts == {"mix": 2, "depth": 3, "skip": 3, "pair": 3}
+    darts = make_method("darts", supernet, seed=0)
+    assert darts.probabilities()[0, 2] == 0.0 and darts.probabilities()[0, :2] == pytest.approx([0.5, 0.5])
+    for name in ("enas", "asng"):
+        method = make_method(name, supernet, seed=0, **({"marginal_samples": 50} if name == "enas" else {}))
+        assert method.probabilities()[0, 2] == 0.0
+        assert method.derived_choice()[0] in (0, 1)
+
+
+def test_value_choices_are_refused_naming_their_labels() -> None:
+    with pytest.raises(
+        ConfigError, match=r"cannot search value choices \('width' \[8, 16\], 'dropout'.*LayerChoice"
+    ):
+        UserSupernet(ModelSpace(WidthChoiceNet), (1, 8, 8), 10)
+
+
+def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line() -> None:
+    supernet = UserSupernet(ModelSpace(Widths), (1, 8, 8), 10)
+    weights = torch.full((1, 2), 0.5)
+    with pytest.raises(
+        ConfigError, match=r"choice 'body': DARTS sums .* one shape, got 0: \(2, 8\), 1: \(2, 16\)"
+    ):
+        supernet(torch.zeros(2, 1, 8, 8), weights=weights)
