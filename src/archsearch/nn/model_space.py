@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.evaluators.function import resolve_callable
 from archsearch.nn.fixed import FixedMode
 from archsearch.nn.mode import BlockPath, ChoiceMode, FirstChoiceMode, use_mode
-from archsearch.nn.reference import SOURCE_ATTRIBUTE, reference_of, resolve
 from archsearch.nn.specs import ChoiceSpec, RepeatSpec, ValueSpec
 from archsearch.spaces.dict_space import LabelledChoicesSpace
 
@@ -47,6 +48,18 @@ class Discovered:
 
     specs: dict[str, ChoiceSpec]
     places: dict[str, list[BlockPath]]
+
+
+def reference_of(model: Any) -> str:
+    """The dotted path of a class or function, ``"module:qualname"``; for one of the script run as
+    ``__main__``, the script's path (``"/path/to/script.py:Net"``), which another process can import
+    (``"__main__:Net"`` where there is no file, as in an interactive session)."""
+    module_name = getattr(model, "__module__", None) or "__main__"
+    qualname = getattr(model, "__qualname__", None) or getattr(model, "__name__", repr(model))
+    script = getattr(sys.modules.get(module_name), "__file__", None)
+    if module_name == "__main__" and isinstance(script, str):
+        return f"{os.path.abspath(script)}:{qualname}"
+    return f"{module_name}:{qualname}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -127,12 +140,14 @@ class ModelSpace(LabelledChoicesSpace):
     ``InputSpec``), each of a kind of its own. The decisions are the same for every architecture: a
     Repeat is discovered at its largest depth and the choices inside its blocks beyond the chosen depth
     are ignored when building. So the choices a module makes must not depend on the values of other
-    choices (only on a Repeat's depth). ``build`` constructs the module under ``fixed_arch``.
+    choices (only on a Repeat's depth), nor the values offered on ``input_shape`` / ``num_classes`` when
+    only ``build`` gives those (discovery constructs the module without them). ``build`` constructs the module under ``fixed_arch``.
 
     ``name`` is the reference (``"module:qualname"``; for a class of the script run as ``__main__`` the
     script's path, ``"/path/to/script.py:Net"``), ``config()`` is ``{"model": name, "kwargs": kwargs}``.
-    Pickled as that reference plus the model and the discovered choices, so a worker process does not
-    construct it again (a class defined inside a function cannot be pickled: a ConfigError says so).
+    Pickled as the model (by reference, as pickle sends classes), its arguments and the discovered
+    choices, so a worker process does not construct it again; a model defined inside a function cannot
+    be sent to workers (a ConfigError says so).
     """
 
     def __init__(self, model: Any, /, **kwargs: Any) -> None:
@@ -141,7 +156,7 @@ class ModelSpace(LabelledChoicesSpace):
                 f"ModelSpace needs the module's class or a function that returns it, not a {type(model).__name__} instance"
             )
         if isinstance(model, str):
-            reference, factory = model, resolve(model)
+            reference, factory = model, resolve_callable(model, "model space")
         else:
             reference, factory = reference_of(model), model
         if not callable(factory):
@@ -211,21 +226,12 @@ class ModelSpace(LabelledChoicesSpace):
             )
         return {"name": self.name, "model": self.model, "kwargs": self.kwargs, "discovered": self.discovered}
 
-    def _restore(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.name = state["name"]
         self.model = state["model"]
         self.kwargs = state["kwargs"]
         self._parameters = self._check_arguments()
         self._setup(state["discovered"])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        state = self.__getstate__()
-        module = sys.modules.get(getattr(self.model, "__module__", None) or "")
-        if getattr(module, SOURCE_ATTRIBUTE, None):
-            # imported from a file path, under a module name no other process knows: send the reference,
-            # which the receiving process resolves (importing the file) instead
-            state["model"] = None
-        return (_rebuild, (state,))
 
     # -- labels and values ---------------------------------------------------------------------------
 
@@ -307,12 +313,3 @@ class ModelSpace(LabelledChoicesSpace):
                 f"model space {self.name!r}: the model is a {type(module).__name__}, not an nn.Module"
             )
         return module
-
-
-def _rebuild(state: dict[str, Any]) -> ModelSpace:
-    """Unpickle a ModelSpace (``ModelSpace.__reduce__``), resolving its name when the model was left out."""
-    if state["model"] is None:
-        state = state | {"model": resolve(state["name"])}
-    space = ModelSpace.__new__(ModelSpace)
-    space._restore(state)
-    return space

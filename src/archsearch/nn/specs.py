@@ -3,7 +3,7 @@
 A spec is recorded when a primitive (``choice``, ``LayerChoice``, ``InputChoice``, ``Repeat``) runs; two
 uses of one label must record equal specs (a shared choice). Each spec turns into one or more
 categorical decisions of a kind of its own (``value:<label>``, ``layer:<label>``, ``input:<label>``,
-``repeat:<label>``), and converts between the label's value (what ``fixed_arch`` takes) and the values
+``repeat:<label>``, with '.' in the label escaped as ``%2E``), and converts between the label's value (what ``fixed_arch`` takes) and the values
 of those decisions.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 from archsearch.core import Decision
 from archsearch.errors import ConfigError
+from archsearch.spaces.dict_space import kind_of
 
 MAX_COMBINATIONS = 1000
 """The most subsets an ``InputChoice`` with ``n_chosen`` > 1 may have (one categorical choice each)."""
@@ -33,7 +34,7 @@ class ValueSpec:
         return f"a value choice of {list(self.values)}"
 
     def decisions(self) -> tuple[Decision, ...]:
-        return (Decision(self.label, f"value:{self.label}", self.values),)
+        return (Decision(self.label, kind_of("value:", self.label), self.values),)
 
     def default(self) -> Any:
         return self.values[0]
@@ -64,7 +65,7 @@ class LayerSpec:
         )
 
     def decisions(self) -> tuple[Decision, ...]:
-        return (Decision(self.label, f"layer:{self.label}", self.names),)
+        return (Decision(self.label, kind_of("layer:", self.label), self.names),)
 
     def default(self) -> Any:
         return self.names[0]
@@ -105,7 +106,7 @@ class InputSpec:
         return tuple(",".join(map(str, c)) for c in itertools.combinations(range(self.n_candidates), k))
 
     def decisions(self) -> tuple[Decision, ...]:
-        kind = f"input:{self.label}"
+        kind = kind_of("input:", self.label)
         if self.n_chosen is None:
             return tuple(
                 Decision(f"{self.label}[{i}]", kind, (True, False)) for i in range(self.n_candidates)
@@ -165,7 +166,7 @@ class RepeatSpec:
         return f"a repeat of depth {list(self.depths)}"
 
     def decisions(self) -> tuple[Decision, ...]:
-        return (Decision(self.label, f"repeat:{self.label}", self.depths),)
+        return (Decision(self.label, kind_of("repeat:", self.label), self.depths),)
 
     def default(self) -> Any:
         return self.depths[0]

@@ -47,6 +47,12 @@ def check_values(label: str, values: Any, what: str = "choice") -> tuple[Any, ..
     return result
 
 
+def kind_of(prefix: str, label: str) -> str:
+    """The decision kind of ``label``: ``prefix`` + the label with '%' and '.' escaped, since controllers
+    name a torch submodule after each kind and torch refuses '.' in those names."""
+    return prefix + label.replace("%", "%25").replace(".", "%2E")
+
+
 def _codes(choices: tuple[Any, ...]) -> tuple[str, ...]:
     """How each choice is written in ``label=value``: plain text where that is unambiguous, JSON (spaces
     escaped so a value is one token) for odd strings and wherever two choices would read the same."""
@@ -142,7 +148,7 @@ class DictSpace(LabelledChoicesSpace):
     """A search space given as a dict of choices, for users who build the model in their own evaluator.
 
     ``DictSpace({"depth": [2, 4, 6], "width": [32, 64], "act": ["relu", "gelu"]})`` has one categorical
-    decision per key, in key order, each of its own kind (the key). ``choices`` maps each label (a string
+    decision per key, in key order, each of its own kind (the key, see ``kind_of``). ``choices`` maps each label (a string
     without spaces or '=') to its values (bools, ints, finite floats or strings, each once). An
     architecture's ``values(arch)`` is the dict the evaluator gets (``{"depth": 4, "width": 64, ...}``);
     ``architecture(values)`` is its inverse. The space builds no torch module.
@@ -159,7 +165,9 @@ class DictSpace(LabelledChoicesSpace):
             check_label(label, "DictSpace"): check_values(label, values, "DictSpace choice")
             for label, values in choices.items()
         }
-        super().__init__([Decision(label, label, values) for label, values in self.choices.items()])
+        super().__init__(
+            [Decision(label, kind_of("", label), values) for label, values in self.choices.items()]
+        )
 
     def config(self) -> dict[str, Any]:
         return {"choices": {label: list(values) for label, values in self.choices.items()}}
