@@ -68,7 +68,7 @@ class SkipNet(nn.Module):
 
 
 class WidthChoiceNet(nn.Module):
-    """A hidden width as a value choice: one-shot cannot share weights across widths."""
+    """A hidden width and a dropout rate as value choices beside a layer choice."""
 
     def __init__(self, input_shape: tuple[int, ...] = (1, 8, 8), num_classes: int = 10) -> None:
         super().__init__()
@@ -80,6 +80,17 @@ class WidthChoiceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.act(self.body(x))))
+
+
+class ManyValues(nn.Module):
+    """Two value choices of five values each: 25 copies of the model, too many."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(64, choice("a", [1, 2, 3, 4, 5]) * choice("b", [1, 2, 3, 4, 5]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.flatten(1))
 
 
 class Widths(nn.Module):
@@ -156,11 +167,29 @@ def test_padding_of_decisions_with_fewer_choices_is_never_weighted_sampled_or_de
         assert method.derived_choice()[0] in (0, 1)
 
 
-def test_value_choices_are_refused_naming_their_labels() -> None:
+@pytest.mark.parametrize("method", ["darts", "asng"])
+def test_value_choices_become_copies_of_the_model_and_are_derived_like_layer_choices(method: str) -> None:
+    train, valid = digits(300)
+    space = ModelSpace(WidthChoiceNet)
+    supernet = UserSupernet(space, (1, 8, 8), 10)
+    assert dict(zip(supernet.edge_names, supernet.num_choices().tolist(), strict=True)) == {
+        "width": 2,
+        "act": 2,
+        "dropout": 2,
+    }
+    assert len(supernet.model.copies) == 4  # width x dropout
+    result = search_model_space(space, train, valid, method=method, epochs=2, batch_size=50, seed=0)
+    assert result.values["width"] in (8, 16) and result.values["dropout"] in (0.0, 0.5)
+    child = space.build(result.architecture)
+    assert child.head.in_features == result.values["width"]
+
+
+def test_value_choices_needing_too_many_copies_are_refused_naming_their_labels() -> None:
     with pytest.raises(
-        ConfigError, match=r"cannot search value choices \('width' \[8, 16\], 'dropout'.*LayerChoice"
+        ConfigError,
+        match=r"one copy of the model per combination .*'a' \[1, 2, 3, 4, 5\], 'b'.*25 copies, more than 16.*LayerChoice",
     ):
-        UserSupernet(ModelSpace(WidthChoiceNet), (1, 8, 8), 10)
+        UserSupernet(ModelSpace(ManyValues), (1, 8, 8), 10)
 
 
 def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line() -> None:

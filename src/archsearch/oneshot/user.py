@@ -1,8 +1,8 @@
 """One-shot search (DARTS, ENAS, ASNG-NAS) on a user's own model space (``archsearch.nn.ModelSpace``).
 
-The user's module is constructed once under a supernet mode, in which every choice primitive becomes a
-module holding all its candidates, and the result is a ``Supernet`` like the cell spaces' (SPEC.md 3.3,
-3.4, 5), so every one-shot method searches it unchanged:
+The user's module is constructed under a supernet mode, in which every choice primitive becomes a module
+holding all its candidates, and the result is a ``Supernet`` like the cell spaces' (SPEC.md 3.3, 3.4, 5),
+so every one-shot method searches it unchanged:
 
 - a ``LayerChoice`` becomes a mixed layer of all its candidates: with a choice it runs the chosen
   candidate alone (ENAS, ASNG-NAS sample a path), with weights the weighted sum of all candidates (the
@@ -10,19 +10,26 @@ module holding all its candidates, and the result is a ``Supernet`` like the cel
 - an ``InputChoice`` becomes a choice among the subsets of its inputs it may take (the ``n_chosen``-subsets,
   or every non-empty subset when ``n_chosen`` is None): the chosen subset reduced, or the weighted sum of
   every subset's reduction;
-- a ``Repeat`` of depths d_1 < ... < d_n holds max(d) blocks: a depth runs the first d blocks, the weights
-  sum the output after each candidate depth (depth 0 is the input itself);
-- a value choice with one value is that value.
+- a ``Repeat`` of depths d_1 < ... < d_n holds max(d) blocks shared by every depth: a depth runs the first
+  d blocks, the weights sum the output after each candidate depth (depth 0 is the input itself);
+- a value choice (``choice(label, values)``: a width, a kernel size, a dropout rate, an activation's name)
+  is treated as a layer choice whose candidates are whole copies of the model: the module is constructed
+  once per combination of the value choices' values, each copy a supernet of the other choices, and the
+  supernet runs the chosen copy (or, for DARTS, sums every copy weighted by the product of its values'
+  weights). Weights are shared only between architectures with the same values of the value choices, and
+  memory and DARTS' time grow with the number of copies. A value choice with one value is that value.
 
-What one-shot search cannot take (a one-line ``ConfigError`` names the labels): a **value choice with
-more than one value** (a width, kernel size, dropout rate or activation passed as ``choice(...)``): its
-candidates would be different networks whose weights cannot be shared by one supernet. Rewrite it as a
-``LayerChoice`` of the candidate modules (``LayerChoice({"w32": nn.Linear(64, 32), ...})``), or search the
-space with a black-box strategy (evolution, reinforce, ...), which takes every kind of choice. A DARTS mixed
-layer also needs candidates of one output shape, and the model must map a batch of inputs to class
-logits [batch, classes] (cross-entropy on integer labels). Batch norm inside the model uses the statistics
-of each batch (no running statistics), as in the DARTS search code: the running averages of a supernet
-would mix every sub-network.
+What one-shot search cannot take (each a one-line ``ConfigError``): value choices whose combinations need
+more than ``MAX_VALUE_COMBINATIONS`` (16) copies of the model (rewrite widths and kernel sizes as a
+``LayerChoice`` of the candidate modules, ``LayerChoice({"w32": nn.Linear(64, 32), ...})``, fix some to
+one value, or search the space with a black-box strategy: evolution, reinforce, random, ...); a model
+whose choices change with a value choice's value (a value choice that sets how many ``LayerChoice``s are
+made: use a ``Repeat``); an input choice of more than ``MAX_INPUT_SUBSETS`` (256) subsets; a space with no
+choice of two or more options. The DARTS weighted sum also needs the candidates of a choice to give
+outputs of one shape (a one-line error when they do not), and the model must map a batch of inputs to class
+logits [batch, classes] (cross-entropy on integer labels: classification only). Batch norm inside the
+model uses the statistics of each batch (no running statistics), as in the DARTS search code: the running
+averages of a supernet would mix every sub-network.
 
 Every decision of the space is one categorical decision of the supernet with its own number of choices
 K_d; the [decisions, max K_d] arrays of the methods are padded, and the padding is never sampled or
@@ -52,6 +59,8 @@ from archsearch.oneshot.supernet import Supernet
 
 MAX_INPUT_SUBSETS = 256
 """An input choice with more subsets than this is refused (each is a path of the supernet)."""
+MAX_VALUE_COMBINATIONS = 16
+"""The most copies of the model that value choices may need (the product of their numbers of values)."""
 
 
 @dataclass
@@ -82,7 +91,9 @@ class SupernetDecision:
     names: tuple[str, ...]
 
 
-def _weighted_sum(label: str, weights: Tensor, outputs: Sequence[Tensor], names: Sequence[str]) -> Tensor:
+def _weighted_sum(
+    label: str, weights: Sequence[Tensor] | Tensor, outputs: Sequence[Tensor], names: Sequence[str]
+) -> Tensor:
     """sum_k weights[k] * outputs[k]; ConfigError when the outputs differ in shape (DARTS sums them)."""
     shapes = {tuple(out.shape) for out in outputs}
     if len(shapes) > 1:
@@ -182,6 +193,35 @@ class MixedRepeat(nn.Module):
         return _weighted_sum(self.label, weights, outputs, [str(d) for d in self.depths])
 
 
+class ValueCopies(nn.Module):
+    """The model once per combination of its value choices' values (``keys[i]``: the (decision, value
+    index) pairs of copy i): runs the copy the choice names, or the sum of every copy weighted by the
+    product of its values' weights (a mixed op over whole networks, each a supernet of the other choices)."""
+
+    def __init__(
+        self, copies: Sequence[nn.Module], keys: Sequence[tuple[tuple[int, int], ...]], selection: Selection
+    ) -> None:
+        super().__init__()
+        self.copies = nn.ModuleList(copies)
+        self.keys = tuple(keys)
+        self.selection = selection
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        choice = self.selection.choice
+        if choice is not None:
+            for copy, key in zip(self.copies, self.keys, strict=True):
+                if all(choice[decision] == k for decision, k in key):
+                    return copy(*args, **kwargs)
+            raise ValueError(f"no copy of the model for the choice {choice}")
+        weights = self.selection.weights
+        assert weights is not None
+        coefficients = [
+            torch.stack([weights[decision, k] for decision, k in key]).prod() for key in self.keys
+        ]
+        outputs = [copy(*args, **kwargs) for copy in self.copies]
+        return _weighted_sum("value choices", coefficients, outputs, [str(key) for key in self.keys])
+
+
 def input_subsets(label: str, n_candidates: int, n_chosen: int | None) -> list[tuple[int, ...]]:
     """The subsets of ``n_candidates`` inputs an input choice may take, in a fixed order: every
     ``n_chosen``-subset, or every non-empty subset when ``n_chosen`` is None."""
@@ -215,11 +255,11 @@ def batch_stats_everywhere(module: nn.Module) -> nn.Module:
 @dataclass
 class SupernetRecorder:
     """The decisions met while the user's module is constructed under the supernet mode, in order, and
-    the labels of value choices that one-shot search cannot take."""
+    the value choices of several values among them (label -> values)."""
 
     selection: Selection
     decisions: list[SupernetDecision] = field(default_factory=list)
-    refused: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    value_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def add(self, decision: SupernetDecision) -> int:
         """The index of ``decision`` (an earlier one of the same label is the same decision)."""
@@ -234,21 +274,26 @@ class SupernetRecorder:
         self.decisions.append(decision)
         return len(self.decisions) - 1
 
-    def refused_error(self) -> ConfigError:
-        labels = ", ".join(f"{label!r} {list(values)}" for label, values in self.refused.items())
-        return ConfigError(
-            f"one-shot search cannot search value choices ({labels}): their candidates are different "
-            "networks that cannot share weights; make each a LayerChoice of the candidate modules, or "
-            "search the space with a black-box strategy (evolution, reinforce, random, ...)"
-        )
+
+def too_many_copies_error(value_choices: dict[str, tuple[Any, ...]], copies: int) -> ConfigError:
+    """The one line refusing value choices whose combinations need more than MAX_VALUE_COMBINATIONS copies."""
+    labels = ", ".join(f"{label!r} {list(values)}" for label, values in value_choices.items())
+    return ConfigError(
+        f"one-shot search holds one copy of the model per combination of its value choices ({labels}): "
+        f"{copies} copies, more than {MAX_VALUE_COMBINATIONS}; make some a LayerChoice of the candidate "
+        "modules, fix them to one value, or search the space with a black-box strategy (evolution, "
+        "reinforce, random, ...)"
+    )
 
 
 class SupernetMode(ChoiceMode):
     """The mode under which the user's module is constructed into a supernet: each choice primitive asks
-    it for the module (or value) to put in its place (``archsearch.nn``'s mode hooks)."""
+    it for the module (or value) to put in its place (``archsearch.nn``'s mode hooks). ``values`` gives
+    the value that each value choice takes in this copy of the model (default: its first)."""
 
-    def __init__(self, recorder: SupernetRecorder) -> None:
+    def __init__(self, recorder: SupernetRecorder, values: dict[str, Any] | None = None) -> None:
         self.recorder = recorder
+        self.values = values or {}
 
     def layer_choice(self, label: str, candidates: dict[str, nn.Module]) -> nn.Module:
         names = tuple(candidates)
@@ -265,12 +310,10 @@ class SupernetMode(ChoiceMode):
         return MixedInput(index, label, n_candidates, subsets, reduction, self.recorder.selection)
 
     def value_choice(self, label: str, values: tuple[Any, ...]) -> Any:
-        if len(values) == 1:
-            self.recorder.add(SupernetDecision(label, "value", values, (str(values[0]),)))
-        else:
-            # construction goes on with the first value so that every refused label is named at once
-            self.recorder.refused.setdefault(label, values)
-        return values[0]
+        self.recorder.add(SupernetDecision(label, "value", values, tuple(str(v) for v in values)))
+        if len(values) > 1:
+            self.recorder.value_choices.setdefault(label, values)
+        return self.values.get(label, values[0])
 
     def repeat(
         self, label: str, block_factory: Callable[[int], nn.Module], depths: tuple[int, ...]
@@ -297,33 +340,40 @@ class UserSupernet(Supernet):
     def __init__(self, model_space: Any, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__()
         selection = Selection()
-        recorder = SupernetRecorder(selection)
-        try:
-            model = construct_under(SupernetMode(recorder), model_space, input_shape, num_classes)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            # a refused value choice's first value may break construction: name the real problem
-            if recorder.refused:
-                raise recorder.refused_error() from None
-            raise ConfigError(
-                f"model space {model_space.name}: constructing its supernet failed: {exc}"
-            ) from None
-        if recorder.refused:
-            raise recorder.refused_error()
-        if not isinstance(model, nn.Module):
-            raise ConfigError(
-                f"model space {model_space.name}: the constructor gave {type(model).__name__}, not an nn.Module"
-            )
-        searched = [d for d in recorder.decisions if len(d.values) > 1]
-        if not searched:
-            raise ConfigError(
-                f"model space {model_space.name} has no layer, input or repeat choice for one-shot search to make"
-            )
+        first = SupernetRecorder(selection)
+        model = _construct_copy(model_space, first, {}, input_shape, num_classes)
+        if not any(len(d.values) > 1 for d in first.decisions):
+            raise ConfigError(f"model space {model_space.name} has no choice for one-shot search to make")
+        self.decisions = tuple(first.decisions)
+        multi = dict(first.value_choices)
+        combinations = list(itertools.product(*(range(len(values)) for values in multi.values())))
+        if len(combinations) > MAX_VALUE_COMBINATIONS:
+            raise too_many_copies_error(multi, len(combinations))
+        copies: list[nn.Module] = [model]
+        for combination in combinations[1:]:
+            chosen = {label: multi[label][k] for label, k in zip(multi, combination, strict=True)}
+            recorder = SupernetRecorder(selection)
+            copies.append(_construct_copy(model_space, recorder, chosen, input_shape, num_classes))
+            if tuple(recorder.decisions) != self.decisions:
+                raise ConfigError(
+                    f"model space {model_space.name}: its choices differ with the values of "
+                    f"{', '.join(map(repr, multi))}; one-shot search needs the same choices in every copy"
+                )
+        index = {d.label: i for i, d in enumerate(self.decisions)}
         self._model_space = model_space
         self.selection = selection
-        self.model = batch_stats_everywhere(model)
-        self.decisions = tuple(recorder.decisions)
+        self.model: nn.Module = batch_stats_everywhere(
+            model
+            if len(copies) == 1
+            else ValueCopies(
+                copies,
+                [
+                    tuple((index[label], k) for label, k in zip(multi, combination, strict=True))
+                    for combination in combinations
+                ],
+                selection,
+            )
+        )
         self.edges = len(self.decisions)
         self._num_choices = np.array([len(d.values) for d in self.decisions], dtype=np.int64)
         self.op_names = tuple(f"choice {k}" for k in range(int(self._num_choices.max())))
@@ -367,6 +417,33 @@ class UserSupernet(Supernet):
             d.label: {name: float(p) for name, p in zip(d.names, rows[i], strict=False)}
             for i, d in enumerate(self.decisions)
         }
+
+
+def _construct_copy(
+    model_space: Any,
+    recorder: SupernetRecorder,
+    values: dict[str, Any],
+    input_shape: tuple[int, ...],
+    num_classes: int,
+) -> nn.Module:
+    """The user's module constructed under ``SupernetMode(recorder, values)``; ConfigError when it fails
+    (naming the value choices' values) or is not a module."""
+    try:
+        model = construct_under(SupernetMode(recorder, values), model_space, input_shape, num_classes)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        with_values = f" with {', '.join(f'{k}={v!r}' for k, v in values.items())}" if values else ""
+        lines = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"model space {model_space.name}: constructing its supernet{with_values} failed: "
+            f"{type(exc).__name__}: {lines[0] if lines else ''}"
+        ) from None
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"model space {model_space.name}: the constructor gave {type(model).__name__}, not an nn.Module"
+        )
+    return model
 
 
 def construct_under(
