@@ -64,7 +64,7 @@ def test_bad_dicts_values_and_strings_are_one_line_errors():
     ):
         with pytest.raises(InvalidArchitectureError):
             space.decode(text)
-    with pytest.raises(NotImplementedError, match="builds no torch module"):
+    with pytest.raises(NotImplementedError, match="cannot build torch modules"):
         space.build(space.architecture({"depth": 2, "width": 32, "act": "relu"}), (1,), 2)
 
 

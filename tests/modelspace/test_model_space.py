@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from torch import nn
 from archsearch.core import Architecture
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.nn import InputChoice, InputSelector, LayerChoice, ModelSpace, Repeat, choice, fixed_arch
+from archsearch.spaces.dict_space import DictSpace
 from modelspace import user_spaces
 from modelspace.user_spaces import HandCNN, Nested, Shared, SmallCNN
 
@@ -211,6 +215,51 @@ def test_pickled_space_is_equal_and_builds_the_same_child():
     assert ModelSpace(SmallCNN, num_classes=4) == space != ModelSpace(SmallCNN, num_classes=5)
 
 
+def test_space_travels_to_a_spawned_worker_process(tmp_path):
+    source = tmp_path / "spawned_model_file.py"
+    source.write_text(
+        "from torch import nn\nfrom archsearch.nn import choice\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(2, choice('width', [1, 3]))\n"
+    )
+    spaces = [ModelSpace(SmallCNN), ModelSpace(f"{source}:Net")]
+    jobs = [(space, space.sample(np.random.default_rng(7))) for space in spaces]
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        counts = pool.starmap(user_spaces.child_parameters, jobs)
+    assert counts == [user_spaces.child_parameters(space, arch) for space, arch in jobs]
+
+
+def test_a_class_of_the_script_run_as_main_is_named_by_the_script_path(tmp_path):
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "import pickle\nfrom torch import nn\nfrom archsearch.nn import ModelSpace, choice\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(2, choice('width', [1, 3]))\n\n"
+        "if __name__ == '__main__':\n"
+        "    space = ModelSpace(Net)\n"
+        "    print(space.name)\n"
+        "    print(ModelSpace(space.config()['model']) == space, pickle.loads(pickle.dumps(space)) == space)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert run.stdout.split("\n")[:2] == [f"{script}:Net", "True True"], run.stderr
+
+
+def test_function_evaluator_gets_the_built_child_or_the_values():
+    from archsearch.evaluators.function import build_child
+
+    space = ModelSpace(Shared)
+    arch = space.architecture({"width": 8, "act": "tanh"})
+    assert isinstance(build_child(space, arch), Shared)
+    dict_space = DictSpace({"width": [4, 8]})
+    assert build_child(dict_space, dict_space.architecture({"width": 8})) == {"width": 8}
+
+
 def test_kwargs_are_stored_as_json():
     space = ModelSpace(SmallCNN, input_shape=(1, 8, 8))
     assert space.config() == {
@@ -260,6 +309,7 @@ class _Broken(nn.Module):
             user_spaces.AlwaysBroken,
             r"cannot be constructed \(with width=-1\): ValueError: width must be positive",
         ),
+        (user_spaces.ClashingNames, "label 'skip\\[0\\]' is also the name of an input choice's on/off"),
         (user_spaces.NeedsShape, "needs input_shape: give input_shape=..."),
         (SmallCNN(), "not a SmallCNN instance"),
         ("modelspace.user_spaces:Missing", "has no attribute 'Missing'"),

@@ -151,6 +151,13 @@ class ConflictingCandidates(nn.Module):
         self.b = LayerChoice([nn.ReLU(), nn.Tanh(), nn.GELU()], label="act")
 
 
+class ClashingNames(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.skip = InputChoice(2, n_chosen=None, label="skip")
+        self.width = nn.Linear(2, choice("skip[0]", [1, 2]))
+
+
 class NeedsShape(nn.Module):
     def __init__(self, input_shape: tuple[int, ...]) -> None:
         super().__init__()
@@ -164,3 +171,9 @@ class Takes(nn.Module):
         super().__init__()
         self.given = (tuple(input_shape), num_classes, width)
         self.layer = nn.Linear(input_shape[0], choice("out", [1, 2]))
+
+
+def child_parameters(space: object, arch: object) -> int:
+    """Run in a spawned worker: the parameter count of the child ``space`` builds for ``arch``."""
+    module = space.build(arch)  # type: ignore[attr-defined]
+    return sum(p.numel() for p in module.parameters())

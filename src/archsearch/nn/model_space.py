@@ -204,6 +204,13 @@ class ModelSpace(LabelledChoicesSpace):
                 "InputChoice or Repeat in its constructor"
             )
         decisions = [d for spec in specs.values() for d in spec.decisions()]
+        names = [d.name for d in decisions]
+        clashes = sorted({name for name in names if names.count(name) > 1})
+        if clashes:
+            raise ConfigError(
+                f"model space {self.name!r}: the label {clashes[0]!r} is also the name of an input choice's "
+                "on/off decision; rename it"
+            )
         self._slices: dict[str, slice] = {}
         start = 0
         for label, spec in specs.items():

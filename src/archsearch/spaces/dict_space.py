@@ -151,7 +151,8 @@ class DictSpace(LabelledChoicesSpace):
     decision per key, in key order, each of its own kind (the key, see ``kind_of``). ``choices`` maps each label (a string
     without spaces or '=') to its values (bools, ints, finite floats or strings, each once). An
     architecture's ``values(arch)`` is the dict the evaluator gets (``{"depth": 4, "width": 64, ...}``);
-    ``architecture(values)`` is its inverse. The space builds no torch module.
+    ``architecture(values)`` is its inverse. The space builds no torch module: ``build`` is
+    ``SearchSpace.build``, which raises NotImplementedError (the evaluators see that and pass the values).
     """
 
     name = "dict"
@@ -216,11 +217,3 @@ class DictSpace(LabelledChoicesSpace):
                 raise ConfigError(f"{self.name}: {label}={values[label]!r} is not one of {list(choices)}")
             chosen.append(choices[choices.index(values[label])])
         return Architecture(self.name, tuple(chosen))
-
-    def build(
-        self, arch: Architecture, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
-    ) -> Any:
-        raise NotImplementedError(
-            "a DictSpace builds no torch module: the evaluator gets the values dict "
-            "(space.values(arch)) and builds the model itself"
-        )
