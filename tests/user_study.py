@@ -74,12 +74,28 @@ class UserMetricsEvaluator(Evaluator):
         )
 
 
+DICT_CHOICES = {"depth": [1, 2, 3], "width": [8, 16], "act": ["relu", "gelu"]}
+
+
+def dict_objective(values: dict[str, Any], seed: int, report: Any) -> dict[str, float]:
+    """A user's function on a dict space's values: reports ``f1`` per step, returns ``f1`` and ``params``;
+    a depth of 3 with gelu fails (raises)."""
+    if values["depth"] == 3 and values["act"] == "gelu":
+        raise ValueError("depth 3 with gelu diverged")
+    f1 = 0.5 + 0.1 * values["depth"] + values["width"] / 100 + (seed % 5) / 1000
+    for step in range(3):
+        report(step, {"f1": f1 * (step + 1) / 3})
+    return {"f1": f1, "params": float(values["depth"] * values["width"] * 10)}
+
+
 def register(patch: pytest.MonkeyPatch) -> None:
     """Register ``UserSpace`` and ``UserMetricsEvaluator`` under the names ``user_config`` uses."""
     from archsearch import registry
 
     patch.setitem(registry.SPACES, "user-space", "user_study:UserSpace")
     patch.setitem(registry.EVALUATORS, "user-metrics", "user_study:UserMetricsEvaluator")
+    patch.setitem(registry.SPACES, "dict", "archsearch.spaces.dict_space:DictSpace")
+    patch.setitem(registry.EVALUATORS, "function", "archsearch.evaluators.function:FunctionEvaluator")
 
 
 def run_study(directory: Path, **overrides: Any) -> list[TrialRecord]:
@@ -103,7 +119,7 @@ def user_config(**overrides: Any) -> StudyConfig:
         "space": {"name": "user-space"},
         "strategy": {"name": "random"},
         "evaluator": {"name": "user-metrics"},
-        "reward": {"name": "acc_cubed", "params": {"metric": "f1", "window": 0, "power": 1}},
+        "reward": {"name": "metric", "params": {"metric": "f1"}},
     }
     data.update(overrides)
     return parse_config(data)

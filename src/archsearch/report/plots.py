@@ -186,7 +186,8 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     """Reward per trial: successful trials as dots, failed and timed-out ones as red crosses.
 
     The controller's moving baseline (``info["baseline"]``, the REINFORCE EMA of Zoph & Le 2017, eq. 3)
-    is drawn as a line when the strategy recorded one.
+    is drawn as a line when the strategy recorded one. A failed trial's reward far below the successful
+    ones (the metric reward's -1e6) is drawn at the bottom edge, so the successful ones keep the scale.
     """
     done = finished_trials(trials)
     if not done:
@@ -195,6 +196,8 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     ax = figure.add_subplot()
     ok = [t for t in done if t.status == "ok"]
     bad = [t for t in done if t.status != "ok"]
+    scale = reward_axis([_reward(t) for t in ok], [_reward(t) for t in bad])
+    off_scale = scale is not None
     groups: tuple[tuple[list[TrialRecord], dict[str, Any]], ...] = (
         (ok, {"s": 14, "color": "tab:blue", "alpha": 0.8, "label": f"ok ({len(ok)})", "zorder": 2}),
         (
@@ -203,14 +206,18 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
                 "s": 28,
                 "marker": "x",
                 "color": "tab:red",
-                "label": f"failed or timed out ({len(bad)})",
+                "label": f"failed or timed out ({len(bad)})"
+                + (", off the scale at the bottom" if off_scale else ""),
                 "zorder": 3,
             },
         ),
     )
     for group, style in groups:
         if group:
-            ax.scatter([t.number for t in group], [_reward(t) for t in group], **style)
+            rewards = [_reward(t) for t in group]
+            if scale is not None and group is bad:
+                rewards = [r if scale[0] <= r <= scale[1] else scale[0] for r in rewards]
+            ax.scatter([t.number for t in group], rewards, **style)
     # The baseline is recorded after each result in the order results arrived; the k-th result is
     # drawn at x = k so the line stays monotone in x even when a pool finished trials out of order.
     told = sorted(done, key=lambda t: t.tell_event if t.tell_event is not None else t.number)
@@ -218,6 +225,10 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     if baseline:
         xs, ys = zip(*baseline, strict=True)
         ax.plot(xs, ys, color="tab:orange", linewidth=1.8, label="controller baseline", zorder=4)
+    if scale is not None:
+        ax.set_ylim(
+            *scale
+        )  # a baseline dragged down by failed trials leaves the axes rather than squash them
     ax.set_title(f"Reward per trial ({len(done)} finished)")
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -735,6 +746,22 @@ def plot_pareto_front(
 
 def _reward(trial: TrialRecord) -> float:
     return trial.reward if trial.reward is not None else 0.0
+
+
+def reward_axis(ok: Sequence[float], failed: Sequence[float]) -> tuple[float, float] | None:
+    """The reward axis when some ``failed`` reward lies further from the ``ok`` ones than their own spread
+    (the metric reward's -1e6): the ok rewards and the failed ones near them, padded; None (matplotlib's
+    own axis) when every reward is near the others (the built-in rewards: failed trials at 0)."""
+    if not ok:
+        return None
+    low, high = min(ok), max(ok)
+    reach = max(high - low, 0.1 * max(abs(low), abs(high)), 1e-9)
+    near = [r for r in failed if low - reach <= r <= high + reach]
+    if len(near) == len(failed):
+        return None
+    low, high = min([low, *near]), max([high, *near])
+    pad = 0.08 * max(high - low, 1e-9)
+    return low - pad, high + pad
 
 
 def _as_float(value: Any) -> float:
