@@ -8,6 +8,7 @@ import inspect
 import io
 import json
 import pprint
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +293,7 @@ def write_trial_export(study: Study, trial: int | None = None, out: str | Path |
     notes: list[str] = []  # why there is no model.py
     model_source = _model_source(study, record, notes)
     missing: list[str] = []  # why there is no weights.pt
-    weights = _trial_weights(study, record, missing)
+    weights = _trial_weights(study, record, missing, model_source is not None)
     target.mkdir(parents=True, exist_ok=True)
     files = ["architecture.json"]
     (target / "architecture.json").write_text(export_json(space, arch), encoding="utf-8")
@@ -343,8 +344,8 @@ def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | 
     space.validate(arch)
     config = space.config()
     if set(config) == {"model", "kwargs"} and callable(getattr(space, "values", None)):
-        return user_model_source(space, arch, study, record)
-    if type(space).build is SearchSpace.build:
+        return user_model_source(space, arch, study, record, notes)
+    if not _builds_models(study, record):
         notes.append(
             f"space {space.name!r} builds no model (the evaluator built it from the values), so there is no"
             " model.py"
@@ -353,8 +354,25 @@ def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | 
     return _space_build_source(space, arch, study, record, notes)
 
 
-def _trial_weights(study: Study, record: TrialRecord, notes: list[str]) -> bytes | None:
-    """The trial's kept weights, checked to be a state_dict of tensors; None with a note why there are none."""
+def _builds_models(study: Study, record: TrialRecord) -> bool:
+    """Whether the study's space builds torch modules (a DictSpace, or a space that is only looked up in a
+    table, does not: its ``build`` is SearchSpace's or raises NotImplementedError)."""
+    space = study.space
+    if type(space).build is SearchSpace.build:
+        return False
+    shape = _data_shape(study)
+    try:
+        space.build(record.arch, *shape) if shape else space.build(record.arch)  # type: ignore[call-arg]
+    except NotImplementedError:
+        return False
+    except Exception:  # it builds, but not this child: model.py will say how it fails
+        return True
+    return True
+
+
+def _trial_weights(study: Study, record: TrialRecord, notes: list[str], check: bool) -> bytes | None:
+    """The trial's kept weights, checked to be a state_dict of tensors (and with ``check``, to load into
+    the trial's model as the space builds it); None with a note why there are none."""
     blob = study.store.weights(record.number)
     if blob is None:
         notes.append(_why_no_weights(study, record))
@@ -367,7 +385,23 @@ def _trial_weights(study: Study, record: TrialRecord, notes: list[str]) -> bytes
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         notes.append(f"the weights kept for trial {record.number} are not a state_dict of tensors")
         return None
+    misfit = _misfit(study, record, state) if check else None
+    if misfit is not None:
+        notes.append(f"the weights kept for trial {record.number} do not fit its model: {misfit}")
+        return None
     return blob
+
+
+def _misfit(study: Study, record: TrialRecord, state: dict[str, Any]) -> str | None:
+    """Why ``state`` does not load into the trial's model as its space builds it for the study's data
+    (what model.py builds); None when it loads."""
+    shape = _data_shape(study)
+    try:
+        model = study.space.build(record.arch, *shape) if shape else study.space.build(record.arch)  # type: ignore[call-arg]
+        model.load_state_dict(state)
+    except Exception as exc:  # the user's module may raise anything
+        return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return None
 
 
 def _why_no_weights(study: Study, record: TrialRecord) -> str:
@@ -401,40 +435,77 @@ def _literal(value: Any, what: str) -> str:
     return text
 
 
-def _import_lines(dotted: str, name: str) -> list[str]:
-    """Lines that bind ``name`` to the object at ``dotted`` ("pkg.mod:attr.sub" or "path/file.py:attr")."""
-    module, colon, attr = dotted.partition(":")
-    if not colon:
-        module, _, attr = dotted.rpartition(".")
-    if not module or not attr:
-        raise ConfigError(f"{dotted!r} is not an importable path (module:attribute)")
-    first, _, rest = attr.partition(".")
-    if module.endswith(".py") or "/" in module or "\\" in module:
-        path = str(Path(module).resolve())
-        lines = [
-            "import importlib.util",
+_GENERATED_NAMES = frozenset(
+    {
+        *("torch", "nn", "importlib", "fixed_arch", "Architecture", "build_model", "load_model", "model"),
+        *("VALUES", "KWARGS", "SPACE_CONFIG", "ARCHITECTURE", "INPUT_SHAPE", "NUM_CLASSES", "user_module"),
+        *("sys", "IMPORT_DIRS"),
+    }
+)
+"""Names the generated model.py defines itself; a user's object of such a name is imported qualified."""
+
+
+def _import_lines(reference: str, directories: list[str]) -> tuple[list[str], list[str], str]:
+    """The standard-library imports and the lines that import the object ``reference`` names
+    ("pkg.mod:Name.sub" or "path/file.py:Name") with ``directories`` on ``sys.path`` (where the search
+    imported the user's code from: model.py then runs from anywhere on this machine), and the expression
+    that refers to the object after them."""
+    module, colon, attr = reference.rpartition(":")  # rpartition: a Windows path has a colon of its own
+    if not colon or not module or not attr:
+        raise ConfigError(f"{reference!r} is not a reference to an importable object (module:Name)")
+    first = attr.partition(".")[0]
+    directories = list(directories)
+    if module.endswith(".py") or "/" in module or "\\" in module:  # a file: imported from its folder
+        path = Path(module).expanduser().resolve()  # relative to where the search ran, as it was then
+        directories.append(str(path.parent))
+        module = path.stem
+    stdlib, lines = [], []
+    if directories:
+        stdlib.append("import sys")
+        lines += [
+            f"IMPORT_DIRS = {_literal(list(dict.fromkeys(directories)), 'a directory')}",
+            '"""Where the search imported your code from."""',
+            "sys.path.extend(directory for directory in IMPORT_DIRS if directory not in sys.path)",
             "",
-            f"_spec = importlib.util.spec_from_file_location({Path(module).stem!r}, {path!r})",
-            "assert _spec is not None and _spec.loader is not None",
-            "_module = importlib.util.module_from_spec(_spec)",
-            "_spec.loader.exec_module(_module)",
-            f"{name} = _module.{attr}",
         ]
-        return lines
-    if first == name and not rest:
-        return [f"from {module} import {name}"]
-    return [f"from {module} import {first}", "", f"{name} = {first}{'.' + rest if rest else ''}"]
+    if not module.replace(".", "_").isidentifier():  # a file name such as my-model.py
+        stdlib.insert(0, "import importlib")
+        return stdlib, [*lines, f"user_module = importlib.import_module({module!r})"], f"user_module.{attr}"
+    if first in _GENERATED_NAMES or not first.isidentifier():
+        return stdlib, [*lines, f"import {module} as user_module"], f"user_module.{attr}"
+    return stdlib, [*lines, f"from {module} import {first}"], attr
 
 
-def _header(study: Study, record: TrialRecord, what: str, needs: str) -> str:
+def _import_dirs(study: Study, obj: Any) -> list[str]:
+    """Where the search imported the user's code from: the directories the study recorded, and the folder
+    above the top package of the module ``obj`` (the user's class or function) was loaded from here."""
+    directories = [str(d) for d in study.store.get_meta("import_dirs", []) if isinstance(d, str)]
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    file = getattr(module, "__file__", None)
+    if module is not None and isinstance(file, str) and module.__name__ != "__main__":
+        root = Path(file).resolve().parent
+        for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
+            root = root.parent
+        if not {"site-packages", "dist-packages"} & set(root.parts):  # an installed package imports anyway
+            directories.append(str(root))
+    return directories
+
+
+def _header(study: Study, record: TrialRecord, what: str, needs: str, stdlib: list[str]) -> str:
+    def line(text: str) -> str:
+        return " ".join(text.split())  # a comment cannot span lines
+
     return (
-        f"# PyTorch model exported by archsearch {__version__} from {study.directory}, trial {record.number}.\n"
-        f"# {what}\n"
-        f"# It needs {needs}.\n"
+        f"# PyTorch model exported by archsearch {__version__} from {line(str(study.directory))},"
+        f" trial {record.number}.\n"
+        f"# {line(what)}\n"
+        f"# It needs {line(needs)}.\n"
         "# build_model() builds it freshly initialised; load_model() also loads the trained weights.pt\n"
         "# beside this file. Run this file to build the model and print its parameter count.\n"
         "from __future__ import annotations\n\n"
-        "import torch\n"
+        + "".join(f"{line}\n" for line in stdlib)
+        + ("\n" if stdlib else "")
+        + "import torch\n"
         "from torch import nn\n\n"
     )
 
@@ -448,52 +519,65 @@ if __name__ == "__main__":
 """
 
 
-def user_model_source(space: SearchSpace, arch: Architecture, study: Study, record: TrialRecord) -> str:
+def user_model_source(
+    space: SearchSpace, arch: Architecture, study: Study, record: TrialRecord, notes: list[str]
+) -> str | None:
     """model.py for a model space of the user's (``archsearch.nn.ModelSpace``): it imports the user's
-    module and builds the model under ``fixed_arch`` with the trial's chosen values."""
+    module and builds the model under ``fixed_arch`` with the trial's chosen values; None (with a note)
+    when the model was defined where no other process can import it."""
     config = space.config()
-    dotted = str(config["model"])
+    reference = str(config["model"])
+    module = reference.rpartition(":")[0]
+    if module == "__main__":
+        notes.append(
+            f"the model {reference} was defined in an interactive session, which model.py cannot import;"
+            " define it in a module or a file"
+        )
+        return None
     values = space.values(arch)  # type: ignore[attr-defined]
     kwargs = dict(config["kwargs"])
-    kwargs.update(_shape_kwargs(space, study, kwargs))
-    module = dotted.partition(":")[0]
+    kwargs.update(_shape_arguments(space, study, kwargs))
+    stdlib, imports, model = _import_lines(reference, _import_dirs(study, getattr(space, "model", None)))
     header = _header(
         study,
         record,
-        f"Model space {dotted}, the trial's choices fixed: {space.encode(arch)}",
-        f"torch, archsearch and your module {module} importable (as it was during the search)",
+        f"Model space {reference} with the trial's choices fixed: {space.encode(arch)}",
+        f"torch, archsearch and your module {module} (looked for where the search found it)",
+        stdlib,
     )
     body = "\n".join(
         [
             "from archsearch.nn import fixed_arch",
-            *_import_lines(dotted, "Model"),
+            "",
+            *imports,
             "",
             f"VALUES = {_literal(values, 'a chosen value')}",
             '"""The value chosen for each labelled choice of the space."""',
-            f"KWARGS = {_literal(kwargs, 'a keyword argument of the model')}",
-            '"""The keyword arguments the search built the model with."""',
+            f"KWARGS = {_literal(kwargs, 'an argument of the model')}",
+            '"""The arguments the search constructed the model with."""',
             "",
             "",
             "def build_model() -> nn.Module:",
             '    """The model with the chosen values fixed, freshly initialised."""',
             "    with fixed_arch(VALUES):",
-            "        return Model(**KWARGS)",
+            f"        return {model}(**KWARGS)",
         ]
     )
     return header + body + "\n" + LOAD_MODEL_SOURCE + _MAIN
 
 
-def _shape_kwargs(space: SearchSpace, study: Study, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The ``input_shape`` and ``num_classes`` that ``ModelSpace.build`` passes the model for this study's
-    data: to a constructor that takes them, when the space's keyword arguments do not fix them."""
-    shape = _data_shape(study) if getattr(study.evaluator, "data_shape", None) is not None else None
+def _shape_arguments(space: SearchSpace, study: Study, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``input_shape`` and ``num_classes`` of the study's data that ``ModelSpace.build`` passed the
+    model: those its constructor takes and ``kwargs`` do not set."""
+    shape = _data_shape(study)
     if shape is None:
         return {}
-    taken = getattr(space, "build_kwargs", None)
-    if callable(taken):
-        extra: dict[str, Any] = taken(shape[0], shape[1])
-        return {key: value for key, value in extra.items() if key not in kwargs}
-    return {}
+    try:
+        parameters = inspect.signature(space.model).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    given = {"input_shape": tuple(shape[0]), "num_classes": shape[1]}
+    return {key: value for key, value in given.items() if key in parameters and key not in kwargs}
 
 
 def _space_build_source(
@@ -513,16 +597,21 @@ def _space_build_source(
             f"evaluator {study.config.evaluator.name!r} names no input shape, so there is no model.py"
         )
         return None
+    stdlib, imports, space_class = _import_lines(
+        f"{cls.__module__}:{cls.__qualname__}", _import_dirs(study, cls)
+    )
     header = _header(
         study,
         record,
         f"Space {space.name} ({cls.__module__}.{cls.__qualname__}), architecture: {space.encode(arch)}",
-        f"torch, archsearch and the module {cls.__module__} importable (as it was during the search)",
+        f"torch, archsearch and the module {cls.__module__} (looked for where the search found it)",
+        stdlib,
     )
     body = "\n".join(
         [
             "from archsearch.core import Architecture",
-            *_import_lines(f"{cls.__module__}:{cls.__qualname__}", "Space"),
+            "",
+            *imports,
             "",
             f"SPACE_CONFIG = {_literal(space.config(), 'an option of the space')}",
             f"ARCHITECTURE = {_literal(arch.to_dict(), 'the architecture')}",
@@ -532,7 +621,7 @@ def _space_build_source(
             "",
             "def build_model() -> nn.Module:",
             '    """The trial\'s network, freshly initialised."""',
-            "    space = Space(**SPACE_CONFIG)",
+            f"    space = {space_class}(**SPACE_CONFIG)",
             "    return space.build(Architecture.from_dict(ARCHITECTURE), INPUT_SHAPE, NUM_CLASSES)",
         ]
     )
