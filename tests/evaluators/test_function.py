@@ -22,7 +22,9 @@ from archsearch.evaluators.function import (
     check_picklable,
     resolve_callable,
 )
+from archsearch.nn import LayerChoice, ModelSpace, choice
 from archsearch.rewards import make_reward
+from archsearch.spaces.dict_space import DictSpace
 from tiny_spaces import OneChoiceSpace
 
 
@@ -134,6 +136,8 @@ def test_a_number_is_the_metric_value_with_params_and_trained_weights():
     assert result.metrics["params"] == 3 * 4 + 4 + 4 + 1
     assert result.weights is not None and result.curve == {}
     assert make_reward("metric", mode="min")(result) == -result.metrics["value"]
+    default = FunctionEvaluator.default_reward
+    assert make_reward(default["name"], **default["params"])(result) == result.metrics["value"]
 
 
 def test_trained_weights_load_into_a_fresh_child():
@@ -273,3 +277,42 @@ def test_dotted_paths_that_do_not_resolve_are_one_line_errors(text, message, tmp
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as caught:
         resolve_callable(text, "objective function")
     assert "\n" not in str(caught.value)
+
+
+class SearchableNet(nn.Module):
+    """A user's model with its choices inside: a hidden width, an activation and a dropout rate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        hidden = choice("hidden", [4, 8])
+        self.body = nn.Sequential(
+            nn.Linear(3, hidden),
+            LayerChoice({"relu": nn.ReLU(), "tanh": nn.Tanh()}, label="act"),
+            nn.Dropout(choice("dropout", [0.0, 1.5])),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def test_a_model_space_child_is_trained_and_a_value_that_breaks_a_layer_fails_the_trial():
+    space = ModelSpace(SearchableNet)
+    evaluator = FunctionEvaluator(fit, device="cpu")
+    arch = space.architecture({"hidden": 8, "act": "tanh", "dropout": 0.0})
+    result = evaluator.evaluate(space, arch, seed=0)
+    assert result.ok and result.metrics["params"] == 3 * 8 + 8 + 8 + 1
+    trained = space.build(arch)
+    trained.load_state_dict(torch.load(io.BytesIO(result.weights), weights_only=True))
+    assert trained(DATA_X).shape == (10, 1)
+    broken = evaluator.evaluate(space, space.architecture({"hidden": 4, "act": "relu", "dropout": 1.5}), 0)
+    assert broken.status == "failed"
+    assert broken.error == "ValueError: dropout probability has to be between 0 and 1, but got 1.5"
+
+
+def test_a_dict_space_objective_gets_the_chosen_values():
+    space = DictSpace({"width": [2, 6], "act": ["relu", "gelu"]})
+    result = FunctionEvaluator(echo_child, device="cpu").evaluate(
+        space, space.architecture({"width": 6, "act": "gelu"}), 0
+    )
+    assert result.ok and result.metrics == {"value": 6.0} and result.weights is None

@@ -26,6 +26,7 @@ from archsearch.evaluators.supervised import (
     macro_f1,
     r2_score,
 )
+from archsearch.nn import ModelSpace, choice
 from archsearch.rewards import make_reward
 from tiny_spaces import OneChoiceSpace
 
@@ -72,6 +73,8 @@ def test_classification_on_digits_arrays_reports_accuracy_f1_and_trained_weights
     test_acc = (model(split.test_x).argmax(1) == split.test_y).double().mean().item()
     assert test_acc == pytest.approx(result.metrics["test_acc"])
     assert make_reward("metric", metric="val_f1")(result) == result.metrics["val_f1"]
+    default = ClassificationEvaluator.default_reward
+    assert make_reward(default["name"], **default["params"])(result) == result.metrics["val_acc"]
 
 
 def test_datasets_and_loaders_give_the_same_trial_as_arrays():
@@ -140,7 +143,8 @@ def test_regression_on_diabetes_reports_rmse_in_the_targets_units():
     assert result.metrics["val_rmse"] < 0.85 * spread and result.metrics["test_rmse"] < 0.85 * spread
     assert result.metrics["val_mae"] < result.metrics["val_rmse"] and result.metrics["test_r2"] > 0.3
     assert len(result.curve["val_rmse"]) == 20
-    assert make_reward("metric", metric="val_rmse", mode="min")(result) == -result.metrics["val_rmse"]
+    default = RegressionEvaluator.default_reward
+    assert make_reward(default["name"], **default["params"])(result) == -result.metrics["val_rmse"]
 
 
 LOADER_SOURCE = """
@@ -213,3 +217,26 @@ def test_macro_f1_and_r2_match_scikit_learn():
     assert r2_score(torch.from_numpy(guess), torch.from_numpy(y)) == pytest.approx(sklearn_r2(y, guess))
     constant = torch.ones(4, 1)
     assert r2_score(constant, constant) == 1.0 and r2_score(constant * 2, constant) == 0.0
+
+
+class UserMLP(nn.Module):
+    """A user's model space: the data's shape and class count come in through the constructor."""
+
+    def __init__(self, input_shape: tuple[int, ...] = (1,), num_classes: int = 2) -> None:
+        super().__init__()
+        hidden = choice("hidden", [16, 32])
+        self.layers = nn.Sequential(
+            nn.Flatten(), nn.Linear(math.prod(input_shape), hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def test_a_model_space_is_built_for_the_datas_shape_and_classes():
+    x, y = digits_arrays()
+    space = ModelSpace(UserMLP)
+    evaluator = ClassificationEvaluator(train=(x[:500], y[:500]), epochs=3, lr=3e-3, device="cpu")
+    result = evaluator.evaluate(space, space.architecture({"hidden": 32}), seed=0)
+    assert result.ok, result.error
+    assert result.metrics["params"] == 64 * 32 + 32 + 32 * 10 + 10 and result.metrics["val_acc"] > 0.7

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -277,6 +277,12 @@ class FunctionEvaluator(Evaluator):
     processes: ``fn`` travels by reference, so a lambda or a function defined inside a function is a
     ConfigError here.
     """
+
+    # The reward that suits this evaluator's metrics (what a study uses unless its config names one).
+    default_reward: ClassVar[dict[str, Any]] = {
+        "name": "metric",
+        "params": {"metric": OBJECTIVE_METRIC, "mode": "max"},
+    }
 
     def __init__(
         self,

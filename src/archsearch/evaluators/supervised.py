@@ -114,6 +114,8 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
     task: ClassVar[Task]
     metric: ClassVar[str]
     METRICS: ClassVar[tuple[str, ...]]
+    # The reward that suits this evaluator's metrics (what a study uses unless its config names one).
+    default_reward: ClassVar[dict[str, Any]]
 
     def __init__(
         self,
@@ -380,6 +382,7 @@ class ClassificationEvaluator(SupervisedEvaluator):
 
     task = "classification"
     metric = "val_acc"
+    default_reward = {"name": "metric", "params": {"metric": "val_acc", "mode": "max"}}
     METRICS = ("val_acc", "best_val_acc", "val_loss", "val_f1", "test_acc", "test_f1", "test_loss")
 
     def curve_metrics(self) -> tuple[str, ...]:
@@ -414,6 +417,7 @@ class RegressionEvaluator(SupervisedEvaluator):
 
     task = "regression"
     metric = "val_rmse"
+    default_reward = {"name": "metric", "params": {"metric": "val_rmse", "mode": "min"}}
     METRICS = ("val_rmse", "best_val_rmse", "val_mae", "val_r2", "test_rmse", "test_mae", "test_r2")
 
     def _loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
