@@ -60,8 +60,8 @@ def test_report_tables_show_the_metrics_the_trials_report_reward_metric_first(re
         "Trial",
         "Reward",
         "f1",
-        "params",
         "rmse",
+        "params",
         "Cost",
         "Architecture",
     ]
@@ -172,7 +172,7 @@ def test_status_and_best_print_the_study_metrics(report, capsys):
     text = capsys.readouterr().out
     assert "24/24 trials started" in text
     rows = re.findall(r"│ (\w+) +│ ([^│]+?) +│", text)
-    assert [name for name, _ in rows] == ["trial", "architecture", "reward", "f1", "params", "rmse"]
+    assert [name for name, _ in rows] == ["trial", "architecture", "reward", "f1", "rmse", "params"]
     assert dict(rows)["params"] == f"{best.metrics['params']:,.0f}"
     assert run_cli("best", str(directory), "--json") == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == best.metrics
@@ -190,13 +190,13 @@ def test_progress_lines_show_the_study_metrics_first_ones_first():
     progress.trial_finished(record)
 
     line = console.export_text()
-    assert "act=relu  rmse 0.2500 params 16,007 f1 0.5000 reward 0.5000  (0.2s)" in line
+    assert "act=relu  rmse 0.2500 f1 0.5000 auc 0.7000 reward 0.5000  (0.2s)" in line
 
 
 def test_metric_columns_and_formats():
     reported = [{"epochs": 4.0, "auc": 0.7, "f1": 0.5}, {"val_acc": 0.9, "params": 10.0, "rmse": 0.1}]
 
-    assert metric_columns(reported, ["rmse", "missing"]) == ["rmse", "val_acc", "params", "auc", "f1"]
+    assert metric_columns(reported, ["rmse", "missing"]) == ["rmse", "val_acc", "auc", "f1", "params"]
     assert metric_columns(reported, ["epochs"], limit=2) == ["epochs", "val_acc"]
     assert metric_columns([]) == []
     assert [format_metric("params", 1234567.0), format_metric("f1", 0.91234)] == ["1,234,567", "0.9123"]

@@ -15,19 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from archsearch.study import Study
 
-PREFERRED = (
-    "val_acc",
-    "best_val_acc",
-    "test_acc",
-    "val_ppl",
-    "test_ppl",
-    "params",
-    "train_time_s",
-    "latency_ms",
-    "flops_m",
-)
-"""The built-in evaluators' metrics, in the order tables have always shown them; any other metric follows
-in the order the evaluator first reported it."""
+SCORES = ("val_acc", "best_val_acc", "test_acc", "val_ppl", "test_ppl")
+"""The built-in evaluators' scores, in the order tables have always shown them, first after the study's
+own; then any other metric in the order the evaluator first reported it; then ``COSTS``."""
+COSTS = ("params", "train_time_s", "latency_ms", "flops_m")
+"""What a child costs, last: a user's function reports its own scores and gets ``params`` added."""
 BOOKKEEPING = frozenset({"epochs", "max_val_acc_last5", "images_per_s", "tokens_per_s"})
 """Metrics of the built-in evaluators that repeat another column or the budget: no column unless the
 reward or an objective names them (``best --json`` has every metric)."""
@@ -48,15 +40,16 @@ def metric_columns(
     """At most ``limit`` metric names for table columns, among those some entry of ``reported`` has.
 
     ``reported`` is the metrics of the trials a table shows; ``first`` the names to put first where
-    reported (see ``leading_metrics``). The rest follow: the built-in ``PREFERRED`` order, then any other
-    metric in the order it was first reported; ``BOOKKEEPING`` metrics only when ``first`` names them.
+    reported (see ``leading_metrics``). The rest follow: the built-in ``SCORES``, any other metric in the
+    order it was first reported, the ``COSTS``; ``BOOKKEEPING`` metrics only when ``first`` names them.
     """
     seen: dict[str, None] = {}
     for metrics in reported:
         seen.update(dict.fromkeys(metrics))
     ordered = [name for name in first if name in seen]
-    ordered += [name for name in PREFERRED if name in seen]
-    ordered += [name for name in seen if name not in BOOKKEEPING]
+    ordered += [name for name in SCORES if name in seen]
+    ordered += [name for name in seen if name not in BOOKKEEPING and name not in COSTS]
+    ordered += [name for name in COSTS if name in seen]
     return list(dict.fromkeys(ordered))[: max(limit, 0)]
 
 
