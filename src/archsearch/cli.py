@@ -156,6 +156,7 @@ def _run(study: Study, quiet: bool) -> None:
     """Run the study; Ctrl-C or SIGTERM stop it (workers killed, the store consistent) with one line
     saying how to resume and exit code 130 or 143."""
     from archsearch.interrupt import resumable_run
+    from archsearch.report.columns import leading_metrics
     from archsearch.report.progress import RichProgress
 
     with resumable_run(err, f"archsearch resume {study.directory}"):
@@ -166,7 +167,8 @@ def _run(study: Study, quiet: bool) -> None:
                 study.run()
             else:
                 reward = None if best is None else best.reward
-                with RichProgress(study.config.n_trials, done, reward) as progress:
+                metrics = leading_metrics(study)  # each trial's line shows the reward's and objectives' first
+                with RichProgress(study.config.n_trials, done, reward, metrics=metrics) as progress:
                     study.run([progress])
             _print_best(study)
             err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
