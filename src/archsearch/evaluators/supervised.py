@@ -22,7 +22,7 @@ from torch import nn
 
 from archsearch.core import Architecture, SearchSpace
 from archsearch.data.user import IMAGE_MODES, Task, UserData, load_user_data
-from archsearch.errors import ConfigError, TrialTimeoutError
+from archsearch.errors import ConfigError
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
     ChildTrainingEvaluator,
@@ -34,7 +34,7 @@ from archsearch.evaluators.common import (
     state_dict_bytes,
 )
 from archsearch.evaluators.function import check_picklable
-from archsearch.evaluators.training import LR_SCHEDULES, cosine_lr, train_epoch
+from archsearch.evaluators.training import LR_SCHEDULES, train_epochs
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Metrics reported whatever ``metrics`` asks for.
@@ -322,33 +322,29 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         use_amp = self.amp and device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda") if use_amp else None
         check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
-        train_time = 0.0
         scores: dict[str, float] = {}
-        for epoch in range(self.epochs):
-            progress.epoch = epoch + 1
-            if self.lr_schedule == "cosine":
-                for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(self.lr, epoch, self.epochs)
-            epoch_start = time.perf_counter()
-            loss = train_epoch(
-                model,
-                optimizer,
-                data.train_x,
-                data.train_y,
-                self.batch_size,
-                generator,
-                scaler=scaler,
-                deadline=deadline,
-                check_every=check_every,
-                loss_fn=self._loss,
-            )
-            train_time += time.perf_counter() - epoch_start
-            scores = self._scores(self._outputs(model, data.val_x), data.val_y, info, "val")
-            progress.curve["train_loss"].append(loss)
-            for name in self.curve_metrics():
-                progress.curve.setdefault(name, []).append(scores[name])
-            if deadline is not None and time.perf_counter() > deadline and epoch + 1 < self.epochs:
-                raise TrialTimeoutError("time limit reached after validation")
+
+        def validate() -> dict[str, float]:
+            scores.update(self._scores(self._outputs(model, data.val_x), data.val_y, info, "val"))
+            return {name: scores[name] for name in self.curve_metrics()}
+
+        train_time = train_epochs(
+            model,
+            optimizer,
+            data.train_x,
+            data.train_y,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            base_lr=self.lr,
+            lr_schedule=self.lr_schedule,
+            generator=generator,
+            progress=progress,
+            validate=validate,
+            scaler=scaler,
+            deadline=deadline,
+            check_every=check_every,
+            loss_fn=self._loss,
+        )
         metrics = dict(scores)
         best = max if self.metric == "val_acc" else min
         metrics[f"best_{self.metric}"] = best(progress.curve[self.metric])

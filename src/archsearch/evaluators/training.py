@@ -109,6 +109,60 @@ def train_epoch(
     return tally.mean()
 
 
+def train_epochs(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    base_lr: float,
+    lr_schedule: str,
+    generator: torch.Generator,
+    progress: TrialProgress,
+    validate: Callable[[], dict[str, float]],
+    scaler: torch.amp.GradScaler | None = None,
+    deadline: float | None = None,
+    check_every: int = 1,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> float:
+    """``epochs`` epochs of ``train_epoch`` with the learning rate annealed from ``base_lr`` by
+    ``lr_schedule`` (cosine or constant); returns the seconds spent training, validation excluded.
+
+    After each epoch its mean training loss is appended to ``progress.curve["train_loss"]`` and each value
+    ``validate()`` returns to the series of its name. TrialTimeoutError when ``deadline`` has passed after
+    a validation that was not the last.
+    """
+    train_time = 0.0
+    for epoch in range(epochs):
+        progress.epoch = epoch + 1
+        if lr_schedule == "cosine":
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(base_lr, epoch, epochs)
+        epoch_start = time.perf_counter()
+        loss = train_epoch(
+            model,
+            optimizer,
+            inputs,
+            targets,
+            batch_size,
+            generator,
+            scaler=scaler,
+            deadline=deadline,
+            check_every=check_every,
+            loss_fn=loss_fn,
+        )
+        train_time += time.perf_counter() - epoch_start
+        scores = validate()
+        progress.curve["train_loss"].append(loss)
+        for name, value in scores.items():
+            progress.curve.setdefault(name, []).append(value)
+        if deadline is not None and time.perf_counter() > deadline and epoch + 1 < epochs:
+            raise TrialTimeoutError("time limit reached after validation")
+    return train_time
+
+
 def accuracy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) -> float:
     """Fraction of ``inputs`` that ``model`` (in eval mode, without gradients) classifies correctly."""
     model.eval()
@@ -278,30 +332,22 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
         use_amp = self.amp and device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda") if use_amp else None
         check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
-        train_time = 0.0
-        for epoch in range(self.epochs):
-            progress.epoch = epoch + 1
-            if self.lr_schedule == "cosine":
-                for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(self.lr, epoch, self.epochs)
-            epoch_start = time.perf_counter()
-            loss = train_epoch(
-                model,
-                optimizer,
-                data.train_x,
-                data.train_y,
-                self.batch_size,
-                generator,
-                scaler=scaler,
-                deadline=deadline,
-                check_every=check_every,
-            )
-            train_time += time.perf_counter() - epoch_start
-            val_acc = accuracy(model, data.val_x, data.val_y, self.eval_batch_size)
-            progress.curve["train_loss"].append(loss)
-            progress.curve["val_acc"].append(val_acc)
-            if deadline is not None and time.perf_counter() > deadline and epoch + 1 < self.epochs:
-                raise TrialTimeoutError("time limit reached after validation")
+        train_time = train_epochs(
+            model,
+            optimizer,
+            data.train_x,
+            data.train_y,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            base_lr=self.lr,
+            lr_schedule=self.lr_schedule,
+            generator=generator,
+            progress=progress,
+            validate=lambda: {"val_acc": accuracy(model, data.val_x, data.val_y, self.eval_batch_size)},
+            scaler=scaler,
+            deadline=deadline,
+            check_every=check_every,
+        )
         val_curve = progress.curve["val_acc"]
         test_acc = accuracy(model, data.test_x, data.test_y, self.eval_batch_size)
         progress.weights = state_dict_bytes(model)
