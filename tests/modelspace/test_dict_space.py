@@ -76,3 +76,9 @@ def test_dict_space_imports_no_torch():
         ).stdout.strip()
         == "False"
     )
+
+
+def test_numpy_values_become_plain_numbers():
+    space = DictSpace({"a": np.array([1, 2]), "b": [np.int64(3), np.float64(0.5)]})
+    assert space.config() == {"choices": {"a": [1, 2], "b": [3, 0.5]}}
+    assert all(type(v) in (int, float) for d in space.walk((1, 3)) for v in d.choices)

@@ -307,7 +307,7 @@ class _Broken(nn.Module):
         (user_spaces.ConflictingCandidates, "label 'act' is used for a layer choice"),
         (
             user_spaces.AlwaysBroken,
-            r"cannot be constructed \(with width=-1\): ValueError: width must be positive",
+            r"cannot be constructed \(with width=-1, after 2 tries\): ValueError: width must be positive",
         ),
         (user_spaces.ClashingNames, "label 'skip\\[0\\]' is also the name of an input choice's on/off"),
         (user_spaces.NeedsShape, "needs input_shape: give input_shape=..."),

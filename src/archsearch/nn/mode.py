@@ -25,6 +25,7 @@ from torch import nn
 from archsearch.errors import ConfigError
 from archsearch.nn.selector import InputSelector
 from archsearch.nn.specs import ChoiceSpec, InputSpec
+from archsearch.spaces.dict_space import check_label
 
 Reduction = str  # "sum", "mean" or "concat"
 BlockPath = tuple[tuple[str, int], ...]
@@ -102,8 +103,6 @@ class Construction:
     def label(self, label: str | None, kind: str) -> str:
         """``label`` checked, or the next automatic label of ``kind`` in the current scope."""
         if label is not None:
-            from archsearch.spaces.dict_space import check_label
-
             return check_label(label, kind.replace("_", " "))
         key = f"{self.scope}{kind}"
         number = self.counters.get(key, 0)

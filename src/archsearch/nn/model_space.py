@@ -77,7 +77,7 @@ def discover(construct: Callable[[], Any], name: str) -> Discovered:
     and for misuse of the primitives (raised at once).
     """
     overrides: dict[str, int] = {}
-    for _ in range(MAX_DISCOVERY_ATTEMPTS):
+    for attempt in range(1, MAX_DISCOVERY_ATTEMPTS + 1):
         with use_mode(DiscoveryMode(overrides)) as construction:
             try:
                 module = construct()
@@ -94,22 +94,16 @@ def discover(construct: Callable[[], Any], name: str) -> Discovered:
                 )
             return Discovered(dict(construction.specs), {k: list(v) for k, v in construction.places.items()})
         made = [spec for spec in construction.specs.values() if isinstance(spec, ValueSpec)]
-        for spec in reversed(made):
-            index = overrides.get(spec.label, 0)
-            if index + 1 < len(spec.values):
-                overrides[spec.label] = index + 1
-                break
-        else:
+        untried = [spec for spec in made if overrides.get(spec.label, 0) + 1 < len(spec.values)]
+        if not untried or attempt == MAX_DISCOVERY_ATTEMPTS:
             tried = ", ".join(f"{s.label}={s.values[overrides.get(s.label, 0)]!r}" for s in made)
             raise ConfigError(
                 f"model space {name!r} cannot be constructed"
-                + (f" (with {tried})" if tried else "")
+                + (f" (with {tried}, after {attempt} tries)" if tried else "")
                 + f": {_first_line(failure)}"
             )
-    raise ConfigError(
-        f"model space {name!r} cannot be constructed with any of {MAX_DISCOVERY_ATTEMPTS} sets of values tried: "
-        f"{_first_line(failure)}"  # type: ignore[arg-type]
-    )
+        overrides[untried[-1].label] = overrides.get(untried[-1].label, 0) + 1
+    raise AssertionError("unreachable")
 
 
 def _json_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +153,7 @@ class ModelSpace(LabelledChoicesSpace):
             reference, factory = model, resolve_callable(model, "model space")
         else:
             reference, factory = reference_of(model), model
-        if not callable(factory):
+        if isinstance(factory, nn.Module) or not callable(factory):
             raise ConfigError(
                 f"ModelSpace: {reference!r} is a {type(factory).__name__}, not a class or a function"
             )
@@ -261,9 +255,8 @@ class ModelSpace(LabelledChoicesSpace):
 
         def depth(repeat: str) -> int:
             spec = self.discovered.specs[repeat]
-            assert isinstance(spec, RepeatSpec)
-            value = values.get(repeat, spec.default())
-            return int(value) if isinstance(value, int) else spec.default()
+            value = values.get(repeat)
+            return value if isinstance(spec, RepeatSpec) and value in spec.depths else spec.default()
 
         return any(all(depth(r) > i for r, i in place) for place in self.discovered.places[label])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,12 +28,26 @@ def check_label(label: Any, what: str) -> str:
     return label
 
 
+def _plain(value: Any) -> Any:
+    """numpy's numbers and strings (subclasses of float and str, or numbers.Integral) as Python's own."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    for kind in (float, str):
+        if isinstance(value, kind) and type(value) is not kind:
+            return kind(value)
+    return value
+
+
 def check_values(label: str, values: Any, what: str = "choice") -> tuple[Any, ...]:
     """The ``values`` of a choice as a tuple: at least one, each a JSON scalar (bool, int, finite float
     or str), none repeated (1, 1.0 and True count as the same value); else a one-line ConfigError."""
+    if hasattr(values, "tolist") and not isinstance(values, Sequence):  # a numpy array
+        values = values.tolist()
     if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence):
         raise ConfigError(f"{what} {label!r}: values must be a list of values, got {values!r}")
-    result = tuple(values)
+    result = tuple(_plain(v) for v in values)
     if not result:
         raise ConfigError(f"{what} {label!r} has no values; give at least one")
     for value in result:
