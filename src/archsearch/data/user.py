@@ -240,21 +240,18 @@ def read_split(
             return read_image_folder(path, image_size, image_mode, split, min_classes)
         if path.suffix.lower() == ".csv":
             return read_csv(path, target, split), image_mode
-        if ":" in text:
-            return read_split(
-                _call(resolve_callable(text, f"{split} data loader"), split),
-                split,
-                target=target,
-                image_size=image_size,
-                image_mode=image_mode,
-                min_classes=min_classes,
+        if ":" not in text:
+            raise ConfigError(
+                f"{split}: {text!r} is neither an image folder, a CSV file nor a dotted path 'pkg.mod:load_data'"
             )
-        raise ConfigError(
-            f"{split}: {text!r} is neither an image folder, a CSV file nor a dotted path 'pkg.mod:load_data'"
-        )
+        source = resolve_callable(text, f"{split} data loader")
+        if not callable(source):
+            raise ConfigError(
+                f"{split}: {text!r} is a {type(source).__name__}, not a function returning data"
+            )
     if isinstance(source, dict):
         unknown = sorted(set(map(str, source)) - set(SPLITS))
-        if unknown or "train" not in source and split == "train":
+        if unknown or ("train" not in source and split == "train"):
             raise ConfigError(
                 f"{split}: a dict of data must have the keys train and optionally valid, test; got "
                 f"{', '.join(map(str, source))}"
