@@ -168,6 +168,9 @@ def test_a_dotted_path_loader_gives_every_split(tmp_path):
     )
     split = evaluator.split()
     assert (len(split.train_x), len(split.val_x), len(split.test_x)) == (300, 50, 50)
+    assert ClassificationEvaluator(**evaluator.config()).config() == evaluator.config()
+    with pytest.raises(ConfigError, match="train data given as a tuple cannot be stored with the study"):
+        ClassificationEvaluator(train=digits_arrays()).config()
     result = evaluator.evaluate(SPACE, ARCH, 0)
     assert set(result.metrics) == {"val_acc", "test_acc", "params", "train_time_s", "epochs"}
 

@@ -219,6 +219,21 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         self.keep_weights = keep_weights
         self._splits: dict[str, SupervisedSplit] = {}
 
+    def config(self) -> dict[str, Any]:
+        """The options that recreate this evaluator (stored with a study). ConfigError when data was
+        given as objects (arrays, datasets, functions), which a study cannot store: give paths or a
+        dotted path to a loader to make the study resumable from the command line."""
+        for name in ("train", "valid", "test"):
+            source = getattr(self, name)
+            if not _hashable(source):
+                raise ConfigError(
+                    f"{type(self).__name__}: {name} data given as a {type(source).__name__} cannot be stored "
+                    "with the study; give a path or a dotted path to a loader ('pkg.mod:load_data')"
+                )
+        options = dict(self.__dict__)
+        del options["_splits"]
+        return options
+
     # -- data ---------------------------------------------------------------------------------------
     def user_data(self) -> UserData:
         """The prepared data (read once per process when every source is a path or dotted path)."""
