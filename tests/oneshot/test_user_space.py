@@ -3,16 +3,22 @@ repeat choices, the derived architecture of the space, the choices one-shot refu
 
 from __future__ import annotations
 
+import json
+import runpy
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from archsearch.cli import main
 from archsearch.errors import ConfigError
 from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice
 from archsearch.oneshot import make_method
+from archsearch.oneshot.run import OneShotRun
 from archsearch.oneshot.user import UserSupernet, search_model_space
+from oneshot.test_run import StopAfterEpoch, trajectory
 
 
 class Zero(nn.Module):
@@ -199,3 +205,58 @@ def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line() -> None:
         ConfigError, match=r"choice 'body': DARTS sums .* one shape, got 0: \(2, 8\), 1: \(2, 16\)"
     ):
         supernet(torch.zeros(2, 1, 8, 8), weights=weights)
+
+
+def run_cli(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
+CLI_DIGITS = [
+    "--dataset",
+    "digits",
+    "--train-limit",
+    "160",
+    "--batch-size",
+    "32",
+    "--threads",
+    "1",
+    "--quiet",
+]
+
+
+def test_cli_searches_a_model_space_by_its_dotted_path_and_resumes_reports_and_exports_it(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    space = ["--space", "oneshot.test_user_space:SkipNet", "--set", "supernet.width=8", "--method", "asng"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert run_cli("oneshot", *space, "--epochs", "2", "--out", str(whole), *CLI_DIGITS) == 0
+    assert "derived mix" in capsys.readouterr().out
+    original = OneShotRun.run
+
+    def interrupted(self, listeners=()):
+        return original(self, [StopAfterEpoch(epoch=1, steps=1)])
+
+    monkeypatch.setattr(OneShotRun, "run", interrupted)
+    assert run_cli("oneshot", *space, "--epochs", "2", "--out", str(cut), *CLI_DIGITS) == 130
+    monkeypatch.setattr(OneShotRun, "run", original)
+    assert run_cli("oneshot", "--resume", str(cut), "--quiet") == 0  # rebuilds the supernet from the path
+    assert trajectory(cut) == trajectory(whole)
+
+    assert run_cli("status", str(whole)) == 0 and run_cli("report", str(whole)) == 0
+    assert run_cli("export", str(whole), "--out", str(tmp_path / "export")) == 0
+    values = json.loads((tmp_path / "export" / "values.json").read_text())
+    model_space = ModelSpace(SkipNet, width=8)
+    assert set(values) == set(model_space.labels())
+    model = runpy.run_path(str(tmp_path / "export" / "model.py"))["build_model"]()
+    expected = model_space.build(model_space.architecture(values), (1, 8, 8), 10)
+    assert [p.shape for p in model.parameters()] == [p.shape for p in expected.parameters()]
+    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_cli_names_a_model_space_that_does_not_import(tmp_path, capsys) -> None:
+    args = ["--space", "oneshot.no_such_module:Net", "--out", str(tmp_path / "run"), *CLI_DIGITS]
+    assert run_cli("oneshot", *args) == 2
+    assert "no_such_module" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

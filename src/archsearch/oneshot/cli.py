@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from rich.text import Text
 
 from archsearch.config import load_yaml
 from archsearch.errors import ConfigError
-from archsearch.oneshot.run import OneShotConfig, OneShotRun, parse_oneshot_config
+from archsearch.oneshot.run import OneShotConfig, OneShotRun, is_model_space_path, parse_oneshot_config
 from archsearch.store.sqlite import EpochRecord
 
 # markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
@@ -229,7 +230,8 @@ def export_run(directory: Path, target: Path | None = None) -> None:
         summary = store.get_meta("summary")
         epochs = store.epochs()
         shape, num_classes = store.get_meta("data_shape")
-        space = construct("space", store.get_meta("space_name"), store.get_meta("space_config", {}))
+        space_name, space_config = store.get_meta("space_name"), store.get_meta("space_config", {})
+        space = construct("space", space_name, space_config)
     finally:
         store.close()
     if summary is not None:
@@ -241,10 +243,18 @@ def export_run(directory: Path, target: Path | None = None) -> None:
     target = target or directory / "export"
     target.mkdir(parents=True, exist_ok=True)
     (target / "architecture.json").write_text(export_json(space, arch))
-    (target / "model.py").write_text(export_pytorch_source(space, arch, tuple(shape), int(num_classes)))
-    out.print(
-        f"exported the cell of {source} ({space.encode(arch)}) to {target}/architecture.json and model.py"
-    )
+    if is_model_space_path(space_name):  # a user's model space: its values and a model.py importing it
+        from archsearch.oneshot.user import exported_model_source
+
+        values = space.values(arch)
+        (target / "values.json").write_text(json.dumps(values, indent=2) + "\n")
+        source_text = exported_model_source(space_name, space_config, values, tuple(shape), int(num_classes))
+        written = "architecture.json, values.json and model.py"
+    else:
+        source_text = export_pytorch_source(space, arch, tuple(shape), int(num_classes))
+        written = "architecture.json and model.py"
+    (target / "model.py").write_text(source_text)
+    out.print(f"exported the architecture of {source} ({space.encode(arch)}) to {target}: {written}")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -305,8 +305,10 @@ class OneShotRun:
             store = staged.store
             store.set_meta("kind", RUN_KIND)
             store.set_meta("oneshot_config", config.model_dump(mode="json"))
-            store.set_meta("space_name", run.space.name)
-            store.set_meta("space_config", run.space.config())
+            # what registry.construct("space", name, config) makes again (a user's space: its model's
+            # path and keyword arguments, as a study stores it)
+            store.set_meta("space_name", config.space if config.user_space else run.space.name)
+            store.set_meta("space_config", config.supernet if config.user_space else run.space.config())
             store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
             store.set_meta("op_names", list(run.supernet.op_names))
             store.set_meta("edge_names", edge_names(run.supernet))

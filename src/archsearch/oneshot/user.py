@@ -40,6 +40,7 @@ value of every label), so it is built, trained and exported like any trial's.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import tempfile
 from collections.abc import Callable, Sequence
@@ -455,10 +456,24 @@ def construct_under(
 
 
 def load_model_space(path: str, kwargs: dict[str, Any]) -> Any:
-    """The user's ``ModelSpace`` of the dotted path ``pkg.mod:Net`` constructed with ``kwargs``."""
-    from archsearch.nn import ModelSpace
+    """The user's ``ModelSpace`` of the dotted path ``pkg.mod:Net`` (or ``path/file.py:Net``) constructed
+    with ``kwargs``, resolved as every name of a study is (the current directory importable); a path that
+    does not import, or names no model, is a one-line ConfigError."""
+    from archsearch.registry import construct
 
-    return ModelSpace(path, **kwargs)
+    return construct("space", path, kwargs)
+
+
+def recorded_name(model_space: Any) -> tuple[str, dict[str, Any]]:
+    """The (dotted path, keyword arguments) a run stores to rebuild ``model_space`` (as a study stores
+    it); for a model that cannot be imported again (defined inside a function) its own reference, so a
+    search from Python still runs (only resuming it from the command line cannot)."""
+    from archsearch.registry import record
+
+    try:
+        return record("space", model_space)
+    except ConfigError:
+        return str(model_space.name), dict(model_space.config().get("kwargs") or {})
 
 
 def as_model_space(space: Any) -> Any:
@@ -604,10 +619,11 @@ def search_model_space(
     from archsearch.oneshot.run import ARRAYS, OneShotRun, parse_oneshot_config
 
     model_space = as_model_space(space)
+    name, kwargs = recorded_name(model_space)
     config = parse_oneshot_config(
         {
             "method": method,
-            "space": model_space.name,
+            "space": name,
             "dataset": ARRAYS,
             "epochs": epochs,
             "batch_size": batch_size,
@@ -616,7 +632,7 @@ def search_model_space(
             "seed": seed,
             "device": device,
             "threads": threads,
-            "supernet": dict(model_space.config().get("kwargs") or {}),
+            "supernet": kwargs,
             "hyper": dict(hyper or {}),
         }
     )
@@ -651,3 +667,41 @@ def _finish(run: Any, directory: Path | None) -> OneShotResult:
         estimate_test_acc=summary["estimate_test_acc"],
         directory=directory,
     )
+
+
+def exported_model_source(
+    model: str, kwargs: dict[str, Any], values: dict[str, Any], input_shape: tuple[int, ...], num_classes: int
+) -> str:
+    """model.py for the architecture a one-shot run derived on a user's model space: ``build_model()``
+    rebuilds the space from its dotted path ``model`` and ``kwargs`` and builds the child of ``values``
+    (freshly initialised: the supernet's shared weights are not a trained child)."""
+    module = model.rpartition(":")[0]
+    return f'''# PyTorch model exported by archsearch oneshot: the architecture a one-shot search derived.
+# It needs torch, archsearch and your module {" ".join(module.split())} importable (run it where the search ran).
+# build_model() builds it freshly initialised: train it from scratch, as one-shot search prescribes.
+from __future__ import annotations
+
+import json
+
+from torch import nn
+
+from archsearch.nn import ModelSpace
+
+MODEL = {model!r}
+KWARGS = json.loads({json.dumps(kwargs)!r})
+VALUES = json.loads({json.dumps(values)!r})
+"""The value derived for each labelled choice of the space."""
+INPUT_SHAPE = {tuple(input_shape)!r}
+NUM_CLASSES = {int(num_classes)!r}
+
+
+def build_model() -> nn.Module:
+    """The derived child, a plain nn.Module with the chosen values fixed."""
+    space = ModelSpace(MODEL, **KWARGS)
+    return space.build(space.architecture(VALUES), INPUT_SHAPE, NUM_CLASSES)
+
+
+if __name__ == "__main__":
+    model = build_model()
+    print(f"parameters: {{sum(p.numel() for p in model.parameters())}}")
+'''
