@@ -260,6 +260,17 @@ def test_function_evaluator_gets_the_built_child_or_the_values():
     assert build_child(dict_space, dict_space.architecture({"width": 8})) == {"width": 8}
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_a_width_of_zero_is_a_failed_trial_with_the_layers_message():
+    from archsearch.evaluators.function import FunctionEvaluator
+
+    space = ModelSpace(user_spaces.ZeroChannels)
+    evaluator = FunctionEvaluator(user_spaces.run_once)
+    assert evaluator.evaluate(space, space.architecture({"width": 4}), seed=0).ok
+    failed = evaluator.evaluate(space, space.architecture({"width": 0}), seed=0)
+    assert failed.status == "failed" and failed.error and "\n" not in failed.error
+
+
 def test_kwargs_are_stored_as_json():
     space = ModelSpace(SmallCNN, input_shape=(1, 8, 8))
     assert space.config() == {

@@ -177,3 +177,19 @@ def child_parameters(space: object, arch: object) -> int:
     """Run in a spawned worker: the parameter count of the child ``space`` builds for ``arch``."""
     module = space.build(arch)  # type: ignore[attr-defined]
     return sum(p.numel() for p in module.parameters())
+
+
+class ZeroChannels(nn.Module):
+    """A width of 0 constructs (torch allows empty layers) and fails in the forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, choice("width", [4, 0]), 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def run_once(child: nn.Module, seed: int) -> float:
+    """An objective: one forward pass of a 1x6x6 image, the mean output."""
+    return float(child(torch.ones(1, 1, 6, 6)).mean())

@@ -33,7 +33,8 @@ class FixedMode(ChoiceMode):
         if spec.label not in self.values:
             known = ", ".join(self.values) or "none"
             raise ConfigError(
-                f"fixed_arch: no value for {spec.describe()} labelled {spec.label!r} (values given for: {known})"
+                f"fixed_arch: no value for {spec.describe()} labelled {spec.label!r} "
+                f"(values given for: {known})"
             )
         return spec.from_decisions(spec.to_decisions(self.values[spec.label]))
 

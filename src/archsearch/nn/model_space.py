@@ -114,8 +114,8 @@ def _json_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"ModelSpace argument {key}={value!r} is not a JSON value (number, string, bool, null, list or "
-                "dict of them); the study stores the arguments to rebuild the space"
+                f"ModelSpace argument {key}={value!r} is not a JSON value (number, string, bool, null, "
+                "list or dict of them); the study stores the arguments to rebuild the space"
             ) from None
     result: dict[str, Any] = json.loads(json.dumps(kwargs))
     return result
@@ -135,7 +135,9 @@ class ModelSpace(LabelledChoicesSpace):
     Repeat is discovered at its largest depth and the choices inside its blocks beyond the chosen depth
     are ignored when building. So the choices a module makes must not depend on the values of other
     choices (only on a Repeat's depth), nor the values offered on ``input_shape`` / ``num_classes`` when
-    only ``build`` gives those (discovery constructs the module without them). ``build`` constructs the module under ``fixed_arch``.
+    only ``build`` gives those (discovery constructs the module without them). ``build`` constructs the
+    module with the architecture's values fixed (as ``fixed_arch`` does) and passes ``input_shape`` and
+    ``num_classes`` where the constructor takes them and ``kwargs`` do not set them.
 
     ``name`` is the reference (``"module:qualname"``; for a class of the script run as ``__main__`` the
     script's path, ``"/path/to/script.py:Net"``), ``config()`` is ``{"model": name, "kwargs": kwargs}``.
@@ -147,7 +149,8 @@ class ModelSpace(LabelledChoicesSpace):
     def __init__(self, model: Any, /, **kwargs: Any) -> None:
         if isinstance(model, nn.Module):
             raise ConfigError(
-                f"ModelSpace needs the module's class or a function that returns it, not a {type(model).__name__} instance"
+                "ModelSpace needs the module's class or a function that returns it, "
+                f"not a {type(model).__name__} instance"
             )
         if isinstance(model, str):
             reference, factory = model, resolve_callable(model, "model space")

@@ -48,7 +48,8 @@ def _named_candidates(label: str, candidates: Any) -> dict[str, nn.Module]:
             pairs = [(str(i), item) for i, item in enumerate(items)]
     else:
         raise ConfigError(
-            f"LayerChoice {label!r}: candidates must be a list or a dict of modules, got {type(candidates).__name__}"
+            f"LayerChoice {label!r}: candidates must be a list or a dict of modules, "
+            f"got {type(candidates).__name__}"
         )
     if not pairs:
         raise ConfigError(f"LayerChoice {label!r} has no candidates; give at least one module")

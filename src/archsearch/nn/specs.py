@@ -3,8 +3,8 @@
 A spec is recorded when a primitive (``choice``, ``LayerChoice``, ``InputChoice``, ``Repeat``) runs; two
 uses of one label must record equal specs (a shared choice). Each spec turns into one or more
 categorical decisions of a kind of its own (``value:<label>``, ``layer:<label>``, ``input:<label>``,
-``repeat:<label>``, with '.' in the label escaped as ``%2E``), and converts between the label's value (what ``fixed_arch`` takes) and the values
-of those decisions.
+``repeat:<label>``, with '.' in the label escaped as ``%2E``), and converts between the label's value
+(what ``fixed_arch`` takes) and the values of those decisions.
 """
 
 from __future__ import annotations

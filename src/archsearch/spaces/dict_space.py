@@ -163,8 +163,9 @@ class DictSpace(LabelledChoicesSpace):
     """A search space given as a dict of choices, for users who build the model in their own evaluator.
 
     ``DictSpace({"depth": [2, 4, 6], "width": [32, 64], "act": ["relu", "gelu"]})`` has one categorical
-    decision per key, in key order, each of its own kind (the key, see ``kind_of``). ``choices`` maps each label (a string
-    without spaces or '=') to its values (bools, ints, finite floats or strings, each once). An
+    decision per key, in key order, each of its own kind (the key, see ``kind_of``). ``choices`` maps
+    each label (a string without spaces or '=') to its values (bools, ints, finite floats or strings,
+    each once). An
     architecture's ``values(arch)`` is the dict the evaluator gets (``{"depth": 4, "width": 64, ...}``);
     ``architecture(values)`` is its inverse. The space builds no torch module: ``build`` is
     ``SearchSpace.build``, which raises NotImplementedError (the evaluators see that and pass the values).
