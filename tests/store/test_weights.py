@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,22 @@ def test_trials_discarded_for_a_rerun_lose_their_weights(tmp_path: Path) -> None
     assert store.discard_trials_from(1) == [1, 2]
     assert store.kept_weights() == [0]
     store.close()
+
+
+@pytest.mark.slow
+def test_weights_come_back_from_ray_workers(toy_space: SearchSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    from archsearch.executors.ray import RayExecutor
+
+    here = str(Path(__file__).parent)  # the workers import this module to unpickle its evaluator
+    tests = str(Path(__file__).parents[1])
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (here, tests, os.environ.get("PYTHONPATH")) if p)
+    )
+    executor = RayExecutor(num_cpus=1)
+    try:
+        arch = toy_space.sample(np.random.default_rng(1))
+        result = executor.submit(WeightsEvaluator(), toy_space, arch, 5).result(timeout=300)
+    finally:
+        executor.shutdown()
+    assert result.ok and result.weights == trial_weights(arch, 5)
