@@ -192,4 +192,5 @@ class ZeroChannels(nn.Module):
 
 def run_once(child: nn.Module, seed: int) -> float:
     """An objective: one forward pass of a 1x6x6 image, the mean output."""
-    return float(child(torch.ones(1, 1, 6, 6)).mean())
+    with torch.no_grad():
+        return float(child(torch.ones(1, 1, 6, 6)).mean())
