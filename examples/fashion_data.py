@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+import archsearch
 
 # Where the data lives when nothing is given: the full set beside the checkout, else the slice in the tests.
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +57,32 @@ def load_fashion_mnist(
         return ((x.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
     return images(train_x), train_y.astype(np.int64), images(test_x), test_y.astype(np.int64)
+
+
+class FashionMNISTEvaluator(archsearch.ClassificationEvaluator):
+    """``ClassificationEvaluator`` on the Fashion-MNIST files in ``data_dir``: the first ``train_limit``
+    training images, the last fifth of them held out for validation, and the whole test set.
+
+    A study stores how to make its evaluator again (``archsearch resume`` does): arrays cannot be stored, so
+    this class reads its arrays itself and ``config()`` returns what it was made from.
+
+    Args:
+        data_dir: directory of the four IDX files.
+        train_limit: keep the first that many training images (None: all 60,000).
+        options: ``ClassificationEvaluator`` options (``epochs``, ``batch_size``, ``lr``, ``device``, ...).
+    """
+
+    def __init__(self, data_dir: str, train_limit: int | None = None, **options: Any) -> None:
+        self.data_dir, self.train_limit, self.options = str(data_dir), train_limit, dict(options)
+        train_x, train_y, test_x, test_y = load_fashion_mnist(data_dir, train_limit)
+        cut = len(train_x) - len(train_x) // 5
+        super().__init__(
+            train=(train_x[:cut], train_y[:cut]),
+            valid=(train_x[cut:], train_y[cut:]),
+            test=(test_x, test_y),
+            normalize=False,  # load_fashion_mnist standardised the pixels already
+            **options,
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"data_dir": self.data_dir, "train_limit": self.train_limit, **self.options}
