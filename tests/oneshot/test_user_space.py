@@ -29,17 +29,18 @@ class Zero(nn.Module):
 
 
 class DigitsLinear(nn.Module):
-    """A linear classifier of 8x8 digits behind two layer choices of 2 and 3 candidates; only the
-    identity body and a non-zero activation let any information through."""
+    """A linear classifier of 8x8 digits behind a value choice and two layer choices of 2 and 3
+    candidates; only the gain 1, the identity body and a non-zero activation let any information through."""
 
     def __init__(self, input_shape: tuple[int, ...] = (1, 8, 8), num_classes: int = 10) -> None:
         super().__init__()
         self.body = LayerChoice({"zero": Zero(), "identity": nn.Identity()}, label="body")
         self.act = LayerChoice({"zero": Zero(), "tanh": nn.Tanh(), "identity": nn.Identity()}, label="act")
+        self.gain = choice("gain", [0.0, 1.0])
         self.head = nn.Linear(int(np.prod(input_shape)), num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.act(self.body(x)).flatten(1))
+        return self.head(self.act(self.body(x * self.gain)).flatten(1))
 
 
 class SkipNet(nn.Module):
@@ -64,13 +65,14 @@ class SkipNet(nn.Module):
         )
         self.skip = InputChoice(n_candidates=3, n_chosen=1, label="skip")
         self.pair = InputChoice(n_candidates=3, n_chosen=2, reduction="mean", label="pair")
+        self.any = InputChoice(n_candidates=2, n_chosen=None, label="any")
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h0 = torch.relu(self.stem(x))
         h1 = self.mix(h0)
         h2 = self.blocks(h1)
-        return self.head(self.skip([h0, h1, h2]) + self.pair([h0, h1, h2]))
+        return self.head(self.skip([h0, h1, h2]) + self.pair([h0, h1, h2]) + self.any([h1, h2]))
 
 
 class WidthChoiceNet(nn.Module):
@@ -132,6 +134,7 @@ def test_darts_derives_the_candidates_its_weights_favour() -> None:
     )
     assert result.values["body"] == "identity"
     assert result.values["act"] != "zero"
+    assert result.values["gain"] == 1.0  # a value choice, searched as a choice between copies of the model
     assert result.probabilities["body"]["identity"] > result.probabilities["body"]["zero"]
     assert result.probabilities["act"]["zero"] == min(result.probabilities["act"].values())
     assert set(result.probabilities["act"]) == {"zero", "tanh", "identity"}  # 3 candidates beside 2
@@ -156,6 +159,7 @@ def test_sampling_methods_derive_a_valid_architecture_of_a_space_with_layer_inpu
     assert result.values["depth"] in (0, 1, 2)
     assert result.values["skip"] in (0, 1, 2)
     assert sorted(result.values["pair"]) in ([0, 1], [0, 2], [1, 2])
+    assert sorted(result.values["any"]) in ([0], [1], [0, 1])
     child = space.build(result.architecture)
     assert child(torch.zeros(4, 1, 8, 8)).shape == (4, 10)
     assert all(sum(row.values()) == pytest.approx(1.0) for row in result.probabilities.values())
@@ -164,7 +168,7 @@ def test_sampling_methods_derive_a_valid_architecture_of_a_space_with_layer_inpu
 def test_padding_of_decisions_with_fewer_choices_is_never_weighted_sampled_or_derived() -> None:
     supernet = UserSupernet(ModelSpace(SkipNet), (1, 8, 8), 10)
     counts = dict(zip(supernet.edge_names, supernet.num_choices().tolist(), strict=True))
-    assert counts == {"mix": 2, "depth": 3, "skip": 3, "pair": 3}
+    assert counts == {"mix": 2, "depth": 3, "skip": 3, "pair": 3, "any": 3}
     darts = make_method("darts", supernet, seed=0)
     assert darts.probabilities()[0, 2] == 0.0 and darts.probabilities()[0, :2] == pytest.approx([0.5, 0.5])
     for name in ("enas", "asng"):
@@ -260,3 +264,28 @@ def test_cli_names_a_model_space_that_does_not_import(tmp_path, capsys) -> None:
     assert run_cli("oneshot", *args) == 2
     assert "no_such_module" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_search_from_python_into_a_directory_resumes_with_the_same_data(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    train, valid = digits(200)
+    options = {"method": "asng", "epochs": 2, "batch_size": 50, "seed": 3}
+    whole = search_model_space(SkipNet, train, valid, out=tmp_path / "whole", **options)
+    original = OneShotRun.run
+
+    def interrupted(self, listeners=()):
+        return original(self, [StopAfterEpoch(epoch=1, steps=1)])
+
+    monkeypatch.setattr(OneShotRun, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search_model_space(SkipNet, train, valid, out=tmp_path / "cut", **options)
+    monkeypatch.setattr(OneShotRun, "run", original)
+    assert run_cli("oneshot", "--resume", str(tmp_path / "cut")) == 2  # the arrays are not in the run
+    assert "continue it from Python" in capsys.readouterr().err
+    resumed = search_model_space(SkipNet, train, valid, out=tmp_path / "cut", resume=True, **options)
+    assert (resumed.values, resumed.history, resumed.probabilities) == (
+        whole.values,
+        whole.history,
+        whole.probabilities,
+    )

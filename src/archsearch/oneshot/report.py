@@ -47,9 +47,15 @@ def distribution_over_epochs(epochs: Sequence[EpochRecord]) -> np.ndarray:
 
 
 def plot_distribution_heatmap(
-    epochs: Sequence[EpochRecord], op_names: Sequence[str], edge_names: Sequence[str], path: str | Path
+    epochs: Sequence[EpochRecord],
+    op_names: Sequence[str],
+    edge_names: Sequence[str],
+    path: str | Path,
+    choice_names: Sequence[Sequence[str]] | None = None,
 ) -> Path:
-    """One panel per edge: ops (rows) x epochs (columns), coloured by probability from 0 to the largest."""
+    """One panel per edge: ops (rows) x epochs (columns), coloured by probability from 0 to the largest.
+    ``choice_names`` (a user's model space) names each decision's own candidates, the first K_d columns
+    of its row; otherwise every edge has all ``op_names``."""
     if not epochs:
         return plots._placeholder(path, "Architecture distribution", "no finished epoch yet")
     history = distribution_over_epochs(epochs)
@@ -57,7 +63,7 @@ def plot_distribution_heatmap(
     columns = min(edges, 3 if edges <= 9 else 7)
     rows = math.ceil(edges / columns)
     figure = Figure(figsize=(3.4 * columns + 1.2, 0.32 * len(op_names) * rows + 1.0 * rows + 0.6))
-    axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=choice_names is None)
     image = None
     # the colour scale ends at the largest probability seen, so that early, near-uniform DARTS softmax
     # weights still show their differences; the colour bar gives the scale
@@ -67,19 +73,20 @@ def plot_distribution_heatmap(
         if edge >= edges:
             ax.set_visible(False)
             continue
+        names = list(op_names) if choice_names is None else list(choice_names[edge])
         image = ax.imshow(
-            history[:, edge, :].T,
+            history[:, edge, : len(names)].T,
             aspect="auto",
             origin="upper",
             vmin=0.0,
             vmax=top,
             cmap="viridis",
             interpolation="nearest",
-            extent=(0.5, len(epochs) + 0.5, len(op_names) - 0.5, -0.5),
+            extent=(0.5, len(epochs) + 0.5, len(names) - 0.5, -0.5),
         )
         ax.set_title(edge_names[edge] if edge < len(edge_names) else f"edge {edge}", fontsize=9)
-        ax.set_yticks(range(len(op_names)))
-        ax.set_yticklabels(op_names, fontsize=7)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
         _epoch_ticks(ax, len(epochs))
         if edge // columns == rows - 1:
@@ -128,11 +135,12 @@ def write_oneshot_report(run_dir: str | Path, out_dir: str | Path) -> Path:
         summary = store.get_meta("summary")
         op_names = store.get_meta("op_names")
         edge_names = store.get_meta("edge_names")
+        choice_names = store.get_meta("choice_names")  # a user's model space: each decision's candidates
         elapsed_s = store.get_meta("elapsed_s")
     finally:
         store.close()
     out.mkdir(parents=True, exist_ok=True)
-    heatmap = plot_distribution_heatmap(epochs, op_names, edge_names, out / HEATMAP_PNG)
+    heatmap = plot_distribution_heatmap(epochs, op_names, edge_names, out / HEATMAP_PNG, choice_names)
     curves = plot_curves(epochs, out / CURVES_PNG)
     title = f"archsearch one-shot run {run_dir}"
     sections = [

@@ -312,6 +312,9 @@ class OneShotRun:
             store.set_meta("data_shape", [list(run.data.input_shape), run.data.num_classes])
             store.set_meta("op_names", list(run.supernet.op_names))
             store.set_meta("edge_names", edge_names(run.supernet))
+            decisions = getattr(run.supernet, "decisions", None)  # a user's space: each one's candidates
+            if decisions is not None:
+                store.set_meta("choice_names", [list(decision.names) for decision in decisions])
             store.set_meta("created_at", time.time())
             run.store, run.lock = staged.publish(), staged.lock
         return run
