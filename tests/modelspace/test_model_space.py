@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import pickle
 import subprocess
@@ -129,6 +130,27 @@ def test_fixed_arch_accepts_the_labels_inside_unbuilt_repeat_blocks():
     del values["repeat_0.0.layer_choice_0"]
     with pytest.raises(ConfigError, match=r"no value for \['repeat_0.0.layer_choice_0'\]"):
         space.architecture(values)
+
+
+def test_repeats_nest_and_only_the_blocks_built_need_values():
+    space = ModelSpace(user_spaces.NestedRepeat)
+    assert space.labels() == [
+        "stages",
+        "stages.0.repeat_0",
+        "stages.0.repeat_0.0.layer_choice_0",
+        "stages.0.repeat_0.1.layer_choice_0",
+        "stages.1.repeat_0",
+        "stages.1.repeat_0.0.layer_choice_0",
+        "stages.1.repeat_0.1.layer_choice_0",
+    ]
+    values = {"stages": 1, "stages.0.repeat_0": 2, "stages.0.repeat_0.0.layer_choice_0": "1"}
+    values["stages.0.repeat_0.1.layer_choice_0"] = "0"
+    arch = space.architecture(values)
+    assert [space.used(label, values) for label in space.labels()] == [True] * 4 + [False] * 3
+    child = space.build(arch)
+    assert len(child.stages) == 1 and [type(m).__name__ for m in child.stages[0]] == ["Tanh", "ReLU"]
+    with fixed_arch(space.values(arch)):
+        assert len(user_spaces.NestedRepeat().stages[0]) == 2
 
 
 def test_outside_any_context_every_choice_takes_its_first_option():
@@ -323,6 +345,7 @@ class _Broken(nn.Module):
         (user_spaces.ClashingNames, "label 'skip\\[0\\]' is also the name of an input choice's on/off"),
         (user_spaces.NeedsShape, "needs input_shape: give input_shape=..."),
         (SmallCNN(), "not a SmallCNN instance"),
+        (functools.partial(user_spaces.mlp, hidden=4), "needs a class or a function .* not a partial"),
         ("modelspace.user_spaces:Missing", "has no attribute 'Missing'"),
         ("modelspace.no_such_module:Net", "cannot import"),
         ("no_colon", "not a dotted path"),

@@ -87,6 +87,21 @@ class Nested(nn.Module):
         return self.pair([a, b, c]) + self.skips([a, b, c])
 
 
+class NestedRepeat(nn.Module):
+    """A Repeat inside a Repeat's blocks, each inner block with an unlabelled layer choice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages = Repeat(
+            lambda i: Repeat(lambda j: LayerChoice([nn.ReLU(), nn.Tanh()]), depth=range(1, 3)),
+            depth=[1, 2],
+            label="stages",
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)
+
+
 class Shared(nn.Module):
     """One width and one activation, each used in two places by label."""
 

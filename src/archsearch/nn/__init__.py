@@ -5,7 +5,8 @@ dropout, activation), ``LayerChoice`` (one of several modules), ``InputChoice`` 
 feed a layer) and ``Repeat`` (a variable number of blocks); ``ModelSpace(Net, **kwargs)`` turns it into a
 search space of decisions that every strategy searches, and builds each child as a plain ``nn.Module``
 (``fixed_arch`` does the same by hand). Outside any archsearch context the module takes every choice's
-first option, so it runs and debugs as it is.
+first option, so it runs and debugs as it is. Call the primitives in constructors (``__init__``), not in
+``forward``.
 
 ``ChoiceMode`` is the hook for other ways of constructing the module (one-shot supernets): subclass it
 and construct under ``use_mode(mode)`` or with ``ModelSpace.construct(mode)``.

@@ -154,8 +154,13 @@ class ModelSpace(LabelledChoicesSpace):
             )
         if isinstance(model, str):
             reference, factory = model, resolve_callable(model, "model space")
-        else:
+        elif isinstance(getattr(model, "__qualname__", None), str):
             reference, factory = reference_of(model), model
+        else:
+            raise ConfigError(
+                f"ModelSpace needs a class or a function (found by its name to rebuild the space), "
+                f"not a {type(model).__name__}"
+            )
         if isinstance(factory, nn.Module) or not callable(factory):
             raise ConfigError(
                 f"ModelSpace: {reference!r} is a {type(factory).__name__}, not a class or a function"

@@ -114,8 +114,9 @@ def Repeat(
     """A variable depth: ``nn.Sequential`` of a chosen number of blocks.
 
     ``block``: a function of the block's index (0, 1, ...) returning a new module, or a module that is
-    deep-copied for every block. ``depth``: the allowed numbers of blocks (ints >= 0; a single int is a
-    fixed depth, no decision). ``label`` as for ``LayerChoice`` (``repeat_<n>``); choices without a label
+    deep-copied for every block. ``depth``: the allowed numbers of blocks, ints >= 0 (``(1, 3)`` is 1 or
+    3, not a range as in NNI: write ``range(1, 4)`` for 1 to 3; a single int is a fixed depth, no
+    decision). ``label`` as for ``LayerChoice`` (``repeat_<n>``); choices without a label
     inside block i are labelled ``<label>.<i>.layer_choice_0`` and so on. Outside any archsearch context
     it repeats the first listed depth; under ``fixed_arch`` it is an ``nn.Sequential`` of the chosen
     number of blocks.
