@@ -52,6 +52,15 @@ def test_loaders_and_datasets_read_like_arrays_and_statistics_come_from_training
     assert data.num_outputs == 2 and data.classes is None and data.test is None
 
 
+def test_a_feature_constant_in_training_is_centred_not_blown_up():
+    x = np.zeros((10, 2), dtype=np.float32)
+    x[:, 1] = np.arange(10)
+    data = load_user_data(
+        "classification", (x, np.arange(10) % 2), valid=(np.ones((2, 2), np.float32), [0, 1])
+    )
+    assert data.valid.x[:, 0].tolist() == [1.0, 1.0]
+
+
 def test_the_validation_hold_out_depends_only_on_the_split_seed():
     first, again = hold_out(10, 0.3, 7), hold_out(10, 0.3, 7)
     assert all((a == b).all() for a, b in zip(first, again, strict=True))

@@ -26,7 +26,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 IMAGE_MODES = ("auto", "L", "RGB")
 Task = Literal["classification", "regression"]
-MIN_STD = 1e-8
+# A feature (or target) that is constant in the training data is only centred: dividing by its tiny std
+# would blow up the values it takes in validation and test data.
+MIN_STD = 1e-6
+
+
+def _spread(std: np.ndarray) -> np.ndarray:
+    return np.where(std < MIN_STD, 1.0, std).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -385,7 +391,7 @@ def _standardise(parts: dict[str, Examples]) -> dict[str, Examples]:
     train_x = parts["train"].x
     axes = (0,) if train_x.ndim == 2 else tuple(i for i in range(train_x.ndim) if i != 1)
     mean = train_x.mean(axis=axes, keepdims=True, dtype=np.float64).astype(np.float32)
-    std = np.maximum(train_x.std(axis=axes, keepdims=True, dtype=np.float64), MIN_STD).astype(np.float32)
+    std = _spread(train_x.std(axis=axes, keepdims=True, dtype=np.float64))
     return {name: Examples((part.x - mean) / std, part.y) for name, part in parts.items()}
 
 
@@ -472,9 +478,7 @@ def load_user_data(
                 )
         if normalize:
             target_mean = parts["train"].y.mean(axis=0, dtype=np.float64).astype(np.float32)
-            target_std = np.maximum(parts["train"].y.std(axis=0, dtype=np.float64), MIN_STD).astype(
-                np.float32
-            )
+            target_std = _spread(parts["train"].y.std(axis=0, dtype=np.float64))
             parts = {n: Examples(p.x, (p.y - target_mean) / target_std) for n, p in parts.items()}
     if normalize:
         parts = _standardise(parts)
