@@ -9,7 +9,7 @@ import io
 import json
 import pprint
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -344,7 +344,7 @@ def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | 
     space.validate(arch)
     config = space.config()
     if set(config) == {"model", "kwargs"} and callable(getattr(space, "values", None)):
-        return user_model_source(space, arch, study, record, notes)
+        return _user_model_source(study, record, notes)
     if not _builds_models(study, record):
         notes.append(
             f"space {space.name!r} builds no model (the evaluator built it from the values), so there is no"
@@ -476,28 +476,34 @@ def _import_lines(reference: str, directories: list[str]) -> tuple[list[str], li
     return stdlib, [*lines, f"from {module} import {first}"], attr
 
 
-def _import_dirs(study: Study, obj: Any) -> list[str]:
-    """Where the search imported the user's code from: the directories the study recorded, and the folder
-    above the top package of the module ``obj`` (the user's class or function) was loaded from here."""
-    directories = [str(d) for d in study.store.get_meta("import_dirs", []) if isinstance(d, str)]
+def module_root(obj: Any) -> list[str]:
+    """The folder above the top package of the module that ``obj`` (a user's class or function) was
+    imported from, as a list (empty for the ``__main__`` module, an installed package or a built-in)."""
     module = sys.modules.get(getattr(obj, "__module__", None) or "")
     file = getattr(module, "__file__", None)
-    if module is not None and isinstance(file, str) and module.__name__ != "__main__":
-        root = Path(file).resolve().parent
-        for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
-            root = root.parent
-        if not {"site-packages", "dist-packages"} & set(root.parts):  # an installed package imports anyway
-            directories.append(str(root))
-    return directories
+    if module is None or not isinstance(file, str) or module.__name__ == "__main__":
+        return []
+    root = Path(file).resolve().parent
+    for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
+        root = root.parent
+    if {"site-packages", "dist-packages"} & set(root.parts):  # an installed package imports anyway
+        return []
+    return [str(root)]
 
 
-def _header(study: Study, record: TrialRecord, what: str, needs: str, stdlib: list[str]) -> str:
+def _import_dirs(study: Study, obj: Any) -> list[str]:
+    """Where the search imported the user's code from: the directories the study recorded, and the root
+    of the module ``obj`` was imported from in this process."""
+    recorded = study.store.get_meta("import_dirs", [])
+    return [str(d) for d in recorded if isinstance(d, str)] + module_root(obj)
+
+
+def _header(origin: str, what: str, needs: str, stdlib: list[str]) -> str:
     def line(text: str) -> str:
         return " ".join(text.split())  # a comment cannot span lines
 
     return (
-        f"# PyTorch model exported by archsearch {__version__} from {line(str(study.directory))},"
-        f" trial {record.number}.\n"
+        f"# PyTorch model exported by archsearch {__version__} {line(origin)}.\n"
         f"# {line(what)}\n"
         f"# It needs {line(needs)}.\n"
         "# build_model() builds it freshly initialised; load_model() also loads the trained weights.pt\n"
@@ -519,29 +525,38 @@ if __name__ == "__main__":
 """
 
 
-def user_model_source(
-    space: SearchSpace, arch: Architecture, study: Study, record: TrialRecord, notes: list[str]
-) -> str | None:
-    """model.py for a model space of the user's (``archsearch.nn.ModelSpace``): it imports the user's
-    module and builds the model under ``fixed_arch`` with the trial's chosen values; None (with a note)
-    when the model was defined where no other process can import it."""
+def model_space_source(
+    space: SearchSpace,
+    arch: Architecture,
+    input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+    import_dirs: Sequence[str] = (),
+    origin: str = "",
+) -> str:
+    """The text of a model.py for ``arch`` of a user's model space (``archsearch.nn.ModelSpace``): it
+    imports the user's module and builds the model under ``fixed_arch`` with the chosen values, passing
+    ``input_shape`` and ``num_classes`` (the data's, None when the model was built without them) as
+    ``ModelSpace.build`` does; ``load_model()`` also loads weights.pt beside it.
+
+    ``import_dirs`` are put on ``sys.path`` first (where the search imported the user's code from, so the
+    file runs from anywhere on this machine); ``origin`` says where the architecture came from (a
+    comment). ConfigError when the model was defined where no other process can import it."""
     config = space.config()
     reference = str(config["model"])
     module = reference.rpartition(":")[0]
     if module == "__main__":
-        notes.append(
+        raise ConfigError(
             f"the model {reference} was defined in an interactive session, which model.py cannot import;"
             " define it in a module or a file"
         )
-        return None
     values = space.values(arch)  # type: ignore[attr-defined]
     kwargs = dict(config["kwargs"])
-    kwargs.update(_shape_arguments(space, study, kwargs))
-    stdlib, imports, model = _import_lines(reference, _import_dirs(study, getattr(space, "model", None)))
+    kwargs.update(_shape_arguments(space, input_shape, num_classes, kwargs))
+    directories = [*import_dirs, *module_root(getattr(space, "model", None))]
+    stdlib, imports, model = _import_lines(reference, directories)
     header = _header(
-        study,
-        record,
-        f"Model space {reference} with the trial's choices fixed: {space.encode(arch)}",
+        origin,
+        f"Model space {reference} with the choices fixed: {space.encode(arch)}",
         f"torch, archsearch and your module {module} (looked for where the search found it)",
         stdlib,
     )
@@ -566,18 +581,38 @@ def user_model_source(
     return header + body + "\n" + LOAD_MODEL_SOURCE + _MAIN
 
 
-def _shape_arguments(space: SearchSpace, study: Study, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The ``input_shape`` and ``num_classes`` of the study's data that ``ModelSpace.build`` passed the
-    model: those its constructor takes and ``kwargs`` do not set."""
-    shape = _data_shape(study)
-    if shape is None:
-        return {}
+def _shape_arguments(
+    space: SearchSpace, input_shape: tuple[int, ...] | None, num_classes: int | None, kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``input_shape`` and ``num_classes`` that ``ModelSpace.build`` passes the model: those given
+    that its constructor takes and ``kwargs`` do not set."""
     try:
         parameters = inspect.signature(space.model).parameters  # type: ignore[attr-defined]
     except (TypeError, ValueError, AttributeError):
         return {}
-    given = {"input_shape": tuple(shape[0]), "num_classes": shape[1]}
-    return {key: value for key, value in given.items() if key in parameters and key not in kwargs}
+    given = {"input_shape": None if input_shape is None else tuple(input_shape), "num_classes": num_classes}
+    return {
+        key: value
+        for key, value in given.items()
+        if value is not None and key in parameters and key not in kwargs
+    }
+
+
+def _user_model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | None:
+    """``model_space_source`` for a trial of ``study``; None (with a note) when it cannot be written."""
+    input_shape, num_classes = _data_shape(study) or (None, None)
+    try:
+        return model_space_source(
+            study.space,
+            record.arch,
+            input_shape,
+            num_classes,
+            import_dirs=_import_dirs(study, None),
+            origin=f"from {study.directory}, trial {record.number}",
+        )
+    except ConfigError as exc:
+        notes.append(str(exc))
+        return None
 
 
 def _space_build_source(
@@ -601,8 +636,7 @@ def _space_build_source(
         f"{cls.__module__}:{cls.__qualname__}", _import_dirs(study, cls)
     )
     header = _header(
-        study,
-        record,
+        f"from {study.directory}, trial {record.number}",
         f"Space {space.name} ({cls.__module__}.{cls.__qualname__}), architecture: {space.encode(arch)}",
         f"torch, archsearch and the module {cls.__module__} (looked for where the search found it)",
         stdlib,
