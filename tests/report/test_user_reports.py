@@ -89,7 +89,7 @@ def test_report_of_a_user_space_lists_the_best_decisions_and_draws_curves_instea
     for name in pngs:
         data = (index.parent / name).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 5_000
-    assert "Best reward and best f1 found so far." in page
+    assert "Best reward and best f1 (highest) found so far." in page
 
 
 def test_choices_over_time_has_one_table_per_decision_with_a_row_per_value(report):
@@ -243,3 +243,20 @@ def test_failed_rewards_far_below_the_others_leave_the_reward_axis_to_the_succes
     low, high = reward_axis([0.2, 0.8], [-1e6, 0.0])
     assert low == pytest.approx(-0.064) and high == pytest.approx(0.864)
     assert reward_axis([], [-1e6]) is None
+
+
+def test_best_so_far_of_a_minimised_metric_is_the_running_minimum():
+    from archsearch.report.plots import best_so_far
+
+    np.testing.assert_allclose(best_so_far([None, 0.5, 0.7, 0.2], "min"), [np.nan, 0.5, 0.5, 0.2])
+
+
+def test_a_study_minimising_rmse_plots_the_lowest_rmse_so_far(tmp_path):
+    run_study(
+        tmp_path / "s", n_trials=4, reward={"name": "metric", "params": {"metric": "rmse", "mode": "min"}}
+    )
+
+    page = write_report(tmp_path / "s").read_text(encoding="utf-8")
+
+    assert "Best reward and best rmse (lowest) found so far." in page
+    assert header(page, "<h2>Top 10")[3:6] == ["rmse", "f1", "params"]

@@ -34,6 +34,22 @@ def leading_metrics(study: Study) -> list[str]:
     return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
 
 
+def metric_direction(study: Study, metric: str) -> str:
+    """Whether the study wants ``metric`` high ("max") or low ("min"): as its reward says (the metric
+    reward's ``mode``), else as an objective on it says, else the usual sense of its name (costs, losses,
+    errors and perplexities low)."""
+    from archsearch.objectives import default_direction
+
+    reward = study.reward_fn
+    mode = getattr(reward, "mode", None)
+    if getattr(reward, "metric", None) == metric and mode in ("min", "max"):
+        return str(mode)
+    for objective in study.config.objectives:
+        if objective.metric == metric:
+            return objective.direction
+    return default_direction(metric)
+
+
 def metric_columns(
     reported: Iterable[Mapping[str, Any]], first: Sequence[str] = (), limit: int = 6
 ) -> list[str]:

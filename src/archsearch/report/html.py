@@ -12,7 +12,7 @@ from archsearch.config import Component
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.report import plots
-from archsearch.report.columns import format_metric, leading_metrics, metric_columns
+from archsearch.report.columns import format_metric, leading_metrics, metric_columns, metric_direction
 from archsearch.study import Study, best_trial
 
 REPORT_DIR = "report"
@@ -80,13 +80,14 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
         out.mkdir(parents=True, exist_ok=True)
         leading = leading_metrics(study)
         metric = (leading or metric_columns(t.metrics for t in trials if t.status == "ok") or ["val_acc"])[0]
+        direction = metric_direction(study, metric)
         best = best_trial(trials)
         per_decision = not _built_in(study.space)
         figures = [
             (plots.plot_rewards(trials, out / REWARDS_PNG), "Reward of each trial; failed trials in red."),
             (
-                plots.plot_best_so_far(trials, out / BEST_SO_FAR_PNG, metric=metric),
-                f"Best reward and best {metric} found so far.",
+                plots.plot_best_so_far(trials, out / BEST_SO_FAR_PNG, metric, direction),
+                f"Best reward and best {metric} ({'lowest' if direction == 'min' else 'highest'}) found so far.",
             ),
             (
                 plots.plot_choice_distribution(

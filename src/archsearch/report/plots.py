@@ -55,10 +55,12 @@ def finished_trials(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     return sorted((t for t in trials if t.finished), key=lambda t: t.number)
 
 
-def best_so_far(values: Sequence[float | None]) -> np.ndarray:
-    """The running maximum of ``values``, skipping ``None``; NaN until the first value."""
+def best_so_far(values: Sequence[float | None], direction: str = "max") -> np.ndarray:
+    """The running maximum of ``values`` (minimum when ``direction`` is "min"), skipping ``None``; NaN
+    until the first value."""
     array = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-    return np.fmax.accumulate(array) if len(array) else array
+    best = np.fmin if direction == "min" else np.fmax
+    return best.accumulate(array) if len(array) else array
 
 
 def default_window(count: int) -> int:
@@ -238,8 +240,11 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     return _save(figure, path)
 
 
-def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: str = "val_acc") -> Path:
-    """Best reward so far and best ``metric`` so far against trial number (successful trials only)."""
+def plot_best_so_far(
+    trials: Sequence[TrialRecord], path: str | Path, metric: str = "val_acc", direction: str = "max"
+) -> Path:
+    """Best reward so far and best ``metric`` so far against trial number (successful trials only); the
+    best ``metric`` is the highest, or the lowest when ``direction`` is "min" (an RMSE, a perplexity)."""
     done = finished_trials(trials)
     if not done:
         return _placeholder(path, "Best so far", NO_FINISHED_TRIALS)
@@ -247,10 +252,19 @@ def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: st
     top, bottom = figure.subplots(2, 1, sharex=True)
     numbers = [t.number for t in done]
     series = [
-        (top, "reward", [_reward(t) if t.status == "ok" else None for t in done], "tab:blue"),
-        (bottom, metric, [t.metrics.get(metric) if t.status == "ok" else None for t in done], "tab:green"),
+        (top, "reward", [_reward(t) if t.status == "ok" else None for t in done], "tab:blue", "max"),
+        (
+            bottom,
+            metric,
+            [
+                _as_float(t.metrics.get(metric)) if t.status == "ok" and metric in t.metrics else None
+                for t in done
+            ],
+            "tab:green",
+            direction,
+        ),
     ]
-    for ax, name, values, color in series:
+    for ax, name, values, color, way in series:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         present = [(n, v) for n, v in zip(numbers, values, strict=True) if v is not None]
@@ -260,7 +274,7 @@ def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: st
             continue
         xs, ys = zip(*present, strict=True)
         ax.scatter(xs, ys, s=10, color=color, alpha=0.3, label=f"{name} of each trial")
-        best = best_so_far(values)
+        best = best_so_far(values, way)
         # One step past the last trial, so the last value shows as a segment even for a single trial.
         ax.step(
             [*numbers, numbers[-1] + 1],
@@ -272,7 +286,7 @@ def plot_best_so_far(trials: Sequence[TrialRecord], path: str | Path, metric: st
         )
         finite = best[np.isfinite(best)]
         ax.set_title(f"Best {name} so far: {finite[-1]:.4g}")
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper right" if way == "min" else "lower right", fontsize="small")
     bottom.set_xlabel("trial")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.set_xlim(numbers[0] - 0.5, numbers[-1] + 0.5)
