@@ -357,17 +357,23 @@ def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | 
 def _builds_models(study: Study, record: TrialRecord) -> bool:
     """Whether the study's space builds torch modules (a DictSpace, or a space that is only looked up in a
     table, does not: its ``build`` is SearchSpace's or raises NotImplementedError)."""
-    space = study.space
-    if type(space).build is SearchSpace.build:
+    if type(study.space).build is SearchSpace.build:
         return False
-    shape = _data_shape(study)
     try:
-        space.build(record.arch, *shape) if shape else space.build(record.arch)  # type: ignore[call-arg]
+        _build_child(study, record)
     except NotImplementedError:
         return False
     except Exception:  # it builds, but not this child: model.py will say how it fails
         return True
     return True
+
+
+def _build_child(study: Study, record: TrialRecord) -> Any:
+    """The trial's child as the study's space builds it for the study's data (as its evaluator did)."""
+    shape = _data_shape(study)
+    if shape is None:
+        return study.space.build(record.arch)  # type: ignore[call-arg]  # a model space builds without
+    return study.space.build(record.arch, *shape)
 
 
 def _trial_weights(study: Study, record: TrialRecord, notes: list[str], check: bool) -> bytes | None:
@@ -395,10 +401,8 @@ def _trial_weights(study: Study, record: TrialRecord, notes: list[str], check: b
 def _misfit(study: Study, record: TrialRecord, state: dict[str, Any]) -> str | None:
     """Why ``state`` does not load into the trial's model as its space builds it for the study's data
     (what model.py builds); None when it loads."""
-    shape = _data_shape(study)
     try:
-        model = study.space.build(record.arch, *shape) if shape else study.space.build(record.arch)  # type: ignore[call-arg]
-        model.load_state_dict(state)
+        _build_child(study, record).load_state_dict(state)
     except Exception as exc:  # the user's module may raise anything
         return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     return None
@@ -419,7 +423,7 @@ def _why_no_weights(study: Study, record: TrialRecord) -> str:
     best = ", ".join(str(n) for n in kept)
     return (
         f"trial {record.number}'s weights were not kept: only the best {keep} trials' are (trials {best});"
-        " raise keep_weights to keep more"
+        " keep more with `--set keep_weights=N` when searching"
     )
 
 
