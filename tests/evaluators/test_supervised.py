@@ -243,3 +243,27 @@ def test_a_model_space_is_built_for_the_datas_shape_and_classes():
     result = evaluator.evaluate(space, space.architecture({"hidden": 32}), seed=0)
     assert result.ok, result.error
     assert result.metrics["params"] == 64 * 32 + 32 + 32 * 10 + 10 and result.metrics["val_acc"] > 0.7
+
+
+class HugeOutputSpace(MLPSpace):
+    """Predicts nan in evaluation (and trains normally): the validation RMSE is nan."""
+
+    def build(self, arch: Architecture, input_shape: Any = None, num_classes: Any = None) -> nn.Module:
+        model = super().build(arch, input_shape, num_classes)
+        return nn.Sequential(model, Scale(float("nan")))
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.training else x * self.factor
+
+
+def test_a_validation_metric_that_is_not_finite_fails_the_trial():
+    data = load_diabetes()
+    evaluator = RegressionEvaluator(train=(data.data[:100], data.target[:100]), epochs=2, device="cpu")
+    result = evaluator.evaluate(HugeOutputSpace(), ARCH, 0)
+    assert result.status == "failed" and result.error == "val_rmse became nan after epoch 1"

@@ -10,6 +10,7 @@ folders, CSV files, loader functions).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +26,7 @@ from archsearch.data.user import IMAGE_MODES, Task, UserData, load_user_data
 from archsearch.errors import ConfigError
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
+    ChildFailedError,
     ChildTrainingEvaluator,
     TrialProgress,
     check_settings,
@@ -80,8 +82,9 @@ def macro_f1(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) ->
 def r2_score(predicted: torch.Tensor, target: torch.Tensor) -> float:
     """The coefficient of determination 1 - SS_res / SS_tot, averaged over outputs; an output of
     constant target scores 1 when predicted exactly, else 0 (scikit-learn's convention)."""
-    residual = ((target - predicted) ** 2).sum(0).double()
-    total = ((target - target.mean(0)) ** 2).sum(0).double()
+    predicted, target = predicted.double(), target.double()
+    residual = ((target - predicted) ** 2).sum(0)
+    total = ((target - target.mean(0)) ** 2).sum(0)
     constant = total == 0
     scores = torch.where(constant, (residual == 0).double(), 1 - residual / torch.where(constant, 1, total))
     return float(scores.mean())
@@ -114,6 +117,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
     task: ClassVar[Task]
     metric: ClassVar[str]
     METRICS: ClassVar[tuple[str, ...]]
+    higher_is_better: ClassVar[bool]  # of ``metric``
     # The reward that suits this evaluator's metrics (what a study uses unless its config names one).
     default_reward: ClassVar[dict[str, Any]]
 
@@ -341,6 +345,9 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
 
         def validate() -> dict[str, float]:
             scores.update(self._scores(self._outputs(model, data.val_x), data.val_y, info, "val"))
+            for name, value in scores.items():
+                if not math.isfinite(value):
+                    raise ChildFailedError(f"{name} became {value} after epoch {progress.epoch}")
             return {name: scores[name] for name in self.curve_metrics()}
 
         train_time = train_epochs(
@@ -361,7 +368,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
             loss_fn=self._loss,
         )
         metrics = dict(scores)
-        best = max if self.metric == "val_acc" else min
+        best = max if self.higher_is_better else min
         metrics[f"best_{self.metric}"] = best(progress.curve[self.metric])
         if data.test_x is not None and data.test_y is not None:
             metrics.update(self._scores(self._outputs(model, data.test_x), data.test_y, info, "test"))
@@ -393,6 +400,7 @@ class ClassificationEvaluator(SupervisedEvaluator):
 
     task = "classification"
     metric = "val_acc"
+    higher_is_better = True
     default_reward = {"name": "metric", "params": {"metric": "val_acc", "mode": "max"}}
     METRICS = ("val_acc", "best_val_acc", "val_loss", "val_f1", "test_acc", "test_f1", "test_loss")
 
@@ -428,6 +436,7 @@ class RegressionEvaluator(SupervisedEvaluator):
 
     task = "regression"
     metric = "val_rmse"
+    higher_is_better = False
     default_reward = {"name": "metric", "params": {"metric": "val_rmse", "mode": "min"}}
     METRICS = ("val_rmse", "best_val_rmse", "val_mae", "val_r2", "test_rmse", "test_mae", "test_r2")
 
