@@ -289,3 +289,22 @@ def test_a_search_from_python_into_a_directory_resumes_with_the_same_data(
         whole.history,
         whole.probabilities,
     )
+
+
+class InPlace(nn.Module):
+    """A layer choice whose first candidate works in place on the input the others get too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.act = LayerChoice({"relu": nn.ReLU(inplace=True), "identity": nn.Identity()}, label="act")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x.flatten(1))
+
+
+def test_in_place_candidates_do_not_overwrite_the_input_of_the_others() -> None:
+    supernet = UserSupernet(ModelSpace(InPlace), (1, 1, 2), 2)
+    x = torch.tensor([[[[-1.0, 2.0]]]])
+    mixed = supernet(x, weights=torch.tensor([[0.5, 0.5]]))
+    assert mixed.tolist() == [[-0.5, 2.0]]  # 0.5 relu(x) + 0.5 x
+    assert ModelSpace(InPlace).build(ModelSpace(InPlace).architecture({"act": "relu"})).act.inplace

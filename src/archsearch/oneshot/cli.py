@@ -13,8 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from archsearch.config import load_yaml
+from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError
-from archsearch.oneshot.run import OneShotConfig, OneShotRun, is_model_space_path, parse_oneshot_config
+from archsearch.oneshot.run import (
+    ARRAYS,
+    OneShotConfig,
+    OneShotRun,
+    is_model_space_path,
+    parse_oneshot_config,
+)
 from archsearch.store.sqlite import EpochRecord
 
 # markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
@@ -193,6 +200,8 @@ def oneshot(
     if out_dir is None:
         raise ConfigError("--out DIR is required (where the run's database, report and export go)")
     config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
+    if config.dataset == ARRAYS:  # only search_model_space gives arrays
+        raise ConfigError(f"unknown data set {ARRAYS!r}; known: {', '.join(KNOWN_DATASETS)}")
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
 
 

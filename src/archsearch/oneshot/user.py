@@ -253,6 +253,16 @@ def batch_stats_everywhere(module: nn.Module) -> nn.Module:
     return module
 
 
+def out_of_place(module: nn.Module) -> nn.Module:
+    """Turn off ``inplace`` in every submodule that has it (``nn.ReLU(inplace=True)`` and the like):
+    a mixed op feeds one input to every candidate and keeps the output after every depth of a Repeat,
+    which an in-place op would overwrite; returns ``module``."""
+    for child in module.modules():
+        if getattr(child, "inplace", None) is True:
+            setattr(child, "inplace", False)  # noqa: B010 (a module's attribute torch types as Tensor | Module)
+    return module
+
+
 @dataclass
 class SupernetRecorder:
     """The decisions met while the user's module is constructed under the supernet mode, in order, and
@@ -363,16 +373,18 @@ class UserSupernet(Supernet):
         index = {d.label: i for i, d in enumerate(self.decisions)}
         self._model_space = model_space
         self.selection = selection
-        self.model: nn.Module = batch_stats_everywhere(
-            model
-            if len(copies) == 1
-            else ValueCopies(
-                copies,
-                [
-                    tuple((index[label], k) for label, k in zip(multi, combination, strict=True))
-                    for combination in combinations
-                ],
-                selection,
+        self.model: nn.Module = out_of_place(
+            batch_stats_everywhere(
+                model
+                if len(copies) == 1
+                else ValueCopies(
+                    copies,
+                    [
+                        tuple((index[label], k) for label, k in zip(multi, combination, strict=True))
+                        for combination in combinations
+                    ],
+                    selection,
+                )
             )
         )
         self.edges = len(self.decisions)
