@@ -122,5 +122,11 @@ def test_front_of_a_study_without_objectives_suggests_the_metrics_it_reports(tmp
     run_study(tmp_path / "s", n_trials=4)
 
     assert run_cli("front", str(tmp_path / "s")) == 2
-    assert "pass e.g. --objectives f1:max,params:min" in capsys.readouterr().err
+    assert "pass e.g. --objectives f1:max,rmse:min" in capsys.readouterr().err
     assert run_cli("front", str(tmp_path / "s"), "--objectives", "f1:max,params:min,rmse:min") == 0
+
+
+def test_an_objective_on_an_error_metric_is_minimised_unless_told_otherwise():
+    goals = parse_objectives(["rmse", "val_mae", "mse", "f1", "val_rmse:max"])
+
+    assert [g.direction for g in goals] == ["min", "min", "min", "max", "max"]

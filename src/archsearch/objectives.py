@@ -20,14 +20,16 @@ from archsearch.errors import ConfigError
 
 Direction = Literal["min", "max"]
 DIRECTIONS = ("min", "max")
-# Metrics that are costs, so an objective on them is minimised unless the user says otherwise.
-_COST_PREFIXES = ("latency", "params", "flops", "train_time", "loss", "error")
-_COST_SUFFIXES = ("_ppl", "_loss", "_error", "_ms", "_s")
+# Metrics that are costs or errors, so an objective on them is minimised unless the user says otherwise
+# (the supervised evaluators' val_rmse and val_mae among them).
+_COST_PREFIXES = ("latency", "params", "flops", "train_time", "loss", "error", "rmse", "mse", "mae", "ppl")
+_COST_SUFFIXES = ("_ppl", "_loss", "_error", "_ms", "_s", "_rmse", "_mse", "_mae")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(<=|>=)\s*(\S+)\s*$")
 
 
 def default_direction(metric: str) -> Direction:
-    """``min`` for costs (latency, params, FLOPs, perplexity, loss, times), ``max`` otherwise."""
+    """``min`` for costs and errors (latency, params, FLOPs, perplexity, loss, times, RMSE, MSE, MAE),
+    ``max`` otherwise."""
     if metric.startswith(_COST_PREFIXES) or metric.endswith(_COST_SUFFIXES):
         return "min"
     return "max"
