@@ -20,6 +20,7 @@ from rich.text import Text
 from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config, parse_setting
 from archsearch.core import TrialRecord
 from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.registry import EVALUATORS
 from archsearch.study import Study, best_trial
 
 app = typer.Typer(
@@ -60,6 +61,13 @@ def build_config(
         for key, value in SPACE_COMPANIONS.get(space.replace("-", "_"), {}).items():
             if (f"{key}.name" if isinstance(value, dict) else key) not in explicit:
                 data[key] = copy.deepcopy(value)
+    evaluator = next((value for dotted, value in pairs if dotted == "evaluator.name"), None)
+    reward_given = "reward.name" in explicit or bool(config_file and "reward" in base.model_fields_set)
+    chosen = evaluator if evaluator is not None else data["evaluator"]["name"]
+    if not reward_given and isinstance(chosen, str) and chosen not in EVALUATORS:
+        # a user's evaluator reports its own metrics: maximise "value" (the metric reward's default) unless
+        # the config or --set reward.params.metric=... says which
+        data["reward"] = {"name": "metric", "params": {}}
     # Choosing another space, strategy, evaluator or reward starts from its own defaults, not the old params.
     for dotted, value in pairs:
         section, _, field = dotted.partition(".")
@@ -76,10 +84,19 @@ def search(
     out_dir: Path = typer.Option(Path("runs/search"), "--out", "-o", help="Study directory."),
     overwrite: bool = typer.Option(False, help="Replace a study already in --out."),
     space: str | None = typer.Option(
-        None, help="Search space: nasrl_cnn, nb201, rnn-cell, nasnet-cell, darts-cell."
+        None,
+        help="Search space: nasrl_cnn, nb201, rnn-cell, nasnet-cell, darts-cell, or your own as "
+        "module:Name or file.py:Name (a SearchSpace, an nn.Module class or a dict of choices).",
     ),
     strategy: str | None = typer.Option(
-        None, help="reinforce, random, evolution, ppo, asng, local_search, categorical_reinforce, optuna."
+        None,
+        help="reinforce, random, evolution, ppo, asng, local_search, categorical_reinforce, optuna, nsga2, "
+        "lemonade, or module:Class.",
+    ),
+    evaluator: str | None = typer.Option(
+        None,
+        help="training (default), tabular, language_model, latency, or your own as module:function "
+        "(fn(child, seed) returning a number or a dict of metrics) or module:EvaluatorClass.",
     ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
@@ -107,6 +124,7 @@ def search(
         {
             "space.name": space,
             "strategy.name": strategy,
+            "evaluator.name": evaluator,
             "evaluator.params.dataset": dataset,
             "evaluator.params.data_dir": None if data_dir is None else str(data_dir),
             "evaluator.params.epochs": epochs,

@@ -1,14 +1,43 @@
-"""Names users type in configs and flags, mapped to the classes that implement them."""
+"""Names users type in configs and flags, mapped to the objects that implement them.
+
+A name is one of
+
+- a registered name (``evolution``, ``nasrl_cnn``, ``training``, ``acc_cubed``, ...);
+- a dotted path ``package.module:attribute`` (the current directory is importable, as ``python -m`` has
+  it) or a file path ``path/to/file.py:attribute`` (relative to the current directory);
+- a name an installed package adds through the entry point groups ``archsearch.spaces``,
+  ``archsearch.strategies``, ``archsearch.evaluators`` and ``archsearch.rewards``.
+
+What the name points to becomes the component (``make``): a ``SearchSpace`` subclass is constructed with
+the options; for a space, an ``nn.Module`` subclass or a function returning a module becomes a
+``archsearch.nn.ModelSpace`` and a dict of choices a ``DictSpace``; for an evaluator, a function becomes a
+``FunctionEvaluator``; a strategy is a ``Strategy`` subclass (constructed with the space and the seed); a
+reward is a class constructed with the options or a function of a ``Result`` (options bound as keywords).
+``record`` goes the other way: the (name, options) a study stores for an object so that ``construct``
+makes it again (in ``archsearch resume`` and the other commands), or a one-line ConfigError saying why an
+object cannot be recorded (a lambda, a function defined inside a function, a class with no ``config()``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import importlib
+import importlib.metadata
 import inspect
+import json
+import os
+import sys
 import typing
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from archsearch.core import Evaluator, SearchSpace, Strategy
 from archsearch.errors import ArchsearchError, ConfigError
 
 SPACES = {
@@ -20,6 +49,7 @@ SPACES = {
     "nasnet-cell": "archsearch.spaces.nasnet_cell:NASNetCellSpace",
     "darts_cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
     "darts-cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
+    "dict": "archsearch.spaces.dict_space:DictSpace",
 }
 STRATEGIES = {
     "reinforce": "archsearch.strategies.reinforce:Reinforce",
@@ -41,20 +71,277 @@ EVALUATORS = {
     "latency": "archsearch.evaluators.latency:LatencyEvaluator",
 }
 REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
+"""The registered names of spaces, strategies and evaluators; rewards are ``rewards.REWARDS``."""
+
+KINDS = ("space", "strategy", "evaluator", "reward")
+ENTRY_POINT_GROUPS = {
+    "space": "archsearch.spaces",
+    "strategy": "archsearch.strategies",
+    "evaluator": "archsearch.evaluators",
+    "reward": "archsearch.rewards",
+}
+"""The entry point group through which an installed package adds names of each kind."""
+
+IMPORT_DIRS: list[str] = []
+"""Directories this process put on ``sys.path`` to resolve dotted paths (the current directory, the
+folders of ``file.py:attr`` paths, a study's recorded ones); relative file paths are looked up in them too
+after the current directory. A study stores them so that its names resolve from anywhere."""
+
+_EXPECTED = {
+    "space": "a SearchSpace subclass, an nn.Module subclass, a function returning a module, or a dict of choices",
+    "strategy": "a Strategy subclass",
+    "evaluator": "an Evaluator subclass or a function",
+    "reward": "a function of a Result or a class whose objects are called with one",
+}
+_HINT = "or a dotted path such as mypackage.module:Name or path/to/file.py:Name"
+
+
+# -- names ------------------------------------------------------------------------------------------
+def registered(kind: str) -> dict[str, str]:
+    """The built-in names of ``kind`` mapped to ``module:attribute``."""
+    if kind == "reward":
+        from archsearch.rewards import REWARDS
+
+        return {name: f"{cls.__module__}:{cls.__qualname__}" for name, cls in REWARDS.items()}
+    return REGISTRIES[kind]
+
+
+def plugin_names(kind: str) -> dict[str, importlib.metadata.EntryPoint]:
+    """The names installed packages add to ``kind`` through its entry point group."""
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUPS[kind])
+    return {entry.name: entry for entry in found}
+
+
+def known(kind: str) -> list[str]:
+    """Every name of ``kind`` other than dotted paths: the built-in ones, then the installed plug-ins'."""
+    builtin = registered(kind)
+    return [*builtin, *sorted(set(plugin_names(kind)) - set(builtin))]
+
+
+def is_registered(kind: str, name: str) -> bool:
+    """Whether ``name`` is a built-in name of ``kind`` (not a dotted path or a plug-in's name)."""
+    return name in registered(kind)
+
+
+def is_path(name: str) -> bool:
+    """Whether ``name`` is a dotted path (``module:attribute`` or ``file.py:attribute``), not a name."""
+    return ":" in name
 
 
 def resolve(kind: str, name: str) -> Any:
-    """The class registered as ``name`` among the ``kind``s (space, strategy, evaluator)."""
-    registry = REGISTRIES[kind]
-    if name not in registry:
-        raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(sorted(registry))}")
-    module, _, attr = registry[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """What ``name`` points to among the ``kind``s (space, strategy, evaluator, reward): a registered
+    name's class, a dotted path's attribute, or an entry point's object; every failure a ConfigError."""
+    builtin = registered(kind)
+    if name in builtin:
+        module, _, attr = builtin[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    if is_path(name):
+        return load_path(kind, name)
+    plugins = plugin_names(kind)
+    if name in plugins:
+        try:
+            return plugins[name].load()
+        except (Exception, SystemExit) as exc:  # the plug-in's import failed: its own message
+            raise ConfigError(
+                f"{kind} {name!r} (entry point {plugins[name].value}) does not load: {one_line(exc)}"
+            ) from None
+    raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(known(kind))}; {_HINT}")
 
 
+def load_path(kind: str, name: str) -> Any:
+    """The attribute a dotted path ``module:attr`` or ``path/file.py:attr`` names (``attr`` may be
+    ``Outer.Inner``); its module imported with the current directory importable."""
+    target, _, attr = name.rpartition(":")
+    parts = attr.split(".")
+    if not target.strip() or not all(part.isidentifier() for part in parts):
+        raise ConfigError(
+            f"{kind} {name!r} is not a dotted path: write module:attribute (mypackage.spaces:MyNet) "
+            "or path/to/file.py:attribute"
+        )
+    module = _import_file(kind, name, target) if _is_file(target) else _import(kind, name, target)
+    obj: Any = module
+    for i, part in enumerate(parts):
+        try:
+            obj = getattr(obj, part)
+        except Exception:
+            owner = module.__name__ if i == 0 else ".".join(parts[:i])
+            names = [n for n in dir(module if i == 0 else obj) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{kind} {name!r}: {owner} has no attribute {part!r}{hint}") from None
+    return obj
+
+
+def _is_file(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
+def importable(directory: str, last: bool = False) -> None:
+    """Put ``directory`` on ``sys.path`` (after the current directory; at the end with ``last``, so that
+    it cannot hide an installed module), so modules in it import here and in worker processes (spawned
+    workers get the parent's ``sys.path``); remembered in ``IMPORT_DIRS``."""
+    directory = os.path.abspath(directory)
+    if directory not in IMPORT_DIRS:
+        IMPORT_DIRS.append(directory)
+    if directory in sys.path:
+        return
+    if last:
+        sys.path.append(directory)
+        return
+    cwd = os.getcwd()  # the current directory first, as `python -m` has it; others after it
+    after_cwd = directory != cwd and bool(sys.path) and sys.path[0] in ("", cwd)
+    sys.path.insert(1 if after_cwd else 0, directory)
+
+
+def _import(kind: str, name: str, module: str) -> ModuleType:
+    importable(os.getcwd())
+    importlib.invalidate_caches()  # a module written since the last import (tests, notebooks) is found
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            raise ConfigError(
+                f"{kind} {name!r}: no module named {exc.name!r} in the current directory "
+                f"({os.getcwd()}) or the installed packages"
+            ) from None
+        raise ConfigError(f"{kind} {name!r}: module {module} does not import: {one_line(exc)}") from None
+    except (Exception, SystemExit) as exc:
+        raise ConfigError(f"{kind} {name!r}: module {module} does not import: {one_line(exc)}") from None
+
+
+def _import_file(kind: str, name: str, target: str) -> ModuleType:
+    """The module of the file ``target`` (relative to the current directory, else to ``IMPORT_DIRS``),
+    imported under its file name from its folder, so that workers and pickle find it by that name."""
+    path = Path(target)
+    bases = [Path.cwd(), *map(Path, IMPORT_DIRS)] if not path.is_absolute() else [Path("/")]
+    found = next((base / path for base in bases if (base / path).is_file()), None)
+    if found is None:
+        raise ConfigError(f"{kind} {name!r}: there is no file {target}")
+    if found.suffix != ".py":
+        raise ConfigError(f"{kind} {name!r}: {target} is not a Python file (.py)")
+    found = found.resolve()
+    importable(str(found.parent))
+    module = _import(kind, name, found.stem)
+    origin = getattr(module, "__file__", None)
+    if origin is None or Path(origin).resolve() != found:
+        raise ConfigError(
+            f"{kind} {name!r}: {target} cannot be imported as module {found.stem!r}: another module of "
+            f"that name comes first ({origin or 'built in'}); rename the file"
+        )
+    return module
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its type and message, whitespace collapsed, at most 300 characters."""
+    text = " ".join(str(exc).split())
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+# -- making components -----------------------------------------------------------------------------
 def accepts(kind: str, name: str, parameter: str) -> bool:
-    """Whether the class registered as ``name`` takes the keyword ``parameter`` (e.g. ``objectives``)."""
-    return parameter in inspect.signature(resolve(kind, name)).parameters
+    """Whether what ``name`` points to takes the keyword ``parameter`` (e.g. ``objectives``)."""
+    try:
+        return parameter in inspect.signature(resolve(kind, name)).parameters
+    except (TypeError, ValueError):  # no signature (a dict of choices, a builtin)
+        return False
+
+
+def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
+    """The component ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
+    if kind == "reward" and name in registered("reward"):
+        from archsearch.rewards import make_reward
+
+        return make_reward(name, **params)
+    return make(kind, name, resolve(kind, name), params, **fixed)
+
+
+def make(kind: str, name: str, obj: Any, params: dict[str, Any], **fixed: Any) -> Any:
+    """The component of ``kind`` that ``obj`` (what ``name`` points to) becomes, given ``params`` and the
+    ``fixed`` arguments the study supplies (a strategy's space and seed); see the module docstring."""
+    if kind == "space":
+        if isinstance(obj, type) and issubclass(obj, SearchSpace):
+            return instantiate(kind, name, obj, params)
+        if isinstance(obj, Mapping):
+            from archsearch.spaces.dict_space import DictSpace
+
+            _no_options(kind, name, params, "a dict of choices")
+            return instantiate(kind, name, DictSpace, {"choices": dict(obj)})
+        if is_module_class(obj) or inspect.isfunction(obj):
+            from archsearch.nn import ModelSpace
+
+            # by its path when it has one, so that the space's name (ModelSpace's reference, which the
+            # study's architectures carry) is the name the study stores
+            model = name if is_path(name) else obj
+            return _call(kind, name, functools.partial(ModelSpace, model), params)
+        if isinstance(obj, SearchSpace):
+            _no_options(kind, name, params, "a space object")
+            return obj
+    elif kind == "evaluator":
+        if isinstance(obj, type) and issubclass(obj, Evaluator):
+            return instantiate(kind, name, obj, params)
+        if inspect.isfunction(obj):
+            from archsearch.evaluators.function import FunctionEvaluator
+
+            return _call(kind, name, functools.partial(FunctionEvaluator, obj), params)
+        if isinstance(obj, Evaluator):
+            _no_options(kind, name, params, "an evaluator object")
+            return obj
+    elif kind == "strategy":
+        if isinstance(obj, type) and issubclass(obj, Strategy):
+            return instantiate(kind, name, obj, params, **fixed)
+        if isinstance(obj, Strategy):
+            _no_options(kind, name, params, "a strategy object")
+            return obj
+    elif kind == "reward":
+        if isinstance(obj, type) and _defines_call(obj):
+            return instantiate(kind, name, obj, params)
+        if inspect.isfunction(obj):
+            return functools.partial(obj, **params) if params else obj
+        if callable(obj) and not isinstance(obj, type):
+            _no_options(kind, name, params, "a reward object")
+            return obj
+    raise ConfigError(f"{kind} {name!r} is {describe(obj)}, not {_EXPECTED[kind]}")
+
+
+def _defines_call(cls: type) -> bool:
+    """Whether the objects of ``cls`` are callable: only such a class is constructed as a reward."""
+    return any("__call__" in vars(base) for base in cls.__mro__ if base is not object)
+
+
+def is_blueprint(obj: Any) -> bool:
+    """Whether ``obj`` is what a component is made from (a class, a function, a dict of choices), not a
+    component already made (an object)."""
+    return isinstance(obj, type) or inspect.isroutine(obj) or isinstance(obj, Mapping)
+
+
+def is_module_class(obj: Any) -> bool:
+    """Whether ``obj`` is a subclass of torch's ``nn.Module`` (torch is not imported to find out)."""
+    torch = sys.modules.get("torch")
+    return isinstance(obj, type) and torch is not None and issubclass(obj, torch.nn.Module)
+
+
+def describe(obj: Any) -> str:
+    """``obj`` in a few words for an error: "a class Foo", "the function f", "an int"."""
+    if isinstance(obj, type):
+        return f"the class {obj.__qualname__}"
+    if inspect.isroutine(obj):
+        return f"the function {getattr(obj, '__qualname__', obj)}"
+    if isinstance(obj, ModuleType):
+        return f"the module {obj.__name__}"
+    article = "an" if type(obj).__name__[:1].lower() in "aeiou" else "a"
+    return f"{article} {type(obj).__name__}"
+
+
+def _no_options(kind: str, name: str, params: dict[str, Any], what: str) -> None:
+    if params:
+        raise ConfigError(f"{kind} {name!r} is {what}, which takes no options; got {', '.join(params)}")
+
+
+def _call(kind: str, name: str, factory: functools.partial[Any], params: dict[str, Any]) -> Any:
+    """``factory`` (a class with its first argument bound) called with ``params``, checked as
+    ``instantiate`` checks them."""
+    return instantiate(kind, name, factory, params, hints_of=factory.func)
 
 
 def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -83,21 +370,156 @@ def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, 
     return typed
 
 
-def construct(kind: str, name: str, params: dict[str, Any], **fixed: Any) -> Any:
-    """Instantiate ``name`` with user ``params`` plus ``fixed`` arguments; every mistake is a ConfigError."""
-    cls = resolve(kind, name)
-    parameters = inspect.signature(cls).parameters
+def instantiate(
+    kind: str, name: str, cls: Any, params: dict[str, Any], hints_of: Any = None, **fixed: Any
+) -> Any:
+    """``cls`` constructed with user ``params`` plus ``fixed`` arguments: an unknown option or one of the
+    wrong type (by the constructor hints of ``hints_of``, default ``cls``) is a ConfigError naming it."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
     accepted = [p for p, v in parameters.items() if p not in fixed and v.kind is not v.VAR_KEYWORD]
     takes_any = any(v.kind is v.VAR_KEYWORD for v in parameters.values())  # e.g. Optuna sampler options
     unknown = sorted(set(params) - set(accepted))
     if unknown and not takes_any:
         raise ConfigError(
-            f"unknown option {unknown[0]!r} for {kind} {name!r}; options: {', '.join(accepted)}"
+            f"unknown option {unknown[0]!r} for {kind} {name!r}; options: {', '.join(accepted) or 'none'}"
         )
-    params = _typed(kind, name, cls, params)
+    params = _typed(kind, name, cls if hints_of is None else hints_of, params)
     try:
         return cls(**fixed, **params)
     except ArchsearchError:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad options for {kind} {name!r}: {exc}") from exc
+
+
+# -- recording objects ------------------------------------------------------------------------------
+def dotted_path(kind: str, obj: Any) -> str:
+    """The dotted path ``module:qualname`` through which ``obj`` (a class or function) is imported again,
+    by workers and by ``archsearch resume``; a ConfigError for what cannot be: a lambda, a function or
+    class defined inside a function, one defined in an interactive session or replaced in its module.
+    An object of a script run as ``python script.py`` is recorded as ``script.py:name`` (relative to the
+    current directory): importing the script again must not start the search, so guard that with
+    ``if __name__ == "__main__":``."""
+    qualname = getattr(obj, "__qualname__", None)
+    module_name = getattr(obj, "__module__", None)
+    label = f"{kind} {getattr(obj, '__name__', None) or describe(obj)}"
+    fix = "define it with def or class at the top level of a module, so workers and `archsearch resume` can import it"
+    if not isinstance(qualname, str) or not isinstance(module_name, str):
+        raise ConfigError(f"{label} has no importable name: {fix}")
+    if "<lambda>" in qualname:
+        raise ConfigError(f"{kind} {qualname} is a lambda: {fix}")
+    if "<locals>" in qualname:
+        raise ConfigError(f"{kind} {qualname} is defined inside a function: {fix}")
+    if module_name == "__main__":
+        return _main_path(label, qualname)
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception:
+        found = None
+    if found is not obj:
+        raise ConfigError(f"{label} cannot be found again as {module_name}:{qualname}: {fix}")
+    module = sys.modules[module_name]
+    _remember_root(module)
+    return f"{module_name}:{qualname}"
+
+
+def _main_path(label: str, qualname: str) -> str:
+    """The path of an object defined in the ``__main__`` module: ``package.module:name`` when it was run
+    with ``python -m``, else ``script.py:name``."""
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        _remember_root(main, spec.name)
+        return f"{spec.name}:{qualname}"
+    file = getattr(main, "__file__", None)
+    if not file:
+        raise ConfigError(
+            f"{label} is defined in an interactive session: put it in a module (a .py file) and import it "
+            "from there, so workers and `archsearch resume` can import it"
+        )
+    path = Path(file).resolve()
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    importable(str(path.parent))
+    return f"{shown}:{qualname}"
+
+
+def _remember_root(module: ModuleType, name: str | None = None) -> None:
+    """Put the directory ``module`` is imported from (the folder above its top package) in IMPORT_DIRS."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return
+    root = Path(file).resolve().parent
+    depth = (name or module.__name__).count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    if root.is_dir() and "site-packages" not in root.parts and "dist-packages" not in root.parts:
+        importable(str(root))
+
+
+def _registered_name(kind: str, cls: type) -> str | None:
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    return next((name for name, where in registered(kind).items() if where == path), None)
+
+
+def _json_options(kind: str, name: str, params: Any) -> dict[str, Any]:
+    if not isinstance(params, dict) or not all(isinstance(key, str) for key in params):
+        raise ConfigError(f"{kind} {name!r}: config() must return a dict of options, got {describe(params)}")
+    try:
+        return dict(json.loads(json.dumps(params, allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{kind} {name!r}: its options must be JSON values (numbers, strings, lists, dicts) to be "
+            f"stored with the study: {one_line(exc)}"
+        ) from None
+
+
+def record(kind: str, obj: Any) -> tuple[str, dict[str, Any]]:
+    """The (name, options) a study stores for ``obj`` so that ``construct(kind, name, options)`` makes
+    an equal component again: a class, function or dict by its dotted path; a ``ModelSpace`` by its model's
+    path and keyword arguments; a ``DictSpace`` as ``dict`` with its choices; a ``FunctionEvaluator`` by its
+    function's path and options; a dataclass reward by its fields; any other object by its class and what
+    its ``config()`` returns (its constructor's keyword arguments). A ConfigError says what cannot be."""
+    if isinstance(obj, Mapping) and kind == "space":
+        return "dict", _json_options(kind, "dict", {"choices": dict(obj)})
+    if isinstance(obj, type) or inspect.isroutine(obj):
+        name = (_registered_name(kind, obj) if isinstance(obj, type) else None) or dotted_path(kind, obj)
+        return name, {}
+    cls = type(obj)
+    if cls.__module__.startswith("archsearch.nn") and cls.__name__ == "ModelSpace":
+        model = obj.name  # "module:Net", or "path/to/file.py:Net" (ModelSpace's reference)
+        if model.startswith("__main__:"):
+            model = _main_path(f"space {model}", model.partition(":")[2])
+        if "<locals>" in model or "<lambda>" in model:
+            raise ConfigError(
+                f"space {model} is defined inside a function: define the model at the top level of a "
+                "module, so workers and `archsearch resume` can import it"
+            )
+        return model, _json_options(kind, model, obj.config().get("kwargs", {}))
+    if (
+        kind == "evaluator"
+        and cls.__name__ == "FunctionEvaluator"
+        and cls.__module__.startswith("archsearch.")
+    ):
+        options = dict(obj.config())
+        options.pop("fn", None)  # the name says which function
+        name = getattr(obj, "fn_path", None) or dotted_path(kind, obj.fn)
+        return name, _json_options(kind, name, options)
+    name = _registered_name(kind, cls) or dotted_path(kind, cls)
+    if dataclasses.is_dataclass(obj) and not callable(getattr(obj, "config", None)):
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
+        return name, _json_options(kind, name, fields)
+    config_method = getattr(obj, "config", None)
+    if not callable(config_method):
+        raise ConfigError(
+            f"{kind} {cls.__qualname__} cannot be stored with the study: give the class a config() method "
+            f"returning its constructor's keyword arguments (or pass its name and options instead)"
+        )
+    return name, _json_options(kind, name, config_method())

@@ -19,7 +19,18 @@ from archsearch.config import Component, StudyConfig, parse_config
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
 from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
-from archsearch.registry import IMPORT_DIRS, accepts, construct, importable, make, one_line, record
+from archsearch.registry import (
+    IMPORT_DIRS,
+    accepts,
+    construct,
+    dotted_path,
+    importable,
+    is_blueprint,
+    is_registered,
+    make,
+    one_line,
+    record,
+)
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -87,8 +98,11 @@ class Study:
         given = dict(objects or {})
 
         def build(kind: str, component: Component, **fixed: Any) -> Any:
-            if kind in given:
-                return make(kind, component.name, given[kind], component.params, **fixed)
+            if kind in given:  # an object is used as it is; a class, function or dict is made first
+                obj = given[kind]
+                return (
+                    make(kind, component.name, obj, component.params, **fixed) if is_blueprint(obj) else obj
+                )
             return construct(kind, component.name, component.params, **fixed)
 
         self.space: SearchSpace = build("space", config.space)
@@ -175,7 +189,7 @@ class Study:
             dirs = store.get_meta("import_dirs", [])  # where the user's modules were imported from
             for folder in dirs if isinstance(dirs, list) else []:
                 if isinstance(folder, str) and os.path.isdir(folder):
-                    importable(folder)
+                    importable(folder, last=True)  # after the installed packages: a stored path hides none
             study = cls(parse_config(data), directory, store)
         study.lock = held
         return study
@@ -397,12 +411,23 @@ def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyCo
         if isinstance(obj, str):  # a name, as in a config file
             components[kind] = Component(name=obj)
             continue
-        name, params = record(kind, obj)
-        if isinstance(obj, type) or inspect.isroutine(obj) or isinstance(obj, Mapping):
-            # made here with the config's options of that kind, when the config sets that kind
-            params = getattr(config, kind).params if kind in config.model_fields_set else {}
-        components[kind] = Component(name=name, params=params)
+        params = getattr(config, kind).params if kind in config.model_fields_set else {}
+        if is_blueprint(obj) and kind in ("space", "evaluator"):  # a strategy needs the space and the seed
+            # made here with the config's options of that kind when the config sets that kind, then
+            # recorded as the object it became (a ModelSpace by its reference, a DictSpace by its choices)
+            if not isinstance(obj, Mapping):
+                dotted_path(kind, obj)  # a lambda or a local function: refused by name first
+            obj = make(kind, getattr(obj, "__qualname__", "dict"), obj, params)
+        name, recorded = record(kind, obj)
+        components[kind] = Component(name=name, params=params if is_blueprint(obj) else recorded)
         used[kind] = obj
+    evaluator = components.get("evaluator", config.evaluator).name
+    if (
+        "reward" not in config.model_fields_set
+        and "reward" not in components
+        and not is_registered("evaluator", evaluator)
+    ):  # a user's evaluator reports its own metrics: maximise "value" unless the config says otherwise
+        components["reward"] = Component(name="metric")
     return config.model_copy(update=components), used
 
 

@@ -1,0 +1,170 @@
+"""archsearch.search: one call from a space and an evaluator to a finished, resumable study."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from archsearch import registry
+from archsearch.api import load, search
+from archsearch.errors import ConfigError
+from archsearch.study import Study
+
+OBJECTIVE_MODULE = """
+CHOICES = {"depth": [1, 2, 3], "width": [8, 16, 32]}
+
+
+def objective(values, seed):
+    return {"value": values["depth"] * values["width"], "cost": values["width"] - values["depth"]}
+"""
+
+
+@pytest.fixture
+def objective_module(tmp_path, monkeypatch):
+    """A module ``apimod`` in the current directory (tmp_path); sys.path and sys.modules restored after."""
+    (tmp_path / "apimod.py").write_text(OBJECTIVE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    saved_dirs = list(registry.IMPORT_DIRS)
+    before = set(sys.modules)
+    import apimod
+
+    yield apimod
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+    registry.IMPORT_DIRS[:] = saved_dirs
+
+
+def test_search_runs_the_trials_and_returns_the_study(objective_module, tmp_path, capsys):
+    study = search(
+        objective_module.CHOICES, objective_module.objective, "random", trials=5, out=tmp_path / "s"
+    )
+    assert study.summary()["finished"] == 5
+    best = study.best()
+    assert best is not None and best.reward == max(t.metrics["value"] for t in study.store.trials())
+    assert study.config.executor == "inline" and study.config.reward.name == "metric"
+    assert "trial    4" in capsys.readouterr().err  # the progress display
+    study.close()
+    again = load(tmp_path / "s")
+    assert again.config.evaluator.name == "apimod:objective" and again.summary()["trials"] == 5
+    again.close()
+
+
+def test_search_minimises_a_named_metric_with_strategy_options(objective_module, tmp_path):
+    study = search(
+        objective_module.CHOICES,
+        objective_module.objective,
+        strategy="evolution",
+        trials=6,
+        out=tmp_path / "s",
+        metric="cost",
+        mode="min",
+        strategy_params={"population_size": 3, "sample_size": 2},
+        progress=False,
+        seed=4,
+    )
+    assert study.config.strategy.params == {"population_size": 3, "sample_size": 2}
+    assert study.config.seed == 4
+    assert all(t.reward == -t.metrics["cost"] for t in study.store.trials())
+    study.run()  # finished: nothing more to do, and the run lock is taken and given back
+    study.close()
+
+
+def test_search_with_objectives_uses_a_multi_objective_strategy(objective_module, tmp_path):
+    study = search(
+        objective_module.CHOICES,
+        objective_module.objective,
+        strategy="nsga2",
+        trials=6,
+        out=tmp_path / "s",
+        objectives=["value:max", "cost:min"],
+        constraints=["cost <= 30"],
+        strategy_params={"population_size": 4},
+        progress=False,
+    )
+    assert [str(o) for o in study.config.objectives] == ["value:max", "cost:min"]
+    assert study.config.reward.params == {"metric": "value", "mode": "max"}
+    assert study.summary()["finished"] == 6
+    study.close()
+
+
+def test_search_continues_in_a_later_call_and_overwrites_on_request(objective_module, tmp_path):
+    out = tmp_path / "s"
+    search(objective_module.CHOICES, objective_module.objective, "random", 3, out, progress=False).close()
+    with pytest.raises(ConfigError, match="already holds a study"):
+        search(objective_module.CHOICES, objective_module.objective, "random", 3, out, progress=False)
+    study = search(
+        objective_module.CHOICES, objective_module.objective, "random", 2, out, overwrite=True, progress=False
+    )
+    assert study.summary()["trials"] == 2
+    study.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"evaluator": lambda values, seed: 1.0}, "is a lambda"),
+        ({"strategy": "evolutoin"}, "unknown strategy 'evolutoin'"),
+        ({"strategy_params": {"populaton_size": 3}}, "unknown option 'populaton_size'"),
+        ({"trials": 0}, "n_trials (--trials)"),
+        ({"executor": "threads"}, "executor"),
+        ({"space": {}}, "DictSpace has no choices"),
+        ({"reward": "metric", "metric": "cost"}, "give reward or metric, not both"),
+    ],
+)
+def test_bad_arguments_are_one_line_config_errors_and_create_nothing(
+    objective_module, tmp_path, kwargs, message
+):
+    arguments = {
+        "space": objective_module.CHOICES,
+        "evaluator": objective_module.objective,
+        "strategy": "evolution",
+        "trials": 3,
+        "out": tmp_path / "s",
+        "progress": False,
+        **kwargs,
+    }
+    with pytest.raises(ConfigError) as info:
+        search(**arguments)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_strategy_object_and_a_reward_function_by_dotted_path(objective_module, tmp_path):
+    from archsearch.spaces.dict_space import DictSpace
+    from archsearch.strategies.random import RandomSearch
+
+    (tmp_path / "apireward.py").write_text("def halved(result):\n    return result.metrics['value'] / 2\n")
+    space = DictSpace(objective_module.CHOICES)
+    with pytest.raises(ConfigError, match="RandomSearch cannot be stored with the study"):
+        search(
+            space, objective_module.objective, RandomSearch(space, seed=0), 2, tmp_path / "s", progress=False
+        )
+    study = search(
+        space,
+        objective_module.objective,
+        "random",
+        3,
+        tmp_path / "s",
+        reward="apireward:halved",
+        progress=False,
+    )
+    assert all(t.reward == t.metrics["value"] / 2 for t in study.store.trials())
+    study.close()
+    assert Study.load(tmp_path / "s").config.reward.name == "apireward:halved"
+
+
+@pytest.mark.slow
+def test_search_on_the_pool_with_workers(objective_module, tmp_path):
+    study = search(
+        objective_module.CHOICES,
+        objective_module.objective,
+        "random",
+        4,
+        tmp_path / "s",
+        workers=2,
+        progress=False,
+    )
+    assert study.config.executor == "pool" and study.summary()["finished"] == 4
+    study.close()
