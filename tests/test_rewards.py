@@ -42,6 +42,15 @@ def test_metric_reward_is_the_metric_maximised_or_minus_the_metric_minimised():
     assert make_reward("metric", metric="val_rmse", mode="max", window=3)(result) == 9.0
 
 
+def test_metric_reward_minimises_costs_and_errors_unless_told_otherwise():
+    result = Result(metrics={"val_rmse": 4.0, "val_f1": 0.5, "params": 10.0})
+    assert make_reward("metric", metric="val_rmse")(result) == -4.0
+    assert make_reward("metric", metric="params")(result) == -10.0
+    assert make_reward("metric", metric="val_f1")(result) == 0.5
+    with pytest.raises(ConfigError, match="auto, max or min"):
+        make_reward("metric", metric="val_f1", mode="up")
+
+
 def test_metric_reward_ranks_failed_trials_below_every_real_one_with_a_finite_number():
     for mode in ("max", "min"):
         reward = make_reward("metric", metric="rmse", mode=mode)

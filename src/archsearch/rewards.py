@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from archsearch.core import Result
 from archsearch.errors import ConfigError
+from archsearch.objectives import default_direction
 
 
 def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequence[float]], float]) -> float:
@@ -113,6 +114,9 @@ METRIC_FAILED_REWARD = -1e6
 class MetricReward:
     """R = ``metric`` (``mode`` "max") or -``metric`` (``mode`` "min"): a user's own metric, no reward code.
 
+    ``mode`` "auto" (the default) minimises what reads as a cost or an error (``rmse``, ``mae``, ``loss``,
+    ``latency``, ``params``, ...; ``objectives.default_direction``) and maximises anything else.
+
     ``metric`` names any scalar of the result (``value`` is what a FunctionEvaluator reports for an
     objective that returns a number; ``val_f1``, ``val_rmse``, ... from the supervised evaluators). With
     ``window`` k > 0 the best (highest for max, lowest for min) of the last k values of the per-epoch
@@ -126,15 +130,17 @@ class MetricReward:
     """
 
     metric: str = "value"
-    mode: str = "max"
+    mode: str = "auto"
     window: int = 0
     failed_reward: float = METRIC_FAILED_REWARD
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
             raise ConfigError(f"the metric reward needs a metric name, got {self.metric!r}")
+        if self.mode == "auto":  # as objectives: min for costs and errors (rmse, loss, latency, ...)
+            object.__setattr__(self, "mode", default_direction(self.metric))
         if self.mode not in METRIC_MODES:
-            raise ConfigError(f"the metric reward's mode must be max or min, got {self.mode!r}")
+            raise ConfigError(f"the metric reward's mode must be auto, max or min, got {self.mode!r}")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 0:
             raise ConfigError(f"the metric reward's window must be an integer >= 0, got {self.window!r}")
         failed = self.failed_reward
