@@ -67,7 +67,7 @@ def test_metric_reward_ranks_failed_trials_below_every_real_one_with_a_finite_nu
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"mode": "maximize"}, "mode must be max or min"),
+        ({"mode": "maximize"}, "mode must be auto, max or min"),
         ({"metric": ""}, "needs a metric name"),
         ({"window": -1}, "window must be an integer >= 0"),
         ({"failed_reward": float("-inf")}, "failed_reward must be a finite number"),
