@@ -12,12 +12,12 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from archsearch.cli import main
 from archsearch.errors import ConfigError
 from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice
 from archsearch.oneshot import make_method
 from archsearch.oneshot.run import OneShotRun
 from archsearch.oneshot.user import UserSupernet, search_model_space
+from oneshot.test_cli import run_cli
 from oneshot.test_run import StopAfterEpoch, trajectory
 
 
@@ -203,18 +203,12 @@ def test_value_choices_needing_too_many_copies_are_refused_naming_their_labels()
 
 
 def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line() -> None:
-    supernet = UserSupernet(ModelSpace(Widths), (1, 8, 8), 10)
+    supernet = UserSupernet(ModelSpace(Widths), (1, 8, 8), 8)
     weights = torch.full((1, 2), 0.5)
     with pytest.raises(
         ConfigError, match=r"choice 'body': DARTS sums .* one shape, got 0: \(2, 8\), 1: \(2, 16\)"
     ):
         supernet(torch.zeros(2, 1, 8, 8), weights=weights)
-
-
-def run_cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
 
 
 CLI_DIGITS = [
@@ -308,3 +302,10 @@ def test_in_place_candidates_do_not_overwrite_the_input_of_the_others() -> None:
     mixed = supernet(x, weights=torch.tensor([[0.5, 0.5]]))
     assert mixed.tolist() == [[-0.5, 2.0]]  # 0.5 relu(x) + 0.5 x
     assert ModelSpace(InPlace).build(ModelSpace(InPlace).architecture({"act": "relu"})).act.inplace
+
+
+def test_a_model_that_gives_no_logits_of_the_data_classes_is_refused_before_a_run_is_made(tmp_path) -> None:
+    train, valid = digits(100)
+    with pytest.raises(ConfigError, match="gives 8 outputs per input, but the data have 10 classes"):
+        search_model_space(Widths, train, valid, method="enas", out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

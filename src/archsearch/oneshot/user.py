@@ -391,6 +391,32 @@ class UserSupernet(Supernet):
         self._num_choices = np.array([len(d.values) for d in self.decisions], dtype=np.int64)
         self.op_names = tuple(f"choice {k}" for k in range(int(self._num_choices.max())))
         self.edge_names = [d.label for d in self.decisions]
+        self._check_output(input_shape, num_classes)
+
+    def _check_output(self, input_shape: tuple[int, ...], num_classes: int) -> None:
+        """Run two zero inputs through the first candidate of every choice (evaluation mode, no
+        gradient, no randomness drawn): a model that fails or gives no [batch, num_classes] logits is a
+        one-line ConfigError now, before a run directory is made, not in the first epoch."""
+        training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                logits = self(torch.zeros(2, *input_shape), choice=torch.zeros(self.edges, dtype=torch.long))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            lines = str(exc).strip().splitlines()
+            raise ConfigError(
+                f"model space {self._model_space.name}: its supernet cannot run a batch of inputs of shape "
+                f"{tuple(input_shape)}: {type(exc).__name__}: {lines[0] if lines else ''}"
+            ) from None
+        finally:
+            self.train(training)
+        if logits.shape[1] != num_classes:
+            raise ConfigError(
+                f"model space {self._model_space.name} gives {logits.shape[1]} outputs per input, but the data "
+                f"have {num_classes} classes"
+            )
 
     def space(self) -> Any:
         """The user's ``ModelSpace``: the normal space of the derived architectures."""
