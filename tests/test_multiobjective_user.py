@@ -16,15 +16,10 @@ from archsearch.errors import ConfigError
 from archsearch.front import front
 from archsearch.objectives import parse_constraints, parse_objectives
 from archsearch.report.html import PARETO_PNG, write_report
-from user_study import register, run_study
+from user_study import run_study
 
 OBJECTIVES = ["f1:max", "params:min"]
 CONSTRAINTS = ["rmse <= 0.4"]
-
-
-@pytest.fixture(autouse=True)
-def user_names(monkeypatch):
-    register(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from archsearch.config import StudyConfig, parse_config
 from archsearch.core import Architecture, Decision, Evaluator, Result, SearchSpace, TrialRecord
 from archsearch.study import Study
@@ -88,26 +86,14 @@ def dict_objective(values: dict[str, Any], seed: int, report: Any) -> dict[str, 
     return {"f1": f1, "params": float(values["depth"] * values["width"] * 10)}
 
 
-def register(patch: pytest.MonkeyPatch) -> None:
-    """Register ``UserSpace`` and ``UserMetricsEvaluator`` under the names ``user_config`` uses."""
-    from archsearch import registry
-
-    patch.setitem(registry.SPACES, "user-space", "user_study:UserSpace")
-    patch.setitem(registry.EVALUATORS, "user-metrics", "user_study:UserMetricsEvaluator")
-    patch.setitem(registry.SPACES, "dict", "archsearch.spaces.dict_space:DictSpace")
-    patch.setitem(registry.EVALUATORS, "function", "archsearch.evaluators.function:FunctionEvaluator")
-
-
 def run_study(directory: Path, **overrides: Any) -> list[TrialRecord]:
-    """Create and run a ``user_config`` study in ``directory`` (the names registered while it runs)."""
-    with pytest.MonkeyPatch.context() as patch:
-        register(patch)
-        study = Study.create(user_config(**overrides), directory)
-        try:
-            study.run()
-            return study.store.trials()
-        finally:
-            study.close()
+    """Create and run a ``user_config`` study in ``directory``; its trials."""
+    study = Study.create(user_config(**overrides), directory)
+    try:
+        study.run()
+        return study.store.trials()
+    finally:
+        study.close()
 
 
 def user_config(**overrides: Any) -> StudyConfig:
@@ -116,9 +102,9 @@ def user_config(**overrides: Any) -> StudyConfig:
         "seed": 0,
         "n_trials": 24,
         "executor": "inline",
-        "space": {"name": "user-space"},
+        "space": {"name": "user_study:UserSpace"},
         "strategy": {"name": "random"},
-        "evaluator": {"name": "user-metrics"},
+        "evaluator": {"name": "user_study:UserMetricsEvaluator"},
         "reward": {"name": "metric", "params": {"metric": "f1"}},
     }
     data.update(overrides)

@@ -19,14 +19,9 @@ from archsearch.report.html import CURVES_PNG, decision_values, write_report
 from archsearch.report.plots import choice_frequencies, reward_axis
 from archsearch.report.progress import RichProgress
 from archsearch.study import best_trial
-from user_study import BLOCKS, DICT_CHOICES, FAILURE, UserSpace, register, run_study
+from user_study import BLOCKS, DICT_CHOICES, FAILURE, UserSpace, run_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def user_names(monkeypatch):
-    register(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +29,7 @@ def report(tmp_path_factory) -> tuple[list[TrialRecord], Path]:
     """One user study of 24 trials and its report, shared by the tests that only read them."""
     directory = tmp_path_factory.mktemp("user") / "study"
     trials = run_study(directory)
-    with pytest.MonkeyPatch.context() as patch:
-        register(patch)
-        return trials, write_report(directory)
+    return trials, write_report(directory)
 
 
 def run_cli(*args: str) -> int:
@@ -132,7 +125,11 @@ def test_choice_frequencies_per_decision_count_each_decision_by_its_name():
 
 
 def test_a_study_without_curves_has_no_learning_curve_plot(tmp_path):
-    run_study(tmp_path / "s", n_trials=4, evaluator={"name": "user-metrics", "params": {"curves": False}})
+    run_study(
+        tmp_path / "s",
+        n_trials=4,
+        evaluator={"name": "user_study:UserMetricsEvaluator", "params": {"curves": False}},
+    )
 
     index = write_report(tmp_path / "s")
 
@@ -224,7 +221,7 @@ def test_built_in_spaces_keep_choices_by_kind():
 )
 def test_report_of_a_dict_space_searched_with_a_function(tmp_path):
     space = {"name": "dict", "params": {"choices": DICT_CHOICES}}
-    evaluator = {"name": "function", "params": {"fn": "user_study:dict_objective"}}
+    evaluator = {"name": "user_study:dict_objective"}  # a function: made a FunctionEvaluator
     trials = run_study(tmp_path / "s", n_trials=12, space=space, evaluator=evaluator)
     assert {t.status for t in trials} == {"ok", "failed"}
 
