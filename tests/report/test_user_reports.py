@@ -214,11 +214,6 @@ def test_built_in_spaces_keep_choices_by_kind():
     assert "layer2.num_filters" in by_name.fractions
 
 
-@pytest.mark.xfail(
-    reason="FunctionEvaluator's build_child calls DictSpace.build (which only raises) instead of values(): "
-    "every trial of a dict space fails; remove this mark once it gets the values dict",
-    strict=False,
-)
 def test_report_of_a_dict_space_searched_with_a_function(tmp_path):
     space = {"name": "dict", "params": {"choices": DICT_CHOICES}}
     evaluator = {"name": "user_study:dict_objective"}  # a function: made a FunctionEvaluator
