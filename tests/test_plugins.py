@@ -492,3 +492,21 @@ def test_a_model_class_from_a_file_path_keeps_its_name_across_resume(user_module
     assert [t.arch.space for t in stored.store.trials()] == ["models/filenet.py:Net"] * 3
     assert all(t.status == "ok" for t in stored.store.trials())
     stored.close()
+
+
+def test_a_study_finds_the_users_module_from_another_directory(user_module, monkeypatch, capsys):
+    out = user_module / "s"
+    args = ["--space", "usermod:CHOICES", "--evaluator", "usermod:evaluate", "--strategy", "random"]
+    assert (
+        run_cli("search", *args, "--trials", "2", "--executor", "inline", "--out", str(out), "--quiet") == 0
+    )
+    elsewhere = user_module.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    sys.modules.pop("usermod", None)
+    sys.path[:] = [p for p in sys.path if p != str(user_module)]  # only the study's record can find it now
+    capsys.readouterr()
+    assert run_cli("resume", str(out), "--trials", "3", "--quiet") == 0
+    assert sys.path[-1] == str(user_module)  # a recorded directory comes after the installed packages
+    assert run_cli("status", str(out)) == 0
+    assert "3/3 trials started" in capsys.readouterr().out
