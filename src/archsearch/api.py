@@ -134,6 +134,7 @@ def _reward(
 def run(study: Study, progress: bool = True) -> None:
     """Run (or continue) ``study`` in this process, drawing the progress display when ``progress``; the
     run lock is released afterwards (the study stays open for reading). Ctrl-C stops it resumably."""
+    from archsearch.report.columns import leading_metrics
     from archsearch.report.progress import RichProgress
 
     try:
@@ -141,7 +142,8 @@ def run(study: Study, progress: bool = True) -> None:
             trials = study.store.trials()
             best = best_trial(trials)
             done = sum(t.finished for t in trials)
-            with RichProgress(study.config.n_trials, done, None if best is None else best.reward) as bar:
+            reward = None if best is None else best.reward
+            with RichProgress(study.config.n_trials, done, reward, metrics=leading_metrics(study)) as bar:
                 study.run([bar])
         else:
             study.run()
