@@ -101,15 +101,23 @@ def test_a_study_keeps_the_weights_of_its_best_two_of_five_trials(
     study.close()
 
 
-def test_weights_come_back_from_pool_worker_processes(toy_space: SearchSpace) -> None:
-    from archsearch.executors.pool import PoolExecutor
+@pytest.mark.parametrize("executor", ["pool", pytest.param("ray", marks=pytest.mark.slow)])
+def test_weights_come_back_from_worker_processes(
+    executor: str, toy_space: SearchSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archsearch.study import make_executor
 
-    executor = PoolExecutor(workers=1)
+    if executor == "ray":
+        pytest.importorskip("ray")
+        here, tests = str(Path(__file__).parent), str(Path(__file__).parents[1])  # Ray's workers import
+        paths = (here, tests, os.environ.get("PYTHONPATH"))  # this module to unpickle its evaluator
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    workers = make_executor(toy_config(executor=executor, workers=1))
     try:
         arch = toy_space.sample(np.random.default_rng(0))
-        result = executor.submit(WeightsEvaluator(), toy_space, arch, 7).result(timeout=120)
+        result = workers.submit(WeightsEvaluator(), toy_space, arch, 7).result(timeout=300)
     finally:
-        executor.shutdown()
+        workers.shutdown()
     assert result.ok and result.weights == trial_weights(arch, 7)
 
 
@@ -144,22 +152,3 @@ def test_trials_discarded_for_a_rerun_lose_their_weights(tmp_path: Path) -> None
     assert store.discard_trials_from(1) == [1, 2]
     assert store.kept_weights() == [0]
     store.close()
-
-
-@pytest.mark.slow
-def test_weights_come_back_from_ray_workers(toy_space: SearchSpace, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("ray")
-    from archsearch.executors.ray import RayExecutor
-
-    here = str(Path(__file__).parent)  # the workers import this module to unpickle its evaluator
-    tests = str(Path(__file__).parents[1])
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(p for p in (here, tests, os.environ.get("PYTHONPATH")) if p)
-    )
-    executor = RayExecutor(num_cpus=1)
-    try:
-        arch = toy_space.sample(np.random.default_rng(1))
-        result = executor.submit(WeightsEvaluator(), toy_space, arch, 5).result(timeout=300)
-    finally:
-        executor.shutdown()
-    assert result.ok and result.weights == trial_weights(arch, 5)
