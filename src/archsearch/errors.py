@@ -11,6 +11,13 @@ class ConfigError(ArchsearchError):
     """A configuration value, flag or name is invalid."""
 
 
+class ObjectiveError(ConfigError):
+    """A user's objective broke its contract (returned None, a string, a dict with a non-number): every
+    trial would fail the same way, so the study stops with this one line instead of recording failures.
+    Raised inside an evaluation, it passes through the guards that turn a failing child into a failed
+    trial (a nan or a crash stays a failed trial)."""
+
+
 class InvalidArchitectureError(ArchsearchError):
     """An architecture does not belong to its search space."""
 

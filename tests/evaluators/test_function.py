@@ -15,13 +15,14 @@ import torch
 from torch import nn
 
 from archsearch.core import Architecture
-from archsearch.errors import ConfigError
+from archsearch.errors import ConfigError, ObjectiveError
 from archsearch.evaluators.function import (
     FunctionEvaluator,
     build_child,
     check_picklable,
     resolve_callable,
 )
+from archsearch.executors.base import run_trial
 from archsearch.nn import LayerChoice, ModelSpace, choice
 from archsearch.rewards import make_reward
 from archsearch.spaces.dict_space import DictSpace
@@ -165,9 +166,6 @@ def test_a_dict_is_the_metrics_and_reports_make_the_curve():
     [
         (crash, "ValueError: the data set is empty"),
         (returns_nan, "the objective returned nan"),
-        (returns_nothing, "the objective returned None (a missing return?); return a number or a dict"),
-        (returns_text, "the objective returned the string 'good'; return a number"),
-        (returns_bad_dict, "the objective returned the string 'fine' for 'note'"),
         (reports_nan, "the objective reported at step 2 inf"),
     ],
 )
@@ -176,6 +174,24 @@ def test_a_failing_objective_is_a_failed_trial_with_its_reason(fn, reason):
     assert result.status == "failed"
     assert result.error is not None and reason in result.error and "\n" not in result.error
     assert result.metrics["params"] == 21  # what the trial reached is kept
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (returns_nothing, "the objective returned None (a missing return?); return a number or a dict"),
+        (returns_text, "the objective returned the string 'good'; return a number"),
+        (returns_bad_dict, "the objective returned the string 'fine' for 'note'"),
+    ],
+)
+def test_an_objective_that_breaks_its_contract_stops_the_study_with_one_line(fn, reason):
+    # every trial would fail the same way: an error of the user's code, not a failed child
+    with pytest.raises(ObjectiveError) as caught:
+        evaluate(fn)
+    assert reason in str(caught.value) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, ConfigError)
+    with pytest.raises(ObjectiveError):  # the executors' guard lets it through too
+        run_trial(FunctionEvaluator(fn), SPACE, ARCH, 0)
 
 
 def test_a_failed_trial_keeps_the_curve_it_reported():

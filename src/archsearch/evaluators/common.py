@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import torch
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Status
-from archsearch.errors import ArchsearchError, ConfigError, TrialTimeoutError
+from archsearch.errors import ArchsearchError, ConfigError, ObjectiveError, TrialTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,8 @@ def guarded_trial(
         return progress.partial(message, "failed", started)
     except ChildFailedError as exc:
         return progress.partial(one_line(str(exc)), "failed", started)
+    except ObjectiveError:  # the user's code is wrong, not this child: stop the study
+        raise
     except Exception as exc:
         log.debug("trial of %s failed", describe, exc_info=True)
         if is_out_of_memory(exc):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
-from archsearch.errors import ConfigError, TrialTimeoutError
+from archsearch.errors import ConfigError, ObjectiveError, TrialTimeoutError
 
 if TYPE_CHECKING:
     from archsearch.evaluators.common import TrialProgress
@@ -146,8 +146,10 @@ def _describe(value: Any) -> str:
 
 def objective_metrics(value: Any, source: str = "returned") -> dict[str, float]:
     """The metrics of what an objective ``source`` ("returned", "reported at step 3"): a finite number
-    is ``{"value": x}``, a dict maps metric names to finite numbers. Anything else raises
-    ChildFailedError with a one-line reason naming the offending value or key."""
+    is ``{"value": x}``, a dict maps metric names to finite numbers. A nan or an infinity raises
+    ChildFailedError (this child failed: a failed trial); anything else (None, a string, an empty dict,
+    a non-number in the dict) raises ObjectiveError, which stops the study with its one line: the
+    objective itself is wrong and every trial would fail the same way."""
     from archsearch.evaluators.common import ChildFailedError
 
     number = _as_number(value)
@@ -157,18 +159,16 @@ def objective_metrics(value: Any, source: str = "returned") -> dict[str, float]:
         return {OBJECTIVE_METRIC: number}
     if not isinstance(value, Mapping):
         hint = " (a missing return?)" if value is None and source == "returned" else ""
-        raise ChildFailedError(f"the objective {source} {_describe(value)}{hint}; {OBJECTIVE_HINT}")
+        raise ObjectiveError(f"the objective {source} {_describe(value)}{hint}; {OBJECTIVE_HINT}")
     if not value:
-        raise ChildFailedError(f"the objective {source} an empty dict; {OBJECTIVE_HINT}")
+        raise ObjectiveError(f"the objective {source} an empty dict; {OBJECTIVE_HINT}")
     metrics: dict[str, float] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key:
-            raise ChildFailedError(
-                f"the objective {source} a dict with the key {key!r}; names must be strings"
-            )
+            raise ObjectiveError(f"the objective {source} a dict with the key {key!r}; names must be strings")
         number = _as_number(item)
         if number is None:
-            raise ChildFailedError(f"the objective {source} {_describe(item)} for {key!r}; {OBJECTIVE_HINT}")
+            raise ObjectiveError(f"the objective {source} {_describe(item)} for {key!r}; {OBJECTIVE_HINT}")
         if not math.isfinite(number):
             raise ChildFailedError(f"the objective {source} {number} for {key!r}")
         metrics[key] = number

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
-from archsearch.errors import ArchsearchError
+from archsearch.errors import ArchsearchError, ObjectiveError
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,13 @@ def interrupts_held() -> Iterator[None]:
 
 
 def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:
-    """Evaluate one architecture; an exception escaping the evaluator becomes a failed trial."""
+    """Evaluate one architecture; an exception escaping the evaluator becomes a failed trial, except an
+    ObjectiveError (the user's objective is wrong: every trial would fail), which stops the study."""
     start = time.perf_counter()
     try:
         return evaluator.evaluate(space, arch, seed)
+    except ObjectiveError:
+        raise
     except Exception as exc:  # a failing child must never stop the search
         log.debug("evaluation raised", exc_info=True)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

@@ -14,6 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
+from archsearch.errors import ObjectiveError
 from archsearch.executors.base import (
     Activity,
     Executor,
@@ -125,6 +126,8 @@ class PoolExecutor(Executor):
                 outer.set_result(done.result())
             except BrokenProcessPool as exc:
                 outer.set_exception(WorkerDiedError(f"worker process died: {exc}"))
+            except ObjectiveError as exc:  # the user's objective is wrong: the study stops with it
+                outer.set_exception(exc)
             except Exception as exc:  # e.g. an unpicklable result
                 outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
 

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
-from archsearch.errors import ConfigError
+from archsearch.errors import ConfigError, ObjectiveError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError, run_trial
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,10 @@ class RayExecutor(Executor):
             try:
                 outer.set_result(done.result())
             except Exception as exc:
+                cause = getattr(exc, "cause", exc)  # Ray wraps what the task raised
+                if isinstance(cause, ObjectiveError):  # the user's objective is wrong: stop the study
+                    outer.set_exception(ObjectiveError(str(cause)))
+                    return
                 failure = failure_of(exc)
                 if isinstance(failure, WorkerDiedError):
                     outer.set_exception(failure)
