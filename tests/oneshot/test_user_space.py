@@ -309,3 +309,40 @@ def test_a_model_that_gives_no_logits_of_the_data_classes_is_refused_before_a_ru
     with pytest.raises(ConfigError, match="gives 8 outputs per input, but the data have 10 classes"):
         search_model_space(Widths, train, valid, method="enas", out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+MY_NET = """
+import torch
+from torch import nn
+from archsearch.nn import LayerChoice
+
+
+class Net(nn.Module):
+    def __init__(self, input_shape=(1, 8, 8), num_classes=10):
+        super().__init__()
+        self.body = LayerChoice({"tanh": nn.Tanh(), "relu": nn.ReLU()}, label="body")
+        self.head = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        return self.head(self.body(x.flatten(1)))
+"""
+
+
+def test_a_run_of_a_module_in_the_current_directory_is_exported_from_elsewhere(tmp_path, monkeypatch) -> None:
+    import sys
+
+    from archsearch import registry
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(registry, "IMPORT_DIRS", [])
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "my_oneshot_net.py").write_text(MY_NET)
+    monkeypatch.chdir(project)
+    args = ["--space", "my_oneshot_net:Net", "--method", "asng", "--epochs", "1", *CLI_DIGITS]
+    assert run_cli("oneshot", *args, "--out", str(tmp_path / "run")) == 0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_oneshot_net")
+    sys.path[:] = [p for p in sys.path if p not in ("", str(project))]
+    assert run_cli("export", str(tmp_path / "run")) == 0
+    assert "body" in json.loads((tmp_path / "run" / "export" / "values.json").read_text())

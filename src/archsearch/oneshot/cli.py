@@ -19,6 +19,7 @@ from archsearch.oneshot.run import (
     ARRAYS,
     OneShotConfig,
     OneShotRun,
+    import_stored_dirs,
     is_model_space_path,
     parse_oneshot_config,
 )
@@ -236,6 +237,7 @@ def export_run(directory: Path, target: Path | None = None) -> None:
 
     store = Store(directory, read_only=True)
     try:
+        import_stored_dirs(store)
         summary = store.get_meta("summary")
         epochs = store.epochs()
         shape, num_classes = store.get_meta("data_shape")

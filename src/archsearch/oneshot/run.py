@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from archsearch import registry
 from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
 from archsearch.core import SearchSpace
 from archsearch.data.images import KNOWN_DATASETS
@@ -34,7 +36,7 @@ from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.oneshot.supernet import Supernet
-from archsearch.registry import construct
+from archsearch.registry import construct, importable
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
 from archsearch.store.sqlite import EpochRecord, Store
@@ -156,6 +158,15 @@ def check_batch_size(batch_size: int, data: DataSplit) -> None:
             f"batch_size {batch_size} is larger than the {len(data.train_x)} training or "
             f"{len(data.val_x)} validation images; lower --batch-size or raise the training images"
         )
+
+
+def import_stored_dirs(store: Store) -> None:
+    """Make the directories a run imported the user's model space from importable again (as a study
+    does), after the installed packages, so that resume, report and export work from another directory."""
+    folders = store.get_meta("import_dirs", [])
+    for folder in folders if isinstance(folders, list) else []:
+        if isinstance(folder, str) and os.path.isdir(folder):
+            importable(folder, last=True)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -315,6 +326,9 @@ class OneShotRun:
             decisions = getattr(run.supernet, "decisions", None)  # a user's space: each one's candidates
             if decisions is not None:
                 store.set_meta("choice_names", [list(decision.names) for decision in decisions])
+                store.set_meta(
+                    "import_dirs", list(registry.IMPORT_DIRS)
+                )  # where its module was imported from
             store.set_meta("created_at", time.time())
             run.store, run.lock = staged.publish(), staged.lock
         return run
@@ -338,6 +352,7 @@ class OneShotRun:
             if store.get_meta("kind") != RUN_KIND:
                 raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
             config = parse_oneshot_config(store.get_meta("oneshot_config"))
+            import_stored_dirs(store)
             run = cls(config, directory, store, data, model_space)
         run.lock = held
         return run
