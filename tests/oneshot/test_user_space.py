@@ -140,6 +140,8 @@ def test_darts_derives_the_candidates_its_weights_favour() -> None:
     assert set(result.probabilities["act"]) == {"zero", "tanh", "identity"}  # 3 candidates beside 2
     assert result.architecture == ModelSpace(DigitsLinear).architecture(result.values)
     assert len(result.history) == 4 and result.estimate_valid_acc > 0.5
+    # the candidates named identity count as skip connections (their probability, averaged over decisions)
+    assert result.history[-1]["skip_none_mass"] > 0.5
 
 
 @pytest.mark.parametrize(

@@ -115,12 +115,22 @@ def check_collapse(space: SearchSpace, arch: Architecture) -> CollapseCheck:
     return CollapseCheck(ops, live, skip, parametric, output_is_zero, collapsed, dominated, verdict)
 
 
-def skip_none_mass(probabilities: np.ndarray, op_names: Sequence[str]) -> float:
-    """Mean over edges of the probability (or softmax weight) of skip/none ops: collapse in the making."""
+def skip_none_mass(
+    probabilities: np.ndarray, op_names: Sequence[str], choice_names: Sequence[Sequence[str]] | None = None
+) -> float:
+    """Mean over edges of the probability (or softmax weight) of skip/none ops: collapse in the making.
+    ``choice_names`` (a user's model space) names each edge's own candidates instead of ``op_names``."""
+    rows = np.asarray(probabilities, dtype=np.float64)
+    if choice_names is not None:
+        masses = [
+            sum(row[k] for k, name in enumerate(names) if name in SKIP_OPS)
+            for row, names in zip(rows, choice_names, strict=True)
+        ]
+        return float(np.mean(masses))
     columns = [i for i, name in enumerate(op_names) if name in SKIP_OPS]
     if not columns:
         return 0.0
-    return float(np.asarray(probabilities)[:, columns].sum(axis=1).mean())
+    return float(rows[:, columns].sum(axis=1).mean())
 
 
 def mean_entropy(probabilities: np.ndarray) -> float:

@@ -430,7 +430,10 @@ class OneShotRun:
         self.space.validate(arch)
         metrics = {key: total / steps for key, total in sums.items()}
         metrics["entropy"] = mean_entropy(probabilities)
-        metrics["skip_none_mass"] = skip_none_mass(probabilities, self.supernet.op_names)
+        decisions = getattr(self.supernet, "decisions", None)  # a user's space: each one's candidates
+        metrics["skip_none_mass"] = skip_none_mass(
+            probabilities, self.supernet.op_names, None if decisions is None else [d.names for d in decisions]
+        )
         record = EpochRecord(
             epoch=epoch,
             metrics=metrics,
