@@ -452,10 +452,6 @@ def _number(value: Any) -> str:
     return MISSING if value is None else f"{float(value):.4f}"
 
 
-def _count(value: Any) -> str:
-    return MISSING if value is None else f"{int(value):,}"
-
-
 def _time_budget(max_time_s: float | None) -> str:
     return "" if max_time_s is None else f" or {_duration(max_time_s)}, whichever comes first"
 
