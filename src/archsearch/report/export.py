@@ -20,6 +20,7 @@ import torch
 from archsearch import __version__
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
+from archsearch.nn import ModelSpace
 from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
@@ -342,9 +343,8 @@ def _model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | 
             )
         return export_pytorch_source(space, arch, *shape)
     space.validate(arch)
-    config = space.config()
-    if set(config) == {"model", "kwargs"} and callable(getattr(space, "values", None)):
-        return _user_model_source(study, record, notes)
+    if isinstance(space, ModelSpace):
+        return _user_model_source(study, space, record, notes)
     if not _builds_models(study, record):
         notes.append(
             f"space {space.name!r} builds no model (the evaluator built it from the values), so there is no"
@@ -530,7 +530,7 @@ if __name__ == "__main__":
 
 
 def model_space_source(
-    space: SearchSpace,
+    space: ModelSpace,
     arch: Architecture,
     input_shape: tuple[int, ...] | None = None,
     num_classes: int | None = None,
@@ -553,10 +553,10 @@ def model_space_source(
             f"the model {reference} was defined in an interactive session, which model.py cannot import;"
             " define it in a module or a file"
         )
-    values = space.values(arch)  # type: ignore[attr-defined]
+    values = space.values(arch)
     kwargs = dict(config["kwargs"])
     kwargs.update(_shape_arguments(space, input_shape, num_classes, kwargs))
-    directories = [*import_dirs, *module_root(getattr(space, "model", None))]
+    directories = [*import_dirs, *module_root(space.model)]
     stdlib, imports, model = _import_lines(reference, directories)
     header = _header(
         origin,
@@ -586,12 +586,12 @@ def model_space_source(
 
 
 def _shape_arguments(
-    space: SearchSpace, input_shape: tuple[int, ...] | None, num_classes: int | None, kwargs: dict[str, Any]
+    space: ModelSpace, input_shape: tuple[int, ...] | None, num_classes: int | None, kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """The ``input_shape`` and ``num_classes`` that ``ModelSpace.build`` passes the model: those given
     that its constructor takes and ``kwargs`` do not set."""
     try:
-        parameters = inspect.signature(space.model).parameters  # type: ignore[attr-defined]
+        parameters = inspect.signature(space.model).parameters
     except (TypeError, ValueError, AttributeError):
         return {}
     given = {"input_shape": None if input_shape is None else tuple(input_shape), "num_classes": num_classes}
@@ -602,12 +602,12 @@ def _shape_arguments(
     }
 
 
-def _user_model_source(study: Study, record: TrialRecord, notes: list[str]) -> str | None:
+def _user_model_source(study: Study, space: ModelSpace, record: TrialRecord, notes: list[str]) -> str | None:
     """``model_space_source`` for a trial of ``study``; None (with a note) when it cannot be written."""
     input_shape, num_classes = _data_shape(study) or (None, None)
     try:
         return model_space_source(
-            study.space,
+            space,
             record.arch,
             input_shape,
             num_classes,
