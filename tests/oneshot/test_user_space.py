@@ -190,6 +190,13 @@ def test_value_choices_become_copies_of_the_model_and_are_derived_like_layer_cho
         "dropout": 2,
     }
     assert len(supernet.model.copies) == 4  # width x dropout
+    # weights of one name and shape are shared by the copies: a dropout rate sizes none, a width its
+    # layers (all but the head's bias, of 10 classes at either width, as weight slicing would share it)
+    children = [space.build(space.architecture({"width": w, "act": "0", "dropout": 0.0})) for w in (8, 16)]
+    assert (
+        sum(p.numel() for p in supernet.parameters())
+        == sum(p.numel() for child in children for p in child.parameters()) - children[0].head.bias.numel()
+    )
     result = search_model_space(space, train, valid, method=method, epochs=2, batch_size=50, seed=0)
     assert result.values["width"] in (8, 16) and result.values["dropout"] in (0.0, 0.5)
     child = space.build(result.architecture)

@@ -16,8 +16,10 @@ so every one-shot method searches it unchanged:
   is treated as a layer choice whose candidates are whole copies of the model: the module is constructed
   once per combination of the value choices' values, each copy a supernet of the other choices, and the
   supernet runs the chosen copy (or, for DARTS, sums every copy weighted by the product of its values'
-  weights). Weights are shared only between architectures with the same values of the value choices, and
-  memory and DARTS' time grow with the number of copies. A value choice with one value is that value.
+  weights). The copies share every parameter of one name and shape: a dropout rate or an activation's
+  name changes no weight, so its copies share all of them; a width or a kernel size changes the layers it
+  sizes, which each value has of its own (the rest stays shared). DARTS' time grows with the number of
+  copies. A value choice with one value is that value.
 
 What one-shot search cannot take (each a one-line ``ConfigError``): value choices whose combinations need
 more than ``MAX_VALUE_COMBINATIONS`` (16) copies of the model (rewrite widths and kernel sizes as a
@@ -29,7 +31,9 @@ choice of two or more options. The DARTS weighted sum also needs the candidates 
 outputs of one shape (a one-line error when they do not), and the model must map a batch of inputs to class
 logits [batch, classes] (cross-entropy on integer labels: classification only). Batch norm inside the
 model uses the statistics of each batch (no running statistics), as in the DARTS search code: the running
-averages of a supernet would mix every sub-network.
+averages of a supernet would mix every sub-network; in-place modules (``nn.ReLU(inplace=True)``) run out of
+place, since a mixed layer feeds one input to every candidate (in-place functional calls on a choice's
+input inside a candidate's ``forward`` are the user's to avoid).
 
 Every decision of the space is one categorical decision of the supernet with its own number of choices
 K_d; the [decisions, max K_d] arrays of the methods are padded, and the padding is never sampled or
@@ -223,6 +227,24 @@ class ValueCopies(nn.Module):
         return _weighted_sum("value choices", coefficients, outputs, [str(key) for key in self.keys])
 
 
+def share_parameters(copies: Sequence[nn.Module]) -> int:
+    """Make every parameter of a copy that has the name and shape of one in an earlier copy that very
+    parameter (weight sharing between the copies of value choices: a dropout rate or an activation
+    changes no weight, a width only the layers it sizes); returns how many were shared."""
+    seen: dict[tuple[str, tuple[int, ...]], nn.Parameter] = {}
+    shared = 0
+    for copy in copies:
+        for name, parameter in list(copy.named_parameters()):
+            if isinstance(parameter, nn.parameter.UninitializedParameter):
+                continue
+            original = seen.setdefault((name, tuple(parameter.shape)), parameter)
+            if original is not parameter:
+                owner_name, _, attribute = name.rpartition(".")
+                setattr(copy.get_submodule(owner_name), attribute, original)
+                shared += 1
+    return shared
+
+
 def input_subsets(label: str, n_candidates: int, n_chosen: int | None) -> list[tuple[int, ...]]:
     """The subsets of ``n_candidates`` inputs an input choice may take, in a fixed order: every
     ``n_chosen``-subset, or every non-empty subset when ``n_chosen`` is None."""
@@ -387,6 +409,8 @@ class UserSupernet(Supernet):
                 )
             )
         )
+        if isinstance(self.model, ValueCopies):
+            share_parameters(list(self.model.copies))
         self.edges = len(self.decisions)
         self._num_choices = np.array([len(d.values) for d in self.decisions], dtype=np.int64)
         self.op_names = tuple(f"choice {k}" for k in range(int(self._num_choices.max())))
