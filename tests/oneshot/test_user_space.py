@@ -269,12 +269,13 @@ def test_cli_names_a_model_space_that_does_not_import(tmp_path, capsys) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("model", [SkipNet, WidthChoiceNet])
 def test_a_search_from_python_into_a_directory_resumes_with_the_same_data(
-    tmp_path, monkeypatch, capsys
+    model: type[nn.Module], tmp_path, monkeypatch, capsys
 ) -> None:
     train, valid = digits(200)
     options = {"method": "asng", "epochs": 2, "batch_size": 50, "seed": 3}
-    whole = search_model_space(SkipNet, train, valid, out=tmp_path / "whole", **options)
+    whole = search_model_space(model, train, valid, out=tmp_path / "whole", **options)
     original = OneShotRun.run
 
     def interrupted(self, listeners=()):
@@ -282,11 +283,11 @@ def test_a_search_from_python_into_a_directory_resumes_with_the_same_data(
 
     monkeypatch.setattr(OneShotRun, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        search_model_space(SkipNet, train, valid, out=tmp_path / "cut", **options)
+        search_model_space(model, train, valid, out=tmp_path / "cut", **options)
     monkeypatch.setattr(OneShotRun, "run", original)
     assert run_cli("oneshot", "--resume", str(tmp_path / "cut")) == 2  # the arrays are not in the run
     assert "continue it from Python" in capsys.readouterr().err
-    resumed = search_model_space(SkipNet, train, valid, out=tmp_path / "cut", resume=True, **options)
+    resumed = search_model_space(model, train, valid, out=tmp_path / "cut", resume=True, **options)
     assert (resumed.values, resumed.history, resumed.probabilities) == (
         whole.values,
         whole.history,
