@@ -86,6 +86,18 @@ def dict_objective(values: dict[str, Any], seed: int, report: Any) -> dict[str, 
     return {"f1": f1, "params": float(values["depth"] * values["width"] * 10)}
 
 
+def model_objective(model: Any, seed: int, report: Any) -> dict[str, float]:
+    """A user's function on a model space's built child (an ``nn.Module`` on 1x8x8 inputs): runs it once,
+    reports a loss per step and scores it by its size (smaller is better)."""
+    import torch
+
+    out = model(torch.zeros(2, 1, 8, 8))
+    size = sum(p.numel() for p in model.parameters())
+    for step in range(2):
+        report(step, {"loss": 1.0 / (step + 1)})
+    return {"acc": 1.0 / (1.0 + size / 1000), "outputs": float(out.shape[-1])}
+
+
 def run_study(directory: Path, **overrides: Any) -> list[TrialRecord]:
     """Create and run a ``user_config`` study in ``directory``; its trials."""
     study = Study.create(user_config(**overrides), directory)

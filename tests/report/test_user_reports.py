@@ -252,3 +252,23 @@ def test_a_study_minimising_rmse_plots_the_lowest_rmse_so_far(tmp_path):
 
     assert "Best reward and best rmse (lowest) found so far." in page
     assert header(page, "<h2>Top 10")[3:6] == ["rmse", "f1", "params"]
+
+
+def test_report_of_a_model_space_lists_its_labels(tmp_path):
+    space = {"name": "modelspace.user_spaces:SmallCNN"}
+    evaluator = {"name": "user_study:model_objective"}
+    reward = {"name": "metric", "params": {"metric": "acc"}}
+    trials = run_study(tmp_path / "s", n_trials=6, space=space, evaluator=evaluator, reward=reward)
+    assert all(t.status == "ok" for t in trials)
+
+    index = write_report(tmp_path / "s")
+    page = index.read_text(encoding="utf-8")
+
+    labels = ["width", "conv", "act", "depth", "skip", "dropout"]
+    section = page[page.index("<h2>Choices over time") :]
+    assert re.findall(r"<summary><code>([^<]*)</code></summary>", section) == labels
+    assert "<td><code>sep3x3</code></td>" in section and "<td><code>conv3x3</code></td>" in section
+    best = best_trial(trials)
+    assert best is not None and f"<tr><th>conv</th><td><code>{best.arch.values[1]}</code></td></tr>" in page
+    assert header(page, "<h2>Top 10")[3] == "acc"
+    assert not (index.parent / "best_architecture.png").exists()
