@@ -16,7 +16,7 @@ from archsearch.errors import ConfigError
 from archsearch.front import front
 from archsearch.objectives import parse_constraints, parse_objectives
 from archsearch.report.html import PARETO_PNG, write_report
-from user_study import run_study
+from user_study import DICT_CHOICES, run_study
 
 OBJECTIVES = ["f1:max", "params:min"]
 CONSTRAINTS = ["rmse <= 0.4"]
@@ -125,3 +125,25 @@ def test_an_objective_on_an_error_metric_is_minimised_unless_told_otherwise():
     goals = parse_objectives(["rmse", "val_mae", "mse", "f1", "val_rmse:max"])
 
     assert [g.direction for g in goals] == ["min", "min", "min", "max", "max"]
+
+
+def test_a_function_s_metrics_on_a_dict_space_make_the_front(tmp_path, capsys):
+    """The plain-user route: a dict of choices, a function returning f1 and params, NSGA-II on both."""
+    directory = tmp_path / "s"
+    trials = run_study(
+        directory,
+        n_trials=12,
+        space={"name": "dict", "params": {"choices": DICT_CHOICES}},
+        evaluator={"name": "user_study:dict_objective"},
+        strategy={"name": "nsga2", "params": {"population_size": 4}},
+        objectives=OBJECTIVES,
+        constraints=["params <= 400"],
+    )
+    members = front(trials, parse_objectives(OBJECTIVES), parse_constraints(["params <= 400"]))
+    assert members and all(t.metrics["params"] <= 400 for t in members)
+
+    assert run_cli("front", str(directory)) == 0
+    text = capsys.readouterr().out
+    assert all(t.arch_str in text for t in members)
+    index = write_report(directory)
+    assert (index.parent / PARETO_PNG).exists() and "Constraints: params &lt;= 400" in index.read_text()
