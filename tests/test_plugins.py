@@ -510,3 +510,20 @@ def test_a_study_finds_the_users_module_from_another_directory(user_module, monk
     assert sys.path[-1] == str(user_module)  # a recorded directory comes after the installed packages
     assert run_cli("status", str(out)) == 0
     assert "3/3 trials started" in capsys.readouterr().out
+
+
+def test_the_default_reward_suits_the_evaluator(user_module):
+    import usermod
+
+    from archsearch.evaluators.supervised import RegressionEvaluator
+
+    assert registry.reward_for(usermod.evaluate, "usermod:evaluate") == {
+        "name": "metric",
+        "params": {"metric": "value", "mode": "max"},
+    }
+    assert registry.reward_for(RegressionEvaluator, "regression")["params"] == {
+        "metric": "val_rmse",
+        "mode": "min",
+    }
+    assert registry.reward_for(Unrecordable, "test_plugins:Unrecordable") == {"name": "metric", "params": {}}
+    assert registry.reward_for(registry.resolve("evaluator", "training"), "training") is None

@@ -60,9 +60,12 @@ def search(
       functions and classes are imported by the workers: define them at the top level of a module or of a
       script guarded by ``if __name__ == "__main__":``.
     - ``reward``: what the strategy maximises, a name (``acc_cubed``, ``metric``, ...), a dotted path, or a
-      function or object taking a ``Result``. Default: ``metric`` (max or min by ``mode``; a function
-      evaluator's number is the metric ``value``), else the first of ``objectives``, else the evaluator's
-      usual reward (validation accuracy cubed for the built-in training evaluators).
+      function or object taking a ``Result``. ``metric``: instead of a reward, the name of a metric to
+      maximise (``mode`` "max") or minimise ("min"), e.g. ``metric="val_f1"``. Default: the first of
+      ``objectives``; else the reward that suits the evaluator (``registry.reward_for``): a function's
+      number, the metric ``value`` (by ``mode``); ``val_acc`` for ``ClassificationEvaluator``,
+      ``val_rmse`` minimised for ``RegressionEvaluator``; validation accuracy cubed for the built-in
+      training evaluator.
     - ``objectives``: metrics optimised jointly, e.g. ``["val_acc:max", "params:min"]`` (multi-objective
       strategies: ``nsga2``, ``lemonade``, ``optuna``); ``constraints``: e.g. ``["params <= 1e6"]``.
     - ``progress``: draw the command line's progress display (on stderr).

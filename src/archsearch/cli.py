@@ -20,7 +20,7 @@ from rich.text import Text
 from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config, parse_setting
 from archsearch.core import TrialRecord
 from archsearch.errors import ArchsearchError, ConfigError
-from archsearch.registry import EVALUATORS
+from archsearch.registry import resolve, reward_for
 from archsearch.study import Study, best_trial
 
 app = typer.Typer(
@@ -64,10 +64,10 @@ def build_config(
     evaluator = next((value for dotted, value in pairs if dotted == "evaluator.name"), None)
     reward_given = "reward.name" in explicit or bool(config_file and "reward" in base.model_fields_set)
     chosen = evaluator if evaluator is not None else data["evaluator"]["name"]
-    if not reward_given and isinstance(chosen, str) and chosen not in EVALUATORS:
-        # a user's evaluator reports its own metrics: maximise "value" (the metric reward's default) unless
-        # the config or --set reward.params.metric=... says which
-        data["reward"] = {"name": "metric", "params": {}}
+    if not reward_given and isinstance(chosen, str) and chosen.strip():
+        # the reward that suits the evaluator's metrics (a user's function: its "value"), unless the config
+        # or --set reward.name=... names one
+        data["reward"] = reward_for(resolve("evaluator", chosen), chosen) or data["reward"]
     # Choosing another space, strategy, evaluator or reward starts from its own defaults, not the old params.
     for dotted, value in pairs:
         section, _, field = dotted.partition(".")

@@ -69,6 +69,9 @@ EVALUATORS = {
     "tabular": "archsearch.evaluators.tabular:TabularEvaluator",
     "language_model": "archsearch.evaluators.language_model:LanguageModelEvaluator",
     "latency": "archsearch.evaluators.latency:LatencyEvaluator",
+    "classification": "archsearch.evaluators.supervised:ClassificationEvaluator",
+    "regression": "archsearch.evaluators.supervised:RegressionEvaluator",
+    "function": "archsearch.evaluators.function:FunctionEvaluator",
 }
 REGISTRIES = {"space": SPACES, "strategy": STRATEGIES, "evaluator": EVALUATORS}
 """The registered names of spaces, strategies and evaluators; rewards are ``rewards.REWARDS``."""
@@ -393,6 +396,21 @@ def instantiate(
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad options for {kind} {name!r}: {exc}") from exc
+
+
+def reward_for(evaluator: Any, name: str) -> dict[str, Any] | None:
+    """The reward (``{"name", "params"}``) a study of ``evaluator`` (an object, a class or a function,
+    called ``name``) uses unless its config names one: the evaluator's ``default_reward`` (the metric
+    reward on ``val_acc``, ``val_rmse``, a function's ``value``); for another evaluator of the user's the
+    metric reward on ``value``; None for the built-in ones without a default (the config's reward)."""
+    if inspect.isfunction(evaluator):
+        from archsearch.evaluators.function import FunctionEvaluator
+
+        evaluator = FunctionEvaluator
+    default = getattr(evaluator, "default_reward", None)
+    if isinstance(default, dict):
+        return {"name": default["name"], "params": dict(default.get("params", {}))}
+    return None if is_registered("evaluator", name) else {"name": "metric", "params": {}}
 
 
 # -- recording objects ------------------------------------------------------------------------------
