@@ -157,6 +157,7 @@ def test_sampling_methods_derive_a_valid_architecture_of_a_space_with_layer_inpu
         space, train, valid, method=method, epochs=2, batch_size=50, seed=1, hyper=hyper
     )
     assert set(result.values) == set(space.labels())
+    assert result.values == space.values(result.architecture)
     assert result.values["mix"] in ("linear", "relu_linear")
     assert result.values["depth"] in (0, 1, 2)
     assert result.values["skip"] in (0, 1, 2)

@@ -463,11 +463,13 @@ class UserSupernet(Supernet):
         return logits
 
     def values(self, choice: Sequence[int] | np.ndarray) -> dict[str, Any]:
-        """The chosen value of every label (``choice`` holds one index per decision)."""
+        """The chosen value of every label (``choice`` holds one index per decision), as
+        ``ModelSpace.values`` gives them (a subset of inputs as a list)."""
         indices = [int(k) for k in np.asarray(choice).flatten()]
         if len(indices) != self.edges:
             raise ValueError(f"a choice of this supernet has {self.edges} indices, got {len(indices)}")
-        return {d.label: d.values[k] for d, k in zip(self.decisions, indices, strict=True)}
+        chosen = {d.label: d.values[k] for d, k in zip(self.decisions, indices, strict=True)}
+        return {label: list(value) if isinstance(value, tuple) else value for label, value in chosen.items()}
 
     def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
         architecture: Architecture = self._model_space.architecture(self.values(choice))
