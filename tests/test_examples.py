@@ -77,3 +77,104 @@ def test_fashion_mnist_cnn_on_worker_processes(tmp_path: Path) -> None:
         + ["--out", str(out), "--trials", "4", "--epochs", "1", "--train-limit", "400"]
     )
     assert "exported model in a fresh process" in printed
+
+
+def tutorial_parts(markdown: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The code of docs/tutorial.md: files (blocks whose first line is ``# file: NAME``) and, in document
+    order, the steps: each other Python block, and each line of the bash blocks after a ``<!-- run -->``."""
+    files: dict[str, str] = {}
+    steps: list[tuple[str, str]] = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        fence = lines[i]
+        if not fence.startswith("```") or fence == "```":
+            i += 1
+            continue
+        language = fence[3:].strip()
+        end = lines.index("```", i + 1)
+        body = lines[i + 1 : end]
+        marked = i > 0 and lines[i - 1].strip() == "<!-- run -->"
+        if body and body[0].startswith("# file: "):
+            files[body[0].removeprefix("# file: ").strip()] = "\n".join(body[1:]) + "\n"
+        elif language == "python":
+            steps.append(("python", "\n".join(body)))
+        elif language == "bash" and marked:
+            steps.extend(("bash", line) for line in body if line.strip() and not line.startswith("#"))
+        i = end + 1
+    return files, steps
+
+
+# Runs the steps in one Python process (the blocks share their names, as in a reader's session); the shell
+# commands run between them with the archsearch command of this interpreter.
+TUTORIAL_DRIVER = """
+import json, subprocess, sys
+namespace = {"__name__": "__main__"}
+for kind, code in json.load(open("steps.json")):
+    print(f"--- {kind}: {code.splitlines()[0]}", flush=True)
+    if kind == "python":
+        exec(compile(code, "tutorial.md", "exec"), namespace)
+    else:
+        command = code.replace("archsearch ", sys.argv[1] + " ", 1)
+        done = subprocess.run(command, shell=True, capture_output=True, text=True)
+        print(done.stdout[-2000:], done.stderr[-2000:], flush=True)
+        if done.returncode:
+            sys.exit(f"exit {done.returncode}: {code}")
+"""
+
+
+@pytest.mark.slow
+def test_every_code_block_of_the_tutorial_runs(tmp_path: Path) -> None:
+    """About a minute of CPU: eight small searches, DARTS, and ten archsearch commands (each a fresh Python)."""
+    files, steps = tutorial_parts((ROOT / "docs" / "tutorial.md").read_text())
+    assert {"mynet.py", "mydata.py", "objectives.py", "study.yaml"} <= set(files)
+    assert sum(kind == "bash" for kind, _ in steps) >= 5
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "steps.json").write_text(json.dumps(steps))
+    (tmp_path / "driver.py").write_text(TUTORIAL_DRIVER)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "driver.py", str(ARCHSEARCH)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=environment,
+    )
+    assert done.returncode == 0, f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_and_the_commands_after_it_work(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Search your own model") : readme.index("## A short tour")]
+    code = section[
+        section.index("```python\n") + 10 : section.index("```", section.index("```python\n") + 10)
+    ]
+    code = code.replace("trials=12", "trials=3").replace("epochs=10", "epochs=2")
+    (tmp_path / "mynet.py").write_text(code)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "mynet.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    commands = section[section.index("```bash\n") + 8 : section.index("```", section.index("```bash\n") + 8)]
+    for line in commands.splitlines():
+        command = line.split("#")[0].split()
+        assert command[0] == "archsearch"
+        ran = subprocess.run(
+            [str(ARCHSEARCH), *command[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=environment,
+        )
+        assert ran.returncode == 0, f"{line}\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
+    assert (tmp_path / "runs" / "mynet" / "export" / "weights.pt").is_file()
