@@ -28,8 +28,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ps_ray.py
 	$(BIN)/python benchmarks/zero_throughput.py
 	$(BIN)/python benchmarks/zero_vs_random.py
+	$(BIN)/python benchmarks/user_space_overhead.py
+	$(BIN)/python benchmarks/user_space_search.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache
