@@ -91,7 +91,8 @@ def plot_distribution_heatmap(
         _epoch_ticks(ax, len(epochs))
         if edge // columns == rows - 1:
             ax.set_xlabel("epoch", fontsize=8)
-    figure.suptitle("Architecture distribution per edge over the search", fontsize=11)
+    where = "edge" if choice_names is None else "decision"
+    figure.suptitle(f"Architecture distribution per {where} over the search", fontsize=11)
     figure.subplots_adjust(left=0.14, right=0.88, top=1 - 1.0 / figure.get_figheight(), hspace=0.45)
     if image is not None:
         bar = figure.add_axes((0.9, 0.15, 0.015, 0.7))
