@@ -26,10 +26,11 @@ from archsearch.registry import (
     dotted_path,
     importable,
     is_blueprint,
-    is_registered,
     make,
     one_line,
     record,
+    resolve,
+    reward_for,
 )
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
@@ -421,13 +422,13 @@ def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyCo
         name, recorded = record(kind, obj)
         components[kind] = Component(name=name, params=params if is_blueprint(obj) else recorded)
         used[kind] = obj
-    evaluator = components.get("evaluator", config.evaluator).name
-    if (
-        "reward" not in config.model_fields_set
-        and "reward" not in components
-        and not is_registered("evaluator", evaluator)
-    ):  # a user's evaluator reports its own metrics: maximise "value" unless the config says otherwise
-        components["reward"] = Component(name="metric")
+    if "reward" not in config.model_fields_set and "reward" not in components:
+        # the config names no reward: the one that suits the evaluator's metrics (registry.reward_for)
+        name = components.get("evaluator", config.evaluator).name
+        evaluator = used["evaluator"] if "evaluator" in used else resolve("evaluator", name)
+        reward = reward_for(evaluator, name)
+        if reward is not None:
+            components["reward"] = Component.model_validate(reward)
     return config.model_copy(update=components), used
 
 
