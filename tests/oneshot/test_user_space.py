@@ -357,3 +357,23 @@ def test_a_run_of_a_module_in_the_current_directory_is_exported_from_elsewhere(t
     sys.path[:] = [p for p in sys.path if p not in ("", str(project))]
     assert run_cli("export", str(tmp_path / "run")) == 0
     assert "body" in json.loads((tmp_path / "run" / "export" / "values.json").read_text())
+
+
+class SharedLabel(nn.Module):
+    """One label on two layer choices: one decision that picks the same candidate in both places."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = LayerChoice({"zero": Zero(), "identity": nn.Identity()}, label="act")
+        self.second = LayerChoice({"zero": Zero(), "identity": nn.Identity()}, label="act")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x.flatten(1)) + 1.0)
+
+
+def test_a_label_shared_by_two_layer_choices_is_one_decision_of_the_supernet() -> None:
+    supernet = UserSupernet(ModelSpace(SharedLabel), (1, 1, 2), 2)
+    assert supernet.edge_names == ["act"]
+    x = torch.tensor([[[[3.0, 4.0]]]])
+    assert supernet(x, choice=torch.tensor([1])).tolist() == [[4.0, 5.0]]
+    assert supernet(x, choice=torch.tensor([0])).tolist() == [[0.0, 0.0]]
