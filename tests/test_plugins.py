@@ -41,6 +41,10 @@ def not_a_space():
 
 
 NUMBER = 7
+
+
+def doubled(result):
+    return 2 * result.metrics["value"] if result.ok else 0.0
 """
 
 
@@ -527,3 +531,13 @@ def test_the_default_reward_suits_the_evaluator(user_module):
     }
     assert registry.reward_for(Unrecordable, "test_plugins:Unrecordable") == {"name": "metric", "params": {}}
     assert registry.reward_for(registry.resolve("evaluator", "training"), "training") is None
+
+
+def test_cli_reward_by_dotted_path(user_module):
+    out = str(user_module / "s")
+    args = ["--space", "usermod:CHOICES", "--evaluator", "usermod:evaluate", "--reward", "usermod:doubled"]
+    assert run_cli("search", *args, "--trials", "2", "--executor", "inline", "--out", out, "--quiet") == 0
+    stored = Study.load(out)
+    assert stored.config.reward.name == "usermod:doubled"
+    assert all(t.reward == 2 * t.metrics["value"] for t in stored.store.trials())
+    stored.close()

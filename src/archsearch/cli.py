@@ -98,6 +98,12 @@ def search(
         help="training (default), tabular, language_model, latency, or your own as module:function "
         "(fn(child, seed) returning a number or a dict of metrics) or module:EvaluatorClass.",
     ),
+    reward: str | None = typer.Option(
+        None,
+        help="What the strategy maximises: acc_cubed, metric (--set reward.params.metric=f1, .mode=min), "
+        "ppl_inverse_square, mnasnet, or your own as module:function (of a Result); default: the "
+        "evaluator's (acc_cubed for training, the metric value for a function).",
+    ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
     trials: int | None = typer.Option(None, help="Number of child networks to evaluate."),
@@ -125,6 +131,7 @@ def search(
             "space.name": space,
             "strategy.name": strategy,
             "evaluator.name": evaluator,
+            "reward.name": reward,
             "evaluator.params.dataset": dataset,
             "evaluator.params.data_dir": None if data_dir is None else str(data_dir),
             "evaluator.params.epochs": epochs,
