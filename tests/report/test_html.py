@@ -64,7 +64,13 @@ def test_report_shows_the_best_trial_failures_and_every_plot(report):
     assert html.escape(best.arch_str) in page
     assert FAILURE in page
     pngs = sorted(p.name for p in index.parent.glob("*.png"))
-    expected = ["best_architecture.png", "best_so_far.png", "choices.png", "learning_curves.png", "rewards.png"]
+    expected = [
+        "best_architecture.png",
+        "best_so_far.png",
+        "choices.png",
+        "learning_curves.png",
+        "rewards.png",
+    ]
     assert pngs == expected
     assert sorted(png_links(page)) == pngs
     for name in pngs:
