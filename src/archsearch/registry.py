@@ -367,7 +367,8 @@ def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, 
             converted = adapter.validate_python(value)
         except ValidationError as exc:
             problem = str(exc.errors()[0]["msg"])
-            raise ConfigError(f"{kind} {name!r} option {key}={value!r}: {problem}") from None
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            raise ConfigError(f"{kind} {name!r} option {key}={shown}: {problem}") from None
         if not isinstance(value, dict):  # a mapping is left to the class: conversion could drop a typo'd key
             typed[key] = converted
     return typed
