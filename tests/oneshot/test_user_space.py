@@ -102,11 +102,22 @@ class ManyValues(nn.Module):
 
 
 class Widths(nn.Module):
-    """Candidates of two output widths: sampled paths run, a DARTS weighted sum cannot."""
+    """8 outputs per input from its first candidate: no logits of digits' 10 classes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.body = LayerChoice([nn.Linear(64, 8), nn.Linear(64, 16)], label="body")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.flatten(1))
+
+
+class MixedWidths(nn.Module):
+    """Candidates of 10 and 16 outputs: a DARTS weighted sum cannot add them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = LayerChoice([nn.Linear(64, 10), nn.Linear(64, 16)], label="body")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x.flatten(1))
@@ -212,13 +223,17 @@ def test_value_choices_needing_too_many_copies_are_refused_naming_their_labels()
         UserSupernet(ModelSpace(ManyValues), (1, 8, 8), 10)
 
 
-def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line() -> None:
-    supernet = UserSupernet(ModelSpace(Widths), (1, 8, 8), 8)
-    weights = torch.full((1, 2), 0.5)
+def test_a_space_whose_darts_candidates_differ_in_shape_is_one_line_before_a_darts_run_is_made(
+    tmp_path,
+) -> None:
+    train, valid = digits(100)
     with pytest.raises(
-        ConfigError, match=r"choice 'body': DARTS sums .* one shape, got 0: \(2, 8\), 1: \(2, 16\)"
+        ConfigError, match=r"choice 'body': DARTS sums .* one shape, got 0: \(2, 10\), 1: \(2, 16\)"
     ):
-        supernet(torch.zeros(2, 1, 8, 8), weights=weights)
+        search_model_space(MixedWidths, train, valid, method="darts", out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    supernet = UserSupernet(ModelSpace(MixedWidths), (1, 8, 8), 10)  # sampled paths run
+    assert supernet(torch.zeros(2, 1, 8, 8), choice=torch.tensor([1])).shape == (2, 16)
 
 
 CLI_DIGITS = [

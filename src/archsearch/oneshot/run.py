@@ -266,7 +266,12 @@ class OneShotRun:
 
             if model_space is None:
                 model_space = load_model_space(config.space, config.supernet)
-            self.supernet: Supernet = UserSupernet(model_space, self.data.input_shape, self.data.num_classes)
+            supernet = UserSupernet(model_space, self.data.input_shape, self.data.num_classes)
+            if not any(True for _ in supernet.parameters()):
+                raise ConfigError(f"model space {config.space} has no weights for one-shot search to train")
+            if config.method == "darts":  # the weighted sums run now: a mismatch is one line before the run
+                supernet.check_output(self.data.input_shape, self.data.num_classes, mixed=True)
+            self.supernet: Supernet = supernet
             self.supernet.to(self.device)
         else:
             self.supernet = make_supernet(

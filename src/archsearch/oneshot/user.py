@@ -99,7 +99,13 @@ class SupernetDecision:
 def _weighted_sum(
     label: str, weights: Sequence[Tensor] | Tensor, outputs: Sequence[Tensor], names: Sequence[str]
 ) -> Tensor:
-    """sum_k weights[k] * outputs[k]; ConfigError when the outputs differ in shape (DARTS sums them)."""
+    """sum_k weights[k] * outputs[k]; ConfigError when the outputs are not tensors of one shape (DARTS
+    sums them)."""
+    if not all(isinstance(out, Tensor) for out in outputs):
+        kinds = ", ".join(f"{name}: {type(out).__name__}" for name, out in zip(names, outputs, strict=True))
+        raise ConfigError(
+            f"choice {label!r}: DARTS sums its candidates' outputs, which must be tensors, got {kinds}"
+        )
     shapes = {tuple(out.shape) for out in outputs}
     if len(shapes) > 1:
         described = ", ".join(f"{name}: {tuple(out.shape)}" for name, out in zip(names, outputs, strict=True))
@@ -415,17 +421,24 @@ class UserSupernet(Supernet):
         self._num_choices = np.array([len(d.values) for d in self.decisions], dtype=np.int64)
         self.op_names = tuple(f"choice {k}" for k in range(int(self._num_choices.max())))
         self.edge_names = [d.label for d in self.decisions]
-        self._check_output(input_shape, num_classes)
+        self.check_output(input_shape, num_classes)
 
-    def _check_output(self, input_shape: tuple[int, ...], num_classes: int) -> None:
-        """Run two zero inputs through the first candidate of every choice (evaluation mode, no
-        gradient, no randomness drawn): a model that fails or gives no [batch, num_classes] logits is a
-        one-line ConfigError now, before a run directory is made, not in the first epoch."""
+    def check_output(self, input_shape: tuple[int, ...], num_classes: int, mixed: bool = False) -> None:
+        """Run two zero inputs through the first candidate of every choice, or with ``mixed`` through the
+        DARTS weighted sum of all of them (evaluation mode, no gradient, no randomness drawn): a model
+        that fails or gives no [batch, num_classes] logits is a one-line ConfigError now, before a run
+        directory is made, not in the first epoch."""
         training = self.training
+        device = next(iter(self.parameters()), torch.zeros(())).device  # a model may have no weights
+        inputs = torch.zeros(2, *input_shape, device=device)
         self.eval()
         try:
             with torch.no_grad():
-                logits = self(torch.zeros(2, *input_shape), choice=torch.zeros(self.edges, dtype=torch.long))
+                if mixed:
+                    mask = torch.as_tensor(self.choice_mask(), dtype=torch.float32, device=device)
+                    logits = self(inputs, weights=mask / mask.sum(dim=1, keepdim=True))
+                else:
+                    logits = self(inputs, choice=torch.zeros(self.edges, dtype=torch.long))
         except ConfigError:
             raise
         except Exception as exc:
