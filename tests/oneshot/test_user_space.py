@@ -392,3 +392,55 @@ def test_a_label_shared_by_two_layer_choices_is_one_decision_of_the_supernet() -
     x = torch.tensor([[[[3.0, 4.0]]]])
     assert supernet(x, choice=torch.tensor([1])).tolist() == [[4.0, 5.0]]
     assert supernet(x, choice=torch.tensor([0])).tolist() == [[0.0, 0.0]]
+
+
+def test_cli_searches_a_model_space_on_the_users_csv_file(tmp_path, capsys) -> None:
+    (x, y), _ = digits(300)
+    header = ",".join([*(f"pixel{i}" for i in range(64)), "digit"])
+    rows = [
+        ",".join([*(f"{v:.4f}" for v in image.flatten()), str(label)])
+        for image, label in zip(x, y, strict=True)
+    ]
+    (tmp_path / "digits.csv").write_text("\n".join([header, *rows]) + "\n")
+    run = tmp_path / "run"
+    args = [
+        "--space",
+        "oneshot.test_user_space:SkipNet",
+        "--method",
+        "enas",
+        "--set",
+        "hyper.controller_steps=1",
+    ]
+    data = ["--train", str(tmp_path / "digits.csv"), "--target", "digit", "--batch-size", "32", "--quiet"]
+    assert run_cli("oneshot", *args, *data, "--epochs", "1", "--out", str(run)) == 0
+    assert "derived mix" in capsys.readouterr().out
+    assert run_cli("export", str(run)) == 0
+    model = runpy.run_path(str(run / "export" / "model.py"))["build_model"]()
+    assert model(torch.zeros(2, 64)).shape == (2, 10)  # flat inputs of 64 features, 10 classes
+    assert run_cli("oneshot", *args, "--dataset", "digits", *data, "--out", str(tmp_path / "other")) == 2
+    assert "drop --dataset" in capsys.readouterr().err
+
+
+def test_a_search_of_an_image_folder_from_python_resumes_from_the_command_line(tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    (x, y), _ = digits(120)
+    for index, (image, label) in enumerate(zip(x, y, strict=True)):
+        folder = tmp_path / "images" / ("even" if label % 2 == 0 else "odd")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image[0] * 255).astype(np.uint8)).save(folder / f"{index}.png")
+    options = {"method": "asng", "epochs": 2, "batch_size": 20, "seed": 1}
+    whole = search_model_space(DigitsLinear, str(tmp_path / "images"), out=tmp_path / "whole", **options)
+    assert set(whole.probabilities["body"]) == {"zero", "identity"}
+    original = OneShotRun.run
+
+    def interrupted(self, listeners=()):
+        return original(self, [StopAfterEpoch(epoch=1, steps=1)])
+
+    monkeypatch.setattr(OneShotRun, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search_model_space(DigitsLinear, str(tmp_path / "images"), out=tmp_path / "cut", **options)
+    monkeypatch.setattr(OneShotRun, "run", original)
+    monkeypatch.chdir(tmp_path / "images")  # the recorded folder is absolute
+    assert run_cli("oneshot", "--resume", str(tmp_path / "cut"), "--quiet") == 0
+    assert trajectory(tmp_path / "cut") == trajectory(tmp_path / "whole")

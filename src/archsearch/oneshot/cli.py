@@ -17,6 +17,7 @@ from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError
 from archsearch.oneshot.run import (
     ARRAYS,
+    USER_DATA,
     OneShotConfig,
     OneShotRun,
     import_stored_dirs,
@@ -157,6 +158,14 @@ def oneshot(
         "(its constructor's options: --set supernet.NAME=VALUE).",
     ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
+    train: str | None = typer.Option(
+        None,
+        help="Your training data instead of --dataset: an image folder (one subfolder per class), a CSV file "
+        "or pkg.mod:load_data.",
+    ),
+    valid: str | None = typer.Option(None, help="With --train: your validation data (default: held out)."),
+    test: str | None = typer.Option(None, help="With --train: your test data (default: none)."),
+    target: str | None = typer.Option(None, help="With --train: the CSV label column (default target)."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
     train_limit: int | None = typer.Option(None, help="Use only the first N training images."),
     epochs: int | None = typer.Option(None, help="Search epochs (passes over the training half)."),
@@ -175,7 +184,7 @@ def oneshot(
 ) -> None:
     """One-shot search (ENAS, DARTS, ASNG-NAS) with a shared-weight supernet of a cell space or of your
     own model space; NB201 cells are checked against the benchmark table."""
-    flags = {
+    flags: dict[str, Any] = {
         "method": method,
         "space": space,
         "dataset": dataset,
@@ -189,8 +198,11 @@ def oneshot(
         "threads": threads,
     }
     given = {key: value for key, value in flags.items() if value is not None}
+    sources = {"train": train, "valid": valid, "test": test, "target": target}
     if resume is not None:
-        extra = [f"--{key.replace('_', '-')}" for key in given] + (["--set"] if set_ else [])
+        extra = [f"--{key.replace('_', '-')}" for key in given]
+        extra += [f"--{key}" for key, value in sources.items() if value is not None]
+        extra += ["--set"] if set_ else []
         extra += ["--out"] if out_dir else []
         if extra or overwrite:
             raise ConfigError(
@@ -200,9 +212,18 @@ def oneshot(
         return
     if out_dir is None:
         raise ConfigError("--out DIR is required (where the run's database, report and export go)")
+    if train is not None:
+        from archsearch.oneshot.user import data_sources
+
+        if dataset is not None or train_limit is not None:
+            raise ConfigError("--train is your own data: drop --dataset and --train-limit")
+        given["dataset"] = USER_DATA
+        given["data"] = data_sources(train, valid, test, target or "target", None, True)
+    elif valid is not None or test is not None or target is not None:
+        raise ConfigError("--valid, --test and --target go with --train (your own data)")
     config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
-    if config.dataset == ARRAYS:  # only search_model_space gives arrays
-        raise ConfigError(f"unknown data set {ARRAYS!r}; known: {', '.join(KNOWN_DATASETS)}")
+    if config.dataset in (ARRAYS, USER_DATA) and train is None:  # only --train or Python give these
+        raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
 
 

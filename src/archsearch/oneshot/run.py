@@ -50,7 +50,11 @@ SUPERNET_SPACES = ("nb201", "darts")
 NORMAL_SPACES = {"nb201": "nb201", "darts": "darts_cell"}
 """The normal (trainable, exportable) space of each supernet's derived architectures."""
 ARRAYS = "arrays"
-"""``dataset`` of a run on data given from Python (``oneshot.user.search_model_space``)."""
+"""``dataset`` of a run on data held in memory, given from Python (``oneshot.user.search_model_space``)."""
+USER_DATA = "user"
+"""``dataset`` of a run on the user's data read from the paths in ``data`` (``--train``, ``--valid``, ...)."""
+DATA_OPTIONS = ("train", "valid", "test", "target", "image_size", "normalize")
+"""The keys of ``OneShotConfig.data``."""
 SPLIT_SEED = 0
 """The train/validation split is the same for every seed and method, so their searches see the same data."""
 EVAL_BATCH_SIZE = 512
@@ -65,7 +69,10 @@ class OneShotConfig(BaseModel):
     defaults). ``threads`` sets torch's CPU threads (None: torch's default).
     ``space`` is a cell space (nb201, darts) or a user's model space as a dotted path ``pkg.mod:Net``
     (oneshot/user.py); for the latter ``supernet`` holds the keyword arguments of the model's constructor.
-    ``dataset`` "arrays" marks data given from Python (``search_model_space``), which the run cannot load.
+    ``dataset`` "arrays" marks data held in memory, given from Python (``search_model_space``), which the
+    run cannot load again; "user" data read from the paths in ``data`` (train, valid, test: image folders,
+    CSV files or dotted paths to loaders; target, image_size, normalize), as ``oneshot.user.user_data_split``
+    reads them.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -83,6 +90,7 @@ class OneShotConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
     supernet: dict[str, Any] = Field(default_factory=dict)
     hyper: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] | None = None
 
     @field_validator("space")
     @classmethod
@@ -115,13 +123,17 @@ def parse_oneshot_config(data: dict[str, Any]) -> OneShotConfig:
         config = OneShotConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        # every top-level option is a flag of `archsearch oneshot` except these three
-        options = set(OneShotConfig.model_fields) - {"valid_fraction", "supernet", "hyper"}
+        # every top-level option is a flag of `archsearch oneshot` except these four
+        options = set(OneShotConfig.model_fields) - {"valid_fraction", "supernet", "hyper", "data"}
         flags = {name: "--" + name.replace("_", "-") for name in options}
         where = option_name(error["loc"], flags) or "config"
         raise ConfigError(f"bad one-shot option {where}: {error['msg']}") from None
-    if config.dataset not in KNOWN_DATASETS and config.dataset != ARRAYS:
+    if config.dataset not in KNOWN_DATASETS and config.dataset not in (ARRAYS, USER_DATA):
         raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
+    if (config.dataset == USER_DATA) != (config.data is not None):
+        raise ConfigError("a one-shot run on the user's data needs dataset 'user' and data with the paths")
+    if config.data is not None and (set(config.data) != set(DATA_OPTIONS) or not config.data.get("train")):
+        raise ConfigError(f"one-shot data options must be {', '.join(DATA_OPTIONS)} with a train path")
     if config.order is not None and config.method != "darts":
         raise ConfigError(f"--order is DARTS' gradient order; method {config.method!r} has none")
     return config
@@ -257,6 +269,18 @@ class OneShotRun:
             raise ConfigError(
                 f"{directory} searched arrays given from Python; continue it from Python with "
                 "archsearch.oneshot.user.search_model_space(..., out=DIR, resume=True) and the same data"
+            )
+        if data is None and config.data is not None:
+            from archsearch.oneshot.user import user_data_split
+
+            options = dict(config.data)
+            data = user_data_split(
+                options.pop("train"),
+                options.pop("valid"),
+                options.pop("test"),
+                valid_fraction=config.valid_fraction,
+                device=self.device,
+                **options,
             )
         self.data = load_search_data(config, self.device) if data is None else data
         check_batch_size(config.batch_size, self.data)

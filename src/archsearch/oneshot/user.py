@@ -46,6 +46,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -600,63 +601,72 @@ class OneShotResult:
     directory: Path | None
 
 
-def _tensors(name: str, pair: Any) -> tuple[Tensor, Tensor]:
-    """``pair`` = (inputs, integer labels) of numpy arrays or tensors as (float32, int64) tensors."""
-    if not isinstance(pair, tuple | list) or len(pair) != 2:
-        raise ConfigError(f"{name} must be a pair (inputs, labels) of arrays, got {type(pair).__name__}")
-    try:
-        x = torch.as_tensor(np.asarray(pair[0]), dtype=torch.float32)
-        y = torch.as_tensor(np.asarray(pair[1]))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: not numeric arrays ({exc})") from None
-    if y.dtype.is_floating_point:
-        if not torch.equal(y, y.round()):
-            raise ConfigError(f"{name}: one-shot search classifies; labels must be integers 0..classes-1")
-    y = y.long().flatten()
-    if x.dim() < 2 or len(x) != len(y) or len(y) == 0:
-        raise ConfigError(
-            f"{name}: inputs [examples, ...] and labels [examples] of one non-zero length, "
-            f"got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    if int(y.min()) < 0:
-        raise ConfigError(f"{name}: labels must be integers 0..classes-1, got {int(y.min())}")
-    return x, y
-
-
-def arrays_split(
-    train: Any, valid: Any | None, test: Any | None, valid_fraction: float, device: torch.device
+def user_data_split(
+    train: Any,
+    valid: Any | None,
+    test: Any | None,
+    *,
+    valid_fraction: float,
+    device: torch.device,
+    target: str = "target",
+    image_size: int | None = None,
+    normalize: bool = True,
 ) -> Any:
-    """The search's ``DataSplit`` of arrays given from Python: ``valid`` or else a random
-    ``valid_fraction`` of ``train`` (the split fixed by the run's SPLIT_SEED), ``test`` or none."""
+    """The search's ``DataSplit`` of the user's classification data, read as the supervised evaluators
+    read it (``archsearch.data.user.load_user_data``): (x, y) arrays or tensors, a torch Dataset or
+    DataLoader, an image folder with one subfolder per class, a CSV file with a ``target`` column, or a
+    dotted path to a function returning one of them. Without ``valid``, ``valid_fraction`` of ``train``
+    is held out (the split fixed by the run's SPLIT_SEED); without ``test`` there is none."""
+    from archsearch.data.user import load_user_data
     from archsearch.evaluators.training import DataSplit
     from archsearch.oneshot.run import SPLIT_SEED
 
-    train_x, train_y = _tensors("train", train)
-    if valid is None:
-        if not 0 < valid_fraction < 1:
-            raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
-        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(SPLIT_SEED))
-        held = int(round(valid_fraction * len(train_x)))
-        val_x, val_y = train_x[order[:held]], train_y[order[:held]]
-        train_x, train_y = train_x[order[held:]], train_y[order[held:]]
-    else:
-        val_x, val_y = _tensors("valid", valid)
-    test_x, test_y = (train_x[:0], train_y[:0]) if test is None else _tensors("test", test)
-    shape = tuple(train_x.shape[1:])
-    for name, x in (("valid", val_x), ("test", test_x)):
-        if len(x) and tuple(x.shape[1:]) != shape:
-            raise ConfigError(f"{name} inputs have shape {tuple(x.shape[1:])}, train inputs {shape}")
-    num_classes = max(2, int(torch.cat([train_y, val_y, test_y]).max()) + 1)
-    return DataSplit(
-        train_x.to(device),
-        train_y.to(device),
-        val_x.to(device),
-        val_y.to(device),
-        test_x.to(device),
-        test_y.to(device),
-        shape,
-        num_classes,
+    data = load_user_data(
+        "classification",
+        train,
+        valid,
+        test,
+        val_size=valid_fraction,
+        split_seed=SPLIT_SEED,
+        target=target,
+        image_size=image_size,
+        normalize=normalize,
     )
+
+    def tensors(x: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        return torch.as_tensor(x, dtype=torch.float32).to(device), torch.as_tensor(y, dtype=torch.long).to(
+            device
+        )
+
+    train_x, train_y = tensors(data.train.x, data.train.y)
+    val_x, val_y = tensors(data.valid.x, data.valid.y)
+    test_x, test_y = (train_x[:0], train_y[:0]) if data.test is None else tensors(data.test.x, data.test.y)
+    return DataSplit(train_x, train_y, val_x, val_y, test_x, test_y, data.input_shape, data.num_outputs)
+
+
+def data_sources(
+    train: Any, valid: Any | None, test: Any | None, target: str, image_size: int | None, normalize: bool
+) -> dict[str, Any] | None:
+    """The data options a run records when every split is a path (a folder, a CSV file, made absolute) or
+    a dotted path to a loader, so that resuming reads them again; None for data held in memory."""
+
+    def where(source: Any) -> str | None:
+        if source is None:
+            return None
+        text = os.fspath(source)
+        return os.path.abspath(text) if os.path.exists(text) else text
+
+    sources = (train, valid, test)
+    if not all(source is None or isinstance(source, str | os.PathLike) for source in sources):
+        return None
+    return {
+        "train": where(train),
+        "valid": where(valid),
+        "test": where(test),
+        "target": target,
+        "image_size": image_size,
+        "normalize": normalize,
+    }
 
 
 def search_model_space(
@@ -675,33 +685,42 @@ def search_model_space(
     order: int | None = None,
     hyper: dict[str, Any] | None = None,
     threads: int | None = None,
+    target: str = "target",
+    image_size: int | None = None,
+    normalize: bool = True,
     overwrite: bool = False,
     resume: bool = False,
 ) -> OneShotResult:
-    """One-shot search (DARTS, ENAS or ASNG-NAS) of a user's model space on classification arrays.
+    """One-shot search (DARTS, ENAS or ASNG-NAS) of a user's model space on the user's classification data.
 
     ``space``: a ``ModelSpace``, an nn.Module class or function returning one, or a dotted path
     ``pkg.mod:Net`` (see this module's docstring for what one-shot search can take). ``train``,
-    ``valid``, ``test``: pairs (inputs [examples, ...], integer labels [examples]) of numpy arrays or
-    tensors; without ``valid``, ``valid_fraction`` of ``train`` is held out for the architecture
-    updates (DARTS: half); ``test`` (optional) only scores the result. ``method``: "darts", "enas" or
+    ``valid``, ``test``: the splits as ``ClassificationEvaluator`` takes them: (inputs, labels) pairs of
+    numpy arrays or tensors, torch Datasets or DataLoaders, image folders (one subfolder per class;
+    ``image_size`` resizes), CSV files (labels in the column ``target``), or dotted paths to functions
+    returning one; labels are integers or class names. Without ``valid``, ``valid_fraction`` of ``train``
+    is held out for the architecture updates (DARTS: half); ``test`` (optional) only scores the result;
+    ``normalize`` standardises the inputs with the training mean and std. ``method``: "darts", "enas" or
     "asng"; ``order``: DARTS' gradient order (1 or 2); ``hyper``: the method's hyper-parameters by name
     (the papers' values by default, e.g. ``{"controller_steps": 1}`` for a quick ENAS). ``epochs``:
     passes over the training half; ``batch_size``: examples per weight and architecture step; ``seed``:
     the seed of the whole search; ``device``: "cpu", "cuda[:N]" or "auto"; ``threads``: torch CPU threads.
     ``out``: a run directory that keeps every epoch (``archsearch report``/``status``/``export`` read it;
     ``overwrite`` replaces a run there; ``resume`` continues the one there with the same data); None
-    runs in a temporary directory. Returns the ``OneShotResult``.
+    runs in a temporary directory (data given as paths are recorded, so ``archsearch oneshot --resume``
+    continues such a run too). Returns the ``OneShotResult``.
     """
-    from archsearch.oneshot.run import ARRAYS, OneShotRun, parse_oneshot_config
+    from archsearch.oneshot.run import ARRAYS, USER_DATA, OneShotRun, parse_oneshot_config
 
     model_space = as_model_space(space)
     name, kwargs = recorded_name(model_space)
+    sources = data_sources(train, valid, test, target, image_size, normalize)
     config = parse_oneshot_config(
         {
             "method": method,
             "space": name,
-            "dataset": ARRAYS,
+            "dataset": ARRAYS if sources is None else USER_DATA,
+            "data": sources,
             "epochs": epochs,
             "batch_size": batch_size,
             "valid_fraction": valid_fraction,
@@ -715,7 +734,16 @@ def search_model_space(
     )
     from archsearch.evaluators.common import resolve_device
 
-    data = arrays_split(train, valid, test, config.valid_fraction, resolve_device(config.device))
+    data = user_data_split(
+        train,
+        valid,
+        test,
+        valid_fraction=config.valid_fraction,
+        device=resolve_device(config.device),
+        target=target,
+        image_size=image_size,
+        normalize=normalize,
+    )
     if out is None:
         with tempfile.TemporaryDirectory(prefix="archsearch-oneshot-") as scratch:
             run = OneShotRun.create(config, Path(scratch) / "run", data=data, model_space=model_space)
