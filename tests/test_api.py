@@ -10,6 +10,7 @@ from archsearch import registry
 from archsearch.api import load, search
 from archsearch.errors import ConfigError
 from archsearch.study import Study
+from user_modules import forget_user_modules
 
 OBJECTIVE_MODULE = """
 CHOICES = {"depth": [1, 2, 3], "width": [8, 16, 32]}
@@ -31,8 +32,7 @@ def objective_module(tmp_path, monkeypatch):
     import apimod
 
     yield apimod
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+    forget_user_modules(before, tmp_path)
     registry.IMPORT_DIRS[:] = saved_dirs
 
 

@@ -20,6 +20,7 @@ from archsearch.config import parse_config
 from archsearch.core import Evaluator, Result
 from archsearch.errors import ConfigError
 from archsearch.study import Study
+from user_modules import forget_user_modules
 
 PLUGIN_PKG = Path(__file__).parent / "plugin_pkg"
 
@@ -60,8 +61,7 @@ def user_module(tmp_path, monkeypatch):
     saved_dirs = list(registry.IMPORT_DIRS)
     before = set(sys.modules)
     yield work
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+    forget_user_modules(before, tmp_path)
     registry.IMPORT_DIRS[:] = saved_dirs
 
 
