@@ -23,7 +23,7 @@ fast: torch is loaded only by the names that need it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.core import Architecture, Decision, Evaluator, Result, SearchSpace, Strategy, TrialRecord
 from archsearch.errors import ArchsearchError, ConfigError
@@ -49,6 +49,7 @@ _LAZY = {
     "Study": "archsearch.study",
     "StudyConfig": "archsearch.config",
     "export_trial": "archsearch.report.export",
+    "MetricReward": "archsearch.rewards",
 }
 
 __all__ = [
@@ -62,8 +63,35 @@ __all__ = [
     "Strategy",
     "TrialRecord",
     "__version__",
-    *_LAZY,
+    "choice",
+    "LayerChoice",
+    "InputChoice",
+    "Repeat",
+    "fixed_arch",
+    "ModelSpace",
+    "DictSpace",
+    "FunctionEvaluator",
+    "ClassificationEvaluator",
+    "RegressionEvaluator",
+    "search",
+    "load",
+    "Study",
+    "StudyConfig",
+    "export_trial",
+    "MetricReward",
 ]
+
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from archsearch.api import load, search
+    from archsearch.config import StudyConfig
+    from archsearch.evaluators.function import FunctionEvaluator
+    from archsearch.evaluators.supervised import ClassificationEvaluator, RegressionEvaluator
+    from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice, fixed_arch
+    from archsearch.report.export import export_trial
+    from archsearch.rewards import MetricReward
+    from archsearch.spaces.dict_space import DictSpace
+    from archsearch.study import Study
 
 
 def __getattr__(name: str) -> Any:
