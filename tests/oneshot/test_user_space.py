@@ -444,3 +444,20 @@ def test_a_search_of_an_image_folder_from_python_resumes_from_the_command_line(t
     monkeypatch.chdir(tmp_path / "images")  # the recorded folder is absolute
     assert run_cli("oneshot", "--resume", str(tmp_path / "cut"), "--quiet") == 0
     assert trajectory(tmp_path / "cut") == trajectory(tmp_path / "whole")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "arrays"], "unknown data set 'arrays'"),
+        (["--dataset", "user"], "unknown data set 'user'"),
+        (["--target", "label"], "--valid, --test and --target go with --train"),
+        (["--train", "nowhere.csv"], "train: there is no CSV file"),
+        (["--space", "oneshot.test_user_space:ManyValues", "--dataset", "digits"], "25 copies, more than 16"),
+    ],
+)
+def test_bad_one_shot_options_for_user_spaces_are_one_line(args, message, tmp_path, capsys) -> None:
+    space = [] if "--space" in args else ["--space", "oneshot.test_user_space:SkipNet"]
+    assert run_cli("oneshot", *space, *args, "--out", str(tmp_path / "run")) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

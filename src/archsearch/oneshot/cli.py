@@ -221,9 +221,9 @@ def oneshot(
         given["data"] = data_sources(train, valid, test, target or "target", None, True)
     elif valid is not None or test is not None or target is not None:
         raise ConfigError("--valid, --test and --target go with --train (your own data)")
+    if dataset in (ARRAYS, USER_DATA):  # only --train and search_model_space give these
+        raise ConfigError(f"unknown data set {dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
-    if config.dataset in (ARRAYS, USER_DATA) and train is None:  # only --train or Python give these
-        raise ConfigError(f"unknown data set {config.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
 
 
