@@ -706,9 +706,10 @@ def search_model_space(
     passes over the training half; ``batch_size``: examples per weight and architecture step; ``seed``:
     the seed of the whole search; ``device``: "cpu", "cuda[:N]" or "auto"; ``threads``: torch CPU threads.
     ``out``: a run directory that keeps every epoch (``archsearch report``/``status``/``export`` read it;
-    ``overwrite`` replaces a run there; ``resume`` continues the one there with the same data); None
-    runs in a temporary directory (data given as paths are recorded, so ``archsearch oneshot --resume``
-    continues such a run too). Returns the ``OneShotResult``.
+    ``overwrite`` replaces a run there; ``resume`` continues the one there, given the same space and
+    data, as it was configured: the other options are its own); None runs in a temporary directory. Data
+    given as paths are recorded, so ``archsearch oneshot --resume`` continues such a run too. Returns the
+    ``OneShotResult``.
     """
     from archsearch.oneshot.run import ARRAYS, USER_DATA, OneShotRun, parse_oneshot_config
 
