@@ -30,7 +30,7 @@ def test_unknown_reward_names_and_options_are_config_errors():
         make_reward("acc")
     with pytest.raises(ConfigError, match="bad options"):
         make_reward("acc_cubed", windows=3)
-    with pytest.raises(ConfigError, match="not in the result"):
+    with pytest.raises(ConfigError, match="not among the metrics"):
         make_reward("acc_cubed", metric="f1")(Result(metrics={"val_acc": 0.5}))
 
 
@@ -80,5 +80,5 @@ def test_metric_reward_options_are_checked(params, message):
 
 
 def test_metric_reward_names_a_missing_metric():
-    with pytest.raises(ConfigError, match="reward metric 'f1' is not in the result"):
+    with pytest.raises(ConfigError, match="reward's metric 'f1' is not among the metrics"):
         make_reward("metric", metric="f1")(Result(metrics={"value": 1.0}))

@@ -35,7 +35,7 @@ def test_failed_trials_and_bad_targets():
     assert make_reward("mnasnet")(Result.failure("nan")) == 0.0
     with pytest.raises(ConfigError, match="target must be positive"):
         make_reward("mnasnet", target=0)
-    with pytest.raises(ConfigError, match="'latency_ms' is not in the result"):
+    with pytest.raises(ConfigError, match="'latency_ms' is not among the metrics"):
         make_reward("mnasnet")(Result(metrics={"val_acc": 0.5}))
 
 

@@ -19,7 +19,12 @@ def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequen
         return float(best(series[-window:]))
     if metric in result.metrics:
         return float(result.metrics[metric])
-    raise ConfigError(f"reward metric {metric!r} is not in the result ({sorted(result.metrics)})")
+    reported = ", ".join(sorted(result.metrics)) or "nothing"
+    raise ConfigError(
+        f"the reward's metric {metric!r} is not among the metrics the evaluation reported ({reported}); "
+        f"name one: metric=... in archsearch.search, --reward metric --set reward.params.metric=..., "
+        f"or reward: {{name: metric, params: {{metric: ...}}}} in YAML"
+    )
 
 
 @dataclass(frozen=True)
