@@ -46,6 +46,7 @@ _LAZY = {
     # running and reading studies
     "search": "archsearch.api",
     "load": "archsearch.api",
+    "search_model_space": "archsearch.oneshot",
     "Study": "archsearch.study",
     "StudyConfig": "archsearch.config",
     "export_trial": "archsearch.report.export",
@@ -75,6 +76,7 @@ __all__ = [
     "RegressionEvaluator",
     "search",
     "load",
+    "search_model_space",
     "Study",
     "StudyConfig",
     "export_trial",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from archsearch.evaluators.function import FunctionEvaluator
     from archsearch.evaluators.supervised import ClassificationEvaluator, RegressionEvaluator
     from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice, fixed_arch
+    from archsearch.oneshot import search_model_space
     from archsearch.report.export import export_trial
     from archsearch.rewards import MetricReward
     from archsearch.spaces.dict_space import DictSpace
