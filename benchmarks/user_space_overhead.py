@@ -6,8 +6,9 @@ a plain ``nn.Module``; side (b) is the module archsearch builds from the space (
 constructs ``FashionCNN`` under ``fixed_arch``). Both must have the same parameters (count, names and shapes);
 side (b) starts from side (a)'s initial weights, so the two runs do the same arithmetic and their losses must
 agree. Both train with the same plain loop (SGD, Nesterov momentum 0.9, lr 0.05, batch 64) on the same
-images on 1 torch thread, alternating which side goes first so that drifts in machine load hit both alike.
-Prints training images/s of each side, the ratio per round and the median ratio.
+images on 1 torch thread, batch by batch in turn (one step of one side, then the same step of the other;
+which side leads alternates between rounds), so that load changes on a busy machine hit both sides alike.
+Prints training images/s of each side (its own steps' time), the ratio per round and the median ratio.
 
     .venv/bin/python benchmarks/user_space_overhead.py                       # ../shared data if present
     .venv/bin/python benchmarks/user_space_overhead.py --train-limit 10000 --epochs 1 --repeats 7
@@ -64,27 +65,46 @@ def parameter_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int) -> dict[str, Any]:
-    """The plain loop: returns training images/s and the mean loss of the last epoch."""
-    torch.manual_seed(SEED)  # the same dropout masks on both sides
+def train_side_by_side(
+    models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, first: str
+) -> dict[str, dict[str, Any]]:
+    """The plain loop for every model at once, one batch each in turn (``first`` leads), so that load
+    changes on a busy machine hit all sides alike. Each side has its own optimizer and its own copy of
+    torch's random state (the same dropout masks on every side). Returns per side the training images/s
+    (its own steps' time only) and the mean loss of the last epoch."""
+    sides = sorted(models, key=lambda side: side != first)
+    torch.manual_seed(SEED)
+    states = {side: torch.get_rng_state() for side in sides}
+    optimizers = {
+        side: torch.optim.SGD(models[side].parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        for side in sides
+    }
+    elapsed = dict.fromkeys(sides, 0.0)
+    totals = dict.fromkeys(sides, 0.0)
     generator = torch.Generator().manual_seed(SEED)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    model.train()
-    elapsed = 0.0
-    total = 0.0
+    for model in models.values():
+        model.train()
     for _ in range(epochs):
-        started = time.perf_counter()
         order = torch.randperm(len(x), generator=generator)
-        total = 0.0
+        totals = dict.fromkeys(sides, 0.0)
         for i in range(0, len(x), batch_size):
             index = order[i : i + batch_size]
-            loss = F.cross_entropy(model(x[index]), y[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-        elapsed += time.perf_counter() - started
-    return {"images_per_s": len(x) * epochs / elapsed, "loss": total / len(x)}
+            inputs, targets = x[index], y[index]
+            for side in sides:
+                torch.set_rng_state(states[side])
+                started = time.perf_counter()
+                loss = F.cross_entropy(models[side](inputs), targets)
+                optimizers[side].zero_grad()
+                loss.backward()
+                optimizers[side].step()
+                value = loss.item()
+                elapsed[side] += time.perf_counter() - started
+                states[side] = torch.get_rng_state()
+                totals[side] += value * len(index)
+    return {
+        side: {"images_per_s": len(x) * epochs / elapsed[side], "loss": totals[side] / len(x)}
+        for side in sides
+    }
 
 
 def main() -> None:
@@ -134,14 +154,16 @@ def main() -> None:
     )
     print(f"built module: {type(built()).__name__}, leftover search modules: {leftovers(built())}")
 
-    train(hand_written(), x[:1024], y[:1024], 1, args.batch_size)  # warm-up: allocator, kernels
+    warm_up = {"hand-written": hand_written(), "built": built()}
+    train_side_by_side(warm_up, x[:1024], y[:1024], 1, args.batch_size, "built")  # allocator, kernels
     runs: dict[str, list[dict[str, Any]]] = {"hand-written": [], "built": []}
     ratios = []
     for repeat in range(args.repeats):
         order = ["hand-written", "built"] if repeat % 2 == 0 else ["built", "hand-written"]
+        models = {"hand-written": hand_written(), "built": built()}
+        measured = train_side_by_side(models, x, y, args.epochs, args.batch_size, order[0])
         for side in order:
-            model = hand_written() if side == "hand-written" else built()
-            runs[side].append(train(model, x, y, args.epochs, args.batch_size))
+            runs[side].append(measured[side])
         hand, ours = runs["hand-written"][-1], runs["built"][-1]
         ratios.append(ours["images_per_s"] / hand["images_per_s"])
         print(
