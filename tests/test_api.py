@@ -168,3 +168,115 @@ def test_search_on_the_pool_with_workers(objective_module, tmp_path):
     )
     assert study.config.executor == "pool" and study.summary()["finished"] == 4
     study.close()
+
+
+DATA_NET_MODULE = """
+from torch import nn
+
+from archsearch.nn import choice
+
+
+class DigitsNet(nn.Module):
+    def __init__(self, input_shape=(64,), num_classes=10):
+        super().__init__()
+        width = choice("width", [8, 16])
+        self.body = nn.Sequential(nn.Linear(input_shape[0], width), nn.ReLU(), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+@pytest.fixture
+def digits_net(objective_module, tmp_path):
+    """The model space of ``datanet.DigitsNet`` (a module in the current directory) and digits arrays."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from archsearch.nn import ModelSpace
+
+    (tmp_path / "datanet.py").write_text(DATA_NET_MODULE)
+    import datanet
+
+    x, y = load_digits(return_X_y=True)
+    return ModelSpace(datanet.DigitsNet), x[:600].astype(np.float32), y[:600]
+
+
+def run_cli(*args: str) -> int:
+    from archsearch.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
+def test_search_on_arrays_stores_them_so_a_moved_study_resumes_from_the_command_line(digits_net, tmp_path):
+    import numpy as np
+
+    from archsearch.evaluators.supervised import ClassificationEvaluator
+
+    space, x, y = digits_net
+    evaluator = ClassificationEvaluator((x[:500], y[:500]), test=(x[500:], y[500:]), epochs=1, device="cpu")
+    study = search(space, evaluator, "random", trials=2, out=tmp_path / "runs" / "a", progress=False)
+    params = study.config.evaluator.params
+    assert (params["train"], params["valid"], params["test"]) == (
+        "<run>/data/train.npz",
+        None,
+        "<run>/data/test.npz",
+    )
+    with np.load(tmp_path / "runs" / "a" / "data" / "train.npz", allow_pickle=False) as stored:
+        assert (stored["x"] == x[:500]).all() and (stored["y"] == y[:500]).all()
+    assert all(t.status == "ok" and "test_acc" in t.metrics for t in study.store.trials())
+    study.close()
+    moved = tmp_path / "moved"
+    (tmp_path / "runs" / "a").rename(moved)
+    assert run_cli("resume", str(moved), "--trials", "3", "--quiet") == 0
+    assert run_cli("best", str(moved)) == 0
+    again = load(moved)
+    assert again.evaluator.train == str(moved / "data" / "train.npz")  # type: ignore[attr-defined]
+    assert [t.status for t in again.store.trials()] == ["ok"] * 3
+    again.close()
+
+
+def test_overwriting_a_study_on_arrays_removes_its_data_files_and_a_failed_start_leaves_nothing(
+    digits_net, tmp_path
+):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from archsearch.evaluators.supervised import ClassificationEvaluator
+
+    space, x, y = digits_net
+    out = tmp_path / "s"
+    first = ClassificationEvaluator((x[:300], y[:300]), test=(x[300:], y[300:]), epochs=1, device="cpu")
+    search(space, first, "random", trials=1, out=out, progress=False).close()
+    assert (out / "data" / "test.npz").is_file()
+    loader = DataLoader(TensorDataset(torch_tensor(x[:300]), torch_tensor(y[:300])), batch_size=64)
+    second = ClassificationEvaluator(loader, epochs=1, device="cpu")  # read through once into arrays
+    study = search(space, second, "random", trials=1, out=out, overwrite=True, progress=False)
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train.npz"]
+    assert study.summary()["finished"] == 1
+    study.close()
+    one_class = ClassificationEvaluator((x[:50], y[:50] * 0), epochs=1, device="cpu")
+    with pytest.raises(ConfigError, match="a classifier needs two"):
+        search(space, one_class, "random", trials=1, out=tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
+def torch_tensor(array):
+    import torch
+
+    return torch.from_numpy(array)
+
+
+@pytest.mark.slow
+def test_search_on_arrays_with_pool_workers_reads_the_stored_files(digits_net, tmp_path):
+    import pickle
+
+    from archsearch.evaluators.supervised import ClassificationEvaluator
+
+    space, x, y = digits_net
+    evaluator = ClassificationEvaluator((x, y), epochs=1, device="cpu")
+    study = search(space, evaluator, "random", trials=2, out=tmp_path / "s", workers=2, progress=False)
+    assert study.config.executor == "pool" and [t.status for t in study.store.trials()] == ["ok", "ok"]
+    assert len(pickle.dumps(study.evaluator)) < 5000  # the data travels by path, not with each trial
+    study.close()

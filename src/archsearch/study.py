@@ -17,6 +17,7 @@ import numpy as np
 
 from archsearch.config import Component, StudyConfig, parse_config
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
+from archsearch.data.user import in_run, write_npz
 from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import (
@@ -104,7 +105,8 @@ class Study:
                 return (
                     make(kind, component.name, obj, component.params, **fixed) if is_blueprint(obj) else obj
                 )
-            return construct(kind, component.name, component.params, **fixed)
+            # paths into the run directory (data the study was given as arrays) are resolved here
+            return construct(kind, component.name, in_run(component.params, directory), **fixed)
 
         self.space: SearchSpace = build("space", config.space)
         # Multi-objective strategies (nsga2, lemonade, optuna) take the study's objectives and constraints.
@@ -152,6 +154,10 @@ class Study:
         or class defined inside a function or in an interactive session) is a one-line ConfigError, for
         every executor, before anything is created. For the pool and Ray executors the space and the
         evaluator must also pickle (they are sent to the workers); that too is checked before any trial.
+        An evaluator holding data as objects (``ClassificationEvaluator(train=(x, y))``, a Dataset, a
+        DataLoader) has it written into ``directory`` (``DIR/data/train.npz``, ...; see its
+        ``data_files``) and recorded by those paths relative to the run directory, so that the study
+        resumes from the command line, also after its folder is moved; its trials read the stored files.
         """
         directory = Path(directory)
         config, objects = _with_objects(
@@ -161,12 +167,18 @@ class Study:
             f"{directory} already holds a study; continue it with `archsearch resume {directory}` "
             "or pass --overwrite"
         )
+        data = _data_files(objects.get("evaluator"))
         with new_run(directory, "search", overwrite, occupied) as run:
             study = cls(config, directory, run.store, objects)
+            for relative, examples in data.items():
+                write_npz(examples, run.stage(relative), relative)
+            study.evaluator.prepare()
+            if data:  # trials read the stored files, as a resumed study's do (each worker once)
+                params = in_run(config.evaluator.params, directory)
+                study.evaluator = construct("evaluator", config.evaluator.name, params)
             if config.executor != "inline":
                 check_picklable("space", study.space, config.executor)
                 check_picklable("evaluator", study.evaluator, config.executor)
-            study.evaluator.prepare()
             run.store.set_meta("config", config.model_dump(mode="json"))
             run.store.set_meta("space_name", study.space.name)
             run.store.set_meta("import_dirs", list(IMPORT_DIRS))
@@ -430,6 +442,15 @@ def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyCo
         if reward is not None:
             components["reward"] = Component.model_validate(reward)
     return config.model_copy(update=components), used
+
+
+def _data_files(evaluator: Any) -> dict[str, Any]:
+    """The data ``evaluator`` holds as objects, to be stored in the run directory: relative file ->
+    ``Examples`` (its ``data_files()``; none for an evaluator without data or not given as an object)."""
+    files = getattr(evaluator, "data_files", None)
+    if evaluator is None or isinstance(evaluator, type) or not callable(files):
+        return {}
+    return dict(files())
 
 
 class _Discard:

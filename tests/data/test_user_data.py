@@ -138,8 +138,11 @@ Y = np.arange(10) % 2
         ),
         (lambda p: classification((X.astype(str), Y)), "the inputs x are not numeric"),
         (lambda p: classification(42), "train must be an \\(x, y\\) pair, a torch Dataset .* got a int"),
-        (lambda p: classification("not/a/path"), "is neither an image folder, a CSV file nor a dotted path"),
-        (lambda p: classification("archsearch_missing_mod:load"), "train data loader .*cannot import"),
+        (
+            lambda p: classification("not/a/path"),
+            "is neither an image folder, a CSV or .npz file nor a dotted path",
+        ),
+        (lambda p: classification("archsearch_missing_mod:load"), "train data loader .*no module named"),
         (lambda p: classification({"training": (X, Y)}), "a dict of data must have the keys train"),
         (lambda p: classification(lambda: 1 / 0), "the data loader .*<lambda> failed \\(ZeroDivisionError"),
     ],
@@ -148,3 +151,28 @@ def test_bad_data_is_a_one_line_config_error(tmp_path, make, message):
     with pytest.raises(ConfigError, match=message) as caught:
         make(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_an_npz_file_of_x_and_y_reads_like_the_arrays_and_bad_ones_are_one_line_errors(tmp_path):
+    from archsearch.data.user import Examples, write_npz
+
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.array(["cat", "dog"] * 5)
+    write_npz(Examples(x, y), tmp_path / "d.npz")
+    from_file = load_user_data("classification", str(tmp_path / "d.npz"), val_size=2)
+    from_arrays = load_user_data("classification", (x, y), val_size=2)
+    assert (from_file.train.x == from_arrays.train.x).all() and from_file.classes == ("cat", "dog")
+    np.savez(tmp_path / "no_y.npz", x=x)
+    np.savez(tmp_path / "objects.npz", x=x, y=np.array([{"a": 1}] * 10, dtype=object))
+    for name, message in [
+        ("no_y.npz", r"has no array 'y' \(it has x\)"),
+        ("objects.npz", "cannot read .npz file"),
+        ("missing.npz", "there is no .npz file"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_user_data("classification", str(tmp_path / name))
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="the targets y are Python objects"):
+        write_npz(Examples(x, np.array([None] * 10)), tmp_path / "e.npz")
+    with pytest.raises(ConfigError, match="is a file of a study's run directory"):
+        load_user_data("classification", "<run>/data/train.npz")

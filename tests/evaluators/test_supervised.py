@@ -169,8 +169,12 @@ def test_a_dotted_path_loader_gives_every_split(tmp_path):
     split = evaluator.split()
     assert (len(split.train_x), len(split.val_x), len(split.test_x)) == (300, 50, 50)
     assert ClassificationEvaluator(**evaluator.config()).config() == evaluator.config()
-    with pytest.raises(ConfigError, match="train data given as a tuple cannot be stored with the study"):
-        ClassificationEvaluator(train=digits_arrays()).config()
+    in_memory = ClassificationEvaluator(train=digits_arrays(), test=evaluator.train)
+    assert (in_memory.config()["train"], in_memory.config()["test"]) == (
+        "<run>/data/train.npz",
+        evaluator.train,
+    )
+    assert list(in_memory.data_files()) == ["data/train.npz"]  # what a study stores in its run directory
     result = evaluator.evaluate(SPACE, ARCH, 0)
     assert set(result.metrics) == {"val_acc", "test_acc", "params", "train_time_s", "epochs"}
 

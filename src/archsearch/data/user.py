@@ -2,9 +2,15 @@
 
 A split is given as an (x, y) pair of numpy arrays or tensors, a torch ``Dataset`` or ``DataLoader`` of
 (input, target) pairs, a folder of images with one subfolder per class (read with Pillow), a CSV file
-with a target column, a function returning one of these (or a dict of splits ``train``/``valid``/``test``),
-or a dotted path to such a function ("pkg.mod:load_data", "path/file.py:load_data"). Every mistake in the
-data is one ConfigError line naming the split and what is wrong.
+with a target column, a ``.npz`` file of the arrays ``x`` and ``y``, a function returning one of these (or a
+dict of splits ``train``/``valid``/``test``), or a dotted path to such a function ("pkg.mod:load_data",
+"path/file.py:load_data"). Every mistake in the data is one ConfigError line naming the split and what is
+wrong.
+
+A study stores the splits given as objects in its run directory (``stored_file``; ``to_examples`` reads
+them into arrays and ``write_npz`` writes them) and names them in its config as ``<run>/data/train.npz``,
+a path relative to the run directory, which the study resolves when it opens (``in_run``), so that the
+run folder can be moved.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ from typing import Any, Literal
 import numpy as np
 
 from archsearch.errors import ConfigError
+from archsearch.resolve import one_line, resolve
 
 SPLITS = ("train", "valid", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 IMAGE_MODES = ("auto", "L", "RGB")
 Task = Literal["classification", "regression"]
+RUN_PREFIX = "<run>/"
+"""How a study's config names a file of its own run directory (``<run>/data/train.npz``)."""
 # A feature (or target) that is constant in the training data is only centred: dividing by its tiny std
 # would blow up the values it takes in validation and test data.
 MIN_STD = 1e-6
@@ -153,6 +162,73 @@ def read_csv(path: str | Path, target: str, split: str = "train") -> Examples:
     return Examples(x, np.asarray(y))
 
 
+def read_npz(path: str | Path, split: str = "train") -> Examples:
+    """The arrays ``x`` (inputs) and ``y`` (targets) of the ``.npz`` file ``path`` (``numpy.savez``); read
+    without pickle, so nothing in the file is executed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{split}: there is no .npz file {str(path)!r}")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [key for key in ("x", "y") if key not in arrays.files]
+            if missing:
+                raise ConfigError(
+                    f"{split}: .npz file {str(path)!r} has no array {missing[0]!r} (it has "
+                    f"{', '.join(arrays.files) or 'none'}); save the inputs as x and the targets as y"
+                )
+            return Examples(arrays["x"], arrays["y"])
+    except ConfigError:
+        raise
+    except (OSError, ValueError) as exc:  # not a zip of arrays, or arrays of Python objects
+        raise ConfigError(f"{split}: cannot read .npz file {str(path)!r} ({one_line(exc)})") from None
+
+
+def write_npz(examples: Examples, path: str | Path, split: str = "train") -> None:
+    """Write ``examples`` to ``path`` as the arrays ``x`` and ``y`` of a ``.npz`` file (what ``read_npz``
+    reads); arrays of Python objects, which would need pickle, are a ConfigError."""
+    for name, array in (("inputs x", examples.x), ("targets y", examples.y)):
+        if array.dtype.hasobject:
+            raise ConfigError(
+                f"{split}: the {name} are Python objects (dtype object), which a study cannot store; "
+                "give numbers (or strings as class names)"
+            )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        np.savez(handle, x=examples.x, y=examples.y, allow_pickle=False)
+
+
+def is_in_memory(source: Any) -> bool:
+    """Whether a split is given as an object held in memory (arrays, a Dataset or DataLoader), not by a
+    path, a dotted path or a function (None, no split, is not)."""
+    return source is not None and not isinstance(source, str | os.PathLike) and not callable(source)
+
+
+def to_examples(source: Any, split: str) -> Examples:
+    """The (x, y) arrays of a split given as an object (``is_in_memory``): a pair of arrays or tensors as
+    they are, a Dataset or DataLoader read through once (a copy of the data)."""
+    examples, _ = read_split(source, split)
+    if not isinstance(examples, Examples):
+        raise ConfigError(f"{split}: a dict of splits must be returned by a data loader function")
+    return examples
+
+
+def stored_file(split: str) -> str:
+    """The file, relative to a run directory, in which a study stores ``split`` given as an object."""
+    return f"data/{split}.npz"
+
+
+def in_run(value: Any, directory: str | Path) -> Any:
+    """``value`` (an option, or a dict or list of them) with each ``<run>/...`` path made a path in the run
+    ``directory``."""
+    if isinstance(value, str) and value.startswith(RUN_PREFIX):
+        return os.path.join(os.path.abspath(directory), value[len(RUN_PREFIX) :])
+    if isinstance(value, dict):
+        return {key: in_run(item, directory) for key, item in value.items()}
+    if isinstance(value, list):
+        return [in_run(item, directory) for item in value]
+    return value
+
+
 def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -237,8 +313,6 @@ def read_split(
     images were read); a function or dotted path may return a dict of splits, returned as it is."""
     from torch.utils.data import DataLoader, Dataset
 
-    from archsearch.evaluators.function import resolve_callable
-
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
         path = Path(text).expanduser()
@@ -246,11 +320,19 @@ def read_split(
             return read_image_folder(path, image_size, image_mode, split, min_classes)
         if path.suffix.lower() == ".csv":
             return read_csv(path, target, split), image_mode
+        if path.suffix.lower() == ".npz":
+            if text.startswith(RUN_PREFIX):
+                raise ConfigError(
+                    f"{split}: {text!r} is a file of a study's run directory; open the study "
+                    "(archsearch.load(DIR), `archsearch resume DIR`) to read it"
+                )
+            return read_npz(path, split), image_mode
         if ":" not in text:
             raise ConfigError(
-                f"{split}: {text!r} is neither an image folder, a CSV file nor a dotted path 'pkg.mod:load_data'"
+                f"{split}: {text!r} is neither an image folder, a CSV or .npz file nor a dotted path "
+                "'pkg.mod:load_data'"
             )
-        source = resolve_callable(text, f"{split} data loader")
+        source = resolve(text, f"{split} data loader")
         if not callable(source):
             raise ConfigError(
                 f"{split}: {text!r} is a {type(source).__name__}, not a function returning data"
@@ -278,8 +360,8 @@ def read_split(
             min_classes=min_classes,
         )
     raise ConfigError(
-        f"{split} must be an (x, y) pair, a torch Dataset or DataLoader, an image folder, a CSV file or a "
-        f"dotted path to a function returning one; got a {type(source).__name__}"
+        f"{split} must be an (x, y) pair, a torch Dataset or DataLoader, an image folder, a CSV or .npz file "
+        f"or a dotted path to a function returning one; got a {type(source).__name__}"
     )
 
 

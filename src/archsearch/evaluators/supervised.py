@@ -11,6 +11,7 @@ folders, CSV files, loader functions).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,7 +23,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from archsearch.core import Architecture, SearchSpace
-from archsearch.data.user import IMAGE_MODES, Task, UserData, load_user_data
+from archsearch.data.user import (
+    IMAGE_MODES,
+    RUN_PREFIX,
+    SPLITS,
+    Examples,
+    Task,
+    UserData,
+    is_in_memory,
+    load_user_data,
+    stored_file,
+    to_examples,
+)
 from archsearch.errors import ConfigError
 from archsearch.evaluators.common import (
     CUDA_LOSS_CHECK_EVERY,
@@ -37,6 +49,7 @@ from archsearch.evaluators.common import (
 )
 from archsearch.evaluators.function import check_picklable
 from archsearch.evaluators.training import LR_SCHEDULES, train_epochs
+from archsearch.resolve import path_of
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Metrics reported whatever ``metrics`` asks for.
@@ -99,7 +112,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
 
     ``train``, ``valid``, ``test``: each an (x, y) pair of numpy arrays or tensors, a torch ``Dataset`` or
     ``DataLoader`` of (input, target) pairs, a folder of images with one subfolder per class, a CSV file
-    (``target`` names its target column), a function returning one of these or a dict of splits, or a
+    (``target`` names its target column), a ``.npz`` file of arrays ``x`` and ``y``, a function returning one of these or a dict of splits, or a
     dotted path to such a function ("pkg.mod:load_data"; what YAML and the command line give). ``valid``
     and ``test`` are optional: without ``valid``, ``val_size`` (a fraction or a count) of ``train`` is held
     out at random, the same for every trial (``split_seed``); without ``test`` no test metrics.
@@ -110,8 +123,10 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
     ``device`` is auto, cpu or cuda[:N]; ``amp`` uses float16 autocast on CUDA; ``timeout_s`` limits a
     trial (checked after every batch); ``threads`` torch threads run it. ``metrics`` keeps only the named
     metrics (params, train_time_s and epochs always come); ``keep_weights`` returns the trained
-    ``state_dict`` as ``Result.weights``. Data given by paths is read once per process; data given as
-    objects travels with the evaluator to every worker (for large data sets give a path or a loader).
+    ``state_dict`` as ``Result.weights``. Data given by paths is read once per process. A study stores
+    data given as objects (arrays, tensors, a Dataset or DataLoader, read through once: a copy of the
+    data) in its run directory as ``data/<split>.npz`` (``data_files``), so that it resumes from the
+    command line and each worker process reads the data once from there.
     """
 
     task: ClassVar[Task]
@@ -224,19 +239,32 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         self._splits: dict[str, SupervisedSplit] = {}
 
     def config(self) -> dict[str, Any]:
-        """The options that recreate this evaluator (stored with a study). ConfigError when data was
-        given as objects (arrays, datasets, functions), which a study cannot store: give paths or a
-        dotted path to a loader to make the study resumable from the command line."""
-        for name in ("train", "valid", "test"):
-            source = getattr(self, name)
-            if not _hashable(source):
-                raise ConfigError(
-                    f"{type(self).__name__}: {name} data given as a {type(source).__name__} cannot be stored "
-                    "with the study; give a path or a dotted path to a loader ('pkg.mod:load_data')"
-                )
+        """The options that recreate this evaluator (stored with a study). A split given by a path stays
+        that path, one given as a function is its dotted path, and one given as an object (arrays,
+        tensors, a Dataset, a DataLoader) is named ``<run>/data/<split>.npz``: the file in the run
+        directory in which a study stores it (``data_files``)."""
         options = dict(self.__dict__)
         del options["_splits"]
+        for name in SPLITS:
+            source = options[name]
+            if is_in_memory(source):
+                options[name] = RUN_PREFIX + stored_file(name)
+            elif callable(source):
+                options[name] = path_of(source, f"{name} data loader")
+            elif isinstance(source, os.PathLike):
+                options[name] = os.fspath(source)
         return options
+
+    def data_files(self) -> dict[str, Examples]:
+        """The splits given as objects as (x, y) arrays, keyed by the file (relative to a run directory)
+        in which a study stores each: ``Study.create`` writes them there, so that the study resumes from
+        the command line and its workers read the data from disk. A Dataset or DataLoader is read
+        through once here: the study keeps a copy of the data."""
+        return {
+            stored_file(name): to_examples(getattr(self, name), name)
+            for name in SPLITS
+            if is_in_memory(getattr(self, name))
+        }
 
     # -- data ---------------------------------------------------------------------------------------
     def user_data(self) -> UserData:

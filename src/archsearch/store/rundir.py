@@ -13,6 +13,11 @@ rename once complete. So:
   clears the leftover folder) or a complete one (``resume`` continues it); ``--out`` also replaces,
   unasked, a database holding only its schema version (a start killed before staged creation existed);
 - a ``study.db`` that is not an archsearch database is never replaced, not even with ``--overwrite``.
+
+Files a run keeps beside its database (the data a study was given as arrays: ``DIR/data/train.npz``) are
+written in the staging folder too (``NewRun.stage``) and moved into the directory by ``publish``, just
+before the database; the database lists them (meta ``run_files``), so that ``--overwrite`` removes the
+old run's files and nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from archsearch.store.sqlite import DB_NAME, Store
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".archsearch-new-"
+RUN_FILES_KEY = "run_files"
+"""The meta key listing the files (relative to the run directory) a run keeps beside its database."""
 DB_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
 """The files of a run's SQLite database: all that ``--overwrite`` removes of an old run."""
 
@@ -49,10 +56,25 @@ class NewRun:
         self.store = Store(staging, create=True)
         self._replace = replace
         self._nested = nested
+        self._files: list[str] = []
         self.published = False
 
+    def stage(self, relative: str) -> Path:
+        """Where to write the file ``relative`` (``data/train.npz``) that the run keeps beside its
+        database: in the staging folder, from which ``publish`` moves it to ``DIR/relative``."""
+        path = self.staging / relative
+        if Path(relative).is_absolute() or ".." in Path(relative).parts or relative in DB_FILES:
+            raise ValueError(f"a run file must be a relative path inside the run directory, not {relative}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if relative not in self._files:
+            self._files.append(relative)
+        return path
+
     def publish(self) -> Store:
-        """Move the finished database to ``DIR/study.db`` (replacing an old run's) and open it there."""
+        """Move the staged files and then the finished database into ``DIR`` (replacing an old run's)
+        and open the database there."""
+        if self._files:
+            self.store.set_meta(RUN_FILES_KEY, list(self._files))
         self.store.close()
         staged = self.staging / DB_NAME
         # one self-contained file (no -wal beside it), so that one rename publishes all of it
@@ -64,7 +86,12 @@ class NewRun:
         for name in self._nested:
             remove_run(self.directory / name)
         if self._replace:
+            remove_run_files(self.directory)
             remove_database(self.directory)
+        for relative in self._files:
+            target = self.directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging / relative, target)
         for name in DB_FILES[1:]:  # a killed run's journal left without its database would be replayed
             (self.directory / name).unlink(missing_ok=True)  # onto the new one by SQLite
         os.replace(staged, self.directory / DB_NAME)
@@ -197,6 +224,31 @@ def remove_database(directory: Path) -> None:
         (directory / name).unlink(missing_ok=True)
 
 
+def remove_run_files(directory: Path) -> None:
+    """Remove the files the run in ``directory`` lists as its own (``NewRun.stage``), and the folders
+    that leaves empty; a database that cannot be read lists none."""
+    try:
+        store = Store(directory, read_only=True)
+    except StoreError:
+        return
+    try:
+        listed = store.get_meta(RUN_FILES_KEY, [])
+    finally:
+        store.close()
+    for relative in listed if isinstance(listed, list) else []:
+        if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+            continue  # never follow a path out of the run directory
+        path = directory / relative
+        path.unlink(missing_ok=True)
+        for folder in path.parents:
+            if folder == directory:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
 def remove_staging(directory: Path) -> None:
     """Remove the staging folders of starts that were killed before they finished (ours by name)."""
     for leftover in directory.glob(f"{STAGING_PREFIX}*"):
@@ -213,6 +265,7 @@ def remove_run(directory: Path) -> None:
     lock = RunLock.acquire(directory)
     try:
         remove_staging(directory)
+        remove_run_files(directory)
         remove_database(directory)
     finally:
         lock.path.unlink(missing_ok=True)
