@@ -4,7 +4,8 @@ A name is one of
 
 - a registered name (``evolution``, ``nasrl_cnn``, ``training``, ``acc_cubed``, ...);
 - a dotted path ``package.module:attribute`` (the current directory is importable, as ``python -m`` has
-  it) or a file path ``path/to/file.py:attribute`` (relative to the current directory);
+  it) or a file path ``path/to/file.py:attribute`` (relative to the current directory), resolved by
+  ``archsearch.resolve`` as every path a user gives;
 - a name an installed package adds through the entry point groups ``archsearch.spaces``,
   ``archsearch.strategies``, ``archsearch.evaluators`` and ``archsearch.rewards``.
 
@@ -21,17 +22,14 @@ object cannot be recorded (a lambda, a function defined inside a function, a cla
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib
 import importlib.metadata
 import inspect
 import json
-import os
 import sys
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +37,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from archsearch.core import Evaluator, SearchSpace, Strategy
 from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.resolve import IMPORT_DIRS as IMPORT_DIRS  # the resolver's, which studies store
+from archsearch.resolve import importable as importable
+from archsearch.resolve import is_path as is_path
+from archsearch.resolve import main_path, path_of
+from archsearch.resolve import one_line as one_line
+from archsearch.resolve import resolve as resolve_path
 
 SPACES = {
     "nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace",
@@ -85,11 +89,6 @@ ENTRY_POINT_GROUPS = {
 }
 """The entry point group through which an installed package adds names of each kind."""
 
-IMPORT_DIRS: list[str] = []
-"""Directories this process put on ``sys.path`` to resolve dotted paths (the current directory, the
-folders of ``file.py:attr`` paths, a study's recorded ones); relative file paths are looked up in them too
-after the current directory. A study stores them so that its names resolve from anywhere."""
-
 _EXPECTED = {
     "space": "a SearchSpace subclass, an nn.Module subclass, a function returning a module, or a dict of choices",
     "strategy": "a Strategy subclass",
@@ -126,11 +125,6 @@ def is_registered(kind: str, name: str) -> bool:
     return name in registered(kind)
 
 
-def is_path(name: str) -> bool:
-    """Whether ``name`` is a dotted path (``module:attribute`` or ``file.py:attribute``), not a name."""
-    return ":" in name
-
-
 def resolve(kind: str, name: str) -> Any:
     """What ``name`` points to among the ``kind``s (space, strategy, evaluator, reward): a registered
     name's class, a dotted path's attribute, or an entry point's object; every failure a ConfigError."""
@@ -139,7 +133,7 @@ def resolve(kind: str, name: str) -> Any:
         module, _, attr = builtin[name].partition(":")
         return getattr(importlib.import_module(module), attr)
     if is_path(name):
-        return load_path(kind, name)
+        return resolve_path(name, kind)
     plugins = plugin_names(kind)
     if name in plugins:
         try:
@@ -149,96 +143,6 @@ def resolve(kind: str, name: str) -> Any:
                 f"{kind} {name!r} (entry point {plugins[name].value}) does not load: {one_line(exc)}"
             ) from None
     raise ConfigError(f"unknown {kind} {name!r}; known: {', '.join(known(kind))}; {_HINT}")
-
-
-def load_path(kind: str, name: str) -> Any:
-    """The attribute a dotted path ``module:attr`` or ``path/file.py:attr`` names (``attr`` may be
-    ``Outer.Inner``); its module imported with the current directory importable."""
-    target, _, attr = name.rpartition(":")
-    parts = attr.split(".")
-    if not target.strip() or not all(part.isidentifier() for part in parts):
-        raise ConfigError(
-            f"{kind} {name!r} is not a dotted path: write module:attribute (mypackage.spaces:MyNet) "
-            "or path/to/file.py:attribute"
-        )
-    module = _import_file(kind, name, target) if _is_file(target) else _import(kind, name, target)
-    obj: Any = module
-    for i, part in enumerate(parts):
-        try:
-            obj = getattr(obj, part)
-        except Exception:
-            owner = module.__name__ if i == 0 else ".".join(parts[:i])
-            names = [n for n in dir(module if i == 0 else obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{kind} {name!r}: {owner} has no attribute {part!r}{hint}") from None
-    return obj
-
-
-def _is_file(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or os.sep in target
-
-
-def importable(directory: str, last: bool = False) -> None:
-    """Put ``directory`` on ``sys.path`` (after the current directory; at the end with ``last``, so that
-    it cannot hide an installed module), so modules in it import here and in worker processes (spawned
-    workers get the parent's ``sys.path``); remembered in ``IMPORT_DIRS``."""
-    directory = os.path.abspath(directory)
-    if directory not in IMPORT_DIRS:
-        IMPORT_DIRS.append(directory)
-    if directory in sys.path:
-        return
-    if last:
-        sys.path.append(directory)
-        return
-    cwd = os.getcwd()  # the current directory first, as `python -m` has it; others after it
-    after_cwd = directory != cwd and bool(sys.path) and sys.path[0] in ("", cwd)
-    sys.path.insert(1 if after_cwd else 0, directory)
-
-
-def _import(kind: str, name: str, module: str) -> ModuleType:
-    importable(os.getcwd())
-    importlib.invalidate_caches()  # a module written since the last import (tests, notebooks) is found
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-            raise ConfigError(
-                f"{kind} {name!r}: no module named {exc.name!r} in the current directory "
-                f"({os.getcwd()}) or the installed packages"
-            ) from None
-        raise ConfigError(f"{kind} {name!r}: module {module} does not import: {one_line(exc)}") from None
-    except (Exception, SystemExit) as exc:
-        raise ConfigError(f"{kind} {name!r}: module {module} does not import: {one_line(exc)}") from None
-
-
-def _import_file(kind: str, name: str, target: str) -> ModuleType:
-    """The module of the file ``target`` (relative to the current directory, else to ``IMPORT_DIRS``),
-    imported under its file name from its folder, so that workers and pickle find it by that name."""
-    path = Path(target)
-    bases = [Path.cwd(), *map(Path, IMPORT_DIRS)] if not path.is_absolute() else [Path("/")]
-    found = next((base / path for base in bases if (base / path).is_file()), None)
-    if found is None:
-        raise ConfigError(f"{kind} {name!r}: there is no file {target}")
-    if found.suffix != ".py":
-        raise ConfigError(f"{kind} {name!r}: {target} is not a Python file (.py)")
-    found = found.resolve()
-    importable(str(found.parent))
-    module = _import(kind, name, found.stem)
-    origin = getattr(module, "__file__", None)
-    if origin is None or Path(origin).resolve() != found:
-        raise ConfigError(
-            f"{kind} {name!r}: {target} cannot be imported as module {found.stem!r}: another module of "
-            f"that name comes first ({origin or 'built in'}); rename the file"
-        )
-    return module
-
-
-def one_line(exc: BaseException) -> str:
-    """``exc`` as one line: its type and message, whitespace collapsed, at most 300 characters."""
-    text = " ".join(str(exc).split())
-    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
 
 
 # -- making components -----------------------------------------------------------------------------
@@ -415,74 +319,6 @@ def reward_for(evaluator: Any, name: str) -> dict[str, Any] | None:
 
 
 # -- recording objects ------------------------------------------------------------------------------
-def dotted_path(kind: str, obj: Any) -> str:
-    """The dotted path ``module:qualname`` through which ``obj`` (a class or function) is imported again,
-    by workers and by ``archsearch resume``; a ConfigError for what cannot be: a lambda, a function or
-    class defined inside a function, one defined in an interactive session or replaced in its module.
-    An object of a script run as ``python script.py`` is recorded as ``script.py:name`` (relative to the
-    current directory): importing the script again must not start the search, so guard that with
-    ``if __name__ == "__main__":``."""
-    qualname = getattr(obj, "__qualname__", None)
-    module_name = getattr(obj, "__module__", None)
-    label = f"{kind} {getattr(obj, '__name__', None) or describe(obj)}"
-    fix = "define it with def or class at the top level of a module, so workers and `archsearch resume` can import it"
-    if not isinstance(qualname, str) or not isinstance(module_name, str):
-        raise ConfigError(f"{label} has no importable name: {fix}")
-    if "<lambda>" in qualname:
-        raise ConfigError(f"{kind} {qualname} is a lambda: {fix}")
-    if "<locals>" in qualname:
-        raise ConfigError(f"{kind} {qualname} is defined inside a function: {fix}")
-    if module_name == "__main__":
-        return _main_path(label, qualname)
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except Exception:
-        found = None
-    if found is not obj:
-        raise ConfigError(f"{label} cannot be found again as {module_name}:{qualname}: {fix}")
-    module = sys.modules[module_name]
-    _remember_root(module)
-    return f"{module_name}:{qualname}"
-
-
-def _main_path(label: str, qualname: str) -> str:
-    """The path of an object defined in the ``__main__`` module: ``package.module:name`` when it was run
-    with ``python -m``, else ``script.py:name``."""
-    main = sys.modules["__main__"]
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name and spec.name != "__main__":
-        _remember_root(main, spec.name)
-        return f"{spec.name}:{qualname}"
-    file = getattr(main, "__file__", None)
-    if not file:
-        raise ConfigError(
-            f"{label} is defined in an interactive session: put it in a module (a .py file) and import it "
-            "from there, so workers and `archsearch resume` can import it"
-        )
-    path = Path(file).resolve()
-    try:
-        shown = str(path.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(path)
-    importable(str(path.parent))
-    return f"{shown}:{qualname}"
-
-
-def _remember_root(module: ModuleType, name: str | None = None) -> None:
-    """Put the directory ``module`` is imported from (the folder above its top package) in IMPORT_DIRS."""
-    file = getattr(module, "__file__", None)
-    if not file:
-        return
-    root = Path(file).resolve().parent
-    depth = (name or module.__name__).count(".") + (1 if Path(file).name == "__init__.py" else 0)
-    for _ in range(depth):
-        root = root.parent
-    if root.is_dir() and "site-packages" not in root.parts and "dist-packages" not in root.parts:
-        importable(str(root))
-
-
 def _registered_name(kind: str, cls: type) -> str | None:
     path = f"{cls.__module__}:{cls.__qualname__}"
     return next((name for name, where in registered(kind).items() if where == path), None)
@@ -509,13 +345,13 @@ def record(kind: str, obj: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(obj, Mapping) and kind == "space":
         return "dict", _json_options(kind, "dict", {"choices": dict(obj)})
     if isinstance(obj, type) or inspect.isroutine(obj):
-        name = (_registered_name(kind, obj) if isinstance(obj, type) else None) or dotted_path(kind, obj)
+        name = (_registered_name(kind, obj) if isinstance(obj, type) else None) or path_of(obj, kind)
         return name, {}
     cls = type(obj)
     if cls.__module__.startswith("archsearch.nn") and cls.__name__ == "ModelSpace":
         model = obj.name  # "module:Net", or "path/to/file.py:Net" (ModelSpace's reference)
         if model.startswith("__main__:"):
-            model = _main_path(f"space {model}", model.partition(":")[2])
+            model = main_path(f"space {model}", model.partition(":")[2])
         if "<locals>" in model or "<lambda>" in model:
             raise ConfigError(
                 f"space {model} is defined inside a function: define the model at the top level of a "
@@ -529,9 +365,9 @@ def record(kind: str, obj: Any) -> tuple[str, dict[str, Any]]:
     ):
         options = dict(obj.config())
         options.pop("fn", None)  # the name says which function
-        name = getattr(obj, "fn_path", None) or dotted_path(kind, obj.fn)
+        name = getattr(obj, "fn_path", None) or path_of(obj.fn, kind)
         return name, _json_options(kind, name, options)
-    name = _registered_name(kind, cls) or dotted_path(kind, cls)
+    name = _registered_name(kind, cls) or path_of(cls, kind)
     if dataclasses.is_dataclass(obj) and not callable(getattr(obj, "config", None)):
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
         return name, _json_options(kind, name, fields)

@@ -218,6 +218,7 @@ def main_path(label: str, qualname: str) -> str:
     path = Path(file).resolve()
     try:
         shown = str(path.relative_to(Path.cwd()))
+        importable(os.getcwd(), last=True)  # so the relative path is found from another directory too
     except ValueError:
         shown = str(path)
     importable(str(path.parent))

@@ -20,19 +20,8 @@ from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strate
 from archsearch.data.user import in_run, write_npz
 from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
-from archsearch.registry import (
-    IMPORT_DIRS,
-    accepts,
-    construct,
-    dotted_path,
-    importable,
-    is_blueprint,
-    make,
-    one_line,
-    record,
-    resolve,
-    reward_for,
-)
+from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
+from archsearch.resolve import IMPORT_DIRS, importable, one_line, path_of
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -429,7 +418,7 @@ def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyCo
             # made here with the config's options of that kind when the config sets that kind, then
             # recorded as the object it became (a ModelSpace by its reference, a DictSpace by its choices)
             if not isinstance(obj, Mapping):
-                dotted_path(kind, obj)  # a lambda or a local function: refused by name first
+                path_of(obj, kind)  # a lambda or a local function: refused by name first
             obj = make(kind, getattr(obj, "__qualname__", "dict"), obj, params)
         name, recorded = record(kind, obj)
         components[kind] = Component(name=name, params=params if is_blueprint(obj) else recorded)

@@ -16,14 +16,10 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ConfigError, ObjectiveError
-from archsearch.evaluators.function import (
-    FunctionEvaluator,
-    build_child,
-    check_picklable,
-    resolve_callable,
-)
+from archsearch.evaluators.function import FunctionEvaluator, build_child, check_picklable
 from archsearch.executors.base import run_trial
 from archsearch.nn import LayerChoice, ModelSpace, choice
+from archsearch.resolve import resolve
 from archsearch.rewards import make_reward
 from archsearch.spaces.dict_space import DictSpace
 from tiny_spaces import OneChoiceSpace
@@ -264,7 +260,7 @@ def test_a_dotted_path_or_a_file_path_resolves_and_pickles_to_a_spawned_worker(t
     (tmp_path / "my_objective_mod.py").write_text(OBJECTIVE_SOURCE)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
-    assert resolve_callable("my_objective_mod:score")(ARCH, 1, lambda step, value: None)["seed"] == 1.0
+    assert resolve("my_objective_mod:score", "objective")(ARCH, 1, lambda step, value: None)["seed"] == 1.0
     evaluator = FunctionEvaluator(str(tmp_path / "my_objective_mod.py") + ":score", device="cpu")
     assert pickle.loads(pickle.dumps(evaluator)).fn_path == evaluator.fn_path
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -279,11 +275,11 @@ def test_a_dotted_path_or_a_file_path_resolves_and_pickles_to_a_spawned_worker(t
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("no_colon_here", "is not a dotted path; write 'package.module:name'"),
-        ("archsearch_no_such_module:f", "cannot import 'archsearch_no_such_module'"),
-        ("archsearch.rewards:no_such_reward", "'archsearch.rewards' has no attribute 'no_such_reward'"),
-        ("missing_dir/objective.py:f", "there is no file 'missing_dir/objective.py'"),
-        ("broken_objective.py:f", "importing 'broken_objective.py' failed (SyntaxError"),
+        ("no_colon_here", "is not a dotted path: write module:attribute"),
+        ("archsearch_no_such_module:f", "no module named 'archsearch_no_such_module' in the current"),
+        ("archsearch.rewards:no_such_reward", "archsearch.rewards has no attribute 'no_such_reward'"),
+        ("missing_dir/objective.py:f", "there is no file missing_dir/objective.py"),
+        ("broken_objective.py:f", "module broken_objective does not import: SyntaxError"),
     ],
 )
 def test_dotted_paths_that_do_not_resolve_are_one_line_errors(text, message, tmp_path, monkeypatch):
@@ -291,7 +287,7 @@ def test_dotted_paths_that_do_not_resolve_are_one_line_errors(text, message, tmp
     monkeypatch.setattr(sys, "path", list(sys.path))
     (tmp_path / "broken_objective.py").write_text("def f(:\n")
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as caught:
-        resolve_callable(text, "objective function")
+        resolve(text, "objective function")
     assert "\n" not in str(caught.value)
 
 

@@ -357,10 +357,11 @@ class Net(nn.Module):
 def test_a_run_of_a_module_in_the_current_directory_is_exported_from_elsewhere(tmp_path, monkeypatch) -> None:
     import sys
 
-    from archsearch import registry
+    from archsearch import registry, resolve
 
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(registry, "IMPORT_DIRS", [])
+    monkeypatch.setattr(resolve, "IMPORT_DIRS", registry.IMPORT_DIRS)  # registry re-exports the list
     project = tmp_path / "project"
     project.mkdir()
     (project / "my_oneshot_net.py").write_text(MY_NET)

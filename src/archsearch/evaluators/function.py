@@ -4,31 +4,28 @@
 ``FunctionalEvaluator`` and a Ray Tune trainable: the function gets the built child (or the chosen values)
 and the trial's seed, returns a number or a dict of metrics, and may ``report`` a value per step for the
 learning curve. It runs under the guards of the training evaluators (an exception, a nan, out of memory or
-the time limit is a failed trial with its reason). Also here: ``resolve_callable`` for dotted paths
-("pkg.mod:func", "path/file.py:func") and ``check_picklable`` for what must travel to worker processes.
+the time limit is a failed trial with its reason). Also here: ``check_picklable`` for what must travel to
+worker processes. Dotted paths ("pkg.mod:func", "path/file.py:func") resolve through ``archsearch.resolve``.
 
 torch is imported when an evaluator is made, not with this module, so that a dotted path resolves without it.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import numbers
-import os
 import pickle
 import random
-import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError, ObjectiveError, TrialTimeoutError
+from archsearch.resolve import path_of, resolve
 
 if TYPE_CHECKING:
     from archsearch.evaluators.common import TrialProgress
@@ -41,67 +38,6 @@ OBJECTIVE_HINT = "return a number or a dict of numbers"
 def _short(text: str, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _import_file(path: Path, text: str, what: str) -> Any:
-    """The module of ``path``, imported under its file name with its folder on ``sys.path`` (so that what
-    it defines pickles by reference into worker processes, which inherit ``sys.path``)."""
-    if not path.is_file():
-        raise ConfigError(f"{what} {text!r}: there is no file {str(path)!r}")
-    directory = str(path.parent.resolve())
-    if directory not in sys.path:
-        sys.path.append(directory)
-    module = importlib.import_module(path.stem)
-    found = getattr(module, "__file__", None)
-    if found is None or Path(found).resolve() != path.resolve():
-        raise ConfigError(
-            f"{what} {text!r}: the module name {path.stem!r} is taken by {found or 'a built-in module'};"
-            " rename the file"
-        )
-    return module
-
-
-def resolve_callable(text: str, what: str = "function") -> Any:
-    """The object a dotted path names: "package.module:attr" (the current directory importable) or
-    "path/to/file.py:attr"; ``attr`` may be dotted ("Class.method").
-
-    ``what`` names the object in errors ("objective function", "space", ...). Every failure is one
-    ConfigError line: a text without ":", a module that does not import (with its error), a missing
-    attribute.
-    """
-    if not isinstance(text, str) or text.count(":") != 1 or text.startswith(":") or text.endswith(":"):
-        raise ConfigError(
-            f"{what} {text!r} is not a dotted path; write 'package.module:name' or 'path/file.py:name'"
-        )
-    location, _, attribute = text.partition(":")
-    location, attribute = location.strip(), attribute.strip()
-    try:
-        if location.endswith(".py") or "/" in location or os.sep in location:
-            module = _import_file(Path(location).expanduser(), text, what)
-        else:
-            if os.getcwd() not in sys.path and "" not in sys.path:
-                sys.path.append(os.getcwd())
-            module = importlib.import_module(location)
-    except ConfigError:
-        raise
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"{what} {text!r}: cannot import {location!r} ({_short(str(exc))})") from None
-    except BaseException as exc:  # a module that fails while it runs: SyntaxError, any exception, exit()
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        problem = _short(f"{type(exc).__name__}: {exc}")
-        raise ConfigError(f"{what} {text!r}: importing {location!r} failed ({problem})") from None
-    found: Any = module
-    for part in attribute.split("."):
-        if not hasattr(found, part):
-            raise ConfigError(f"{what} {text!r}: {location!r} has no attribute {attribute!r}")
-        found = getattr(found, part)
-    return found
-
-
-def dotted_path(obj: Any) -> str:
-    """ "module:qualname" of a function or class, the form ``resolve_callable`` reads back."""
-    return f"{obj.__module__}:{obj.__qualname__}"
 
 
 def check_picklable(obj: Any, what: str) -> None:
@@ -297,7 +233,7 @@ class FunctionEvaluator(Evaluator):
 
         if isinstance(fn, str):
             self.fn_path: str | None = fn
-            function = resolve_callable(fn, "objective function")
+            function = resolve(fn, "objective function")
             name = repr(fn)
         else:
             self.fn_path = None
@@ -331,7 +267,7 @@ class FunctionEvaluator(Evaluator):
         """The objective function (resolved again from its dotted path in a worker process)."""
         if self._fn is None:
             assert self.fn_path is not None
-            self._fn = resolve_callable(self.fn_path, "objective function")
+            self._fn = resolve(self.fn_path, "objective function")
         return self._fn
 
     def __getstate__(self) -> dict[str, Any]:
@@ -343,7 +279,7 @@ class FunctionEvaluator(Evaluator):
     def config(self) -> dict[str, Any]:
         """The options that recreate this evaluator, ``fn`` as a dotted path."""
         return {
-            "fn": self.fn_path or dotted_path(self.fn),
+            "fn": self.fn_path or path_of(self.fn, "objective function"),
             "timeout_s": self.timeout_s,
             "threads": self.threads,
             "device": self.device,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,10 +12,10 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ArchsearchError, ConfigError
-from archsearch.evaluators.function import resolve_callable
 from archsearch.nn.fixed import FixedMode
 from archsearch.nn.mode import BlockPath, ChoiceMode, FirstChoiceMode, use_mode
 from archsearch.nn.specs import ChoiceSpec, RepeatSpec, ValueSpec
+from archsearch.resolve import path_of, resolve
 from archsearch.spaces.dict_space import LabelledChoicesSpace
 
 MAX_DISCOVERY_ATTEMPTS = 16
@@ -51,15 +49,15 @@ class Discovered:
 
 
 def reference_of(model: Any) -> str:
-    """The dotted path of a class or function, ``"module:qualname"``; for one of the script run as
-    ``__main__``, the script's path (``"/path/to/script.py:Net"``), which another process can import
-    (``"__main__:Net"`` where there is no file, as in an interactive session)."""
-    module_name = getattr(model, "__module__", None) or "__main__"
-    qualname = getattr(model, "__qualname__", None) or getattr(model, "__name__", repr(model))
-    script = getattr(sys.modules.get(module_name), "__file__", None)
-    if module_name == "__main__" and isinstance(script, str):
-        return f"{os.path.abspath(script)}:{qualname}"
-    return f"{module_name}:{qualname}"
+    """The dotted path of a class or function (``resolve.path_of``: ``"module:qualname"``, or
+    ``"script.py:Net"`` for one of the script run as ``__main__``); for one that cannot be imported
+    again (defined inside a function or in an interactive session) ``"module:qualname"`` still, which
+    searches in this process and is refused, saying why, when a study records it or sends it to workers."""
+    try:
+        return path_of(model, "model space")
+    except ConfigError:
+        module_name = getattr(model, "__module__", None) or "__main__"
+        return f"{module_name}:{getattr(model, '__qualname__', repr(model))}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -153,7 +151,7 @@ class ModelSpace(LabelledChoicesSpace):
                 f"not a {type(model).__name__} instance"
             )
         if isinstance(model, str):
-            reference, factory = model, resolve_callable(model, "model space")
+            reference, factory = model, resolve(model, "model space")
         elif isinstance(getattr(model, "__qualname__", None), str):
             reference, factory = reference_of(model), model
         else:

@@ -21,6 +21,7 @@ from archsearch import __version__
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.nn import ModelSpace
+from archsearch.resolve import module_name_of
 from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
@@ -461,8 +462,8 @@ def _import_lines(reference: str, directories: list[str]) -> tuple[list[str], li
     directories = list(directories)
     if module.endswith(".py") or "/" in module or "\\" in module:  # a file: imported from its folder
         path = Path(module).expanduser().resolve()  # relative to where the search ran, as it was then
-        directories.append(str(path.parent))
-        module = path.stem
+        module, root = module_name_of(path)  # the name the search imported it under
+        directories.append(str(root))
     stdlib, lines = [], []
     if directories:
         stdlib.append("import sys")
