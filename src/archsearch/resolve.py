@@ -74,6 +74,15 @@ def importable(directory: str, last: bool = False) -> None:
     sys.path.insert(1 if after_cwd else 0, directory)
 
 
+def import_again(folders: Any) -> None:
+    """Make the directories a run recorded (its ``IMPORT_DIRS``) importable again, those that still
+    exist, after the installed packages (a stored path hides none), so that ``resume``, ``report`` and
+    ``export`` find the user's modules from another directory."""
+    for folder in folders if isinstance(folders, list) else []:
+        if isinstance(folder, str) and os.path.isdir(folder):
+            importable(folder, last=True)
+
+
 def resolve(name: str, what: str) -> Any:
     """The object the path ``name`` names (see the module docstring); ``what`` says what it is in errors
     ("space", "objective function", "train data loader")."""
@@ -225,14 +234,23 @@ def main_path(label: str, qualname: str) -> str:
     return f"{shown}:{qualname}"
 
 
-def _remember_root(module: ModuleType, name: str | None = None) -> None:
-    """Put the directory ``module`` is imported from (the folder above its top package) in IMPORT_DIRS."""
+def import_root(module: ModuleType, name: str | None = None) -> Path | None:
+    """The folder ``module`` (imported as ``name``, default its own) is imported from: the one above its
+    top package; None for a built-in module or one of an installed package (it imports anyway)."""
     file = getattr(module, "__file__", None)
-    if not file:
-        return
+    if not isinstance(file, str):
+        return None
     root = Path(file).resolve().parent
     depth = (name or module.__name__).count(".") + (1 if Path(file).name == "__init__.py" else 0)
     for _ in range(depth):
         root = root.parent
-    if root.is_dir() and "site-packages" not in root.parts and "dist-packages" not in root.parts:
+    if {"site-packages", "dist-packages"} & set(root.parts) or not root.is_dir():
+        return None
+    return root
+
+
+def _remember_root(module: ModuleType, name: str | None = None) -> None:
+    """Put the folder ``module`` is imported from (``import_root``) in IMPORT_DIRS."""
+    root = import_root(module, name)
+    if root is not None:
         importable(str(root))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ from archsearch.data.user import in_run, write_npz
 from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
-from archsearch.resolve import IMPORT_DIRS, importable, one_line, path_of
+from archsearch.resolve import IMPORT_DIRS, import_again, one_line, path_of
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -188,10 +187,7 @@ class Study:
                     if unfinished(store)
                     else StoreError(f"{directory} has a database but no study config")
                 )
-            dirs = store.get_meta("import_dirs", [])  # where the user's modules were imported from
-            for folder in dirs if isinstance(dirs, list) else []:
-                if isinstance(folder, str) and os.path.isdir(folder):
-                    importable(folder, last=True)  # after the installed packages: a stored path hides none
+            import_again(store.get_meta("import_dirs", []))  # where the user's modules were imported from
             study = cls(parse_config(data), directory, store)
         study.lock = held
         return study

@@ -21,7 +21,7 @@ from archsearch import __version__
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.nn import ModelSpace
-from archsearch.resolve import module_name_of
+from archsearch.resolve import import_root, module_name_of
 from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
@@ -485,15 +485,10 @@ def module_root(obj: Any) -> list[str]:
     """The folder above the top package of the module that ``obj`` (a user's class or function) was
     imported from, as a list (empty for the ``__main__`` module, an installed package or a built-in)."""
     module = sys.modules.get(getattr(obj, "__module__", None) or "")
-    file = getattr(module, "__file__", None)
-    if module is None or not isinstance(file, str) or module.__name__ == "__main__":
+    if module is None or module.__name__ == "__main__":
         return []
-    root = Path(file).resolve().parent
-    for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
-        root = root.parent
-    if {"site-packages", "dist-packages"} & set(root.parts):  # an installed package imports anyway
-        return []
-    return [str(root)]
+    root = import_root(module)
+    return [] if root is None else [str(root)]
 
 
 def _import_dirs(study: Study, obj: Any) -> list[str]:
