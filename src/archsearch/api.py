@@ -49,6 +49,10 @@ def search(
       ``SearchSpace``, or a name (``nb201``, ``mypackage.spaces:MyNet``).
     - ``evaluator``: a function ``fn(child, seed)`` or ``fn(child, seed, report)`` returning a number or a
       dict of metrics (made a ``FunctionEvaluator``), an ``Evaluator`` object, or a name / dotted path.
+      A ``ClassificationEvaluator`` / ``RegressionEvaluator`` may hold its data as objects (``train=(x,
+      y)`` of numpy arrays or tensors, a torch Dataset or DataLoader): the study copies such data into
+      ``OUT/data/<split>.npz`` (a Dataset or DataLoader is read through once), so that it resumes from
+      the command line, also once ``OUT`` is moved, and each worker reads the data once from there.
     - ``strategy``: a name (``evolution``, ``random``, ``reinforce``, ``ppo``, ``asng``, ``local_search``,
       ``categorical_reinforce``, ``optuna``, ``nsga2``, ``lemonade``), a dotted path, a ``Strategy``
       subclass (both made with ``strategy_params``) or a ``Strategy`` object built on ``space``.
