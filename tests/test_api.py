@@ -260,6 +260,12 @@ def test_overwriting_a_study_on_arrays_removes_its_data_files_and_a_failed_start
     with pytest.raises(ConfigError, match="a classifier needs two"):
         search(space, one_class, "random", trials=1, out=tmp_path / "bad", progress=False)
     assert not (tmp_path / "bad").exists()
+    stored = (out / "data" / "train.npz").read_bytes()
+    with pytest.raises(ConfigError, match="a classifier needs two"):  # a failed overwrite keeps the old run
+        search(space, one_class, "random", trials=1, out=out, overwrite=True, progress=False)
+    kept = load(out)
+    assert (out / "data" / "train.npz").read_bytes() == stored and kept.summary()["finished"] == 1
+    kept.close()
 
 
 def torch_tensor(array):
