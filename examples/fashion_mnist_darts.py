@@ -21,7 +21,6 @@ import argparse
 from pathlib import Path
 
 import archsearch
-from archsearch.oneshot.user import search_model_space
 from examples.fashion_data import default_directory, load_fashion_mnist
 from examples.spaces import FashionCNN
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="supernet epochs")
     parser.add_argument("--retrain-epochs", type=int, default=3)
     parser.add_argument(
-        "--train-limit", type=int, default=10000, help="first N training images (N/5 validate)"
+        "--train-limit", type=int, default=5000, help="first N training images (N/5 validate)"
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -52,12 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     # The same model space as the evolution example. ModelSpace(FashionCNN, hidden_widths=[64], dropouts=[0.25])
     # would fix the two value choices and leave DARTS the two convolutions (one supernet instead of 9).
     space = archsearch.ModelSpace(FashionCNN)
-    found = search_model_space(
+    found = archsearch.search_model_space(
         space,
         train,
         valid,
         test=test,
         method="darts",
+        normalize=False,  # load_fashion_mnist standardised the pixels already
         epochs=args.epochs,
         batch_size=64,
         seed=args.seed,
