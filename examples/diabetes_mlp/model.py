@@ -52,7 +52,8 @@ def load_data() -> dict[str, Any]:
     later) as train / valid / test arrays, 60 / 20 / 20 % in a fixed random order.
 
     The evaluator standardises features and target with the training part's statistics and reports RMSE in
-    the target's own units: predicting the training mean scores about 77, linear regression about 55.
+    the target's own units: on this split, predicting the training mean scores 78.9 (validation) / 70.5
+    (test), linear regression 52.9 / 57.3.
     """
     from sklearn.datasets import load_diabetes
 
