@@ -541,3 +541,25 @@ def test_cli_reward_by_dotted_path(user_module):
     assert stored.config.reward.name == "usermod:doubled"
     assert all(t.reward == 2 * t.metrics["value"] for t in stored.store.trials())
     stored.close()
+
+
+def test_metric_flag_maximises_or_minimises_a_metric_the_function_reports(user_module, capsys):
+    common = ["search", "--space", "dict", "--evaluator", "usermod:evaluate", "--strategy", "random"]
+    common += ["--executor", "inline", "--trials", "4", "--quiet", "--set"]
+    choices = 'space.params.choices={"depth": [1, 2, 3, 4], "width": [8, 16, 32], "act": ["relu", "gelu"]}'
+    assert run_cli(*common, choices, "--metric", "cost:min", "--out", "min") == 0
+    study = Study.load(user_module / "min", read_only=True)
+    assert study.config.reward.params == {"metric": "cost", "mode": "min"}
+    assert all(t.reward == -t.metrics["cost"] for t in study.store.trials())
+    study.close()
+    assert run_cli(*common, choices, "--metric", "cost", "--out", "max") == 0
+    study = Study.load(user_module / "max", read_only=True)
+    assert study.config.reward.params == {"metric": "cost", "mode": "auto"}  # not an error or a cost name
+    assert all(t.reward == t.metrics["cost"] for t in study.store.trials())
+    study.close()
+    capsys.readouterr()
+    assert run_cli(*common, choices, "--metric", "cost:up", "--out", "bad") == 2
+    assert "--metric expects METRIC or METRIC:max or METRIC:min" in one_error_line(capsys)
+    assert run_cli(*common, choices, "--metric", "cost", "--reward", "acc_cubed", "--out", "bad") == 2
+    assert "drop --reward acc_cubed or --metric" in one_error_line(capsys)
+    assert not (user_module / "bad").exists()

@@ -104,6 +104,11 @@ def search(
         "ppl_inverse_square, mnasnet, or your own as module:function (of a Result); default: the "
         "evaluator's (acc_cubed for training, the metric value for a function).",
     ),
+    metric: str | None = typer.Option(
+        None,
+        help="Maximise (or minimise) this metric of the evaluation: METRIC[:max|min], e.g. val_f1 or "
+        "val_rmse:min (the metric reward; without a direction, errors and costs are minimised).",
+    ),
     dataset: str | None = typer.Option(None, help="digits (built in), mnist, fashion-mnist, cifar10."),
     data_dir: Path | None = typer.Option(None, help="Directory holding the data set's files."),
     trials: int | None = typer.Option(None, help="Number of child networks to evaluate."),
@@ -125,6 +130,7 @@ def search(
     quiet: bool = typer.Option(False, help="No progress display."),
 ) -> None:
     """Start a search; the built-in default is NAS-RL (LSTM controller + REINFORCE) on digits."""
+    metric_reward = _metric_reward(metric, reward)
     cfg = build_config(
         config,
         {
@@ -132,6 +138,7 @@ def search(
             "strategy.name": strategy,
             "evaluator.name": evaluator,
             "reward.name": reward,
+            **metric_reward,
             "evaluator.params.dataset": dataset,
             "evaluator.params.data_dir": None if data_dir is None else str(data_dir),
             "evaluator.params.epochs": epochs,
@@ -149,6 +156,19 @@ def search(
     )
     study = Study.create(cfg, out_dir, overwrite=overwrite)
     _run(study, quiet)
+
+
+def _metric_reward(metric: str | None, reward: str | None) -> dict[str, Any]:
+    """The config settings of ``--metric METRIC[:max|min]``: the metric reward on that metric."""
+    if metric is None:
+        return {}
+    name, _, direction = metric.strip().partition(":")
+    name, direction = name.strip(), direction.strip()
+    if not name or direction not in ("", "max", "min"):
+        raise ConfigError(f"--metric expects METRIC or METRIC:max or METRIC:min, got {metric!r}")
+    if reward not in (None, "metric"):
+        raise ConfigError(f"--metric chooses the metric reward; drop --reward {reward} or --metric")
+    return {"reward.name": "metric", "reward.params.metric": name, "reward.params.mode": direction or "auto"}
 
 
 @app.command()
