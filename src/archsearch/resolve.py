@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import pickle
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -254,3 +255,33 @@ def _remember_root(module: ModuleType, name: str | None = None) -> None:
     root = import_root(module, name)
     if root is not None:
         importable(str(root))
+
+
+class _Discard:
+    """A file that forgets what is written to it: pickling into it costs no memory."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def check_picklable(obj: Any, what: str, where: str = "worker processes", name: str | None = None) -> None:
+    """A one-line ConfigError naming ``obj`` when it cannot be sent to ``where`` (pickled): a lambda, a
+    function or class defined inside a function, or anything holding one. ``what`` says what it is
+    ("objective function", "evaluator", ...), ``name`` how to call it (default: its module and name)."""
+    qualname = getattr(obj, "__qualname__", None)
+    if name is None:
+        name = f"{getattr(obj, '__module__', '?')}.{qualname}" if isinstance(qualname, str) else repr(obj)
+    if len(name) > 120:  # the end says what it is (module.function.<locals>.<lambda>)
+        name = "..." + name[-117:]
+    if isinstance(qualname, str) and ("<lambda>" in qualname or "<locals>" in qualname):
+        raise ConfigError(f"{what} {name} cannot be sent to {where}; define it at module level")
+    try:
+        pickle.Pickler(_Discard()).dump(obj)
+    except Exception as exc:  # pickle raises PicklingError, TypeError or AttributeError
+        raise ConfigError(
+            f"{what} {name} cannot be sent to {where} ({_clip(one_line(exc), 160)}); define it at module level"
+        ) from None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -17,10 +16,11 @@ import numpy as np
 from archsearch.config import Component, StudyConfig, parse_config
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
 from archsearch.data.user import in_run, write_npz
-from archsearch.errors import ConfigError, StoreError
+from archsearch.errors import StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
-from archsearch.resolve import IMPORT_DIRS, import_again, one_line, path_of
+from archsearch.resolve import IMPORT_DIRS, import_again, path_of
+from archsearch.resolve import check_picklable as send_check
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
@@ -438,22 +438,9 @@ def _data_files(evaluator: Any) -> dict[str, Any]:
     return dict(files())
 
 
-class _Discard:
-    """A file that forgets what is written to it: pickling into it costs no memory."""
-
-    def write(self, data: bytes) -> int:
-        return len(data)
-
-
 def check_picklable(kind: str, obj: Any, executor: str) -> None:
     """A one-line ConfigError when ``obj`` (sent to every worker of the ``executor``) does not pickle."""
-    try:
-        pickle.Pickler(_Discard()).dump(obj)
-    except Exception as exc:
-        raise ConfigError(
-            f"{kind} {type(obj).__qualname__} cannot be sent to the {executor} executor's workers: "
-            f"{one_line(exc)}; define what it holds at the top level of a module (or use executor inline)"
-        ) from None
+    send_check(obj, kind, f"the {executor} executor's workers", type(obj).__qualname__)
 
 
 def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:

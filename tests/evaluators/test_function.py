@@ -16,10 +16,10 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ConfigError, ObjectiveError
-from archsearch.evaluators.function import FunctionEvaluator, build_child, check_picklable
+from archsearch.evaluators.function import FunctionEvaluator, build_child
 from archsearch.executors.base import run_trial
 from archsearch.nn import LayerChoice, ModelSpace, choice
-from archsearch.resolve import resolve
+from archsearch.resolve import check_picklable, resolve
 from archsearch.rewards import make_reward
 from archsearch.spaces.dict_space import DictSpace
 from tiny_spaces import OneChoiceSpace

@@ -4,8 +4,7 @@
 ``FunctionalEvaluator`` and a Ray Tune trainable: the function gets the built child (or the chosen values)
 and the trial's seed, returns a number or a dict of metrics, and may ``report`` a value per step for the
 learning curve. It runs under the guards of the training evaluators (an exception, a nan, out of memory or
-the time limit is a failed trial with its reason). Also here: ``check_picklable`` for what must travel to
-worker processes. Dotted paths ("pkg.mod:func", "path/file.py:func") resolve through ``archsearch.resolve``.
+the time limit is a failed trial with its reason). Dotted paths ("pkg.mod:func", "path/file.py:func") resolve through ``archsearch.resolve``.
 
 torch is imported when an evaluator is made, not with this module, so that a dotted path resolves without it.
 """
@@ -15,7 +14,6 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import pickle
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +23,7 @@ import numpy as np
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError, ObjectiveError, TrialTimeoutError
-from archsearch.resolve import path_of, resolve
+from archsearch.resolve import check_picklable, path_of, resolve
 
 if TYPE_CHECKING:
     from archsearch.evaluators.common import TrialProgress
@@ -38,25 +36,6 @@ OBJECTIVE_HINT = "return a number or a dict of numbers"
 def _short(text: str, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def check_picklable(obj: Any, what: str) -> None:
-    """ConfigError naming ``obj`` when it cannot be sent to worker processes (pickled): a lambda, a
-    function or class defined inside a function, or anything holding one. ``what`` names it in the
-    message ("objective function", "evaluator", ...)."""
-    qualname = getattr(obj, "__qualname__", None)
-    name = f"{getattr(obj, '__module__', '?')}.{qualname}" if isinstance(qualname, str) else repr(obj)
-    if isinstance(qualname, str) and ("<lambda>" in qualname or "<locals>" in qualname):
-        raise ConfigError(
-            f"{what} {_short(name)} cannot be sent to worker processes; define it at module level"
-        )
-    try:
-        pickle.dumps(obj)
-    except Exception as exc:  # pickle raises PicklingError, TypeError or AttributeError
-        raise ConfigError(
-            f"{what} {_short(name, 80)} cannot be sent to worker processes ({_short(str(exc), 160)});"
-            " define it at module level"
-        ) from None
 
 
 def _as_number(value: Any) -> float | None:

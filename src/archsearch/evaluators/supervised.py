@@ -47,9 +47,8 @@ from archsearch.evaluators.common import (
     is_positive_int,
     state_dict_bytes,
 )
-from archsearch.evaluators.function import check_picklable
 from archsearch.evaluators.training import LR_SCHEDULES, train_epochs
-from archsearch.resolve import path_of
+from archsearch.resolve import check_picklable, path_of
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Metrics reported whatever ``metrics`` asks for.
