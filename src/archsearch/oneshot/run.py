@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,7 +35,8 @@ from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.oneshot.supernet import Supernet
-from archsearch.registry import construct, importable
+from archsearch.registry import construct
+from archsearch.resolve import import_again
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
 from archsearch.store.sqlite import EpochRecord, Store
@@ -175,10 +175,7 @@ def check_batch_size(batch_size: int, data: DataSplit) -> None:
 def import_stored_dirs(store: Store) -> None:
     """Make the directories a run imported the user's model space from importable again (as a study
     does), after the installed packages, so that resume, report and export work from another directory."""
-    folders = store.get_meta("import_dirs", [])
-    for folder in folders if isinstance(folders, list) else []:
-        if isinstance(folder, str) and os.path.isdir(folder):
-            importable(folder, last=True)
+    import_again(store.get_meta("import_dirs", []))
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
