@@ -29,7 +29,7 @@ def search(
     workers: int | None = None,
     reward: Any = None,
     metric: str | None = None,
-    mode: str = "max",
+    mode: str = "auto",
     objectives: Sequence[str] | None = None,
     constraints: Sequence[str] | None = None,
     max_time_s: float | None = None,
@@ -65,7 +65,8 @@ def search(
       script guarded by ``if __name__ == "__main__":``.
     - ``reward``: what the strategy maximises, a name (``acc_cubed``, ``metric``, ...), a dotted path, or a
       function or object taking a ``Result``. ``metric``: instead of a reward, the name of a metric to
-      maximise (``mode`` "max") or minimise ("min"), e.g. ``metric="val_f1"``. Default: the first of
+      maximise (``mode`` "max") or minimise ("min"), e.g. ``metric="val_f1"``; ``mode`` "auto" (default)
+      minimises errors and costs (``val_rmse``, ``loss``, ``params``, ``latency_ms``) and maximises the rest. Default: the first of
       ``objectives``; else the reward that suits the evaluator (``registry.reward_for``): a function's
       number, the metric ``value`` (by ``mode``); ``val_acc`` for ``ClassificationEvaluator``,
       ``val_rmse`` minimised for ``RegressionEvaluator``; validation accuracy cubed for the built-in
