@@ -144,6 +144,14 @@ def state_dict_bytes(model: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
+def cuda_settings(device: torch.device, amp: bool = False) -> tuple[torch.amp.GradScaler | None, int]:
+    """The gradient scaler of float16 autocast (on CUDA with ``amp`` only, else None) and after how many
+    batches losses are read back and checked (``CUDA_LOSS_CHECK_EVERY`` on CUDA, every batch elsewhere)."""
+    cuda = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if amp and cuda else None
+    return scaler, CUDA_LOSS_CHECK_EVERY if cuda else 1
+
+
 class ChildFailedError(ArchsearchError):
     """A child network failed in a way its evaluator detected (e.g. exploding perplexity); the message
     becomes the failed trial's reason."""
@@ -270,6 +278,12 @@ class ChildTrainingEvaluator(Evaluator, Generic[SplitT]):
 
     def prepare(self) -> None:
         self.split()
+
+    def trial_deadline(self) -> float | None:
+        """When a trial that starts now must end (``time.perf_counter()`` seconds; None without
+        ``timeout_s``): the limit covers building and training the child, not the data loading shared by
+        all trials."""
+        return None if self.timeout_s is None else time.perf_counter() + self.timeout_s
 
     def check_space(self, space: SearchSpace) -> None:
         """Raise ConfigError if no trial in ``space`` can work (every trial would fail)."""

@@ -26,12 +26,12 @@ from archsearch.core import Architecture, SearchSpace
 from archsearch.data.text import LEVELS, Corpus, batchify, bptt_batches, load_text
 from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.common import (
-    CUDA_LOSS_CHECK_EVERY,
     ChildFailedError,
     ChildTrainingEvaluator,
     LossTally,
     TrialProgress,
     check_settings,
+    cuda_settings,
     is_int,
     is_number,
     is_positive_int,
@@ -294,8 +294,7 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
         data: TextSplit,
         progress: TrialProgress,
     ) -> dict[str, float]:
-        # The limit covers building and training the child, not the data loading shared by all trials.
-        deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s
+        deadline = self.trial_deadline()
         torch.manual_seed(seed)
         build_lm = space.build_lm  # type: ignore[attr-defined]
         model = build_lm(
@@ -314,7 +313,7 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
             optimizer = torch.optim.SGD(model.parameters(), lr=self.lr)
         else:
             optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
-        check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
+        _, check_every = cuda_settings(device)
         best_loss = math.inf
         best_state: dict[str, torch.Tensor] | None = None
         train_time = 0.0

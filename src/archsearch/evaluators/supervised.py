@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -37,11 +36,11 @@ from archsearch.data.user import (
 )
 from archsearch.errors import ConfigError
 from archsearch.evaluators.common import (
-    CUDA_LOSS_CHECK_EVERY,
     ChildFailedError,
     ChildTrainingEvaluator,
     TrialProgress,
     check_settings,
+    cuda_settings,
     is_int,
     is_number,
     is_positive_int,
@@ -357,17 +356,14 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         data: SupervisedSplit,
         progress: TrialProgress,
     ) -> dict[str, float]:
-        # The limit covers building and training the child, not the data loading shared by all trials.
-        deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s
+        deadline = self.trial_deadline()
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         info = data.data
         model = space.build(arch, input_shape=info.input_shape, num_classes=info.num_outputs).to(device)
         progress.params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         optimizer = self._optimizer(model)
-        use_amp = self.amp and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda") if use_amp else None
-        check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
+        scaler, check_every = cuda_settings(device, self.amp)
         scores: dict[str, float] = {}
 
         def validate() -> dict[str, float]:

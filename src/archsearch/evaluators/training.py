@@ -23,11 +23,11 @@ from archsearch.core import Architecture, SearchSpace
 from archsearch.data.images import KNOWN_DATASETS, load_images
 from archsearch.errors import ConfigError, TrialTimeoutError
 from archsearch.evaluators.common import (
-    CUDA_LOSS_CHECK_EVERY,
     ChildTrainingEvaluator,
     LossTally,
     TrialProgress,
     check_settings,
+    cuda_settings,
     is_int,
     is_number,
     is_positive_int,
@@ -316,8 +316,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
         data: DataSplit,
         progress: TrialProgress,
     ) -> dict[str, float]:
-        # The limit covers building and training the child, not the data loading shared by all trials.
-        deadline = None if self.timeout_s is None else time.perf_counter() + self.timeout_s
+        deadline = self.trial_deadline()
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         model = space.build(arch, data.input_shape, data.num_classes).to(device)
@@ -329,9 +328,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
             nesterov=self.nesterov,
             weight_decay=self.weight_decay,
         )
-        use_amp = self.amp and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda") if use_amp else None
-        check_every = CUDA_LOSS_CHECK_EVERY if device.type == "cuda" else 1
+        scaler, check_every = cuda_settings(device, self.amp)
         train_time = train_epochs(
             model,
             optimizer,
