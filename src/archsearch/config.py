@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -142,6 +143,12 @@ SPACE_COMPANIONS: dict[str, dict[str, Any]] = {
         "reward": {"name": "ppl_inverse_square", "params": {}},
     },
 }
+
+
+def space_companions(name: str) -> dict[str, Any]:
+    """The config sections that go with a space when it is chosen (its evaluator, clock, reward...);
+    ``{}`` for a space with none. ``name`` may use ``-`` for ``_``; a deep copy, free to change."""
+    return copy.deepcopy(SPACE_COMPANIONS.get(name.replace("-", "_"), {}))
 
 
 class StudyConfig(BaseModel):
