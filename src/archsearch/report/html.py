@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from archsearch import __version__
 from archsearch.config import Component
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.report import plots
 from archsearch.report.columns import format_metric, leading_metrics, metric_columns, metric_direction
+from archsearch.report.htmlkit import (
+    cell,
+    code,
+    duration,
+    escape,
+    fields,
+    heat_cell,
+    html_page,
+    image,
+    note,
+    number,
+    number_cell,
+    sentence,
+    table,
+    value_text,
+)
+from archsearch.store.sqlite import DB_NAME, Store
 from archsearch.study import Study, best_trial
 
 REPORT_DIR = "report"
@@ -29,7 +43,6 @@ CHOICE_WINDOWS = 10
 """About how many windows of trials the choices tables have."""
 MAX_CHOICE_TABLES = 60
 """The most decisions the choices tables show."""
-MISSING = "\u2014"
 
 REWARDS_PNG = "rewards.png"
 BEST_SO_FAR_PNG = "best_so_far.png"
@@ -37,26 +50,8 @@ CHOICES_PNG = "choices.png"
 CURVES_PNG = "learning_curves.png"
 BEST_ARCHITECTURE_PNG = "best_architecture.png"
 PARETO_PNG = "pareto_front.png"
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; line-height: 1.4; }
-h1 { font-size: 1.5em; word-break: break-all; }
-h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .5em 0; }
-th, td { border: 1px solid #ddd; padding: .3em .6em; text-align: left; vertical-align: top; }
-th { background: #f3f5f8; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .9em; word-break: break-all; }
-.error { white-space: pre-wrap; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em;
-         max-width: 40em; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: .9em; }
-.note { color: #666; }
-td.heat { text-align: right; font-variant-numeric: tabular-nums; min-width: 3em; }
-details { margin: .5em 0; }
-"""
+ONESHOT_KIND = "oneshot"
+"""The kind a one-shot run records in its database (its report is ``report.oneshot``'s)."""
 
 
 def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Path:
@@ -67,10 +62,8 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     """
     study_dir = Path(study_dir)
     out = Path(out_dir) if out_dir is not None else study_dir / REPORT_DIR
-    from archsearch.oneshot.run import is_oneshot_run  # one-shot runs have epochs, not trials
-
-    if is_oneshot_run(study_dir):
-        from archsearch.oneshot.report import write_oneshot_report
+    if _stored_kind(study_dir) == ONESHOT_KIND:  # one-shot runs have epochs, not trials
+        from archsearch.report.oneshot import write_oneshot_report
 
         return write_oneshot_report(study_dir, out)
     study = Study.load(study_dir, read_only=True)
@@ -127,6 +120,18 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     return index
 
 
+def _stored_kind(directory: Path) -> str | None:
+    """The kind of run the database in ``directory`` records (None without a database or a kind)."""
+    if not (directory / DB_NAME).is_file():
+        return None
+    store = Store(directory, read_only=True)
+    try:
+        kind = store.get_meta("kind")
+    finally:
+        store.close()
+    return kind if isinstance(kind, str) else None
+
+
 def _built_in(space: SearchSpace) -> bool:
     """Whether ``space`` is one of archsearch's paper spaces, whose decisions repeat a kind per layer (the
     choices are counted by kind); a user's space or a dict space is counted decision by decision."""
@@ -180,13 +185,13 @@ def _page(
 ) -> str:
     title = f"archsearch study {study.directory}"
     sections = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         "<h2>Summary</h2>",
         _summary(study, trials, elapsed_s),
         "<h2>Best trial</h2>",
         _best(best, drawing, trials, _equations(study, best), leading, study.space),
         "<h2>Plots</h2>",
-        *(_figure(path, caption) for path, caption in figures),
+        *(image(path, caption) for path, caption in figures),
         f"<h2>Top {TOP_TRIALS} trials by reward</h2>",
         _top_table(trials, leading),
         *_front_section(study, trials, front_problem),
@@ -207,35 +212,25 @@ def _front_section(study: Study, trials: Sequence[TrialRecord], problem: str | N
         return []
     heading = "<h2>Pareto front</h2>"
     if problem is not None:
-        return [heading, f'<p class="note">{_e(_sentence(problem))}</p>']
+        return [heading, note(sentence(problem))]
     members = front(trials, goals, constraints)
     if not members:
-        return [heading, f'<p class="note">{_e(_sentence(plots.NO_SUCCESSFUL_TRIALS))}</p>']
-    note = f"Constraints: {', '.join(map(str, constraints))}. " if constraints else ""
-    note += "Export a member with archsearch export DIR --trial N."
+        return [heading, note(sentence(plots.NO_SUCCESSFUL_TRIALS))]
+    hint = f"Constraints: {', '.join(map(str, constraints))}. " if constraints else ""
+    hint += "Export a member with archsearch export DIR --trial N."
     rows = [
         [
-            _num(str(t.number)),
-            *(_num(format_metric(g.metric, t.metrics[g.metric])) for g in goals),
-            _td(_code(t.arch_str)),
+            number_cell(str(t.number)),
+            *(number_cell(format_metric(g.metric, t.metrics[g.metric])) for g in goals),
+            cell(code(t.arch_str)),
         ]
         for t in members
     ]
     return [
         heading,
-        f'<p class="note">{_e(note)}</p>',
-        _table(["Trial", *map(str, goals), "Architecture"], rows),
+        note(hint),
+        table(["Trial", *map(str, goals), "Architecture"], rows),
     ]
-
-
-def html_page(title: str, sections: Sequence[str]) -> str:
-    """A complete, self-contained page: ``sections`` (escaped HTML) in order, then the version note."""
-    body = "\n".join([*sections, f'<p class="note">Written by archsearch {_e(__version__)}.</p>'])
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
 
 
 def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | None) -> str:
@@ -247,17 +242,17 @@ def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | Non
     if running:
         counts += f", {running} unfinished"
     rows = [
-        ("Directory", _code(str(study.directory))),
-        ("Space", _code(_component(config.space))),
-        ("Strategy", _code(_component(config.strategy))),
-        ("Evaluator", _code(_component(config.evaluator))),
-        ("Reward", _code(_component(config.reward))),
-        ("Seed", _e(str(config.seed))),
-        ("Budget", _e(f"{config.n_trials} trials" + _time_budget(config.max_time_s))),
-        ("Trials", _e(counts)),
-        ("Wall time", _e(_duration(elapsed_s))),
+        ("Directory", code(str(study.directory))),
+        ("Space", code(_component(config.space))),
+        ("Strategy", code(_component(config.strategy))),
+        ("Evaluator", code(_component(config.evaluator))),
+        ("Reward", code(_component(config.reward))),
+        ("Seed", escape(str(config.seed))),
+        ("Budget", escape(f"{config.n_trials} trials" + _time_budget(config.max_time_s))),
+        ("Trials", escape(counts)),
+        ("Wall time", escape(duration(elapsed_s))),
     ]
-    return _fields(rows)
+    return fields(rows)
 
 
 def _best(
@@ -270,24 +265,26 @@ def _best(
 ) -> str:
     if best is None:
         message = plots.NO_SUCCESSFUL_TRIALS if any(t.finished for t in trials) else plots.NO_FINISHED_TRIALS
-        return f'<p class="note">{_e(_sentence(message))}</p>'
+        return note(sentence(message))
     rows = [
-        ("Trial", _e(str(best.number))),
-        ("Architecture", _code(best.arch_str)),
-        ("Reward", _e(_number(best.reward))),
+        ("Trial", escape(str(best.number))),
+        ("Architecture", code(best.arch_str)),
+        ("Reward", escape(number(best.reward))),
     ]
     names = metric_columns([best.metrics], leading, limit=BEST_METRICS)
-    rows += [(name, _e(format_metric(name, best.metrics[name]))) for name in names]
-    rows.append(("Cost", _e(_duration(best.cost_s))))
-    parts = [_fields(rows)]
+    rows += [(name, escape(format_metric(name, best.metrics[name]))) for name in names]
+    rows.append(("Cost", escape(duration(best.cost_s))))
+    parts = [fields(rows)]
     if drawing is not None:
-        parts.append(_figure(drawing, f"The architecture of trial {best.number}."))
+        parts.append(image(drawing, f"The architecture of trial {best.number}."))
     elif space is not None:
         values = decision_values(space, best.arch)
         if values:
-            parts.append(f"<p>Its decisions:</p>\n{_fields([(name, _code(_text(v))) for name, v in values])}")
+            parts.append(
+                f"<p>Its decisions:</p>\n{fields([(name, code(value_text(v))) for name, v in values])}"
+            )
     if equations:
-        parts.append(f"<p>As equations:</p>\n<pre>{_e(equations)}</pre>")
+        parts.append(f"<p>As equations:</p>\n<pre>{escape(equations)}</pre>")
     return "\n".join(parts)
 
 
@@ -317,23 +314,23 @@ def _equations(study: Study, best: TrialRecord | None) -> str | None:
 def _top_table(trials: Sequence[TrialRecord], leading: Sequence[str] = ()) -> str:
     ok = [t for t in trials if t.status == "ok" and t.reward is not None]
     if not ok:
-        return f'<p class="note">{_e(_sentence(plots.NO_SUCCESSFUL_TRIALS))}</p>'
+        return note(sentence(plots.NO_SUCCESSFUL_TRIALS))
     # The same order as best_trial: highest reward first, earlier trial on ties.
     top = sorted(ok, key=lambda t: (-(t.reward or 0.0), t.number))[:TOP_TRIALS]
     names = metric_columns((t.metrics for t in top), leading, limit=TABLE_METRICS)
     header = ["#", "Trial", "Reward", *names, "Cost", "Architecture"]
     rows = [
         [
-            _num(str(rank)),
-            _num(str(t.number)),
-            _num(_number(t.reward)),
-            *(_num(format_metric(name, t.metrics.get(name))) for name in names),
-            _num(_duration(t.cost_s)),
-            _td(_code(t.arch_str)),
+            number_cell(str(rank)),
+            number_cell(str(t.number)),
+            number_cell(number(t.reward)),
+            *(number_cell(format_metric(name, t.metrics.get(name))) for name in names),
+            number_cell(duration(t.cost_s)),
+            cell(code(t.arch_str)),
         ]
         for rank, t in enumerate(top, start=1)
     ]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _choices_section(space: SearchSpace, trials: Sequence[TrialRecord], per_decision: bool) -> str:
@@ -341,11 +338,11 @@ def _choices_section(space: SearchSpace, trials: Sequence[TrialRecord], per_deci
     a table shaded like a heat map."""
     done = plots.finished_trials(trials)
     if not done:
-        return f'<p class="note">{_e(_sentence(plots.NO_FINISHED_TRIALS))}</p>'
+        return note(sentence(plots.NO_FINISHED_TRIALS))
     window = max(-(-len(done) // CHOICE_WINDOWS), 1)
     freq = plots.choice_frequencies(space, [t.arch for t in done], window, per_decision)
     if not freq.fractions:
-        return f'<p class="note">{_e(f"Space {space.name} has no decisions with choices to show.")}</p>'
+        return note(f"Space {space.name} has no decisions with choices to show.")
     spans = [
         f"{done[w.start].number}" if len(w) == 1 else f"{done[w.start].number}\u2013{done[w.stop - 1].number}"
         for w in freq.windows
@@ -356,11 +353,11 @@ def _choices_section(space: SearchSpace, trials: Sequence[TrialRecord], per_deci
     ]
     for key, fractions in list(freq.fractions.items())[:MAX_CHOICE_TABLES]:
         rows = [
-            [_td(_code(_text(choice))), *(_heat(float(f)) for f in fractions[:, column])]
+            [cell(code(value_text(choice))), *(heat_cell(float(f)) for f in fractions[:, column])]
             for column, choice in enumerate(freq.choices[key])
         ]
-        table = _table(["Value", *(f"trials {span}" for span in spans)], rows)
-        parts.append(f"<details open><summary><code>{_e(key)}</code></summary>\n{table}\n</details>")
+        shares = table(["Value", *(f"trials {span}" for span in spans)], rows)
+        parts.append(f"<details open><summary><code>{escape(key)}</code></summary>\n{shares}\n</details>")
     more = len(freq.fractions) - MAX_CHOICE_TABLES
     if more > 0:
         parts.append(f'<p class="note">{more} more decisions not shown.</p>')
@@ -373,55 +370,18 @@ def _failed_table(trials: Sequence[TrialRecord]) -> str:
         return '<p class="note">No failed trials.</p>'
     rows = [
         [
-            _num(str(t.number)),
-            _td(_e(t.status)),
-            _num(_duration(t.cost_s)),
-            _td(f'<div class="error">{_e(t.error or "(no reason recorded)")}</div>'),
-            _td(_code(t.arch_str)),
+            number_cell(str(t.number)),
+            cell(escape(t.status)),
+            number_cell(duration(t.cost_s)),
+            cell(f'<div class="error">{escape(t.error or "(no reason recorded)")}</div>'),
+            cell(code(t.arch_str)),
         ]
         for t in failed
     ]
-    return _table(["Trial", "Status", "Cost", "Reason", "Architecture"], rows)
+    return table(["Trial", "Status", "Cost", "Reason", "Architecture"], rows)
 
 
 # -- pieces --------------------------------------------------------------------------------------
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _code(text: str) -> str:
-    return f"<code>{_e(text)}</code>"
-
-
-def _num(text: str) -> str:
-    return f'<td class="num">{_e(text)}</td>'
-
-
-def _td(content: str) -> str:
-    """A table cell around ``content``, which must already be escaped HTML."""
-    return f"<td>{content}</td>"
-
-
-def _fields(rows: Sequence[tuple[str, str]]) -> str:
-    """A two-column table of field names and their (escaped HTML) values."""
-    body = "\n".join(f"<tr><th>{_e(name)}</th>{_td(value)}</tr>" for name, value in rows)
-    return f"<table>\n{body}\n</table>"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table with a header row; ``rows`` hold finished ``<td>`` cells."""
-    head = "".join(f"<th>{_e(name)}</th>" for name in header)
-    body = "\n".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
-    return f"<table>\n<tr>{head}</tr>\n{body}\n</table>"
-
-
-def _figure(path: Path, caption: str) -> str:
-    return (
-        f'<figure><img src="{_e(path.name)}" alt="{_e(caption)}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
-    )
 
 
 def _component(component: Component) -> str:
@@ -430,42 +390,5 @@ def _component(component: Component) -> str:
     return f"{component.name}({params})"
 
 
-def _heat(fraction: float) -> str:
-    """A table cell with ``fraction`` as a percentage on a background as dark as it is large."""
-    shade = f"background: rgba(31, 119, 180, {0.85 * fraction:.2f});"
-    colour = " color: white;" if fraction > 0.55 else ""
-    return f'<td class="heat" style="{shade}{colour}">{fraction:.0%}</td>'
-
-
-def _text(value: Any) -> str:
-    """A decision value as the space's config would spell it: strings bare, others as JSON-like text."""
-    return value if isinstance(value, str) else repr(value)
-
-
-def _sentence(text: str) -> str:
-    """``text`` with a capital first letter and a full stop."""
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
-def _number(value: Any) -> str:
-    return MISSING if value is None else f"{float(value):.4f}"
-
-
 def _time_budget(max_time_s: float | None) -> str:
-    return "" if max_time_s is None else f" or {_duration(max_time_s)}, whichever comes first"
-
-
-def _duration(seconds: float | None) -> str:
-    """``0.05 s``, ``3.2 s``, ``4 min 05 s``, ``2 h 03 min``."""
-    if seconds is None:
-        return MISSING
-    if seconds < 1:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return "" if max_time_s is None else f" or {duration(max_time_s)}, whichever comes first"

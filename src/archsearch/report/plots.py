@@ -193,7 +193,7 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     """
     done = finished_trials(trials)
     if not done:
-        return _placeholder(path, "Reward per trial", NO_FINISHED_TRIALS)
+        return placeholder(path, "Reward per trial", NO_FINISHED_TRIALS)
     figure = Figure(figsize=(9, 4), layout="constrained")
     ax = figure.add_subplot()
     ok = [t for t in done if t.status == "ok"]
@@ -237,7 +237,7 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     ax.set_ylabel("reward")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_best_so_far(
@@ -247,7 +247,7 @@ def plot_best_so_far(
     best ``metric`` is the highest, or the lowest when ``direction`` is "min" (an RMSE, a perplexity)."""
     done = finished_trials(trials)
     if not done:
-        return _placeholder(path, "Best so far", NO_FINISHED_TRIALS)
+        return placeholder(path, "Best so far", NO_FINISHED_TRIALS)
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True)
     numbers = [t.number for t in done]
@@ -290,7 +290,7 @@ def plot_best_so_far(
     bottom.set_xlabel("trial")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.set_xlim(numbers[0] - 0.5, numbers[-1] + 0.5)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_choice_distribution(
@@ -311,12 +311,12 @@ def plot_choice_distribution(
     done = finished_trials(trials)
     title = "Choices over the search"
     if not done:
-        return _placeholder(path, title, NO_FINISHED_TRIALS)
+        return placeholder(path, title, NO_FINISHED_TRIALS)
     freq = choice_frequencies(space, [t.arch for t in done], window, per_decision)
     shown = dict(list(freq.fractions.items())[:MAX_CHOICE_PANELS])
     panels = len(shown) + int(len(freq.mean_links) > 0)
     if panels == 0:
-        return _placeholder(path, title, f"space {space.name!r} has no decisions to show")
+        return placeholder(path, title, f"space {space.name!r} has no decisions to show")
     heights = [_panel_height(freq.choices[key]) for key in shown] + [2.0] * int(len(freq.mean_links) > 0)
     height = 0.9 + sum(heights)
     figure = Figure(figsize=(10, height))
@@ -352,7 +352,7 @@ def plot_choice_distribution(
     more = len(freq.fractions) - len(shown)
     rest = f"; {more} more decisions in the report's tables" if more > 0 else ""
     figure.suptitle(f"{title} (windows of {size} finished trial{plural}{rest})")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _panel_height(choices: tuple[Any, ...]) -> float:
@@ -401,7 +401,7 @@ def plot_learning_curves(trials: Sequence[TrialRecord], path: str | Path, first:
     title = "Learning curves"
     names = curve_metrics(trials, first)
     if not names:
-        return _placeholder(path, title, "no trial recorded a per-epoch curve")
+        return placeholder(path, title, "no trial recorded a per-epoch curve")
     figure = Figure(figsize=(9, 0.8 + 2.4 * len(names)), layout="constrained")
     axes = np.atleast_1d(figure.subplots(len(names), 1, sharex=True))
     for ax, name in zip(axes, names, strict=True):
@@ -420,7 +420,7 @@ def plot_learning_curves(trials: Sequence[TrialRecord], path: str | Path, first:
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     plural = "" if len(trials) == 1 else "s"
     figure.suptitle(f"{title} of the best {len(trials)} trial{plural}")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 DRAWN_SPACES = (NasRLCNNSpace, RNNCellSpace, NASNetCellSpace)
@@ -455,7 +455,7 @@ def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) 
         transform=ax.transAxes,
         bbox={"boxstyle": "round,pad=0.6", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"},
     )
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # -- drawing a NASNet / DARTS cell pair ----------------------------------------------------------
@@ -504,7 +504,7 @@ def _draw_cells(space: NASNetCellSpace, arch: Architecture, path: str | Path) ->
         ax.set_title(f"{cell} cell{stride}", fontsize=9)
         ax.set_xlim(-0.7, output[0] + 0.7)
         ax.set_ylim(-1.3, 1.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # -- drawing a recurrent tree cell ---------------------------------------------------------------
@@ -553,7 +553,7 @@ def _draw_rnn_cell(space: RNNCellSpace, arch: Architecture, path: str | Path) ->
     ax.text(rx, ry + 0.82, "h_t", ha="center", fontsize=9)
     ax.set_xlim(-0.6, space.base + 0.6)
     ax.set_ylim(-0.1, len(levels) + 1.1)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # -- drawing a NAS-RL CNN ------------------------------------------------------------------------
@@ -618,7 +618,7 @@ def _draw_nasrl_cnn(space: NasRLCNNSpace, arch: Architecture, path: str | Path) 
             bend = x + side * _bulge(height_of[edge[1]] - height_of[edge[0]])
             color = _EDGE_COLORS.get(group) or _SKIP_COLORS[int(edge[0]) % len(_SKIP_COLORS)]
             _arrow(ax, [(x, start), (bend, start), (bend, stop), (x, stop)], color)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _group(edge: tuple[Node, Node]) -> str:
@@ -698,7 +698,7 @@ def plot_pareto_front(
     ok = [t for t in finished_trials(trials) if t.status == "ok"]
     ok = [t for t in ok if x_goal.metric in t.metrics and y_goal.metric in t.metrics]
     if not ok:
-        return _placeholder(path, "Pareto front", NO_SUCCESSFUL_TRIALS)
+        return placeholder(path, "Pareto front", NO_SUCCESSFUL_TRIALS)
     told = sorted(
         finished_trials(trials), key=lambda t: t.tell_event if t.tell_event is not None else t.number
     )
@@ -752,7 +752,7 @@ def plot_pareto_front(
     ax.set_title(f"Pareto front: {y_goal} against {x_goal}")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -797,16 +797,18 @@ def _say(ax: Axes, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="0.4", transform=ax.transAxes)
 
 
-def _placeholder(path: str | Path, title: str, message: str) -> Path:
+def placeholder(path: str | Path, title: str, message: str) -> Path:
+    """A PNG at ``path`` that shows ``title`` and ``message`` instead of a plot (nothing to draw yet)."""
     figure = Figure(figsize=(7, 2.5), layout="constrained")
     ax = figure.add_subplot()
     ax.set_axis_off()
     ax.set_title(title)
     _say(ax, message)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` as a PNG to ``path`` (its folder made if needed); the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI, format="png")

@@ -17,17 +17,18 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from archsearch.report import plots
-from archsearch.report.html import (
-    _code,
-    _duration,
-    _e,
-    _fields,
-    _figure,
-    _num,
-    _number,
-    _table,
-    _td,
+from archsearch.report.htmlkit import (
+    cell,
+    code,
+    duration,
+    escape,
+    fields,
     html_page,
+    image,
+    note,
+    number,
+    number_cell,
+    table,
 )
 from archsearch.store.sqlite import EpochRecord, Store
 
@@ -57,7 +58,7 @@ def plot_distribution_heatmap(
     ``choice_names`` (a user's model space) names each decision's own candidates, the first K_d columns
     of its row; otherwise every edge has all ``op_names``."""
     if not epochs:
-        return plots._placeholder(path, "Architecture distribution", "no finished epoch yet")
+        return plots.placeholder(path, "Architecture distribution", "no finished epoch yet")
     history = distribution_over_epochs(epochs)
     edges = history.shape[1]
     columns = min(edges, 3 if edges <= 9 else 7)
@@ -97,13 +98,13 @@ def plot_distribution_heatmap(
     if image is not None:
         bar = figure.add_axes((0.9, 0.15, 0.015, 0.7))
         figure.colorbar(image, cax=bar, label="probability")
-    return plots._save(figure, path)
+    return plots.save_figure(figure, path)
 
 
 def plot_curves(epochs: Sequence[EpochRecord], path: str | Path) -> Path:
     """Loss, validation accuracy, entropy and skip/none mass of each epoch."""
     if not epochs:
-        return plots._placeholder(path, "Search curves", "no finished epoch yet")
+        return plots.placeholder(path, "Search curves", "no finished epoch yet")
     figure = Figure(figsize=(10, 3.2))
     axes = figure.subplots(1, len(CURVES))
     x = [record.epoch + 1 for record in epochs]
@@ -115,7 +116,7 @@ def plot_curves(epochs: Sequence[EpochRecord], path: str | Path) -> Path:
         ax.tick_params(labelsize=7)
         _epoch_ticks(ax, len(epochs))
     figure.tight_layout()
-    return plots._save(figure, path)
+    return plots.save_figure(figure, path)
 
 
 def _epoch_ticks(ax: Axes, count: int) -> None:
@@ -145,18 +146,18 @@ def write_oneshot_report(run_dir: str | Path, out_dir: str | Path) -> Path:
     curves = plot_curves(epochs, out / CURVES_PNG)
     title = f"archsearch one-shot run {run_dir}"
     sections = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         "<h2>Summary</h2>",
         _summary(run_dir, config, len(epochs), elapsed_s),
         "<h2>Derived cell</h2>",
         _derived(summary, epochs),
         "<h2>Architecture distribution</h2>",
-        _figure(
+        image(
             heatmap,
             "Probability of each op on each edge at the end of every epoch "
             "(ASNG: the categorical distribution; DARTS: softmax of alpha; ENAS: the controller's marginals).",
         ),
-        _figure(curves, "Training loss, validation accuracy, entropy and skip/none probability by epoch."),
+        image(curves, "Training loss, validation accuracy, entropy and skip/none probability by epoch."),
         "<h2>Epochs</h2>",
         _epoch_table(epochs),
     ]
@@ -168,41 +169,41 @@ def write_oneshot_report(run_dir: str | Path, out_dir: str | Path) -> Path:
 def _summary(run_dir: Path, config: dict[str, Any], done: int, elapsed_s: float | None) -> str:
     method = config["method"] + (f" (order {config['order']})" if config.get("order") else "")
     rows = [
-        ("Directory", _code(str(run_dir))),
-        ("Method", _code(method)),
-        ("Supernet", _code(f"{config['space']}({config.get('supernet') or {}})")),
+        ("Directory", code(str(run_dir))),
+        ("Method", code(method)),
+        ("Supernet", code(f"{config['space']}({config.get('supernet') or {}})")),
         (
             "Data",
-            _code(f"{config['dataset']}" + (f" from {config['data_dir']}" if config.get("data_dir") else "")),
+            code(f"{config['dataset']}" + (f" from {config['data_dir']}" if config.get("data_dir") else "")),
         ),
-        ("Seed", _e(str(config["seed"]))),
-        ("Device", _e(str(config["device"]))),
-        ("Epochs", _e(f"{done} of {config['epochs']} finished")),
-        ("Wall time", _e(_duration(elapsed_s))),
+        ("Seed", escape(str(config["seed"]))),
+        ("Device", escape(str(config["device"]))),
+        ("Epochs", escape(f"{done} of {config['epochs']} finished")),
+        ("Wall time", escape(duration(elapsed_s))),
     ]
     if config.get("hyper"):
-        rows.insert(2, ("Options", _code(str(config["hyper"]))))
-    return _fields(rows)
+        rows.insert(2, ("Options", code(str(config["hyper"]))))
+    return fields(rows)
 
 
 def _derived(summary: dict[str, Any] | None, epochs: Sequence[EpochRecord]) -> str:
     if summary is None:
         if not epochs:
-            return '<p class="note">No finished epoch yet.</p>'
+            return note("No finished epoch yet.")
         return (
             f'<p class="note">The run is unfinished; after epoch {epochs[-1].epoch + 1} the derived cell is '
-            f"{_code(epochs[-1].arch_str)}.</p>"
+            f"{code(epochs[-1].arch_str)}.</p>"
         )
     collapse = summary["collapse"]
     rows = [
-        ("Cell", _code(summary["arch_str"])),
-        ("One-shot estimate, validation", _e(_number(summary["estimate_valid_acc"]))),
-        ("One-shot estimate, test", _e(_number(summary["estimate_test_acc"]))),
-        ("Collapse check", _e(collapse["verdict"])),
-        ("Distribution converged", _e("yes" if summary["converged"] else "no")),
-        ("Mean epoch time", _e(_duration(summary.get("mean_epoch_s")))),
+        ("Cell", code(summary["arch_str"])),
+        ("One-shot estimate, validation", escape(number(summary["estimate_valid_acc"]))),
+        ("One-shot estimate, test", escape(number(summary["estimate_test_acc"]))),
+        ("Collapse check", escape(collapse["verdict"])),
+        ("Distribution converged", escape("yes" if summary["converged"] else "no")),
+        ("Mean epoch time", escape(duration(summary.get("mean_epoch_s")))),
     ]
-    parts = [_fields(rows)]
+    parts = [fields(rows)]
     truth = summary.get("nb201")
     if truth:
         parts.append(
@@ -213,35 +214,35 @@ def _derived(summary: dict[str, Any] | None, epochs: Sequence[EpochRecord]) -> s
         header = ["Data set", "Test (%)", "Valid (%)", "12-epoch valid (%)", "Rank", "Best (%)", "Mean (%)"]
         table_rows = [
             [
-                _td(_e(dataset)),
-                _num(f"{row['test_acc_200ep']:.2f}"),
-                _num(f"{row['val_acc_200ep']:.2f}"),
-                _num(f"{row['val_acc_12ep']:.2f}"),
-                _num(f"{row['rank']:,}"),
-                _num(f"{row['optimum_test_acc_200ep']:.2f}"),
-                _num(f"{row['mean_test_acc_200ep']:.2f}"),
+                cell(escape(dataset)),
+                number_cell(f"{row['test_acc_200ep']:.2f}"),
+                number_cell(f"{row['val_acc_200ep']:.2f}"),
+                number_cell(f"{row['val_acc_12ep']:.2f}"),
+                number_cell(f"{row['rank']:,}"),
+                number_cell(f"{row['optimum_test_acc_200ep']:.2f}"),
+                number_cell(f"{row['mean_test_acc_200ep']:.2f}"),
             ]
             for dataset, row in truth.items()
             if dataset != "index"
         ]
-        parts.append(_table(header, table_rows))
+        parts.append(table(header, table_rows))
     return "\n".join(parts)
 
 
 def _epoch_table(epochs: Sequence[EpochRecord]) -> str:
     if not epochs:
-        return '<p class="note">No finished epoch yet.</p>'
+        return note("No finished epoch yet.")
     header = ["Epoch", "Loss", "Valid acc", "Entropy", "Skip/none", "Time", "Derived cell"]
     rows = [
         [
-            _num(str(record.epoch + 1)),
-            _num(_number(record.metrics.get("train_loss"))),
-            _num(_number(record.metrics.get("valid_acc"))),
-            _num(_number(record.metrics.get("entropy"))),
-            _num(_number(record.metrics.get("skip_none_mass"))),
-            _num(_duration(record.wall_s)),
-            _td(_code(record.arch_str)),
+            number_cell(str(record.epoch + 1)),
+            number_cell(number(record.metrics.get("train_loss"))),
+            number_cell(number(record.metrics.get("valid_acc"))),
+            number_cell(number(record.metrics.get("entropy"))),
+            number_cell(number(record.metrics.get("skip_none_mass"))),
+            number_cell(duration(record.wall_s)),
+            cell(code(record.arch_str)),
         ]
         for record in epochs
     ]
-    return _table(header, rows)
+    return table(header, rows)
