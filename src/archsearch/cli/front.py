@@ -1,5 +1,5 @@
 """Multi-objective commands: `archsearch front DIR` and `archsearch bench nb201-mo` (registered through
-cli.FEATURE_COMMANDS)."""
+cli.entry.FEATURE_COMMANDS)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def front_summary(
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    from archsearch.cli import _split_names as _names  # defined before cli.py registers feature modules
-    from archsearch.cli import check_output_dir
+    from archsearch.cli.options import check_output_dir
+    from archsearch.cli.options import split_names as _names
 
     out = Console(soft_wrap=True, markup=False)  # directories and names print literally, never as markup
     err = Console(stderr=True, soft_wrap=True, markup=False)

@@ -280,7 +280,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
     ) -> None:
         """Write best fitness vs individuals (PNG, evolution vs random search) and the best program (HTML, md)."""
-        from archsearch.cli import check_output_dir
+        from archsearch.cli.options import check_output_dir
         from archsearch.zero.report import write_report
 
         if out_dir is not None:
