@@ -45,14 +45,14 @@ from archsearch.resolve import one_line as one_line
 from archsearch.resolve import resolve as resolve_path
 
 SPACES = {
-    "nasrl_cnn": "archsearch.spaces.nasrl_cnn:NasRLCNNSpace",
-    "nb201": "archsearch.spaces.nb201:NB201Space",
-    "rnn_cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
-    "rnn-cell": "archsearch.spaces.rnn_cell:RNNCellSpace",
-    "nasnet_cell": "archsearch.spaces.nasnet_cell:NASNetCellSpace",
-    "nasnet-cell": "archsearch.spaces.nasnet_cell:NASNetCellSpace",
-    "darts_cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
-    "darts-cell": "archsearch.spaces.nasnet_cell:DartsCellSpace",
+    "nasrl_cnn": "archsearch.spaces.nasrl_cnn.space:NasRLCNNSpace",
+    "nb201": "archsearch.spaces.nb201.space:NB201Space",
+    "rnn_cell": "archsearch.spaces.rnn_cell.space:RNNCellSpace",
+    "rnn-cell": "archsearch.spaces.rnn_cell.space:RNNCellSpace",
+    "nasnet_cell": "archsearch.spaces.nasnet_cell.space:NASNetCellSpace",
+    "nasnet-cell": "archsearch.spaces.nasnet_cell.space:NASNetCellSpace",
+    "darts_cell": "archsearch.spaces.nasnet_cell.space:DartsCellSpace",
+    "darts-cell": "archsearch.spaces.nasnet_cell.space:DartsCellSpace",
     "dict": "archsearch.spaces.dict_space:DictSpace",
 }
 STRATEGIES = {

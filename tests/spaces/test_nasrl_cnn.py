@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from archsearch.core import LINKS, Architecture, Decision
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.nasrl_cnn import ConvLayer, NasRLCNNSpace
-from archsearch.spaces.nasrl_cnn_module import NasRLCNN
+from archsearch.spaces.nasrl_cnn.module import NasRLCNN
 
 SPACES = {
     "paper": NasRLCNNSpace(),

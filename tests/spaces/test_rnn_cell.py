@@ -23,7 +23,7 @@ from archsearch.spaces.rnn_cell import (
     RNNCellSpace,
     TreeCellChoice,
 )
-from archsearch.spaces.rnn_cell_module import (
+from archsearch.spaces.rnn_cell.module import (
     ACTIVATION_CODE,
     BACKENDS,
     COMBINE_CODE,

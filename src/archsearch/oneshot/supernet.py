@@ -19,9 +19,9 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ConfigError
-from archsearch.spaces import nb201_module
 from archsearch.spaces.nb201 import OPS as NB201_OPS
 from archsearch.spaces.nb201 import NB201Space
+from archsearch.spaces.nb201 import module as nb201_module
 
 NONE_OP = "none"
 

@@ -22,11 +22,15 @@ from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.nn import ModelSpace
 from archsearch.resolve import import_root, module_name_of
-from archsearch.spaces import cell_ops, nasnet_cell_module, nasrl_cnn_module, nb201_module, rnn_cell_module
+from archsearch.spaces import cell_ops
 from archsearch.spaces.nasnet_cell import DartsCellSpace, NASNetCellSpace
+from archsearch.spaces.nasnet_cell import module as nasnet_cell_module
 from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
+from archsearch.spaces.nasrl_cnn import module as nasrl_cnn_module
 from archsearch.spaces.nb201 import NB201Space
+from archsearch.spaces.nb201 import module as nb201_module
 from archsearch.spaces.rnn_cell import DEFAULT_DROPOUT, DEFAULT_NUM_LAYERS, RNNCellSpace
+from archsearch.spaces.rnn_cell import module as rnn_cell_module
 from archsearch.study import best_trial
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import check_image_shape
 
 if TYPE_CHECKING:
-    from archsearch.spaces.nb201_module import NB201Network
+    from archsearch.spaces.nb201.module import NB201Network
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The 5 operations, in the order of the benchmark's 6-digit op codes (SPEC 7.2)."""
@@ -141,7 +141,7 @@ class NB201Space(SearchSpace):
 
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> NB201Network:
         """The NB201 network (SPEC 7.3) of ``arch`` for images of ``input_shape`` = (channels, height, width)."""
-        from archsearch.spaces.nb201_module import NB201Network  # torch loads only for spaces that train
+        from archsearch.spaces.nb201.module import NB201Network  # torch loads only for spaces that train
 
         return NB201Network(self.module_spec(arch, input_shape, num_classes))
 

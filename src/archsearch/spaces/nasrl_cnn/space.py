@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.core import LINKS, Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import check_image_shape
-from archsearch.spaces.nasrl_cnn_module import NasRLCNN
+
+if TYPE_CHECKING:
+    from archsearch.spaces.nasrl_cnn.module import NasRLCNN
 
 FILTER_H = "filter_h"
 FILTER_W = "filter_w"
@@ -236,6 +238,8 @@ class NasRLCNNSpace(SearchSpace):
 
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> NasRLCNN:
         """The child network of ``arch`` for images of ``input_shape`` = (channels, height, width)."""
+        from archsearch.spaces.nasrl_cnn.module import NasRLCNN  # torch loads only for spaces that train
+
         return NasRLCNN(self.module_spec(arch, input_shape, num_classes))
 
     # -- NAS-RL specific -----------------------------------------------------------------------

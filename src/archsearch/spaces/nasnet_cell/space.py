@@ -13,7 +13,7 @@ from archsearch.spaces.base import check_image_shape, name_list
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
 
 if TYPE_CHECKING:
-    from archsearch.spaces.nasnet_cell_module import NASNetCellNetwork
+    from archsearch.spaces.nasnet_cell.module import NASNetCellNetwork
 
 CELL_TYPES = ("normal", "reduction")
 """The two cells of an architecture, in decision order."""
@@ -259,7 +259,7 @@ class NASNetCellSpace(SearchSpace):
 
     def build(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> NASNetCellNetwork:
         """The NASNet skeleton around ``arch``'s cells for images of ``input_shape`` = (channels, h, w)."""
-        from archsearch.spaces.nasnet_cell_module import NASNetCellNetwork
+        from archsearch.spaces.nasnet_cell.module import NASNetCellNetwork
 
         return NASNetCellNetwork(self.module_spec(arch, input_shape, num_classes))
 

@@ -12,7 +12,7 @@ from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import name_list
 
 if TYPE_CHECKING:
-    from archsearch.spaces.rnn_cell_module import TreeCellLM
+    from archsearch.spaces.rnn_cell.module import TreeCellLM
 
 COMBINE = "combine"
 ACTIVATION = "activation"
@@ -257,7 +257,7 @@ class RNNCellSpace(SearchSpace):
 
         ``backend`` picks how the cells run their time loop (``rnn_cell_module.BACKENDS``).
         """
-        from archsearch.spaces.rnn_cell_module import BACKENDS, TreeCellLM  # torch loads only to train
+        from archsearch.spaces.rnn_cell.module import BACKENDS, TreeCellLM  # torch loads only to train
 
         for name, value in (
             ("vocab_size", vocab_size),
