@@ -10,7 +10,8 @@ from archsearch.cli import main
 from archsearch.errors import ConfigError
 from archsearch.evaluators.latency import count_macs
 from archsearch.evaluators.nb201_flops import flops, flops_m_table
-from archsearch.evaluators.tabular import TabularEvaluator, load_table
+from archsearch.evaluators.nb201_table import load_table
+from archsearch.evaluators.tabular import TabularEvaluator
 from archsearch.spaces.nb201 import NB201Space
 
 

@@ -11,14 +11,8 @@ import pytest
 
 from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.evaluators.tabular import (
-    DATASETS,
-    NB201Table,
-    Optimum,
-    TabularEvaluator,
-    load_table,
-    optimum,
-)
+from archsearch.evaluators.nb201_table import DATASETS, NB201Table, Optimum, load_table, optimum
+from archsearch.evaluators.tabular import TabularEvaluator
 from archsearch.spaces.nb201 import NUM_ARCHS, NB201Space
 
 SPACE = NB201Space()

@@ -25,9 +25,9 @@ ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 
 def packaged_codes() -> np.ndarray:
-    from archsearch.evaluators.tabular import _arrays
+    from archsearch.evaluators.nb201_table import packaged_arrays
 
-    return _arrays()["arch_code"]
+    return packaged_arrays()["arch_code"]
 
 
 def test_six_op_decisions_named_by_edge_share_one_kind() -> None:
@@ -175,7 +175,7 @@ def test_paper_network_has_the_benchmarks_parameter_count(index: int, num_classe
 
 
 def test_packaged_parameter_counts_equal_the_built_networks() -> None:
-    from archsearch.evaluators.tabular import load_table
+    from archsearch.evaluators.nb201_table import load_table
 
     space = NB201Space()
     for dataset, num_classes in (("cifar10", 10), ("cifar100", 100), ("imagenet16", 120)):

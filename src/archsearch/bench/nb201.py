@@ -20,7 +20,8 @@ import numpy as np
 
 from archsearch.bench.parallel import check_runs, map_searches
 from archsearch.errors import ConfigError
-from archsearch.evaluators.tabular import DATASETS, TabularEvaluator, load_table, optimum
+from archsearch.evaluators.nb201_table import DATASETS, load_table, optimum
+from archsearch.evaluators.tabular import TabularEvaluator
 from archsearch.registry import construct
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.study import trial_seed

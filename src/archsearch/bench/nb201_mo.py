@@ -29,7 +29,8 @@ import numpy as np
 from archsearch import front
 from archsearch.bench.parallel import check_runs, map_searches
 from archsearch.errors import ConfigError
-from archsearch.evaluators.tabular import TabularEvaluator, load_table
+from archsearch.evaluators.nb201_table import load_table
+from archsearch.evaluators.tabular import TabularEvaluator
 from archsearch.objectives import Objective, loss_vector, parse_objectives
 from archsearch.pareto import hypervolume, pareto_mask
 from archsearch.registry import accepts, construct, resolve

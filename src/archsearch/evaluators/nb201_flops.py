@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from archsearch.evaluators.nb201_table import packaged_arrays
 from archsearch.spaces.nb201 import EDGES, OPS, PAPER_CELLS_PER_STAGE, PAPER_CHANNELS
 
 STAGES = 3
@@ -54,9 +55,7 @@ def flops_m_table(input_shape: tuple[int, int, int], num_classes: int) -> np.nda
 
     FLOPs are affine in the cell's summed kernel area (1 per 1x1 conv edge, 9 per 3x3), so the table is
     ``flops(no conv) + area * (flops(one 1x1 edge) - flops(no conv))`` over the packaged op codes."""
-    from archsearch.evaluators.tabular import _arrays  # the packaged table (tabular imports this module)
-
-    codes = np.asarray(_arrays()["arch_code"], dtype=np.int64)
+    codes = np.asarray(packaged_arrays()["arch_code"], dtype=np.int64)
     digits = (codes[:, None] // len(OPS) ** np.arange(len(EDGES) - 1, -1, -1)) % len(OPS)
     area = np.array([KERNEL_AREA.get(op, 0) for op in OPS])[digits].sum(axis=1)
     empty = flops(("none",) * len(EDGES), input_shape, num_classes)

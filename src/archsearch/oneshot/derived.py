@@ -142,7 +142,7 @@ def mean_entropy(probabilities: np.ndarray) -> float:
 def nb201_truth(arch: Architecture) -> dict[str, Any]:
     """The table's accuracies (percent) of an NB201 cell on each benchmark data set, with its rank among
     all 15,625 cells by 200-epoch test accuracy (1 = best), the best cell's and the mean cell's accuracy."""
-    from archsearch.evaluators.tabular import DATASETS, load_table
+    from archsearch.evaluators.nb201_table import DATASETS, load_table
     from archsearch.spaces.nb201 import NB201Space
 
     index = NB201Space().index(arch)
