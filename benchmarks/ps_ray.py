@@ -28,7 +28,7 @@ import numpy as np
 
 from archsearch.config import Component, StudyConfig
 from archsearch.executors.ray import RayExecutor
-from archsearch.executors.ray_parameter_server import RayParameterServerRun
+from archsearch.parameter_server.ray_driver import RayParameterServerRun
 from archsearch.study import Study
 
 TIMED = ("_start_actors", "_sample", "_state", "_finish", "_complete")

@@ -29,7 +29,8 @@ import torch
 from matplotlib.figure import Figure
 
 from archsearch.evaluators.tabular import load_table
-from archsearch.executors.parameter_server import ControllerReplica, ParameterServer
+from archsearch.parameter_server.replicas import ControllerReplica
+from archsearch.parameter_server.servers import ParameterServer
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.study import trial_seed
 

@@ -64,7 +64,7 @@ STRATEGIES = {
     "local_search": "archsearch.strategies.local_search:LocalSearch",
     "categorical_reinforce": "archsearch.strategies.categorical_reinforce:CategoricalReinforce",
     "optuna": "archsearch.strategies.optuna_adapter:OptunaStrategy",
-    "nasrl_ps": "archsearch.strategies.parameter_server:ParameterServerReinforce",
+    "nasrl_ps": "archsearch.parameter_server.strategy:ParameterServerReinforce",
     "nsga2": "archsearch.strategies.nsga2:NSGA2",
     "lemonade": "archsearch.strategies.lemonade:Lemonade",
 }

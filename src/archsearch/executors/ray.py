@@ -92,7 +92,7 @@ def _worker_label() -> str:
     return f"pid {os.getpid()}" if ip in ("127.0.0.1", "localhost") else f"{ip} pid {os.getpid()}"
 
 
-def _trial_task(
+def trial_task(
     evaluator: Evaluator,
     space: SearchSpace,
     arch: Architecture,
@@ -101,6 +101,8 @@ def _trial_task(
     board: Any = None,
     token: int | None = None,
 ) -> Result:
+    """One trial as a Ray task: ``run_trial`` on ``threads`` torch threads (also the parameter server's
+    children); ``board`` and ``token``, when given, tell the activity board where it started."""
     import torch
 
     if board is not None:  # say where this trial runs (fire and forget)
@@ -178,7 +180,7 @@ class RayExecutor(Executor):
         self.workers = max(1, int(cpus // max(num_cpus_per_trial, 1e-9)))
         threads = max(1, int(num_cpus_per_trial))
         self._threads = threads
-        self._task = ray.remote(_trial_task).options(
+        self._task = ray.remote(trial_task).options(
             num_cpus=num_cpus_per_trial, num_gpus=num_gpus_per_trial, max_retries=0
         )
         self._tokens = itertools.count()

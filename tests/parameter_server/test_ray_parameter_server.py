@@ -214,7 +214,7 @@ def test_a_driver_killed_with_kill_9_resumes_from_its_parameter_server_checkpoin
 def test_a_replica_actor_killed_mid_batch_is_restarted_from_the_checkpoint_and_its_children_retried(
     tmp_path, toy_registry, ray_executor, monkeypatch
 ):
-    from archsearch.executors.ray_parameter_server import RayParameterServerRun
+    from archsearch.parameter_server.ray_driver import RayParameterServerRun
 
     finish = RayParameterServerRun._finish
     killed = []

@@ -5,10 +5,10 @@ K controller replicas each pull them, sample m children, and once all m rewards 
 gradient; the shards apply Adam as gradients arrive, with no global barrier, so a replica's gradient may
 have been computed on parameters several versions old (its *staleness*).
 
-Two ways to run it, with the same shard and replica classes (``archsearch.executors.parameter_server``):
+Two ways to run it, with the same shard and replica classes (``servers.py``, ``replicas.py``):
 - locally (inline or process-pool executor): the servers and replicas are in-process objects driven by
   ``ask``/``tell``, and the children run on the study's executor;
-- on Ray (``executor: ray``): ``drive`` hands the study to ``executors.ray_parameter_server``, where the S
+- on Ray (``executor: ray``): ``drive`` runs the study on ``ray_driver.RayParameterServerRun``, where the S
   shards and K replicas are Ray actors and each replica launches its own children as Ray tasks that
   request ``child_cpus`` CPUs and ``child_gpus`` GPUs.
 """
@@ -24,13 +24,13 @@ import torch
 
 from archsearch.core import Architecture, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
-from archsearch.executors.parameter_server import (
+from archsearch.parameter_server.replicas import (
     ControllerConfig,
     ControllerReplica,
-    ParameterServer,
     ParameterServerOptions,
     replica_seed,
 )
+from archsearch.parameter_server.servers import ParameterServer
 
 if TYPE_CHECKING:
     from archsearch.executors.base import Executor
@@ -144,7 +144,7 @@ class ParameterServerReinforce(Strategy):
 
         if not isinstance(executor, RayExecutor) and (executor is not None or study.config.executor != "ray"):
             return False
-        from archsearch.executors.ray_parameter_server import RayParameterServerRun
+        from archsearch.parameter_server.ray_driver import RayParameterServerRun
         from archsearch.study import make_executor
 
         ray_executor = executor if isinstance(executor, RayExecutor) else make_executor(study.config)

@@ -5,11 +5,8 @@ import torch
 
 from archsearch.core import Result
 from archsearch.errors import ConfigError
-from archsearch.executors.parameter_server import (
-    ControllerReplica,
-    ParameterServer,
-    shard_names,
-)
+from archsearch.parameter_server.replicas import ControllerReplica
+from archsearch.parameter_server.servers import ParameterServer, shard_names
 from archsearch.spaces.nb201 import NB201Space
 from archsearch.strategies.reinforce import Reinforce
 from conftest import ToyLayerSpace, fraction_3x3

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from archsearch.core import Architecture, Result
+from archsearch.parameter_server.strategy import ParameterServerReinforce
 from archsearch.spaces.nb201 import NB201Space
-from archsearch.strategies.parameter_server import ParameterServerReinforce
 from archsearch.strategies.reinforce import Reinforce
 from archsearch.study import Study
 from conftest import StopAfter, tabular_config, toy_config

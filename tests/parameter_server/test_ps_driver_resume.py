@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_ray_parameter_server import _assert_same_search, _ps_config, _reinforce_reference, _server_params
 
-from archsearch.executors.ray_parameter_server import RayParameterServerRun
+from archsearch.parameter_server.ray_driver import RayParameterServerRun
 from archsearch.study import Study
 from conftest import toy_config
 

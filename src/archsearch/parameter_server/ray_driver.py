@@ -1,6 +1,6 @@
 """NAS-RL's parameter server on Ray: S shard actors, K controller-replica actors, children as Ray tasks.
 
-Zoph & Le, ICLR 2017, section 3.3 (SPEC.md 1.7). The classes of ``executors/parameter_server.py`` become
+Zoph & Le, ICLR 2017, section 3.3 (SPEC.md 1.7). The classes of ``servers.py`` and ``replicas.py`` become
 actors unchanged: each of S ``ParameterShard`` actors holds a slice of the LSTM controller's parameters
 with its own Adam state and version; each of K ``ReplicaActor``s wraps a ``ControllerReplica``. A replica
 pulls the parameters from every shard, samples m architectures, launches the m children itself as Ray
@@ -33,16 +33,14 @@ import torch
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
 from archsearch.executors.base import Activity, WorkerDiedError
-from archsearch.executors.parameter_server import (
+from archsearch.executors.ray import RayExecutor, failure_of, trial_task
+from archsearch.parameter_server.replicas import (
     ControllerConfig,
     ControllerReplica,
     ParameterServerOptions,
-    ParameterShard,
     replica_seed,
-    shard_names,
-    split_gradient,
 )
-from archsearch.executors.ray import RayExecutor, _trial_task, failure_of
+from archsearch.parameter_server.servers import ParameterShard, shard_names, split_gradient
 
 if TYPE_CHECKING:
     from archsearch.study import Study, StudyListener
@@ -79,7 +77,7 @@ class ReplicaActor:
         self.shards: list[Any] = []
         self.assignment: list[list[str]] = []
         self._threads = max(1, int(child_cpus))
-        self._child = ray.remote(_trial_task).options(num_cpus=child_cpus, num_gpus=child_gpus, max_retries=0)
+        self._child = ray.remote(trial_task).options(num_cpus=child_cpus, num_gpus=child_gpus, max_retries=0)
 
     def initial_state(self) -> dict[str, torch.Tensor]:
         return self.replica.initial_state()
