@@ -30,10 +30,14 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archsearch.errors import ConfigError, StoreError
+from archsearch.store.base import DB_NAME
 from archsearch.store.runlock import RunLock, lock_holder
-from archsearch.store.sqlite import DB_NAME, Store
+
+if TYPE_CHECKING:
+    from archsearch.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ class NewRun:
     ) -> None:
         self.directory = directory
         self.staging = staging
+        from archsearch.store.sqlite import Store  # the trial tables import core: kept off run_kind's path
+
         self.lock = lock
         self.store = Store(staging, create=True)
         self._replace = replace
@@ -98,7 +104,7 @@ class NewRun:
         shutil.rmtree(self.staging, ignore_errors=True)
         _sync_directory(self.directory)
         self.published = True
-        self.store = Store(self.directory)
+        self.store = type(self.store)(self.directory)
         return self.store
 
 
@@ -151,6 +157,8 @@ def new_run(
 def open_run(directory: Path, lock: bool, read_only: bool) -> Iterator[tuple[Store, RunLock | None]]:
     """The store of the run in ``directory`` and, when ``lock``, its run lock (taken first, so that a
     second driver is refused before it reads anything); both are released if the body raises."""
+    from archsearch.store.sqlite import Store
+
     check_created(directory)
     held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
     try:
@@ -192,6 +200,8 @@ def existing_run(directory: Path) -> str | None:
     """What ``DIR/study.db`` holds: None (no file), "run", or "unfinished" (an archsearch database with no
     run config: a start killed before creation was staged). Anything else is a ConfigError: archsearch
     never replaces a file it cannot read as its own."""
+    from archsearch.store.sqlite import Store
+
     if not (directory / DB_NAME).exists():
         return None
     try:
@@ -227,6 +237,8 @@ def remove_database(directory: Path) -> None:
 def remove_run_files(directory: Path) -> None:
     """Remove the files the run in ``directory`` lists as its own (``NewRun.stage``), and the folders
     that leaves empty; a database that cannot be read lists none."""
+    from archsearch.store.sqlite import Store
+
     try:
         store = Store(directory, read_only=True)
     except StoreError:
