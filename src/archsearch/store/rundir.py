@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archsearch.errors import ConfigError, StoreError
-from archsearch.store.base import DB_NAME
+from archsearch.store.base import DB_NAME, Tables
 from archsearch.store.runlock import RunLock, lock_holder
 
 if TYPE_CHECKING:
@@ -52,14 +52,21 @@ class NewRun:
     """A run being created: ``store`` is its database in the staging folder until ``publish``."""
 
     def __init__(
-        self, directory: Path, staging: Path, lock: RunLock, replace: bool, nested: Sequence[str]
+        self,
+        directory: Path,
+        staging: Path,
+        lock: RunLock,
+        replace: bool,
+        nested: Sequence[str],
+        tables: Sequence[Tables] = (),
     ) -> None:
         self.directory = directory
         self.staging = staging
         from archsearch.store.sqlite import Store  # the trial tables import core: kept off run_kind's path
 
         self.lock = lock
-        self.store = Store(staging, create=True)
+        self.store = Store(staging, create=True, tables=tables)
+        self._tables = tuple(tables)
         self._replace = replace
         self._nested = nested
         self._files: list[str] = []
@@ -104,19 +111,25 @@ class NewRun:
         shutil.rmtree(self.staging, ignore_errors=True)
         _sync_directory(self.directory)
         self.published = True
-        self.store = type(self.store)(self.directory)
+        self.store = type(self.store)(self.directory, tables=self._tables)
         return self.store
 
 
 @contextmanager
 def new_run(
-    directory: Path, kind: str, overwrite: bool, occupied: str, nested: Sequence[str] = ()
+    directory: Path,
+    kind: str,
+    overwrite: bool,
+    occupied: str,
+    nested: Sequence[str] = (),
+    tables: Sequence[Tables] = (),
 ) -> Iterator[NewRun]:
     """Create a run of ``kind`` (search, oneshot, zero) in ``directory``; the body sets it up and ends
-    with ``run.publish()``. On any exception before that, everything this start made is removed again.
+        with ``run.publish()``. On any exception before that, everything this start made is removed again.
 
-    ``occupied`` is the error when the directory holds a run already and ``overwrite`` is off; ``nested``
-    names subfolders holding runs that belong to this one (zero's random-search baseline), replaced with it.
+        ``occupied`` is the error when the directory holds a run already and ``overwrite`` is off; ``nested``
+        names subfolders holding runs that belong to this one (zero's random-search baseline), replaced with it;
+    ``tables`` are the kind's own tables beside the study's and one-shot run's (``Store``).
     """
     made = make_directory(directory)
     lock: RunLock | None = None
@@ -129,7 +142,7 @@ def new_run(
         remove_staging(directory)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{kind}-", dir=directory))
         try:
-            run = NewRun(directory, staging, lock, found is not None, nested if overwrite else ())
+            run = NewRun(directory, staging, lock, found is not None, nested if overwrite else (), tables)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -154,15 +167,18 @@ def new_run(
 
 
 @contextmanager
-def open_run(directory: Path, lock: bool, read_only: bool) -> Iterator[tuple[Store, RunLock | None]]:
-    """The store of the run in ``directory`` and, when ``lock``, its run lock (taken first, so that a
-    second driver is refused before it reads anything); both are released if the body raises."""
+def open_run(
+    directory: Path, lock: bool, read_only: bool, tables: Sequence[Tables] = ()
+) -> Iterator[tuple[Store, RunLock | None]]:
+    """The store of the run in ``directory``, with the kind's own ``tables`` (checked, upgraded or added
+    as it opens), and, when ``lock``, its run lock (taken first, so that a second driver is refused before
+    it reads anything); both are released if the body raises."""
     from archsearch.store.sqlite import Store
 
     check_created(directory)
     held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
     try:
-        store = Store(directory, read_only=read_only)
+        store = Store(directory, read_only=read_only, tables=tables)
     except BaseException:
         if held is not None:  # a directory that holds no run of ours keeps no lock file of ours
             held.release(remove=True)
