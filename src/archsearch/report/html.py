@@ -26,7 +26,7 @@ from archsearch.report.htmlkit import (
     table,
     value_text,
 )
-from archsearch.store.sqlite import DB_NAME, Store
+from archsearch.store import run_kind
 from archsearch.study import Study, best_trial
 
 REPORT_DIR = "report"
@@ -50,8 +50,6 @@ CHOICES_PNG = "choices.png"
 CURVES_PNG = "learning_curves.png"
 BEST_ARCHITECTURE_PNG = "best_architecture.png"
 PARETO_PNG = "pareto_front.png"
-ONESHOT_KIND = "oneshot"
-"""The kind a one-shot run records in its database (its report is ``report.oneshot``'s)."""
 
 
 def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Path:
@@ -62,7 +60,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     """
     study_dir = Path(study_dir)
     out = Path(out_dir) if out_dir is not None else study_dir / REPORT_DIR
-    if _stored_kind(study_dir) == ONESHOT_KIND:  # one-shot runs have epochs, not trials
+    if run_kind(study_dir) == "oneshot":  # one-shot runs have epochs, not trials
         from archsearch.report.oneshot import write_oneshot_report
 
         return write_oneshot_report(study_dir, out)
@@ -118,18 +116,6 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     index = out / INDEX
     index.write_text(page, encoding="utf-8")
     return index
-
-
-def _stored_kind(directory: Path) -> str | None:
-    """The kind of run the database in ``directory`` records (None without a database or a kind)."""
-    if not (directory / DB_NAME).is_file():
-        return None
-    store = Store(directory, read_only=True)
-    try:
-        kind = store.get_meta("kind")
-    finally:
-        store.close()
-    return kind if isinstance(kind, str) else None
 
 
 def _built_in(space: SearchSpace) -> bool:
