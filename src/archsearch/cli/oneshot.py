@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -12,19 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from archsearch.config import load_yaml
-from archsearch.data.images import KNOWN_DATASETS
 from archsearch.errors import ConfigError
-from archsearch.oneshot.run import (
-    ARRAYS,
-    USER_DATA,
-    OneShotConfig,
-    OneShotRun,
-    import_stored_dirs,
-    is_model_space_path,
-    parse_oneshot_config,
-)
-from archsearch.store.sqlite import EpochRecord
+
+if TYPE_CHECKING:  # the run, torch and the data sets are imported by the commands that use them
+    from archsearch.oneshot.run import OneShotRun
+    from archsearch.store.sqlite import EpochRecord
 
 # markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
 out = Console(soft_wrap=True, markup=False)
@@ -77,6 +69,8 @@ class RichEpochProgress:
 
 def _pairs(settings: list[str]) -> dict[str, Any]:
     """``--set supernet.channels=4 --set hyper.lr=0.1`` as nested options."""
+    from archsearch.config import load_yaml
+
     options: dict[str, Any] = {"supernet": {}, "hyper": {}}
     for item in settings:
         key, sep, raw = item.partition("=")
@@ -184,6 +178,8 @@ def oneshot(
 ) -> None:
     """One-shot search (ENAS, DARTS, ASNG-NAS) with a shared-weight supernet of a cell space or of your
     own model space; NB201 cells are checked against the benchmark table."""
+    from archsearch.oneshot.run import ARRAYS, USER_DATA, OneShotConfig, OneShotRun, parse_oneshot_config
+
     flags: dict[str, Any] = {
         "method": method,
         "space": space,
@@ -222,6 +218,8 @@ def oneshot(
     elif valid is not None or test is not None or target is not None:
         raise ConfigError("--valid, --test and --target go with --train (your own data)")
     if dataset in (ARRAYS, USER_DATA):  # only --train and search_model_space give these
+        from archsearch.data.images import KNOWN_DATASETS
+
         raise ConfigError(f"unknown data set {dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
@@ -252,6 +250,7 @@ def export_run(directory: Path, target: Path | None = None) -> None:
     normal space at its default (paper) sizes, ready to be retrained from scratch by the training evaluator.
     An unfinished run exports the cell derived after its last finished epoch."""
     from archsearch.core import Architecture
+    from archsearch.oneshot.run import import_stored_dirs, is_model_space_path
     from archsearch.registry import construct
     from archsearch.report.export import export_json, export_pytorch_source
     from archsearch.store.sqlite import Store

@@ -25,6 +25,17 @@ def split_names(text: str, flag: str) -> list[str]:
     return names
 
 
+def registered_names(kind: str) -> str:
+    """The names of ``kind`` (space, strategy, evaluator, reward) for a help text, read from the registry:
+    the built-in ones, one spelling per class (``rnn-cell`` for ``rnn_cell``), then installed plug-ins'."""
+    from archsearch.registry import known, registered
+
+    builtin = registered(kind)
+    spelling = {target: name for name, target in builtin.items()}  # the last spelling of each class
+    names = [name for name in known(kind) if name not in builtin or spelling[builtin[name]] == name]
+    return ", ".join(names)
+
+
 def check_output_dir(path: Path, flag: str = "--out") -> None:
     """Refuse an output directory that is a file or lies under one, before any work is done."""
     for place in (path, *path.parents):

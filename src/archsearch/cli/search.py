@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from archsearch.cli.apps import app
-from archsearch.config import SPACE_COMPANIONS, StudyConfig, load_config, parse_config, parse_setting
+from archsearch.cli.options import registered_names
+from archsearch.config import StudyConfig, load_config, parse_config, parse_setting, space_companions
 from archsearch.errors import ConfigError
 from archsearch.registry import resolve, reward_for
-from archsearch.study import Study
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -39,9 +38,9 @@ def build_config(
     explicit = {dotted for dotted, _ in pairs}
     space = next((value for dotted, value in pairs if dotted == "space.name"), None)
     if isinstance(space, str) and space != data["space"]["name"]:
-        for key, value in SPACE_COMPANIONS.get(space.replace("-", "_"), {}).items():
+        for key, value in space_companions(space).items():
             if (f"{key}.name" if isinstance(value, dict) else key) not in explicit:
-                data[key] = copy.deepcopy(value)
+                data[key] = value
     evaluator = next((value for dotted, value in pairs if dotted == "evaluator.name"), None)
     reward_given = "reward.name" in explicit or bool(config_file and "reward" in base.model_fields_set)
     chosen = evaluator if evaluator is not None else data["evaluator"]["name"]
@@ -66,24 +65,23 @@ def search(
     overwrite: bool = typer.Option(False, help="Replace a study already in --out."),
     space: str | None = typer.Option(
         None,
-        help="Search space: nasrl_cnn, nb201, rnn-cell, nasnet-cell, darts-cell, or your own as "
-        "module:Name or file.py:Name (a SearchSpace, an nn.Module class or a dict of choices).",
+        help=f"Search space: {registered_names('space')}, or your own as module:Name or file.py:Name "
+        "(a SearchSpace, an nn.Module class or a dict of choices).",
     ),
     strategy: str | None = typer.Option(
         None,
-        help="reinforce, random, evolution, ppo, asng, local_search, categorical_reinforce, optuna, nsga2, "
-        "lemonade, or module:Class.",
+        help=f"{registered_names('strategy')}, or module:Class (default reinforce).",
     ),
     evaluator: str | None = typer.Option(
         None,
-        help="training (default), tabular, language_model, latency, or your own as module:function "
+        help=f"{registered_names('evaluator')} (default training), or your own as module:function "
         "(fn(child, seed) returning a number or a dict of metrics) or module:EvaluatorClass.",
     ),
     reward: str | None = typer.Option(
         None,
-        help="What the strategy maximises: acc_cubed, metric (--set reward.params.metric=f1, .mode=min), "
-        "ppl_inverse_square, mnasnet, or your own as module:function (of a Result); default: the "
-        "evaluator's (acc_cubed for training, the metric value for a function).",
+        help=f"What the strategy maximises: {registered_names('reward')}, or your own as module:function "
+        "(of a Result); metric: --set reward.params.metric=f1, .mode=min; default: the evaluator's "
+        "(acc_cubed for training, the metric value for a function).",
     ),
     metric: str | None = typer.Option(
         None,
@@ -136,6 +134,7 @@ def search(
         set_,
     )
     from archsearch.cli.runs import run_study  # imported here: runs.py's commands are listed after search
+    from archsearch.study import Study
 
     study = Study.create(cfg, out_dir, overwrite=overwrite)
     run_study(study, quiet)

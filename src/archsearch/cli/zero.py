@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from archsearch.errors import ConfigError
-from archsearch.zero.report import BASELINE_DIR
 
 # markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
 out = Console(soft_wrap=True, markup=False)
@@ -53,7 +52,7 @@ def check_max_time(max_time: float | None) -> None:
         raise ConfigError(f"--max-time must be a positive number of seconds, got {max_time}")
 
 
-def _run(experiment: Any, quiet: bool, max_time: float | None, label: str) -> Any:
+def run_experiment(experiment: Any, quiet: bool, max_time: float | None, label: str) -> Any:
     """Run (or continue) the experiment; Ctrl-C or SIGTERM stop it (island workers stopped) with one line
     saying how to resume and exit code 130 or 143."""
     from archsearch.interrupt import resumable_run
@@ -66,7 +65,9 @@ def _run(experiment: Any, quiet: bool, max_time: float | None, label: str) -> An
             return experiment.run([progress], max_time_s=max_time)
 
 
-def _print_result(experiment: Any, result: Any) -> None:
+def print_result(experiment: Any, result: Any) -> None:
+    """The result of a finished run (its fitness on search, select and held-out tasks, and the program),
+    or the line saying where a paused one stopped."""
     config = experiment.config
     if result is None:
         out.print(
@@ -209,12 +210,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             )
         experiment = Experiment.create(config, out_dir, overwrite=overwrite)
         try:
-            result = _run(experiment, quiet, max_time, config.strategy)
-            _print_result(experiment, result)
+            result = run_experiment(experiment, quiet, max_time, config.strategy)
+            print_result(experiment, result)
             spent = experiment.individuals()
         finally:
             experiment.close()
         if baseline and result is not None:
+            from archsearch.zero.report import BASELINE_DIR
+
             _run_baseline(config, out_dir / BASELINE_DIR, spent, quiet)
         err.print(f"next: archsearch zero report {out_dir}   |   archsearch zero export {out_dir}")
 
@@ -225,54 +228,24 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         max_time: float | None = typer.Option(None, help="Pause after this many seconds."),
         quiet: bool = typer.Option(False, help="No progress display."),
     ) -> None:
-        """Continue an interrupted run (even one killed with kill -9) from its last checkpoint."""
-        from archsearch.zero.run import Experiment
+        """Continue an interrupted run (even one killed with kill -9) from its last checkpoint (as
+        ``archsearch resume DIR``)."""
+        from archsearch.cli.runs import resume_zero
+        from archsearch.runs.zero import ZeroRun
 
         check_max_time(max_time)
-        experiment = Experiment.load(directory, lock=True)
-        try:
-            if budget is not None:
-                experiment.set_budget(budget)
-            result = _run(experiment, quiet, max_time, experiment.config.strategy)
-            _print_result(experiment, result)
-        finally:
-            experiment.close()
+        with ZeroRun(directory, lock=True) as run:
+            resume_zero(run, budget, max_time, quiet)
 
     @zero_app.command("status")
     def status(directory: Path = typer.Argument(..., help="Run directory.")) -> None:
-        """Individuals evaluated, the best program so far and, when finished, its held-out numbers."""
-        from archsearch.zero.run import Experiment
+        """Individuals evaluated, the best program so far and, when finished, its held-out numbers (as
+        ``archsearch status DIR``)."""
+        from archsearch.cli.runs import zero_status
+        from archsearch.runs.zero import ZeroRun
 
-        experiment = Experiment.load(directory, read_only=True)
-        try:
-            progress = experiment.progress()
-            config = experiment.config
-            last = progress[-1] if progress else None
-            out.print(
-                f"{directory}: {config.task}, {config.strategy}, {experiment.individuals():,}/{config.budget:,}"
-                f" individuals"
-                + (
-                    ""
-                    if last is None or last.fec_hit_rate is None
-                    else f", FEC hit rate {last.fec_hit_rate:.0%}"
-                )
-            )
-            for finished in experiment.experiments():
-                out.print(
-                    f"experiment {finished.experiment}: ended at {finished.individuals:,} individuals,"
-                    f" winner search fitness {finished.search_fitness:.6f},"
-                    f" select fitness {finished.select_fitness:.6f}"
-                )
-            final = experiment.final()
-            if final is not None:
-                _print_result(experiment, final)
-            else:
-                best = experiment.best()
-                if best is not None:
-                    out.print(f"best search fitness {best[1]:.6f} after {best[0]:,} individuals")
-                    out.print(best[2].pretty(), highlight=False)
-        finally:
-            experiment.close()
+        with ZeroRun(directory, read_only=True) as run:
+            zero_status(run)
 
     @zero_app.command("report")
     def report(
@@ -295,29 +268,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             None, "--out", "-o", help="File to write (default DIR/algorithm.py)."
         ),
     ) -> None:
-        """Write the best program as a standalone numpy module (Algorithm class and fitness function)."""
-        from archsearch.zero.export import export_source
-        from archsearch.zero.run import Experiment
+        """Write the best program as a standalone numpy module (Algorithm class and fitness function), as
+        ``archsearch export DIR``."""
+        from archsearch.cli.runs import print_exported
+        from archsearch.runs.zero import ZeroRun
 
-        experiment = Experiment.load(directory, read_only=True)
-        try:
-            final = experiment.final()
-            if final is not None:
-                program, fitness, where = final.program, final.final_fitness, "held-out fitness"
-            else:
-                best = experiment.best()
-                if best is None:
-                    raise ConfigError(f"{directory} has no program yet; let the run go on for a round")
-                _, fitness, program = best
-                where = "search fitness (the run is not finished)"
-            target = out_file or Path(directory) / "algorithm.py"
-            title = f"AutoML-Zero algorithm for {experiment.config.task} tasks ({where} {fitness:.6f})"
-            memory = experiment.memory()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(export_source(program, memory, title, module=target.stem))
-            out.print(f"exported the best program to {target}")
-        finally:
-            experiment.close()
+        with ZeroRun(directory, read_only=True) as run:
+            print_exported(run.export(out_file))
 
     app.add_typer(zero_app, name="zero")
 
@@ -329,8 +286,8 @@ def _run_baseline(config: Any, directory: Path, budget: int, quiet: bool) -> Non
     experiment = Experiment.create(baseline, directory, overwrite=True)
     try:
         started = time.monotonic()
-        result = _run(experiment, quiet, None, "random")
+        result = run_experiment(experiment, quiet, None, "random")
         err.print(f"random search baseline: {budget:,} individuals in {time.monotonic() - started:.0f} s")
-        _print_result(experiment, result)
+        print_result(experiment, result)
     finally:
         experiment.close()
