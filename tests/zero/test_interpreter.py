@@ -242,14 +242,14 @@ def test_skipping_dead_code_changes_no_prediction():
 
 
 def test_compiled_liveness_matches_program_live_mask():
-    from archsearch.zero.interpreter import _TABLES, _live_instructions
+    from archsearch.zero.kernels import OP_TABLES, live_instructions
 
     rng = np.random.default_rng(11)
     for _ in range(200):
         program = random_program(rng, SMALL)
         codes, _, offsets = program.arrays
         keep = np.zeros(len(codes), dtype=np.int64)
-        _live_instructions(
-            codes, offsets, _TABLES, 3 * max(SMALL.scalars, SMALL.vectors, SMALL.matrices), keep
+        live_instructions(
+            codes, offsets, OP_TABLES, 3 * max(SMALL.scalars, SMALL.vectors, SMALL.matrices), keep
         )
         np.testing.assert_array_equal(keep, program.live_mask, err_msg=program.pretty())

@@ -9,8 +9,8 @@ objects, looking up the cache. This engine runs the same search with no Python p
 - the same mutations with the same probabilities (type uniform among those allowed, then a component
   uniform among those where the type can act; a type that can act nowhere is skipped; constants altered
   on a log scale or flipped one time in ten; ``mutation.py`` is the reference);
-- the same fitness, bit for bit: the interpreter's own compiled kernels (``interpreter._evaluate_kernel``,
-  ``interpreter._fec_kernel``) called from the loop, combined as ``interpreter.combine_fitness``;
+- the same fitness, bit for bit: the interpreter's own compiled kernels (``interpreter.evaluate_kernel``,
+  ``interpreter.fec_kernel``) called from the loop, combined as ``interpreter.combine_fitness``;
 - the same FEC cache: least recently used out at ``capacity``, an entry dropped after ``max_hits`` hits
   (an open-addressing table with a doubly linked recency list instead of an OrderedDict).
 
@@ -29,18 +29,17 @@ import numpy as np
 
 from archsearch.errors import ConfigError
 from archsearch.zero.evolution import Individual
-from archsearch.zero.interpreter import (
-    _TABLES,
-    _combine_kernel,
-    _evaluate_kernel,
-    _fec_kernel,
-    _jit,
-    _jit_inline,
-    _params,
-    check_combine,
-    task_batch,
+from archsearch.zero.interpreter import check_combine, task_batch
+from archsearch.zero.kernels import (
+    OP_TABLES,
+    combine_kernel,
+    evaluate_kernel,
+    fec_kernel,
+    jit,
+    jit_inline,
+    kernel_params,
 )
-from archsearch.zero.mutation import GAUSSIAN_OPS, MUTATION_TYPES, ProgramSpace, _arguments
+from archsearch.zero.mutation import GAUSSIAN_OPS, MUTATION_TYPES, ProgramSpace, arguments
 from archsearch.zero.ops import OPS
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
 
@@ -57,12 +56,12 @@ _EMPTY_SLOT = -1
 
 
 # -- the generator: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------------------------------
-@_jit_inline
+@jit_inline
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@_jit_inline
+@jit_inline
 def _next(s):
     result = _rotl(s[1] * np.uint64(5), 7) * np.uint64(9)
     t = s[1] << np.uint64(17)
@@ -75,23 +74,23 @@ def _next(s):
     return result
 
 
-@_jit_inline
+@jit_inline
 def _uniform(s):
     """Uniform in [0, 1) with 53 random bits."""
     return float(_next(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@_jit_inline
+@jit_inline
 def _below(s, n):
     return int(_uniform(s) * n)
 
 
-@_jit_inline
+@jit_inline
 def _between(s, low, high):
     return low + (high - low) * _uniform(s)
 
 
-@_jit_inline
+@jit_inline
 def _gauss(s):
     """Standard normal (Box-Muller, one value per call)."""
     return np.sqrt(-2.0 * np.log(1.0 - _uniform(s))) * np.cos(2.0 * np.pi * _uniform(s))
@@ -110,7 +109,7 @@ def seed_state(seed: int) -> np.ndarray:
 
 
 # -- programs as rows --------------------------------------------------------------------------------------
-@_jit_inline
+@jit_inline
 def _random_instruction(s, op, codes, consts, row, arg_lo, arg_hi, n_const, gaussian):
     """Row ``row`` := op ``op`` with uniform arguments and fresh constants (mutation.random_instruction)."""
     codes[row, 0] = op
@@ -132,13 +131,13 @@ def _random_instruction(s, op, codes, consts, row, arg_lo, arg_hi, n_const, gaus
                 consts[row, 1] = max(first, second)
 
 
-@_jit_inline
+@jit_inline
 def _fresh(s, component, codes, consts, row, comp_ops, space, arg_lo, arg_hi, n_const, gaussian):
     op = comp_ops[component, _below(s, space[R_NOPS, component])]
     _random_instruction(s, op, codes, consts, row, arg_lo, arg_hi, n_const, gaussian)
 
 
-@_jit_inline
+@jit_inline
 def _alter_constant(s, value, flip):
     """mutation._alter_constant: flip the sign 1 time in 10, else times exp(N(0, 1))."""
     if flip and _uniform(s) < 0.1:
@@ -148,7 +147,7 @@ def _alter_constant(s, value, flip):
     return value * np.exp(_gauss(s))
 
 
-@_jit
+@jit
 def _alter(s, codes, consts, row, arg_lo, arg_hi, n_const, gaussian):
     """mutation.alter_argument on one row: a new value for one address/index (another than the current)
     or one constant."""
@@ -183,7 +182,7 @@ def _alter(s, codes, consts, row, arg_lo, arg_hi, n_const, gaussian):
     consts[row, 1] = second
 
 
-@_jit
+@jit
 def _mutate(
     s, codes, consts, sizes, mutate_prob, mut_types, comp_ops, space, arg_lo, arg_hi, n_const, gaussian
 ):
@@ -242,7 +241,7 @@ def _mutate(
         return
 
 
-@_jit
+@jit
 def _random_program(
     s, codes, consts, sizes, random_sizes, empty, comp_ops, space, arg_lo, arg_hi, n_const, gaussian
 ):
@@ -259,7 +258,7 @@ def _random_program(
             _fresh(s, c, codes, consts, row, comp_ops, space, arg_lo, arg_hi, n_const, gaussian)
 
 
-@_jit_inline
+@jit_inline
 def _same(codes_a, consts_a, sizes_a, codes_b, consts_b, sizes_b, space):
     for c in range(3):
         if sizes_a[c] != sizes_b[c]:
@@ -277,7 +276,7 @@ def _same(codes_a, consts_a, sizes_a, codes_b, consts_b, sizes_b, space):
 
 
 # -- the FEC cache: open addressing (linear probing, backward-shift deletion) + a recency list -----------
-@_jit_inline
+@jit_inline
 def _fec_find(table, key0, key1, k0, k1):
     """The table position holding key (k0, k1), or -(position of the empty cell that ends its probe) - 1."""
     mask = table.shape[0] - 1
@@ -290,13 +289,13 @@ def _fec_find(table, key0, key1, k0, k1):
     return -i - 1
 
 
-@_jit_inline
+@jit_inline
 def _fec_unlink(prev, nxt, slot):
     prev[nxt[slot]] = prev[slot]
     nxt[prev[slot]] = nxt[slot]
 
 
-@_jit_inline
+@jit_inline
 def _fec_append(prev, nxt, slot):
     """Link ``slot`` as the most recently used (before the sentinel, the last index)."""
     sentinel = prev.shape[0] - 1
@@ -307,7 +306,7 @@ def _fec_append(prev, nxt, slot):
     prev[sentinel] = slot
 
 
-@_jit
+@jit
 def _fec_remove(table, key0, key1, prev, nxt, free, counters, position):
     """Delete the entry at table ``position`` (backward-shift: no tombstones) and free its slot."""
     slot = table[position]
@@ -331,7 +330,7 @@ def _fec_remove(table, key0, key1, prev, nxt, free, counters, position):
             hole = j
 
 
-@_jit
+@jit
 def _fec_lookup(table, key0, key1, fit, hits, prev, nxt, free, counters, max_hits, k0, k1):
     """FunctionalEquivalenceCache.lookup: the fitness, or -1.0 for a miss (a used-up entry is dropped)."""
     position = _fec_find(table, key0, key1, k0, k1)
@@ -349,7 +348,7 @@ def _fec_lookup(table, key0, key1, fit, hits, prev, nxt, free, counters, max_hit
     return fit[slot]
 
 
-@_jit
+@jit
 def _fec_insert(table, key0, key1, fit, hits, prev, nxt, free, counters, capacity, k0, k1, fitness):
     """FunctionalEquivalenceCache.insert: remember, most recent; the least recently used out past capacity."""
     position = _fec_find(table, key0, key1, k0, k1)
@@ -381,7 +380,7 @@ def _fec_insert(table, key0, key1, fit, hits, prev, nxt, free, counters, capacit
 
 
 # -- the search loop --------------------------------------------------------------------------------------
-@_jit
+@jit
 def _fitness(
     codes,
     consts,
@@ -414,7 +413,7 @@ def _fitness(
     table, key0, key1, fit, hits, prev, nxt, free = fec
     k0 = k1 = np.uint64(0)
     if ints[S_FEC]:
-        digest = _fec_kernel(
+        digest = fec_kernel(
             pk_codes[:n], pk_consts[:n], offsets, tables, data, classification, fec_params, floats[1]
         )
         k0, k1 = digest[0], digest[1]
@@ -423,7 +422,7 @@ def _fitness(
         )
         if cached >= 0.0:
             return cached
-    _evaluate_kernel(
+    evaluate_kernel(
         pk_codes[:n],
         pk_consts[:n],
         offsets,
@@ -437,7 +436,7 @@ def _fitness(
         np.zeros(0),
     )
     counters[C_FULL] += 1
-    fitness = _combine_kernel(per_task, ints[S_MEDIAN] != 0)
+    fitness = combine_kernel(per_task, ints[S_MEDIAN] != 0)
     if ints[S_FEC]:
         _fec_insert(
             table, key0, key1, fit, hits, prev, nxt, free, counters, ints[S_CAPACITY], k0, k1, fitness
@@ -445,7 +444,7 @@ def _fitness(
     return fitness
 
 
-@_jit
+@jit
 def _remember(codes, consts, sizes, fitness, el_codes, el_consts, el_sizes, el_fit, counters, space):
     """_Search._remember: keep the fittest distinct programs, fittest first (equal fitness: older first)."""
     count, size = counters[C_ELITE], el_fit.shape[0]
@@ -470,7 +469,7 @@ def _remember(codes, consts, sizes, fitness, el_codes, el_consts, el_sizes, el_f
     counters[C_ELITE] = min(count + 1, size)
 
 
-@_jit
+@jit
 def _append(codes, consts, sizes, fitness, pop_codes, pop_consts, pop_sizes, pop_fit, counters, population):
     """The newcomer joins as the youngest member; past P the oldest leaves."""
     head, count = counters[C_HEAD], counters[C_COUNT]
@@ -486,7 +485,7 @@ def _append(codes, consts, sizes, fitness, pop_codes, pop_consts, pop_sizes, pop
     pop_fit[where] = fitness
 
 
-@_jit
+@jit
 def _select(s, pop_fit, counters, population, tournament):
     """Tournament: the fittest of T members drawn uniformly with replacement (the first drawn wins ties);
     returns its ring index."""
@@ -499,7 +498,7 @@ def _select(s, pop_fit, counters, population, tournament):
     return best
 
 
-@_jit
+@jit
 def _run(
     count,
     s,
@@ -600,7 +599,7 @@ def _run(
             )
 
 
-@_jit
+@jit
 def _fec_relink(table, key0, key1, prev, nxt, free, counters, entries):
     """Rebuild the table and recency list from slots 0..entries-1 in least-to-most recent order."""
     table[:] = _EMPTY_SLOT
@@ -625,7 +624,7 @@ def _tables(space: ProgramSpace) -> dict[str, np.ndarray]:
     arg_lo = np.zeros((n_ops, 3), dtype=np.int64)
     arg_hi = np.zeros((n_ops, 3), dtype=np.int64)  # 0: argument unused (stays 0)
     for code in range(n_ops):
-        for name, low, high in _arguments(code, space.memory, space.protect_inputs):
+        for name, low, high in arguments(code, space.memory, space.protect_inputs):
             slot = ("in1", "in2", "out").index(name)
             arg_lo[code, slot], arg_hi[code, slot] = low, high
     widest = max(len(space.ops[name]) for name in COMPONENTS) or 1
@@ -715,8 +714,10 @@ class CompiledSearch:
         rows = int(self._t["rows"][0])
         n_train = max(0, min(fec_train, batch.n_train))
         n_valid = max(0, min(fec_valid, batch.n_valid))
-        self._params = _params(memory, 1, batch.n_train, batch.n_train, batch.n_valid, rng_seed, False, True)
-        self._fec_params = _params(memory, 1, batch.n_train, n_train, n_valid, rng_seed, True, True)
+        self._params = kernel_params(
+            memory, 1, batch.n_train, batch.n_train, batch.n_valid, rng_seed, False, True
+        )
+        self._fec_params = kernel_params(memory, 1, batch.n_train, n_train, n_valid, rng_seed, True, True)
         self._mut_types = np.array([MUTATION_TYPES.index(name) for name in mutations], dtype=np.int64)
         self._ints = np.array(
             [
@@ -794,7 +795,7 @@ class CompiledSearch:
             t["arg_hi"],
             t["n_const"],
             t["gaussian"],
-            _TABLES,
+            OP_TABLES,
             self._batch.data,
             self._batch.classification,
             self._params,

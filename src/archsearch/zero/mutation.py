@@ -90,7 +90,7 @@ class ProgramSpace:
             for position, instruction in enumerate(instructions):
                 if instruction.op not in allowed:
                     raise ConfigError(f"{name}[{position}] uses op {instruction.op}, not allowed in {name}")
-                for field_name, low, high in _arguments(instruction.op, self.memory, self.protect_inputs):
+                for field_name, low, high in arguments(instruction.op, self.memory, self.protect_inputs):
                     if not low <= getattr(instruction, field_name) < high:
                         raise ConfigError(
                             f"{name}[{position}] ({instruction.pretty()}): {field_name} outside {low}..{high - 1}"
@@ -112,7 +112,7 @@ def _random_constants(op: int, rng: random.Random) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=4096)
-def _arguments(op: int, memory: MemoryConfig, protect_inputs: bool) -> tuple[tuple[str, int, int], ...]:
+def arguments(op: int, memory: MemoryConfig, protect_inputs: bool) -> tuple[tuple[str, int, int], ...]:
     """The integer arguments ``op`` uses, each as (field, low, high): values low..high-1 are valid.
 
     Input addresses index their bank, the output address its bank (from 1 for scalars and vectors when
@@ -136,7 +136,7 @@ def random_instruction(
     """
     op = op_codes[_below(rng, len(op_codes))]
     values = [0, 0, 0]  # in1, in2, out
-    for name, low, high in _arguments(op, memory, protect_inputs):
+    for name, low, high in arguments(op, memory, protect_inputs):
         values[_SLOTS[name]] = low + _below(rng, high - low)
     return Instruction(op, values[0], values[1], values[2], _random_constants(op, rng))
 
@@ -190,7 +190,7 @@ def alter_argument(
 ) -> Instruction:
     """Change one argument of ``instruction``: an address (or entry index) or one of its constants."""
     spec = OPS[instruction.op]
-    ranges = {name: (low, high) for name, low, high in _arguments(instruction.op, memory, protect_inputs)}
+    ranges = {name: (low, high) for name, low, high in arguments(instruction.op, memory, protect_inputs)}
     choices = [name for name, (low, high) in ranges.items() if high - low > 1]
     choices += ("data0", "data1")[: spec.constants]
     if not choices:  # a no-op (or an op whose banks hold one address): nothing to alter
