@@ -1,44 +1,88 @@
-"""The commands on a study directory: resume, status, best, report and export."""
+"""The commands on any run directory, whatever its kind (a study of trials, a one-shot run, an AutoML-Zero
+run): resume, status, best, report, export and trials, through ``archsearch.runs.open_run``."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from archsearch.cli.apps import app
 from archsearch.cli.options import check_output_dir, err, out
-from archsearch.core import TrialRecord
 from archsearch.errors import ConfigError
-from archsearch.study import Study, best_trial
+
+if TYPE_CHECKING:  # the runs and the study are imported by the commands that use them
+    from archsearch.core import TrialRecord
+    from archsearch.runs import Run
+    from archsearch.runs.oneshot import OneShotRunAdapter
+    from archsearch.runs.study import StudyRun
+    from archsearch.runs.zero import ZeroRun
+    from archsearch.study import Study
+
+RUN_DIRECTORY = "Run directory: a study, a one-shot run or an AutoML-Zero run."
+KIND_NAMES = {"study": "study", "oneshot": "one-shot run", "zero": "AutoML-Zero run"}
+
+
+def _kind_name(run: Run) -> str:
+    return KIND_NAMES[run.kind]
 
 
 @app.command()
 def resume(
-    directory: Path = typer.Argument(..., help="Study directory."),
-    trials: int | None = typer.Option(None, help="Raise the total number of trials."),
+    directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
+    trials: int | None = typer.Option(None, help="A study: raise the total number of trials."),
+    budget: int | None = typer.Option(
+        None, help="Raise the budget: trials of a study, individuals of an AutoML-Zero run."
+    ),
+    max_time: float | None = typer.Option(
+        None, help="An AutoML-Zero run: pause after this many seconds (resume continues)."
+    ),
     quiet: bool = typer.Option(False, help="No progress display."),
 ) -> None:
-    """Continue an interrupted study (even one killed with kill -9) where it stopped."""
-    from archsearch.oneshot.run import is_oneshot_run
+    """Continue an interrupted run (even one killed with kill -9) where it stopped: a study from its
+    trials, a one-shot run from its last finished epoch, an AutoML-Zero run from its last checkpoint."""
+    from archsearch.runs import open_run
 
-    if is_oneshot_run(directory):  # a one-shot run continues from its last finished epoch
-        from archsearch.cli.oneshot import run_with_progress
-        from archsearch.oneshot.run import OneShotRun
+    if trials is not None and budget is not None:
+        raise ConfigError("--trials and --budget both raise a study's trials; give one")
+    with open_run(directory, lock=True) as run:
+        if run.kind != "zero" and max_time is not None:
+            raise ConfigError(f"--max-time pauses an AutoML-Zero run; {directory} is a {_kind_name(run)}")
+        if run.kind == "oneshot":
+            from archsearch.cli.oneshot import run_with_progress
 
-        if trials is not None:
-            raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trials")
-        run_with_progress(OneShotRun.load(directory, lock=True), quiet)
-        return
-    study = Study.load(directory, lock=True)
-    if trials is not None:
-        if trials < study.store.count():
-            raise ConfigError(f"--trials {trials} is below the {study.store.count()} trials already started")
-        study.config = study.config.model_copy(update={"n_trials": trials})
-        study.store.set_meta("config", study.config.model_dump(mode="json"))
-    run_study(study, quiet)
+            if trials is not None or budget is not None:
+                flag = "--trials" if trials is not None else "--budget"
+                raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop {flag}")
+            run_with_progress(_oneshot(run).oneshot, quiet)
+        elif run.kind == "zero":
+            if trials is not None:
+                raise ConfigError(
+                    f"{directory} is an AutoML-Zero run: it counts individuals, not trials; use --budget"
+                )
+            resume_zero(_zero(run), budget, max_time, quiet)
+        else:
+            study_run = _study(run)
+            amount = trials if trials is not None else budget
+            if amount is not None:
+                study_run.set_budget(amount)
+            run_study(study_run.study, quiet)
+
+
+def resume_zero(run: ZeroRun, budget: int | None, max_time: float | None, quiet: bool) -> None:
+    """Continue an AutoML-Zero run (``budget``: raise its individuals first) and print its result."""
+    from archsearch.cli.zero import check_max_time, print_result, run_experiment
+
+    check_max_time(max_time)
+    experiment = run.experiment
+    if budget is not None:
+        run.set_budget(budget)
+    result = run_experiment(experiment, quiet, max_time, experiment.config.strategy)
+    print_result(experiment, result)
 
 
 def run_study(study: Study, quiet: bool) -> None:
@@ -47,6 +91,7 @@ def run_study(study: Study, quiet: bool) -> None:
     from archsearch.interrupt import resumable_run
     from archsearch.report.columns import leading_metrics
     from archsearch.report.progress import RichProgress
+    from archsearch.study import best_trial
 
     with resumable_run(err, f"archsearch resume {study.directory}"):
         try:
@@ -59,7 +104,7 @@ def run_study(study: Study, quiet: bool) -> None:
                 metrics = leading_metrics(study)  # each trial's line shows the reward's and objectives' first
                 with RichProgress(study.config.n_trials, done, reward, metrics=metrics) as progress:
                     study.run([progress])
-            print_best(study)
+            print_best_trial(study.best(), study.store.count(), leading_metrics(study))
             err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
         finally:
             study.close()
@@ -69,139 +114,351 @@ BEST_METRICS = 10
 """The most metrics `status` and `best` print for the best trial (`best --json` prints all)."""
 
 
-def print_best(study: Study, record: TrialRecord | None = None) -> None:
-    """The best trial (or ``record``) as a table: trial, architecture, reward and the study's metrics."""
-    from archsearch.report.columns import format_metric, leading_metrics, metric_columns
+def print_best_trial(best: TrialRecord | None, count: int, leading: list[str]) -> None:
+    """The best trial of ``count`` as a table: trial, architecture, reward and its metrics, ``leading``
+    (the study's own: its reward's and objectives') first."""
+    from archsearch.report.columns import format_metric, metric_columns
 
-    best = record if record is not None else study.best()
     if best is None:
         out.print("no successful trial yet")
         return
-    table = Table(title=f"best of {study.store.count()} trials", show_header=False)
+    table = Table(title=f"best of {count} trials", show_header=False)
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("trial", str(best.number))
     table.add_row("architecture", best.arch_str)
     table.add_row("reward", format_metric("reward", best.reward))
-    # The study's own metrics: the reward's and the objectives' first (report/columns.py).
-    for key in metric_columns([best.metrics], leading_metrics(study), limit=BEST_METRICS):
+    for key in metric_columns([best.metrics], leading, limit=BEST_METRICS):
         table.add_row(key, format_metric(key, best.metrics[key]))
     out.print(table)
 
 
+# -- status ------------------------------------------------------------------------------------------------
 @app.command()
-def status(directory: Path = typer.Argument(..., help="Study directory.")) -> None:
-    """Trials finished, failed and running, and the best so far."""
-    from archsearch.oneshot.run import is_oneshot_run
+def status(directory: Path = typer.Argument(..., help=RUN_DIRECTORY)) -> None:
+    """How far a run is and the best so far: a study's trials finished, failed and running; a one-shot
+    run's epochs and derived cell; an AutoML-Zero run's individuals and best program."""
+    from archsearch.runs import open_run
 
-    if is_oneshot_run(directory):
-        from archsearch.cli.oneshot import print_status
+    with open_run(directory, read_only=True) as run:
+        print_status(run)
 
-        print_status(directory)
+
+def print_status(run: Run) -> None:
+    """``archsearch status`` of ``run``, of any kind."""
+    if run.kind == "oneshot":
+        _oneshot_status(_oneshot(run))
+    elif run.kind == "zero":
+        zero_status(_zero(run))
+    else:
+        _study_status(_study(run))
+
+
+def _study_status(run: StudyRun) -> None:
+    state = run.status()
+    out.print(
+        f"{run.directory}: {state.done}/{state.total} trials started; "
+        + ", ".join(f"{n} {s}" for s, n in sorted(state.counts.items()))
+    )
+    config = run.config
+    if len(config.objectives) >= 2:
+        from archsearch.cli.front import front_summary
+
+        out.print(front_summary(run.trials(), config.objectives, config.constraints))
+    best = run.best()
+    print_best_trial(None if best is None else best.source, state.done, run.leading_metrics())
+
+
+def _oneshot_status(run: OneShotRunAdapter) -> None:
+    from archsearch.cli.oneshot import print_summary
+
+    state = run.status()
+    out.print(
+        f"{run.directory}: one-shot {run.config['method']} run, {state.done}/{state.total} epochs finished"
+    )
+    summary = run.summary()
+    if summary is not None:
+        print_summary(summary)
         return
-    study = Study.load(directory, read_only=True)
-    try:
-        trials = study.store.trials()
-        counts: dict[str, int] = {}
-        for t in trials:
-            counts[t.status] = counts.get(t.status, 0) + 1
+    epochs = run.epochs()
+    if epochs:
+        latest = epochs[-1]
+        metrics = ", ".join(f"{key} {value:.4f}" for key, value in latest.metrics.items())
+        out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {latest.arch_str}")
+
+
+def zero_status(run: ZeroRun) -> None:
+    """Individuals evaluated, the finished experiments, the best program so far and, when finished, its
+    held-out numbers (``archsearch status`` and ``archsearch zero status``)."""
+    from archsearch.cli.zero import print_result
+
+    experiment = run.experiment
+    progress = experiment.progress()
+    config = experiment.config
+    last = progress[-1] if progress else None
+    hits = "" if last is None or last.fec_hit_rate is None else f", FEC hit rate {last.fec_hit_rate:.0%}"
+    out.print(
+        f"{run.directory}: {config.task}, {config.strategy}, {experiment.individuals():,}/{config.budget:,}"
+        f" individuals{hits}"
+    )
+    for finished in experiment.experiments():
         out.print(
-            f"{directory}: {len(trials)}/{study.config.n_trials} trials started; "
-            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            f"experiment {finished.experiment}: ended at {finished.individuals:,} individuals,"
+            f" winner search fitness {finished.search_fitness:.6f},"
+            f" select fitness {finished.select_fitness:.6f}"
         )
-        if len(study.config.objectives) >= 2:
-            from archsearch.cli.front import front_summary
+    final = experiment.final()
+    if final is not None:
+        print_result(experiment, final)
+        return
+    best = experiment.best()
+    if best is not None:
+        out.print(f"best search fitness {best[1]:.6f} after {best[0]:,} individuals")
+        out.print(best[2].pretty(), highlight=False)
 
-            out.print(front_summary(trials, study.config.objectives, study.config.constraints))
-        print_best(study)
-    finally:
-        study.close()
 
-
+# -- best --------------------------------------------------------------------------------------------------
 @app.command()
 def best(
-    directory: Path = typer.Argument(..., help="Study directory."),
-    as_json: bool = typer.Option(False, "--json", help="Print the best trial as JSON."),
+    directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
+    as_json: bool = typer.Option(False, "--json", help="Print it as JSON."),
     objective: str | None = typer.Option(
-        None, help="Pick by this metric, METRIC[:min|max], e.g. val_acc (default: the reward)."
+        None, help="A study: pick by this metric, METRIC[:min|max], e.g. val_acc (default: the reward)."
     ),
-    max_latency: float | None = typer.Option(None, help="Only trials whose latency_ms is at most this."),
+    max_latency: float | None = typer.Option(
+        None, help="A study: only trials whose latency_ms is at most this."
+    ),
     constraint: list[str] = typer.Option(
-        [], "--constraint", help='Only trials meeting this, e.g. "params <= 1e6" (repeatable).'
+        [], "--constraint", help='A study: only trials meeting this, e.g. "params <= 1e6" (repeatable).'
     ),
 ) -> None:
-    """The best architecture found so far, or the best by --objective among trials meeting constraints
-    (the study's own constraints, --max-latency and --constraint): a pick off the Pareto front."""
-    from archsearch.front import pick
+    """The best found so far: a study's best trial, or the best by --objective among trials meeting
+    constraints (the study's own, --max-latency and --constraint: a pick off the Pareto front); a
+    one-shot run's derived cell; an AutoML-Zero run's best program."""
+    from archsearch.runs import open_run
+
+    with open_run(directory, read_only=True) as run:
+        if run.kind == "study":
+            _study_best(_study(run), as_json, objective, max_latency, constraint)
+            return
+        flags = [
+            flag
+            for flag, given in (
+                ("--objective", objective is not None),
+                ("--max-latency", max_latency is not None),
+                ("--constraint", bool(constraint)),
+            )
+            if given
+        ]
+        if flags:
+            raise ConfigError(
+                f"{directory} is a {_kind_name(run)}: {', '.join(flags)} pick among the trials of a study;"
+                " drop them"
+            )
+        found = run.best()
+        if as_json:
+            if found is None:
+                what = "derived cell" if run.kind == "oneshot" else "program"
+                raise ConfigError(f"{directory} has no {what} yet")
+            out.print_json(json.dumps(found.to_json()))
+        elif run.kind == "oneshot":
+            _print_oneshot_best(_oneshot(run))
+        else:
+            _print_zero_best(_zero(run))
+
+
+def _study_best(
+    run: StudyRun, as_json: bool, objective: str | None, max_latency: float | None, constraint: list[str]
+) -> None:
     from archsearch.objectives import parse_constraints, parse_objectives
 
-    study = Study.load(directory, read_only=True)
-    try:
-        latency = [] if max_latency is None else [f"latency_ms <= {max_latency!r}"]
-        constraints = parse_constraints([*study.config.constraints, *constraint, *latency])
-        goal = None if objective is None else parse_objectives([objective])[0]
-        picked = goal is not None or bool(constraints)
-        record = pick(study.store.trials(), goal, constraints) if picked else study.best()
-        if as_json:
-            if record is None:
-                raise ConfigError(f"{directory} has no successful trial yet")
-            payload = {
-                "number": record.number,
-                "architecture": record.arch_str,
-                "values": record.arch.to_dict()["values"],
-                "reward": record.reward,
-                "metrics": record.metrics,
-            }
-            out.print_json(json.dumps(payload))
-        else:
-            print_best(study, record)
-    finally:
-        study.close()
+    latency = [] if max_latency is None else [f"latency_ms <= {max_latency!r}"]
+    constraints = parse_constraints([*run.config.constraints, *constraint, *latency])
+    goal = None if objective is None else parse_objectives([objective])[0]
+    found = run.pick(goal, constraints)
+    if as_json:
+        if found is None:
+            raise ConfigError(f"{run.directory} has no successful trial yet")
+        out.print_json(json.dumps(found.to_json()))
+    else:
+        record = None if found is None else found.source
+        print_best_trial(record, run.store.count(), run.leading_metrics())
 
 
+def _print_oneshot_best(run: OneShotRunAdapter) -> None:
+    from archsearch.cli.oneshot import print_summary
+    from archsearch.report.columns import format_metric
+
+    summary = run.summary()
+    if summary is not None:
+        print_summary(summary)
+        return
+    found = run.best()
+    if found is None:
+        out.print("no finished epoch yet")
+        return
+    table = Table(
+        title=f"derived after epoch {found.number} of {run.config['epochs']} (the run is unfinished)",
+        show_header=False,
+    )
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_row("derived cell", found.label)
+    for key, value in found.metrics.items():
+        table.add_row(key, format_metric(key, value))
+    out.print(table)
+
+
+def _print_zero_best(run: ZeroRun) -> None:
+    from archsearch.cli.zero import print_result
+
+    final = run.final()
+    if final is not None:
+        print_result(run.experiment, final)
+        return
+    found = run.best()
+    if found is None:
+        out.print("no program yet")
+        return
+    out.print(
+        f"best search fitness {found.score:.6f} after {found.number:,} individuals (the run is unfinished)"
+    )
+    out.print(found.label, highlight=False)
+
+
+# -- report, export ----------------------------------------------------------------------------------------
 @app.command()
 def report(
-    directory: Path = typer.Argument(..., help="Study directory."),
+    directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
     out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
 ) -> None:
-    """Write an HTML report with plots: rewards, best so far, choices over time, the best architecture."""
-    from archsearch.report.html import write_report
+    """Write an HTML report with plots: a study's rewards, best so far, choices over time and best
+    architecture; a one-shot run's epochs and distribution over ops; an AutoML-Zero run's best fitness
+    vs individuals (beside its random-search baseline) and best program."""
+    from archsearch.runs import open_run
 
     if out_dir is not None:
         check_output_dir(out_dir)
-    index = write_report(directory, out_dir)
+    with open_run(directory, read_only=True) as run:
+        index = run.report(out_dir)
     out.print(f"report: {index}")
 
 
 @app.command()
 def export(
-    directory: Path = typer.Argument(..., help="Study directory."),
-    out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/export)."),
-    trial: int | None = typer.Option(None, help="Export this trial instead of the best."),
+    directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
+    out_dir: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Where to write (default DIR/export; an AutoML-Zero run: the file, default DIR/algorithm.py).",
+    ),
+    trial: int | None = typer.Option(None, help="A study: export this trial instead of the best."),
 ) -> None:
-    """Write the best architecture as JSON, as a PyTorch module file and its trained weights (weights.pt,
-    kept for the best trials of the study)."""
-    from archsearch.oneshot.run import is_oneshot_run
-    from archsearch.report.export import write_trial_export
+    """Write the best architecture: a study's best trial as JSON, a PyTorch module file and its trained
+    weights (weights.pt, kept for the best trials); a one-shot run's derived cell as JSON and a module
+    file to retrain; an AutoML-Zero run's best program as a standalone numpy module."""
+    from archsearch.runs import open_run
 
     if out_dir is not None:
-        check_output_dir(out_dir)
-    if is_oneshot_run(directory):  # a one-shot run exports the cell it derived
-        from archsearch.cli.oneshot import export_run
+        _check_export_target(directory, out_dir)
+    with open_run(directory, read_only=True) as run:
+        if run.kind != "study" and trial is not None:
+            unit = "epochs" if run.kind == "oneshot" else "individuals"
+            raise ConfigError(f"{directory} is a {_kind_name(run)}: it has {unit}, not trials; drop --trial")
+        done = _study(run).export(out_dir, trial) if run.kind == "study" else run.export(out_dir)
+    print_exported(done)
 
-        if trial is not None:
-            raise ConfigError(f"{directory} is a one-shot run: it has epochs, not trials; drop --trial")
-        export_run(directory, out_dir)
-        return
-    study = Study.load(directory, read_only=True)
+
+def _check_export_target(directory: Path, out_dir: Path) -> None:
+    """Refuse an --out that is a file or lies under one before any work is done; an AutoML-Zero run
+    writes its module to a file, so there --out may be one."""
+    from archsearch.errors import ArchsearchError
+    from archsearch.store import run_kind
+
     try:
-        done = write_trial_export(study, trial, out_dir)
-        written = ", ".join(done.files) + (" (the trained weights)" if done.weights else "")
-        out.print(
-            f"exported trial {done.trial.number} ({done.trial.arch_str}) to {done.directory}: {written}"
-        )
-        for missing, why in (("model.py", done.no_model), ("weights.pt", done.no_weights)):
-            if why is not None:
-                out.print(f"no {missing}: {why}")
-    finally:
-        study.close()
+        check_output_dir(out_dir)
+    except ConfigError as refusal:
+        if not out_dir.is_file():
+            raise
+        try:
+            kind = run_kind(directory)
+        except ArchsearchError:
+            raise refusal from None
+        if kind != "zero":
+            raise
+
+
+def print_exported(done: Any) -> None:
+    """The line saying what ``Run.export`` wrote, and one per thing it left out."""
+    written = f": {', '.join(done.files)}" if done.files else ""
+    out.print(f"exported {done.subject} to {done.target}{written}")
+    for note in done.notes:
+        out.print(note)
+
+
+# -- trials as data ----------------------------------------------------------------------------------------
+TRIAL_FORMATS = ("csv", "json", "table")
+
+
+@app.command("trials")
+def trials_command(
+    directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
+    output_format: str = typer.Option(
+        "csv", "--format", help="csv (the default), json (a list of objects, one per row) or table."
+    ),
+) -> None:
+    """Every trial as data on standard output, one row per trial: number, status, reward, architecture,
+    times, error, then metric_<name>, decision_<name> and info_<name> columns; a one-shot run's epochs;
+    an AutoML-Zero run's progress rounds. In Python: open_run(DIR).trials_dataframe()."""
+    from archsearch.runs import open_run
+
+    if output_format not in TRIAL_FORMATS:
+        raise ConfigError(f"--format expects one of {', '.join(TRIAL_FORMATS)}, got {output_format!r}")
+    with open_run(directory, read_only=True) as run:
+        frame = run.trials_dataframe()
+    if output_format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    elif output_format == "csv":
+        listed = frame.apply(lambda column: column.map(_cell))
+        sys.stdout.write(listed.to_csv(index=False))
+    else:
+        table = Table(title=f"{run.directory}: {len(frame)} rows")
+        for column in frame.columns:
+            table.add_column(str(column), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_text(value) for value in row))
+        out.print(table)
+
+
+def _cell(value: Any) -> Any:
+    """A cell for CSV: a list or mapping (a links decision) as JSON, anything else as it is."""
+    return json.dumps(value) if isinstance(value, list | dict | tuple) else value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.6g}"  # NaN: no value
+    return "" if value is None else str(_cell(value))
+
+
+# -- the adapters by kind ----------------------------------------------------------------------------------
+def _study(run: Run) -> StudyRun:
+    from archsearch.runs.study import StudyRun
+
+    assert isinstance(run, StudyRun)
+    return run
+
+
+def _oneshot(run: Run) -> OneShotRunAdapter:
+    from archsearch.runs.oneshot import OneShotRunAdapter
+
+    assert isinstance(run, OneShotRunAdapter)
+    return run
+
+
+def _zero(run: Run) -> ZeroRun:
+    from archsearch.runs.zero import ZeroRun
+
+    assert isinstance(run, ZeroRun)
+    return run

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from archsearch.objectives import Objective
     from archsearch.study import Study
 
 SCORES = ("val_acc", "best_val_acc", "test_acc", "val_ppl", "test_ppl")
@@ -30,7 +31,12 @@ MISSING = "\u2014"
 
 def leading_metrics(study: Study) -> list[str]:
     """The metrics a study is about: its reward's metric (when the reward names one), then its objectives'."""
-    names = [getattr(study.reward_fn, "metric", None), *(o.metric for o in study.config.objectives)]
+    return goal_metrics(study.reward_fn, study.config.objectives)
+
+
+def goal_metrics(reward_fn: Any, objectives: Iterable[Objective]) -> list[str]:
+    """The metric ``reward_fn`` names (the metric reward's), then those of ``objectives``, once each."""
+    names = [getattr(reward_fn, "metric", None), *(o.metric for o in objectives)]
     return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
 
 

@@ -1,3 +1,9 @@
 """Every kind of run behind one protocol: ``open_run(DIR)`` gives a ``Run`` (runs/base.py) whatever the
-run in DIR is (a study of trials, a one-shot run, an AutoML-Zero run); ``runs.frames`` gives their trials
-as pandas data frames."""
+run in DIR is (a study of trials, a one-shot run, an AutoML-Zero run), with status, best, run, report,
+export and ``trials_dataframe``; ``runs.frames`` turns trials, epochs and progress rounds into pandas
+data frames. Importing this package loads neither torch nor pandas."""
+
+from archsearch.runs.base import RUN_KINDS, Best, Exported, Run, RunKind, RunStatus
+from archsearch.runs.open import open_run
+
+__all__ = ["RUN_KINDS", "Best", "Exported", "Run", "RunKind", "RunStatus", "open_run"]

@@ -1,0 +1,43 @@
+"""``open_run(DIR)``: the run in DIR as a ``Run``, whatever its kind (read from its database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archsearch.runs.base import RUN_KINDS, Run, RunKind
+
+
+def open_run(
+    directory: str | Path, lock: bool = False, read_only: bool = False, kind: RunKind | None = None
+) -> Run:
+    """The run in ``directory`` as a ``Run`` of its stored kind (``store.run_kind``): a study of trials,
+    a one-shot run or an AutoML-Zero run.
+
+    ``lock`` makes this process its one driver at once (to run it; a second is refused naming the first);
+    ``read_only`` opens its database without writing a byte (status, best, report, export, trials).
+    ``kind`` opens it as that kind without reading the kind first (``archsearch zero status`` opens a zero
+    run, and says so when DIR holds something else). A one-line StoreError when DIR holds no run."""
+    directory = Path(directory)
+    if kind is None:
+        from archsearch.store import run_kind
+
+        kind = stored_kind(run_kind(directory))
+    if kind == "oneshot":
+        from archsearch.runs.oneshot import OneShotRunAdapter
+
+        return OneShotRunAdapter(directory, lock=lock, read_only=read_only)
+    if kind == "zero":
+        from archsearch.runs.zero import ZeroRun
+
+        return ZeroRun(directory, lock=lock, read_only=read_only)
+    from archsearch.runs.study import StudyRun
+
+    return StudyRun(directory, lock=lock, read_only=read_only)
+
+
+def stored_kind(kind: str) -> RunKind:
+    """``kind`` as one of ``RUN_KINDS`` (ValueError for another: ``store.run_kind`` refuses those)."""
+    for known in RUN_KINDS:
+        if kind == known:
+            return known
+    raise ValueError(f"unknown kind of run {kind!r}")
