@@ -16,7 +16,8 @@ from archsearch.errors import ConfigError
 from archsearch.nn import InputChoice, LayerChoice, ModelSpace, Repeat, choice
 from archsearch.oneshot import make_method
 from archsearch.oneshot.run import OneShotRun
-from archsearch.oneshot.user import UserSupernet, search_model_space
+from archsearch.oneshot.search import search_model_space
+from archsearch.oneshot.user import UserSupernet
 from oneshot.test_cli import run_cli
 from oneshot.test_run import StopAfterEpoch, trajectory
 

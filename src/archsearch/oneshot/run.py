@@ -50,7 +50,7 @@ SUPERNET_SPACES = ("nb201", "darts")
 NORMAL_SPACES = {"nb201": "nb201", "darts": "darts_cell"}
 """The normal (trainable, exportable) space of each supernet's derived architectures."""
 ARRAYS = "arrays"
-"""``dataset`` of a run on data held in memory, given from Python (``oneshot.user.search_model_space``)."""
+"""``dataset`` of a run on data held in memory, given from Python (``archsearch.search_model_space``)."""
 USER_DATA = "user"
 """``dataset`` of a run on the user's data read from the paths in ``data`` (``--train``, ``--valid``, ...)."""
 DATA_OPTIONS = ("train", "valid", "test", "target", "image_size", "normalize")
@@ -265,7 +265,7 @@ class OneShotRun:
         if data is None and config.dataset == ARRAYS:
             raise ConfigError(
                 f"{directory} searched arrays given from Python; continue it from Python with "
-                "archsearch.oneshot.user.search_model_space(..., out=DIR, resume=True) and the same data"
+                "archsearch.search_model_space(..., out=DIR, resume=True) and the same data"
             )
         if data is None and config.data is not None:
             from archsearch.oneshot.user import user_data_split
@@ -278,6 +278,7 @@ class OneShotRun:
                 valid_fraction=config.valid_fraction,
                 device=self.device,
                 **options,
+                split_seed=SPLIT_SEED,
             )
         self.data = load_search_data(config, self.device) if data is None else data
         check_batch_size(config.batch_size, self.data)
