@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from pathlib import Path
@@ -128,27 +127,19 @@ def _default_reward() -> Component:
 
 
 # What a space is searched with unless the user says otherwise: choosing the space brings these along.
-SPACE_COMPANIONS: dict[str, dict[str, Any]] = {
-    # NAS-Bench-201 is looked up in its table on a simulated clock; 12,000 s is the NB201 paper's budget
-    "nb201": {
-        "evaluator": {"name": "tabular", "params": {}},
-        "clock": "cost",
-        "max_time_s": 12_000.0,
-        "n_trials": 1_000,
-        "executor": "inline",
-    },
-    # recurrent cells train language models; Zoph & Le's reward c / ppl^2
-    "rnn_cell": {
-        "evaluator": {"name": "language_model", "params": {}},
-        "reward": {"name": "ppl_inverse_square", "params": {}},
-    },
-}
-
-
 def space_companions(name: str) -> dict[str, Any]:
-    """The config sections that go with a space when it is chosen (its evaluator, clock, reward...);
-    ``{}`` for a space with none. ``name`` may use ``-`` for ``_``; a deep copy, free to change."""
-    return copy.deepcopy(SPACE_COMPANIONS.get(name.replace("-", "_"), {}))
+    """The config sections that go with the space ``name`` when it is chosen (its evaluator, clock,
+    reward...): the ``companions`` of its class (``archsearch.spaces.hooks``), read without building the
+    space; ``{}`` for a space with none or a name that does not resolve (building the study says why).
+    A copy, free to change."""
+    from archsearch.registry import resolve
+    from archsearch.spaces.hooks import companions_of
+
+    try:
+        space = resolve("space", name)
+    except ConfigError:
+        return {}
+    return companions_of(space)
 
 
 class StudyConfig(BaseModel):

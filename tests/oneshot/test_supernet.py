@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from archsearch.errors import ConfigError
-from archsearch.oneshot.supernet import DartsSupernet, MixedEdge, NB201Supernet, make_supernet
+from archsearch.oneshot.supernet import MixedEdge, make_supernet
+from archsearch.spaces.nasnet_cell.supernet import DartsSupernet
 from archsearch.spaces.nb201 import NB201Space
+from archsearch.spaces.nb201.supernet import NB201Supernet
 
 INPUT = (1, 8, 8)
 

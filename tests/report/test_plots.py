@@ -9,17 +9,15 @@ import pytest
 
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.report.plots import (
-    CLASSIFIER,
-    IMAGE,
     best_so_far,
     choice_frequencies,
     draw_architecture,
-    nasrl_cnn_edges,
     plot_best_so_far,
     plot_choice_distribution,
     plot_rewards,
 )
 from archsearch.spaces.nasrl_cnn import ConvLayer, NasRLCNNSpace
+from archsearch.spaces.nasrl_cnn.drawing import CLASSIFIER, IMAGE, nasrl_cnn_edges
 from archsearch.study import Study
 from conftest import ToyLayerSpace, toy_config
 

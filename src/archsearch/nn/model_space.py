@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.nn.export import model_space_source
 from archsearch.nn.fixed import FixedMode
 from archsearch.nn.mode import BlockPath, ChoiceMode, FirstChoiceMode, use_mode
 from archsearch.nn.specs import ChoiceSpec, RepeatSpec, ValueSpec
 from archsearch.resolve import path_of, resolve
 from archsearch.spaces.dict_space import LabelledChoicesSpace
+from archsearch.spaces.hooks import companions_of
 
 MAX_DISCOVERY_ATTEMPTS = 16
 """How many sets of values discovery tries when constructing the module raises (see ``discover``)."""
@@ -142,7 +145,15 @@ class ModelSpace(LabelledChoicesSpace):
     Pickled as the model (by reference, as pickle sends classes), its arguments and the discovered
     choices, so a worker process does not construct it again; a model defined inside a function cannot
     be sent to workers (a ConfigError says so).
+
+    The space has the hooks of ``archsearch.spaces.hooks``, taken from the user's model where it defines
+    them: ``companions`` (a class attribute of the model), ``draw`` (when the model has a
+    ``draw(values, path)`` function, ``values`` as ``values`` gives them) and ``export_source`` (a
+    model.py that imports the user's module).
     """
+
+    draw: Callable[[Architecture, str | Path], Path] | None = None
+    """The model's drawing (the ``draw`` hook), None when the model has no ``draw(values, path)``."""
 
     def __init__(self, model: Any, /, **kwargs: Any) -> None:
         if isinstance(model, nn.Module):
@@ -167,7 +178,7 @@ class ModelSpace(LabelledChoicesSpace):
         self.model = factory
         self.kwargs = _json_kwargs(kwargs)
         self._parameters = self._check_arguments()
-        self._setup(discover(lambda: self.model(**self._arguments(None, None)), reference))
+        self._setup(discover(lambda: self.model(**self.arguments(None, None)), reference))
 
     def _check_arguments(self) -> dict[str, inspect.Parameter]:
         """The constructor's parameters; ConfigError when ``kwargs`` do not fit them or a required
@@ -211,6 +222,7 @@ class ModelSpace(LabelledChoicesSpace):
                 f"model space {self.name!r}: the label {clashes[0]!r} is also the name of an input choice's "
                 "on/off decision; rename it"
             )
+        self.draw = self._draw_model if callable(getattr(self.model, "draw", None)) else None
         self._slices: dict[str, slice] = {}
         start = 0
         for label, spec in specs.items():
@@ -295,9 +307,9 @@ class ModelSpace(LabelledChoicesSpace):
         and ``kwargs`` do not set it.
         """
         with use_mode(mode):
-            return self.model(**self._arguments(input_shape, num_classes))
+            return self.model(**self.arguments(input_shape, num_classes))
 
-    def _arguments(self, input_shape: tuple[int, ...] | None, num_classes: int | None) -> dict[str, Any]:
+    def arguments(self, input_shape: tuple[int, ...] | None, num_classes: int | None) -> dict[str, Any]:
         """The constructor's arguments: ``kwargs``, and ``input_shape`` / ``num_classes`` when given, taken
         by the constructor and not set by ``kwargs``."""
         arguments: dict[str, Any] = dict(self.kwargs)
@@ -319,3 +331,27 @@ class ModelSpace(LabelledChoicesSpace):
                 f"model space {self.name!r}: the model is a {type(module).__name__}, not an nn.Module"
             )
         return module
+
+    # -- the hooks of archsearch.spaces.hooks --------------------------------------------------------
+
+    @property
+    def companions(self) -> dict[str, Any]:
+        """The config sections that go with the model (its ``companions`` class attribute), or ``{}``."""
+        return companions_of(self.model)
+
+    def export_source(
+        self,
+        arch: Architecture,
+        input_shape: tuple[int, ...] | None = None,
+        num_classes: int | None = None,
+        *,
+        import_dirs: Sequence[str] = (),
+        origin: str = "",
+    ) -> str:
+        """A model.py for ``arch`` that imports the user's module (``nn.export.model_space_source``)."""
+        return model_space_source(
+            self, arch, input_shape, num_classes, import_dirs=import_dirs, origin=origin
+        )
+
+    def _draw_model(self, arch: Architecture, path: str | Path) -> Path:
+        return Path(self.model.draw(self.values(arch), path))

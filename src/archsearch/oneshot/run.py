@@ -34,7 +34,7 @@ from archsearch.errors import ConfigError, StoreError
 from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
-from archsearch.oneshot.supernet import Supernet
+from archsearch.oneshot.supernet import Supernet, has_supernet, supernet_spaces
 from archsearch.registry import construct
 from archsearch.resolve import import_again
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 RUN_KIND = "oneshot"
 """``meta.kind`` of a one-shot run's database; studies of trials have none."""
 METHOD_NAMES = ("enas", "darts", "asng")
-SUPERNET_SPACES = ("nb201", "darts")
-NORMAL_SPACES = {"nb201": "nb201", "darts": "darts_cell"}
-"""The normal (trainable, exportable) space of each supernet's derived architectures."""
 ARRAYS = "arrays"
 """``dataset`` of a run on data held in memory, given from Python (``archsearch.search_model_space``)."""
 USER_DATA = "user"
@@ -95,9 +92,9 @@ class OneShotConfig(BaseModel):
     @field_validator("space")
     @classmethod
     def _known_space(cls, value: str) -> str:
-        if value not in SUPERNET_SPACES and not is_model_space_path(value):
+        if not is_model_space_path(value) and not has_supernet(value):
             raise ValueError(
-                f"must be {' or '.join(SUPERNET_SPACES)}, or a model space as a dotted path pkg.mod:Net, "
+                f"must be {' or '.join(supernet_spaces())}, or a model space as a dotted path pkg.mod:Net, "
                 f"got {value!r}"
             )
         return value
@@ -108,7 +105,7 @@ class OneShotConfig(BaseModel):
     @property
     def user_space(self) -> bool:
         """True when ``space`` is a user's model space (a dotted path), not a cell space."""
-        return self.space not in SUPERNET_SPACES
+        return is_model_space_path(self.space)
 
 
 def is_model_space_path(name: str) -> bool:
@@ -205,26 +202,11 @@ def eval_batches(x: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, t
 
 
 def edge_names(supernet: Any) -> list[str]:
-    """A label for each edge of ``supernet``: its own ``edge_names`` when it has them, NB201's edge names,
-    or ``edge 0 .. edge n-1``."""
+    """A label for each edge of ``supernet``: its own ``edge_names`` when it has them, otherwise
+    ``edge 0 .. edge n-1``."""
     names = getattr(supernet, "edge_names", None)
     if names is not None:
         return [str(name) for name in names]
-    if supernet.space_name == "nb201":
-        from archsearch.spaces.nb201 import EDGE_NAMES
-
-        return list(EDGE_NAMES)
-    if supernet.space_name == "darts_cell":
-        from archsearch.oneshot.supernet import darts_edges
-
-        def state(source: int) -> str:
-            return ("h[i-2]", "h[i-1]")[source] if source < 2 else f"block {source - 2}"
-
-        return [
-            f"{cell} block {block} <- {state(source)}"
-            for cell in ("normal", "reduction")
-            for block, source in darts_edges(supernet.blocks)
-        ]
     return [f"edge {i}" for i in range(supernet.edges)]
 
 
@@ -303,7 +285,7 @@ class OneShotRun:
         # NB201, the benchmark's space at the paper's sizes, so an exported cell is the one the table scores
         own_space = getattr(self.supernet, "space", None)
         self.space: SearchSpace = (
-            own_space() if callable(own_space) else construct("space", NORMAL_SPACES[config.space], {})
+            own_space() if callable(own_space) else construct("space", config.space, {})
         )
         # the run's length sets the methods' learning-rate schedules (ENAS restarts count epochs)
         from archsearch.oneshot.base import METHODS

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +18,17 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-from matplotlib.path import Path as CurvePath
 from matplotlib.ticker import MaxNLocator
 
 from archsearch.core import Architecture, Decision, SearchSpace, TrialRecord
 from archsearch.objectives import Constraint, Objective
-from archsearch.spaces.nasnet_cell import CELL_TYPES, NASNetCellSpace
-from archsearch.spaces.nasrl_cnn import NasRLCNNSpace
-from archsearch.spaces.rnn_cell import RNNCellSpace
+from archsearch.spaces.drawing import DPI as DPI
+from archsearch.spaces.drawing import draw_encoding
+from archsearch.spaces.drawing import save_figure as save_figure
+from archsearch.spaces.hooks import Draws
 
 NO_FINISHED_TRIALS = "no finished trials yet"
 NO_SUCCESSFUL_TRIALS = "no successful trials yet"
-DPI = 100
 MAX_CHOICE_PANELS = 12
 """The most decisions the choices plot draws (the report's tables show every one)."""
 STACKED_CHOICES = 8
@@ -40,11 +37,6 @@ MAX_CURVE_PANELS = 4
 """The most per-epoch metrics the learning-curve plot draws."""
 
 log = logging.getLogger(__name__)
-
-IMAGE = "image"
-CLASSIFIER = "classifier"
-Node = int | str
-"""A node of an architecture drawing: a layer index, ``IMAGE`` or ``CLASSIFIER``."""
 
 
 # -- data behind the plots (pure) ----------------------------------------------------------------
@@ -161,24 +153,6 @@ def choice_frequencies(
         mean_links = links / anchors if has_links else np.zeros(0)
         random_links = possible_links / 2 / anchors if has_links else np.zeros(0)
     return ChoiceFrequencies(spans, choices, fractions, mean_links, random_links)
-
-
-def nasrl_cnn_edges(space: NasRLCNNSpace, arch: Architecture) -> list[tuple[Node, Node]]:
-    """The data flow of ``arch`` as (source, target) edges, by the compile rules of Zoph & Le 2017, 3.3.
-
-    A layer with no selected input reads the image; a layer that feeds no later layer feeds the
-    classifier. Without skip connections the layers form a chain.
-    """
-    edges: list[tuple[Node, Node]] = []
-    layers = space.layers(arch)
-    for index, layer in enumerate(layers):
-        inputs = layer.inputs if space.skip_connections else ((index - 1,) if index else ())
-        if not inputs:
-            edges.append((IMAGE, index))
-        edges.extend((source, index) for source in inputs)
-    used = {source for source, _ in edges}
-    edges.extend((index, CLASSIFIER) for index in range(len(layers)) if index not in used)
-    return edges
 
 
 # -- the plots -----------------------------------------------------------------------------------
@@ -423,264 +397,6 @@ def plot_learning_curves(trials: Sequence[TrialRecord], path: str | Path, first:
     return save_figure(figure, path)
 
 
-DRAWN_SPACES = (NasRLCNNSpace, RNNCellSpace, NASNetCellSpace)
-"""The spaces with an architecture drawing of their own; the report lists other spaces' decision values."""
-
-
-def can_draw(space: SearchSpace) -> bool:
-    """Whether ``draw_architecture`` draws ``space``'s architectures as more than their encoding."""
-    return isinstance(space, DRAWN_SPACES)
-
-
-def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) -> Path:
-    """A drawing of ``arch``: the layer stack for NAS-RL CNNs, otherwise its encoding in a box."""
-    if isinstance(space, NasRLCNNSpace):
-        return _draw_nasrl_cnn(space, arch, path)
-    if isinstance(space, RNNCellSpace):
-        return _draw_rnn_cell(space, arch, path)
-    if isinstance(space, NASNetCellSpace):
-        return _draw_cells(space, arch, path)
-    encoded = textwrap.wrap(space.encode(arch), 80, break_long_words=True) or [""]
-    figure = Figure(figsize=(8, 1.0 + 0.25 * len(encoded)), layout="constrained")
-    ax = figure.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(f"{space.name} architecture")
-    ax.text(
-        0.5,
-        0.5,
-        "\n".join(encoded),
-        ha="center",
-        va="center",
-        family="monospace",
-        transform=ax.transAxes,
-        bbox={"boxstyle": "round,pad=0.6", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"},
-    )
-    return save_figure(figure, path)
-
-
-# -- drawing a NASNet / DARTS cell pair ----------------------------------------------------------
-
-
-def _draw_cells(space: NASNetCellSpace, arch: Architecture, path: str | Path) -> Path:
-    """The normal and the reduction cell side by side: the two cell inputs on the left, the blocks
-    left to right (each edge labelled with its op), dashed edges into the concatenated output."""
-    cells = space.cells_of(arch)
-    figure = Figure(figsize=(2.0 + 2.6 * space.blocks, 7.0), layout="constrained")
-    figure.suptitle(f"{space.name}: best cells", fontsize=11)
-    for row, cell in enumerate(CELL_TYPES):
-        ax = figure.add_subplot(2, 1, row + 1)
-        ax.set_axis_off()
-        blocks = cells[cell]
-        position = {0: (0.0, 0.8), 1: (0.0, -0.8)}
-        position.update({2 + k: (1.6 * (k + 1), 0.55 * (-1) ** k) for k in range(len(blocks))})
-        output = (1.6 * (len(blocks) + 1), 0.0)
-        read = {j for block in blocks for j in (block.input_a, block.input_b)}
-        arrow = {"arrowstyle": "-|>", "color": "0.3", "lw": 1.0, "shrinkA": 16, "shrinkB": 16}
-        for k, block in enumerate(blocks):
-            target = position[2 + k]
-            for side, (source, op) in enumerate(((block.input_a, block.op_a), (block.input_b, block.op_b))):
-                bend = 0.25 if side == 0 else -0.25
-                ax.annotate("", xy=target, xytext=position[source],
-                            arrowprops={**arrow, "connectionstyle": f"arc3,rad={bend}"})  # fmt: skip
-                (x0, y0), (x1, y1) = position[source], target
-                ax.text((x0 + x1) / 2 + bend * (y1 - y0) / 2, (y0 + y1) / 2 - bend * (x1 - x0) / 2, op,
-                        ha="center", va="center", fontsize=7, zorder=4,
-                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
-            if space.cell_output == "all" or 2 + k not in read:
-                ax.annotate(
-                    "", xy=output, xytext=target, arrowprops={**arrow, "linestyle": "--", "color": "0.6"}
-                )
-        labels = {0: "h[i-2]", 1: "h[i-1]"}
-        labels.update(
-            {2 + k: f"{k}: {'add' if b.combine == 'add' else 'concat'}" for k, b in enumerate(blocks)}
-        )
-        for node, (x, y) in position.items():
-            colour = "#e6e6e6" if node < 2 else "#dce8f7"
-            ax.text(x, y, labels[node], ha="center", va="center", fontsize=8, zorder=5,
-                    bbox={"boxstyle": "round,pad=0.4", "facecolor": colour, "edgecolor": "0.3"})  # fmt: skip
-        ax.text(*output, "concat", ha="center", va="center", fontsize=8, zorder=5,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#dff2df", "edgecolor": "0.3"})  # fmt: skip
-        stride = ", ops on h[i-2] and h[i-1] use stride 2" if cell == "reduction" else ""
-        ax.set_title(f"{cell} cell{stride}", fontsize=9)
-        ax.set_xlim(-0.7, output[0] + 0.7)
-        ax.set_ylim(-1.3, 1.3)
-    return save_figure(figure, path)
-
-
-# -- drawing a recurrent tree cell ---------------------------------------------------------------
-
-
-def _draw_rnn_cell(space: RNNCellSpace, arch: Architecture, path: str | Path) -> Path:
-    """The tree of Zoph & Le's recurrent cell: leaves (fed x_t and h_t-1) at the bottom, the root (h_t)
-    on top; the node that receives c_t-1 and the node whose pre-activation becomes c_t are marked."""
-    cell = space.cell(arch)
-    levels: list[list[int]] = [list(range(space.base))]
-    while len(levels[-1]) > 1:
-        start = levels[-1][-1] + 1
-        levels.append(list(range(start, start + len(levels[-1]) // 2)))
-    width = max(8.0, 1.3 * space.base)
-    figure = Figure(figsize=(width, 1.6 + 1.3 * len(levels)), layout="constrained")
-    ax = figure.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(f"recurrent cell (base {space.base})\n{space.encode(arch)}", fontsize=9, family="monospace")
-    position: dict[int, tuple[float, float]] = {}
-    for depth, nodes in enumerate(levels):
-        for k, node in enumerate(nodes):
-            position[node] = ((k + 0.5) * space.base / len(nodes), float(depth + 1))
-    arrow = {"arrowstyle": "-|>", "color": "0.35", "lw": 1.0}
-    for node in range(space.base, space.num_nodes):
-        for child in space.children(node):
-            ax.annotate("", xy=position[node], xytext=position[child], arrowprops=arrow)
-    for node, (x, y) in position.items():
-        choice = cell.nodes[node]
-        colour = "#fdebd3" if node == cell.inject_node else "#e3ecf7"
-        label = f"{node}: {choice.combine}\n{choice.activation}"
-        ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=3,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": colour, "edgecolor": "#4a6fa5"})  # fmt: skip
-        if node < space.base:
-            ax.annotate("x_t, h_t-1", xy=(x, y - 0.2), xytext=(x, y - 0.75), ha="center", fontsize=7,
-                        arrowprops=arrow)  # fmt: skip
-    ix, iy = position[cell.inject_node]
-    ax.annotate(f"c_t-1 ({cell.inject.combine}, {cell.inject.activation})", xy=(ix + 0.25, iy),
-                xytext=(ix + 0.9, iy + 0.45), fontsize=7, color="tab:orange",
-                arrowprops={**arrow, "color": "tab:orange"})  # fmt: skip
-    mx, my = position[cell.memory_node]
-    ax.annotate("", xy=(mx + 0.55, my - 0.5), xytext=(mx + 0.2, my - 0.15),
-                arrowprops={**arrow, "color": "tab:green"})  # fmt: skip
-    ax.text(mx + 0.6, my - 0.62, "c_t (before activation)", fontsize=7, color="tab:green", va="center")
-    rx, ry = position[space.root]
-    ax.annotate("", xy=(rx, ry + 0.7), xytext=(rx, ry + 0.22), arrowprops=arrow)
-    ax.text(rx, ry + 0.82, "h_t", ha="center", fontsize=9)
-    ax.set_xlim(-0.6, space.base + 0.6)
-    ax.set_ylim(-0.1, len(levels) + 1.1)
-    return save_figure(figure, path)
-
-
-# -- drawing a NAS-RL CNN ------------------------------------------------------------------------
-
-_BOX_HALF_WIDTH = 1.9
-_BOX_HALF_HEIGHT = 0.3
-_EDGE_COLORS = {IMAGE: "0.45", CLASSIFIER: "tab:green"}
-_SKIP_COLORS = (
-    "tab:blue",
-    "tab:orange",
-    "tab:purple",
-    "tab:red",
-    "tab:cyan",
-    "tab:brown",
-    "tab:olive",
-    "tab:pink",
-    "navy",
-    "darkgoldenrod",
-)
-"""Skip links take the colour of their source layer, so a link can be followed from end to end."""
-
-
-def _draw_nasrl_cnn(space: NasRLCNNSpace, arch: Architecture, path: str | Path) -> Path:
-    layers = space.layers(arch)
-    depth = len(layers)
-    edges = nasrl_cnn_edges(space, arch)
-    height_of: dict[Node, int] = {IMAGE: 0, CLASSIFIER: depth + 1}
-    height_of.update({index: index + 1 for index in range(depth)})
-    curved = [e for e in edges if height_of[e[1]] - height_of[e[0]] > 1]
-    longest = max((height_of[b] - height_of[a] for a, b in curved), default=1)
-    reach = _BOX_HALF_WIDTH + 0.75 * _bulge(longest) + 0.3
-    figure = Figure(figsize=(2.0 + 1.0 * reach, 1.3 + 0.62 * (depth + 2)), layout="constrained")
-    ax = figure.add_subplot()
-    ax.set_xlim(-reach, reach)
-    ax.set_ylim(-0.6, depth + 1.6)
-    ax.set_axis_off()
-    encoded = "\n".join(textwrap.wrap(space.encode(arch), 60, break_long_words=False))
-    ax.set_title(f"{space.name}, {depth} layers\n{encoded}", fontsize="small", family="monospace")
-
-    _box(ax, 0, "image", "#e6e6e6")
-    for index, layer in enumerate(layers):
-        label = f"{index}: {layer.filter_h}x{layer.filter_w} conv, {layer.num_filters} filters"
-        if (layer.stride_h, layer.stride_w) != (1, 1):
-            label += f", stride {layer.stride_h}x{layer.stride_w}"
-        _box(ax, index + 1, label, "#dce8f7")
-    _box(ax, depth + 1, "classifier: concat, avg pool, linear", "#dff2df")
-
-    for source, target in edges:
-        if height_of[target] - height_of[source] == 1:
-            _arrow(ax, [(0, height_of[source] + _BOX_HALF_HEIGHT), (0, height_of[target] - _BOX_HALF_HEIGHT)])
-    # Skip links curve on the right; links from the image and to the classifier on the left. Each
-    # box side has its outgoing ends in its upper half and incoming ends in its lower half, longer
-    # links nearer the middle, so the curves nest instead of crossing.
-    for side, group in ((1, "skip"), (-1, IMAGE), (-1, CLASSIFIER)):
-        chosen = [e for e in curved if _group(e) == group]
-        leaving = _attach_offsets(chosen, height_of, end=0)
-        arriving = _attach_offsets(chosen, height_of, end=1)
-        for edge in chosen:
-            start = height_of[edge[0]] + leaving[edge]
-            stop = height_of[edge[1]] - arriving[edge]
-            x = side * _BOX_HALF_WIDTH
-            bend = x + side * _bulge(height_of[edge[1]] - height_of[edge[0]])
-            color = _EDGE_COLORS.get(group) or _SKIP_COLORS[int(edge[0]) % len(_SKIP_COLORS)]
-            _arrow(ax, [(x, start), (bend, start), (bend, stop), (x, stop)], color)
-    return save_figure(figure, path)
-
-
-def _group(edge: tuple[Node, Node]) -> str:
-    source, target = edge
-    return IMAGE if source == IMAGE else CLASSIFIER if target == CLASSIFIER else "skip"
-
-
-def _bulge(distance: int) -> float:
-    """How far right (or left) of its boxes a link spanning ``distance`` box heights swings."""
-    return 0.5 + 0.3 * (distance - 2)
-
-
-def _attach_offsets(
-    edges: list[tuple[Node, Node]], height_of: dict[Node, int], end: int
-) -> dict[tuple[Node, Node], float]:
-    """Vertical offset from the box centre of each edge's ``end`` (0 source, 1 target), longest first."""
-    offsets: dict[tuple[Node, Node], float] = {}
-    by_node: dict[Node, list[tuple[Node, Node]]] = {}
-    for edge in edges:
-        by_node.setdefault(edge[end], []).append(edge)
-    for group in by_node.values():
-        group.sort(key=lambda e: height_of[e[0]] - height_of[e[1]])  # longest first
-        for rank, edge in enumerate(group):
-            offsets[edge] = _BOX_HALF_HEIGHT * (0.15 + 0.7 * (rank + 1) / (len(group) + 1))
-    return offsets
-
-
-def _box(ax: Axes, y: float, label: str, color: str) -> None:
-    ax.add_patch(
-        FancyBboxPatch(
-            (-_BOX_HALF_WIDTH, y - _BOX_HALF_HEIGHT),
-            2 * _BOX_HALF_WIDTH,
-            2 * _BOX_HALF_HEIGHT,
-            boxstyle="round,pad=0,rounding_size=0.08",
-            facecolor=color,
-            edgecolor="0.3",
-            linewidth=1,
-            zorder=2,
-        )
-    )
-    ax.text(0, y, label, ha="center", va="center", fontsize=9, zorder=3)
-
-
-def _arrow(ax: Axes, points: list[tuple[float, float]], color: str = "0.15") -> None:
-    """A straight arrow through two points or a cubic Bezier curve through four control points."""
-    codes = [CurvePath.MOVETO] + [CurvePath.LINETO if len(points) == 2 else CurvePath.CURVE4] * (
-        len(points) - 1
-    )
-    ax.add_patch(
-        FancyArrowPatch(
-            path=CurvePath(points, codes),
-            arrowstyle="-|>",
-            mutation_scale=11,
-            color=color,
-            linewidth=1.3,
-            shrinkA=0,
-            shrinkB=0,
-            zorder=1,
-        )
-    )
-
-
 def plot_pareto_front(
     trials: Sequence[TrialRecord],
     objectives: Sequence[Objective],
@@ -807,9 +523,14 @@ def placeholder(path: str | Path, title: str, message: str) -> Path:
     return save_figure(figure, path)
 
 
-def save_figure(figure: Figure, path: str | Path) -> Path:
-    """Write ``figure`` as a PNG to ``path`` (its folder made if needed); the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png")
-    return path
+def can_draw(space: SearchSpace) -> bool:
+    """Whether ``space`` has a drawing of its own (a ``draw`` hook, ``archsearch.spaces.hooks``); the
+    report lists the decision values of the other spaces' architectures."""
+    return isinstance(space, Draws) and space.draw is not None
+
+
+def draw_architecture(space: SearchSpace, arch: Architecture, path: str | Path) -> Path:
+    """A drawing of ``arch``: the space's own (its ``draw`` hook), otherwise its encoding in a box."""
+    if can_draw(space):
+        return Path(space.draw(arch, path))  # type: ignore[attr-defined]
+    return draw_encoding(space, arch, path)

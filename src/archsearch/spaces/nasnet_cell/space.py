@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core import Architecture, Decision, SearchSpace
@@ -14,6 +15,7 @@ from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
 
 if TYPE_CHECKING:
     from archsearch.spaces.nasnet_cell.module import NASNetCellNetwork
+    from archsearch.spaces.nasnet_cell.supernet import DartsSupernet
 
 CELL_TYPES = ("normal", "reduction")
 """The two cells of an architecture, in decision order."""
@@ -263,6 +265,25 @@ class NASNetCellSpace(SearchSpace):
 
         return NASNetCellNetwork(self.module_spec(arch, input_shape, num_classes))
 
+    # -- hooks (archsearch.spaces.hooks) -------------------------------------------------------
+
+    def export_source(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> str:
+        """The NASNet skeleton around the cell pair of ``arch``, at the space's sizes."""
+        from archsearch.spaces import cell_ops
+        from archsearch.spaces.nasnet_cell import module
+        from archsearch.spaces.source import image_model_source, standalone_source
+
+        spec = self.module_spec(arch, input_shape, num_classes)
+        title = f"Space {self.name}, cells: {self.encode(arch)}"
+        source = standalone_source(cell_ops, module)
+        return image_model_source(source, "NASNetCellNetwork", spec, title, input_shape, num_classes)
+
+    def draw(self, arch: Architecture, path: str | Path) -> Path:
+        """The normal and the reduction cell side by side."""
+        from archsearch.spaces.nasnet_cell.drawing import draw_cells
+
+        return draw_cells(self, arch, path)
+
     # -- cell specific -------------------------------------------------------------------------
 
     def cells_of(self, arch: Architecture) -> dict[str, tuple[Block, ...]]:
@@ -372,3 +393,11 @@ class DartsCellSpace(NASNetCellSpace):
             stem_multiplier=stem_multiplier,
             cell_output=cell_output,
         )
+
+    def supernet(self, input_shape: tuple[int, ...], num_classes: int, **size: Any) -> DartsSupernet:
+        """The DARTS search network (every op on every edge) for one-shot search; ``size``: channels,
+        cells, blocks, reductions, stem_multiplier (small defaults for CPU). The derived cells belong to
+        the supernet's ``space()``, this space at the supernet's sizes."""
+        from archsearch.spaces.nasnet_cell.supernet import DartsSupernet
+
+        return DartsSupernet(input_shape, num_classes, **size)

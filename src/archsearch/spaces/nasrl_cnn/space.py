@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core import LINKS, Architecture, Decision, SearchSpace
@@ -241,6 +242,27 @@ class NasRLCNNSpace(SearchSpace):
         from archsearch.spaces.nasrl_cnn.module import NasRLCNN  # torch loads only for spaces that train
 
         return NasRLCNN(self.module_spec(arch, input_shape, num_classes))
+
+    # -- hooks (archsearch.spaces.hooks) -------------------------------------------------------
+
+    def export_source(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> str:
+        """The child network of ``arch`` as a standalone file (``module.py``'s text and its spec)."""
+        import inspect
+
+        from archsearch.spaces.nasrl_cnn import module
+        from archsearch.spaces.source import image_model_source
+
+        spec = self.module_spec(arch, input_shape, num_classes)
+        title = f"Space {self.name}, architecture: {self.encode(arch)}"
+        return image_model_source(
+            inspect.getsource(module), "NasRLCNN", spec, title, input_shape, num_classes
+        )
+
+    def draw(self, arch: Architecture, path: str | Path) -> Path:
+        """The layer stack of ``arch`` with its skip links."""
+        from archsearch.spaces.nasrl_cnn.drawing import draw_nasrl_cnn
+
+        return draw_nasrl_cnn(self, arch, path)
 
     # -- NAS-RL specific -----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
@@ -12,6 +12,7 @@ from archsearch.spaces.base import check_image_shape
 
 if TYPE_CHECKING:
     from archsearch.spaces.nb201.module import NB201Network
+    from archsearch.spaces.nb201.supernet import NB201Supernet
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The 5 operations, in the order of the benchmark's 6-digit op codes (SPEC 7.2)."""
@@ -60,6 +61,15 @@ class NB201Space(SearchSpace):
     """
 
     name = "nb201"
+    companions: ClassVar[dict[str, Any]] = {
+        # looked up in the NAS-Bench-201 table on a simulated clock; 12,000 s is the NB201 paper's budget
+        "evaluator": {"name": "tabular", "params": {}},
+        "clock": "cost",
+        "max_time_s": 12_000.0,
+        "n_trials": 1_000,
+        "executor": "inline",
+    }
+    """The config sections a study of this space starts from (``archsearch.spaces.hooks``)."""
 
     def __init__(self, channels: int = PAPER_CHANNELS, cells_per_stage: int = PAPER_CELLS_PER_STAGE) -> None:
         self.channels = _positive_int("channels", channels)
@@ -144,6 +154,26 @@ class NB201Space(SearchSpace):
         from archsearch.spaces.nb201.module import NB201Network  # torch loads only for spaces that train
 
         return NB201Network(self.module_spec(arch, input_shape, num_classes))
+
+    # -- hooks (archsearch.spaces.hooks) -------------------------------------------------------
+
+    def export_source(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> str:
+        """The NB201 network of one cell (e.g. the cell a one-shot search derived), at the space's sizes."""
+        from archsearch.spaces import cell_ops
+        from archsearch.spaces.nb201 import module
+        from archsearch.spaces.source import image_model_source, standalone_source
+
+        spec = self.module_spec(arch, input_shape, num_classes)
+        title = f"Space {self.name} (NAS-Bench-201 index {self.index(arch)}), cell: {self.encode(arch)}"
+        source = standalone_source(cell_ops, module)
+        return image_model_source(source, "NB201Network", spec, title, input_shape, num_classes)
+
+    def supernet(self, input_shape: tuple[int, ...], num_classes: int, **size: Any) -> NB201Supernet:
+        """The NB201 supernet (every op on every edge) for one-shot search; ``size``: channels,
+        cells_per_stage (small defaults for CPU, not the space's)."""
+        from archsearch.spaces.nb201.supernet import NB201Supernet
+
+        return NB201Supernet(input_shape, num_classes, **size)
 
     # -- NB201 specific ------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
@@ -110,6 +111,12 @@ class RNNCellSpace(SearchSpace):
     """
 
     name = "rnn_cell"
+    companions: ClassVar[dict[str, Any]] = {
+        # recurrent cells train language models; Zoph & Le's reward c / ppl^2
+        "evaluator": {"name": "language_model", "params": {}},
+        "reward": {"name": "ppl_inverse_square", "params": {}},
+    }
+    """The config sections a study of this space starts from (``archsearch.spaces.hooks``)."""
 
     def __init__(
         self,
@@ -287,6 +294,21 @@ class RNNCellSpace(SearchSpace):
             tie_weights=tie_weights,
             backend=backend,
         )
+
+    # -- hooks (archsearch.spaces.hooks) -------------------------------------------------------
+
+    def export_source(self, arch: Architecture, input_shape: tuple[int, ...], num_classes: int) -> str:
+        """The tree cell's language model; ``num_classes`` is the vocabulary size and ``input_shape`` gives
+        the embedding and hidden sizes as ``build`` reads it."""
+        from archsearch.spaces.rnn_cell.export import language_model_source
+
+        return language_model_source(self, arch, input_shape, num_classes)
+
+    def draw(self, arch: Architecture, path: str | Path) -> Path:
+        """The tree of the cell, leaves at the bottom, h_t on top."""
+        from archsearch.spaces.rnn_cell.drawing import draw_rnn_cell
+
+        return draw_rnn_cell(self, arch, path)
 
     def lm_sizes(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """``build``'s reading of ``input_shape``: embedding_size, hidden_size and tie_weights."""
