@@ -64,6 +64,8 @@ def resume(
                 raise ConfigError(
                     f"{directory} is an AutoML-Zero run: it counts individuals, not trials; use --budget"
                 )
+            from archsearch.cli.zero import resume_zero
+
             resume_zero(_zero(run), budget, max_time, quiet)
         else:
             study_run = _study(run)
@@ -71,18 +73,6 @@ def resume(
             if amount is not None:
                 study_run.set_budget(amount)
             run_study(study_run.study, quiet)
-
-
-def resume_zero(run: ZeroRun, budget: int | None, max_time: float | None, quiet: bool) -> None:
-    """Continue an AutoML-Zero run (``budget``: raise its individuals first) and print its result."""
-    from archsearch.cli.zero import check_max_time, print_result, run_experiment
-
-    check_max_time(max_time)
-    experiment = run.experiment
-    if budget is not None:
-        run.set_budget(budget)
-    result = run_experiment(experiment, quiet, max_time, experiment.config.strategy)
-    print_result(experiment, result)
 
 
 def run_study(study: Study, quiet: bool) -> None:
@@ -149,6 +139,8 @@ def print_status(run: Run) -> None:
     if run.kind == "oneshot":
         _oneshot_status(_oneshot(run))
     elif run.kind == "zero":
+        from archsearch.cli.zero import zero_status
+
         zero_status(_zero(run))
     else:
         _study_status(_study(run))
@@ -185,36 +177,6 @@ def _oneshot_status(run: OneShotRunAdapter) -> None:
         latest = epochs[-1]
         metrics = ", ".join(f"{key} {value:.4f}" for key, value in latest.metrics.items())
         out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {latest.arch_str}")
-
-
-def zero_status(run: ZeroRun) -> None:
-    """Individuals evaluated, the finished experiments, the best program so far and, when finished, its
-    held-out numbers (``archsearch status`` and ``archsearch zero status``)."""
-    from archsearch.cli.zero import print_result
-
-    experiment = run.experiment
-    progress = experiment.progress()
-    config = experiment.config
-    last = progress[-1] if progress else None
-    hits = "" if last is None or last.fec_hit_rate is None else f", FEC hit rate {last.fec_hit_rate:.0%}"
-    out.print(
-        f"{run.directory}: {config.task}, {config.strategy}, {experiment.individuals():,}/{config.budget:,}"
-        f" individuals{hits}"
-    )
-    for finished in experiment.experiments():
-        out.print(
-            f"experiment {finished.experiment}: ended at {finished.individuals:,} individuals,"
-            f" winner search fitness {finished.search_fitness:.6f},"
-            f" select fitness {finished.select_fitness:.6f}"
-        )
-    final = experiment.final()
-    if final is not None:
-        print_result(experiment, final)
-        return
-    best = experiment.best()
-    if best is not None:
-        out.print(f"best search fitness {best[1]:.6f} after {best[0]:,} individuals")
-        out.print(best[2].pretty(), highlight=False)
 
 
 # -- best --------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from archsearch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from archsearch.runs.zero import ZeroRun
 
 # markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
 out = Console(soft_wrap=True, markup=False)
@@ -89,6 +92,44 @@ def print_result(experiment: Any, result: Any) -> None:
         )
     out.print(table)
     out.print(result.program.pretty(), highlight=False)
+
+
+def resume_zero(run: ZeroRun, budget: int | None, max_time: float | None, quiet: bool) -> None:
+    """Continue an AutoML-Zero run (``budget``: raise its individuals first) and print its result."""
+    check_max_time(max_time)
+    experiment = run.experiment
+    if budget is not None:
+        run.set_budget(budget)
+    result = run_experiment(experiment, quiet, max_time, experiment.config.strategy)
+    print_result(experiment, result)
+
+
+def zero_status(run: ZeroRun) -> None:
+    """Individuals evaluated, the finished experiments, the best program so far and, when finished, its
+    held-out numbers (``archsearch status`` and ``archsearch zero status``)."""
+    experiment = run.experiment
+    progress = experiment.progress()
+    config = experiment.config
+    last = progress[-1] if progress else None
+    hits = "" if last is None or last.fec_hit_rate is None else f", FEC hit rate {last.fec_hit_rate:.0%}"
+    out.print(
+        f"{run.directory}: {config.task}, {config.strategy}, {experiment.individuals():,}/{config.budget:,}"
+        f" individuals{hits}"
+    )
+    for finished in experiment.experiments():
+        out.print(
+            f"experiment {finished.experiment}: ended at {finished.individuals:,} individuals,"
+            f" winner search fitness {finished.search_fitness:.6f},"
+            f" select fitness {finished.select_fitness:.6f}"
+        )
+    final = experiment.final()
+    if final is not None:
+        print_result(experiment, final)
+        return
+    best = experiment.best()
+    if best is not None:
+        out.print(f"best search fitness {best[1]:.6f} after {best[0]:,} individuals")
+        out.print(best[2].pretty(), highlight=False)
 
 
 def _make(
@@ -230,7 +271,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Continue an interrupted run (even one killed with kill -9) from its last checkpoint (as
         ``archsearch resume DIR``)."""
-        from archsearch.cli.runs import resume_zero
         from archsearch.runs.zero import ZeroRun
 
         check_max_time(max_time)
@@ -241,7 +281,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def status(directory: Path = typer.Argument(..., help="Run directory.")) -> None:
         """Individuals evaluated, the best program so far and, when finished, its held-out numbers (as
         ``archsearch status DIR``)."""
-        from archsearch.cli.runs import zero_status
         from archsearch.runs.zero import ZeroRun
 
         with ZeroRun(directory, read_only=True) as run:
@@ -270,11 +309,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Write the best program as a standalone numpy module (Algorithm class and fitness function), as
         ``archsearch export DIR``."""
-        from archsearch.cli.runs import print_exported
         from archsearch.runs.zero import ZeroRun
 
         with ZeroRun(directory, read_only=True) as run:
-            print_exported(run.export(out_file))
+            done = run.export(out_file)
+        out.print(f"exported {done.subject} to {done.target}")
 
     app.add_typer(zero_app, name="zero")
 
