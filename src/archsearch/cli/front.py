@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from archsearch.core import TrialRecord
@@ -47,11 +46,8 @@ def front_summary(
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    from archsearch.cli.options import check_output_dir
+    from archsearch.cli.options import check_output_dir, err, out
     from archsearch.cli.options import split_names as _names
-
-    out = Console(soft_wrap=True, markup=False)  # directories and names print literally, never as markup
-    err = Console(stderr=True, soft_wrap=True, markup=False)
 
     @app.command("front")
     def front_command(
@@ -63,37 +59,36 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """The Pareto front of a study: its trials that no other feasible trial beats in every objective."""
         from archsearch.front import front
         from archsearch.objectives import parse_objectives
-        from archsearch.report.columns import format_metric, leading_metrics
-        from archsearch.study import Study
+        from archsearch.report.columns import format_metric
+        from archsearch.runs import open_run
+        from archsearch.runs.study import StudyRun
 
-        study = Study.load(directory, read_only=True)
-        try:
-            goals = (
-                parse_objectives(_names(objectives, "--objectives"))
-                if objectives
-                else study.config.objectives
-            )
-            trials = study.store.trials()
+        with open_run(directory, read_only=True) as run:  # the database and config: no torch, no study built
+            if not isinstance(run, StudyRun):
+                raise ConfigError(
+                    f"{directory} holds a {run.kind} run, not a study: a Pareto front is of trials"
+                )
+            config = run.config
+            goals = parse_objectives(_names(objectives, "--objectives")) if objectives else config.objectives
+            trials = run.trials()
             if len(goals) < 2:
                 raise ConfigError(
                     f"{directory} declares fewer than two objectives; pass e.g. --objectives "
-                    f"{objectives_hint(trials, leading_metrics(study))}"
+                    f"{objectives_hint(trials, run.leading_metrics())}"
                 )
-            members = front(trials, goals, study.config.constraints)
-            constraints = ", ".join(map(str, study.config.constraints)) or "none"
-            table = Table(
-                title=f"Pareto front of {directory}: {len(members)} trials (constraints: {constraints})"
-            )
-            for column in ("trial", *(str(g) for g in goals), "architecture"):
-                table.add_column(column, justify="left" if column == "architecture" else "right")
-            for t in members:
-                values = (format_metric(g.metric, t.metrics[g.metric]) for g in goals)
-                table.add_row(str(t.number), *values, t.arch_str)
-            out.print(table)
-            if members:
-                err.print(f"export one with: archsearch export {directory} --trial N")
-        finally:
-            study.close()
+            members = front(trials, goals, config.constraints)
+        constraints = ", ".join(map(str, config.constraints)) or "none"
+        table = Table(
+            title=f"Pareto front of {directory}: {len(members)} trials (constraints: {constraints})"
+        )
+        for column in ("trial", *(str(g) for g in goals), "architecture"):
+            table.add_column(column, justify="left" if column == "architecture" else "right")
+        for t in members:
+            values = (format_metric(g.metric, t.metrics[g.metric]) for g in goals)
+            table.add_row(str(t.number), *values, t.arch_str)
+        out.print(table)
+        if members:
+            err.print(f"export one with: archsearch export {directory} --trial N")
 
     @bench_app.command("nb201-mo")
     def bench_nb201_mo(

@@ -166,9 +166,11 @@ class RichProgress:
             detail = " ".join(f"{k} {format_metric(k, v)}" for k, v in shown)
         else:
             detail = f"[red]{record.status}: {escape(record.error or '')}[/red]"
-        self._progress.console.print(
+        console = self._progress.console
+        console.print(
             f"trial {record.number:>4}  {escape(record.arch_str)}  {detail}  ({record.cost_s or 0.0:.1f}s)",
             markup=True,
             highlight=False,
+            soft_wrap=not console.is_terminal,  # a log or a pipe keeps each trial on one line
         )
         self._progress.update(self._task, advance=1, status=self._status())
