@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,69 +222,6 @@ def oneshot(
         raise ConfigError(f"unknown data set {dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
     config: OneShotConfig = parse_oneshot_config({**given, **_pairs(set_)})
     run_with_progress(OneShotRun.create(config, out_dir, overwrite=overwrite), quiet)
-
-
-def print_status(directory: Path) -> None:
-    """Epochs finished of a one-shot run, the latest epoch's metrics and derived cell, and its summary."""
-    from archsearch.store.sqlite import Store
-
-    store = Store(directory, read_only=True)
-    try:
-        config, epochs, summary = store.get_meta("oneshot_config"), store.epochs(), store.get_meta("summary")
-    finally:
-        store.close()
-    out.print(
-        f"{directory}: one-shot {config['method']} run, {len(epochs)}/{config['epochs']} epochs finished"
-    )
-    if summary is not None:
-        print_summary(summary)
-    elif epochs:
-        latest = epochs[-1]
-        metrics = ", ".join(f"{key} {value:.4f}" for key, value in latest.metrics.items())
-        out.print(f"after epoch {latest.epoch + 1}: {metrics}; derived cell {latest.arch_str}")
-
-
-def export_run(directory: Path, target: Path | None = None) -> None:
-    """Write the cell a one-shot run derived as ``architecture.json`` and a standalone ``model.py`` of the
-    normal space at its default (paper) sizes, ready to be retrained from scratch by the training evaluator.
-    An unfinished run exports the cell derived after its last finished epoch."""
-    from archsearch.core import Architecture
-    from archsearch.oneshot.run import import_stored_dirs, is_model_space_path
-    from archsearch.registry import construct
-    from archsearch.report.export import export_json, export_pytorch_source
-    from archsearch.store.sqlite import Store
-
-    store = Store(directory, read_only=True)
-    try:
-        import_stored_dirs(store)
-        summary = store.get_meta("summary")
-        epochs = store.epochs()
-        shape, num_classes = store.get_meta("data_shape")
-        space_name, space_config = store.get_meta("space_name"), store.get_meta("space_config", {})
-        space = construct("space", space_name, space_config)
-    finally:
-        store.close()
-    if summary is not None:
-        arch, source = Architecture.from_dict(summary["arch"]), "the finished search"
-    elif epochs:
-        arch, source = epochs[-1].arch, f"epoch {epochs[-1].epoch + 1} (the run is unfinished)"
-    else:
-        raise ConfigError(f"{directory} has no finished epoch yet, so no derived cell to export")
-    target = target or directory / "export"
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "architecture.json").write_text(export_json(space, arch))
-    if is_model_space_path(space_name):  # a user's model space: its values and a model.py importing it
-        from archsearch.oneshot.user import exported_model_source
-
-        values = space.values(arch)
-        (target / "values.json").write_text(json.dumps(values, indent=2) + "\n")
-        source_text = exported_model_source(space_name, space_config, values, tuple(shape), int(num_classes))
-        written = "architecture.json, values.json and model.py"
-    else:
-        source_text = export_pytorch_source(space, arch, tuple(shape), int(num_classes))
-        written = "architecture.json and model.py"
-    (target / "model.py").write_text(source_text)
-    out.print(f"exported the architecture of {source} ({space.encode(arch)}) to {target}: {written}")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
