@@ -408,8 +408,7 @@ class OneShotRun:
         later = [record.epoch for record in self.store.epochs() if record.epoch > epoch]
         if later:  # the newer checkpoint could not be read (store.latest_checkpoint warned): redo them
             log.warning("%s: redoing epochs %s from the checkpoint of epoch %d", self.directory, later, epoch)
-            with self.store.transaction() as conn:
-                conn.execute("DELETE FROM epochs WHERE epoch > ?", (epoch,))
+            self.store.discard_epochs_after(epoch)
         self.method.load_state_dict(state["method"])
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and self.device.type == "cuda":
