@@ -1,8 +1,8 @@
 """The neutral core of archsearch: the types every part and every user touches.
 
 ``Decision``, ``Architecture`` and ``SearchSpace`` say what can be built; ``Result`` and ``Evaluator`` how
-one architecture is scored; ``Strategy`` proposes architectures; ``TrialRecord`` is one trial of a study as
-the store keeps it. This module imports nothing of archsearch but its errors, so every layer above it
+one architecture is scored; ``Strategy`` proposes architectures (``DrivesExecution``: one that runs a study's
+trials itself); ``TrialRecord`` is one trial of a study as the store keeps it. This module imports nothing of archsearch but its errors, so every layer above it
 (spaces, strategies, evaluators, executors, store, study, CLI) can import it and none of them is needed to
 use it (``make lint`` checks the layering with import-linter).
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -284,6 +284,27 @@ class Strategy(ABC):
     def progress(self) -> dict[str, float]:
         """Scalars worth recording with a trial (e.g. the REINFORCE baseline)."""
         return {}
+
+
+@runtime_checkable
+class DrivesExecution(Protocol):
+    """A strategy that may run a study's trials itself instead of being asked and told by its loop.
+
+    NAS-RL's parameter server on Ray is one (Zoph & Le 2017, section 3.3): its replica actors sample and
+    launch their own children. ``Study.run`` first calls ``drive(study, listeners, executor)``; it returns
+    False to leave the study's ask/tell loop to run it after all (e.g. on another executor), or runs the
+    study until its budget is spent and returns True. A driving strategy keeps the study's books through
+    ``study.ledger`` (``archsearch.ledger.TrialLedger``: open a trial, finish it with its result, time left,
+    the listeners), so that status, resume and reports read its trials as any other study's.
+
+    ``study`` is an ``archsearch.study.Study``, ``listeners`` its ``StudyListener``s and ``executor`` the
+    ``Executor`` given to ``run`` (None: the strategy makes the one the config names); they are typed
+    loosely here because the core imports nothing above it.
+    """
+
+    def drive(self, study: Any, listeners: Sequence[Any], executor: Any) -> bool:
+        """Run ``study`` to its budget and return True, or return False to be run by ask/tell."""
+        ...
 
 
 @dataclass

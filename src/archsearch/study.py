@@ -8,16 +8,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from archsearch.config import Component, StudyConfig, parse_config
-from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Strategy, TrialRecord
+from archsearch.core import (
+    Architecture,
+    DrivesExecution,
+    Evaluator,
+    Result,
+    SearchSpace,
+    Strategy,
+    TrialRecord,
+)
 from archsearch.data.user import in_run, write_npz
 from archsearch.errors import StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
+from archsearch.ledger import StudyListener, TrialLedger, trial_seed
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
 from archsearch.resolve import IMPORT_DIRS, import_again, path_of
 from archsearch.resolve import check_picklable as send_check
@@ -28,23 +36,7 @@ from archsearch.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
-
-class StudyListener(Protocol):
-    """Receives progress events (the CLI's progress display is one)."""
-
-    def trial_started(self, record: TrialRecord) -> None: ...
-
-    def trial_finished(self, record: TrialRecord) -> None: ...
-
-
-# A listener may also define ``executor_ready(workers: int, max_concurrent: int)``, called once the
-# executor is up (the progress display uses it for running/queued counts), and ``watch(activity)``, given
-# a function that returns the executor's ``Activity`` (which worker runs which trial); both are optional.
-
-
-def trial_seed(study_seed: int, number: int) -> int:
-    """The seed of trial ``number``: independent of execution order, so results are reproducible."""
-    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] & 0x7FFFFFFF)
+__all__ = ["Study", "StudyListener", "best_trial", "check_picklable", "make_executor", "trial_seed"]
 
 
 def make_executor(config: StudyConfig) -> Executor:
@@ -72,7 +64,7 @@ class Study:
     """A search in a directory: ``Study.create(config, dir).run()``, later ``Study.load(dir).run()``.
 
     The store is the source of truth: a trial row is written before its evaluation starts and finished
-    together with the strategy checkpoint. ``run`` on a study that was interrupted (even by kill -9)
+    together with the strategy checkpoint (``ledger``, a ``TrialLedger``, keeps these books). ``run`` on a study that was interrupted (even by kill -9)
     restores the latest checkpoint, replays the asks and tells recorded after it, re-queues the trials
     that were running, and continues; no finished trial is lost or repeated.
     """
@@ -84,7 +76,6 @@ class Study:
         instead of constructing those kinds from the config's names (``create`` with objects)."""
         self.config = config
         self.directory = directory
-        self.store = store
         given = dict(objects or {})
 
         def build(kind: str, component: Component, **fixed: Any) -> Any:
@@ -110,12 +101,18 @@ class Study:
         )
         self.evaluator: Evaluator = build("evaluator", config.evaluator)
         self.reward_fn: Callable[[Result], float] = build("reward", config.reward)
-        self.event = -1
-        self.num_asked = 0
-        self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
-        self.spent_cost = 0.0  # summed cost_s of finished trials: the simulated clock of tabular studies
+        self.ledger = TrialLedger(store, self.space, config, self.reward_fn)
         self._activity: Callable[[], Activity] = Activity
         self.lock: RunLock | None = None  # held while this process creates or runs the study
+
+    @property
+    def store(self) -> Store:
+        """The study's database (the ledger's)."""
+        return self.ledger.store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self.ledger.store = store
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -205,121 +202,65 @@ class Study:
     def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:
         """Run (or continue) until ``n_trials`` trials are finished or the time budget is spent."""
         self.take_lock()
-        # a strategy may run the loop itself (nasrl_ps on Ray: shard and replica actors); it says if it did
-        drive = getattr(self.strategy, "drive", None)
-        if drive is not None and drive(self, listeners, executor):
+        strategy = self.strategy
+        if isinstance(strategy, DrivesExecution) and strategy.drive(self, listeners, executor):
             return
         own_executor = executor is None
         self.evaluator.prepare()
         running = self._restore()
-        if self._finished_budget() and not running:
+        ledger = self.ledger
+        if ledger.budget_finished() and not running:
             return
         executor = executor or make_executor(self.config)
         max_concurrent = self.config.max_concurrent or executor.workers
-        for listener in listeners:
-            ready = getattr(listener, "executor_ready", None)
-            if ready is not None:
-                ready(executor.workers, max_concurrent)
         inflight: dict[int, _InFlight] = {}
         self._activity = lambda: executor.activity({n: i.future for n, i in list(inflight.items())})
-        for listener in listeners:
-            watch = getattr(listener, "watch", None)
-            if watch is not None:
-                watch(self.activity)
-        started = time.monotonic()
-        try:
-            for record in running:
-                inflight[record.number] = self._submit(executor, record, listeners)
-            while True:
-                while (
-                    len(inflight) < max_concurrent
-                    and self.num_asked < self.config.n_trials
-                    and not self._time_up(started)
-                ):
-                    record = self._ask()
-                    inflight[record.number] = self._submit(executor, record, listeners)
-                if not inflight:
-                    break
-                number = self._next_done(inflight)
-                item = inflight.pop(number)
-                result = self._result_or_retry(executor, item)
-                if result is None:
-                    inflight[number] = item
-                    continue
-                self._tell(item.record, result, started)
-                for listener in listeners:
-                    listener.trial_finished(item.record)
-        finally:
-            if own_executor:
-                executor.shutdown()
-            self.store.set_meta("elapsed_s", self.elapsed_before + time.monotonic() - started)
+        with ledger.running(listeners):
+            try:
+                ledger.executor_ready(executor.workers, max_concurrent, self.activity)
+                for record in running:
+                    inflight[record.number] = self._submit(executor, record)
+                while True:
+                    while len(inflight) < max_concurrent and not ledger.budget_finished():
+                        record = ledger.open(self.strategy.ask())
+                        inflight[record.number] = self._submit(executor, record)
+                    if not inflight:
+                        break
+                    number = self._next_done(inflight)
+                    item = inflight.pop(number)
+                    result = self._result_or_retry(executor, item)
+                    if result is None:
+                        inflight[number] = item
+                        continue
+                    ledger.finish(item.record, result, partial(self._tell, item.record.arch, result))
+            finally:
+                if own_executor:
+                    executor.shutdown()
 
     def activity(self) -> Activity:
         """Which worker runs each trial in flight (empty when the study is not running)."""
         return self._activity()
 
-    def _finished_budget(self) -> bool:
-        return self.num_asked >= self.config.n_trials
-
-    def _time_up(self, started: float) -> bool:
-        limit = self.config.max_time_s
-        if limit is None:
-            return False
-        if self.config.clock == "cost":
-            return self.spent_cost >= limit
-        return self.elapsed_before + time.monotonic() - started >= limit
-
-    def _ask(self) -> TrialRecord:
-        arch = self.strategy.ask()
-        self.space.validate(arch)
-        self.event += 1
-        number = self.num_asked
-        self.num_asked += 1
-        return self.open_trial(number, arch, self.event)
-
-    def open_trial(self, number: int, arch: Architecture, event: int) -> TrialRecord:
-        """Write trial ``number``'s running row (asked at ``event``) before it starts, and return it."""
-        record = TrialRecord(
-            number=number,
-            arch=arch,
-            arch_str=self.space.encode(arch),
-            seed=trial_seed(self.config.seed, number),
-            status="running",
-            ask_event=event,
-            started_at=time.time(),
-        )
-        self.store.add_trial(number, arch, record.arch_str, record.seed, event)
-        return record
-
-    def _submit(
-        self, executor: Executor, record: TrialRecord, listeners: Sequence[StudyListener]
-    ) -> _InFlight:
-        for listener in listeners:
-            listener.trial_started(record)
+    def _submit(self, executor: Executor, record: TrialRecord) -> _InFlight:
+        self.ledger.started(record)
         return _InFlight(record, executor.submit(self.evaluator, self.space, record.arch, record.seed))
 
     def _result_or_retry(self, executor: Executor, item: _InFlight) -> Result | None:
         """The trial's Result; or None after resubmitting it (same seed) because its worker died.
 
         Only the death of the worker is retried, ``max_retries`` times; then the trial is a failure
-        "worker died N times: ...". A failed Result from the child itself is returned as it is.
+        "worker died N times: ..." (``TrialLedger.worker_died``). A failed Result from the child itself is
+        returned as it is.
         """
         try:
             return item.future.result()
         except WorkerDiedError as exc:
             item.deaths += 1
-            if item.deaths > self.config.max_retries:
-                return Result.failure(f"worker died {item.deaths} times: {exc}")
-            log.warning(
-                "trial %d: %s; retrying (%d of %d)",
-                item.record.number,
-                exc,
-                item.deaths,
-                self.config.max_retries,
-            )
-            record = item.record
-            item.future = executor.submit(self.evaluator, self.space, record.arch, record.seed)
-            return None
+            failure = self.ledger.worker_died(item.record, item.deaths, exc)
+            if failure is None:
+                record = item.record
+                item.future = executor.submit(self.evaluator, self.space, record.arch, record.seed)
+            return failure
 
     def _next_done(self, inflight: dict[int, _InFlight]) -> int:
         if self.config.ordered:
@@ -329,26 +270,15 @@ class Study:
         done, _ = wait([i.future for i in inflight.values()], return_when=FIRST_COMPLETED)
         return min(n for n, i in inflight.items() if i.future in done)
 
-    def _tell(self, record: TrialRecord, result: Result, started: float) -> None:
-        weights, result.weights = result.weights, None  # stored below if among the best; not kept in memory
-        reward = self.reward_fn(result)
-        self.spent_cost += result.cost_s
-        self.strategy.tell(record.arch, result, reward)
-        self.event += 1
+    def _tell(
+        self, arch: Architecture, result: Result, reward: float
+    ) -> tuple[dict[str, float], dict[str, Any] | None]:
+        """Tell the strategy; what the ledger records with the trial: its progress and, every
+        ``checkpoint_every`` finished trials, its checkpoint."""
+        self.strategy.tell(arch, result, reward)
         told = (self.store.count() - self.store.count("running")) + 1
         checkpoint = self.strategy.state_dict() if told % self.config.checkpoint_every == 0 else None
-        info = self.strategy.progress()
-        self.store.finish_trial(
-            record.number, result, reward, self.event, info, checkpoint, weights, self.config.keep_weights
-        )
-        record.status, record.reward, record.tell_event = result.status, reward, self.event
-        record.metrics, record.curve, record.cost_s, record.error = (
-            result.metrics,
-            result.curve,
-            result.cost_s,
-            result.error,
-        )
-        record.info, record.finished_at = info, time.time()
+        return self.strategy.progress(), checkpoint
 
     # -- resume -------------------------------------------------------------------------------------
     def _restore(self) -> list[TrialRecord]:
@@ -376,12 +306,7 @@ class Study:
                     log.warning("trial %d: the strategy proposes another architecture on replay", t.number)
             else:
                 self.strategy.tell(t.arch, t.result(), t.reward if t.reward is not None else 0.0)
-        all_events = [t.ask_event for t in trials] + [
-            t.tell_event for t in trials if t.tell_event is not None
-        ]
-        self.event = max(all_events, default=-1)
-        self.num_asked = len(trials)
-        self.spent_cost = sum(t.cost_s or 0.0 for t in trials if t.finished)
+        self.ledger.resume(trials)
         return [t for t in trials if not t.finished]
 
     # -- queries ------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ rewards, computes the REINFORCE gradient and pushes its slices to the shards, wh
 staleness (versions applied since the pull). Replicas never wait for each other: while one pushes, the
 others' children keep training.
 
-The driver (``RayParameterServerRun``) records every trial in the study's store before its child starts,
-finishes it as its result arrives, and checkpoints the state of all shards and replicas, with the open
+The driver (``RayParameterServerRun``) records every trial through the study's ledger
+(``archsearch.ledger.TrialLedger``) before its child starts, finishes it there as its result arrives, and checkpoints the state of all shards and replicas, with the open
 batches, into the store: right after a replica samples (before its trials are written) and, atomically
 with the last trial of a batch, right after its push. A driver killed with kill -9 therefore resumes
 from that checkpoint: trials already finished keep their results and are never run again, those still
@@ -23,7 +23,6 @@ all run concurrently.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from archsearch.core import Architecture, Evaluator, Result, SearchSpace, TrialR
 from archsearch.errors import ConfigError
 from archsearch.executors.base import Activity, WorkerDiedError
 from archsearch.executors.ray import RayExecutor, failure_of, trial_task
+from archsearch.ledger import StudyListener
 from archsearch.parameter_server.replicas import (
     ControllerConfig,
     ControllerReplica,
@@ -43,7 +43,7 @@ from archsearch.parameter_server.replicas import (
 from archsearch.parameter_server.servers import ParameterShard, shard_names, split_gradient
 
 if TYPE_CHECKING:
-    from archsearch.study import Study, StudyListener
+    from archsearch.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +168,13 @@ class RayParameterServerRun:
         listeners: Sequence[StudyListener] = (),
     ) -> None:
         self.study = study
+        self.ledger = study.ledger  # trial numbers, events, budget, clock and listeners: the study's books
         self.options = options
         self.executor = executor
         self.ray = executor.ray
         self.listeners = listeners
         self.batches: list[_Batch] = []
         self.children: dict[Any, _Child] = {}  # ObjectRef of a child task -> its trial
-        self.next_number = 0
-        self.event = -1
         self.staleness_log: list[int] = []
         self.pushes = [0] * options.num_replicas
         self.replicas: list[Any] = []
@@ -240,12 +239,9 @@ class RayParameterServerRun:
                     " again (with several replicas their architectures may differ)",
                     later,
                 )
-        trials = {t.number: t for t in store.trials()}
-        events = [t.ask_event for t in trials.values()] + [
-            t.tell_event for t in trials.values() if t.tell_event is not None
-        ]
-        self.event = max(events, default=-1)
-        self.study.spent_cost = sum(t.cost_s or 0.0 for t in trials.values() if t.finished)
+        records = store.trials()
+        self.ledger.resume(records)
+        trials = {t.number: t for t in records}
         if checkpoint is None:
             if trials:
                 raise ConfigError("this nasrl_ps study has trials but no parameter-server checkpoint")
@@ -260,11 +256,13 @@ class RayParameterServerRun:
         if len(state["shards"]) != o.num_shards or len(state["replicas"]) != o.num_replicas:
             raise ConfigError("parameter-server checkpoint has another number of shards or replicas")
         self.batches = [_Batch.from_state(b) for b in state["batches"]]
-        self.next_number = int(state["next_number"])
+        self.ledger.next_number = int(state["next_number"])
         self.staleness_log = [int(s) for s in state["staleness_log"]]
         self.pushes = [int(p) for p in state["pushes"]]
         stray = [
-            n for n, t in trials.items() if n >= self.next_number or (not t.finished and not self._owner(n))
+            n
+            for n, t in trials.items()
+            if n >= self.ledger.next_number or (not t.finished and not self._owner(n))
         ]
         if stray:  # cannot happen: rows are written only after the checkpoint naming them
             raise ConfigError(f"trials {stray} belong to no batch of the parameter-server checkpoint")
@@ -291,31 +289,25 @@ class RayParameterServerRun:
         state, trials = self._restore()
         self._start_actors(state)
         self._last_state = state
-        capacity = self.executor.workers
-        for listener in self.listeners:
-            ready = getattr(listener, "executor_ready", None)
-            if ready is not None:
-                ready(capacity, self.options.num_replicas * self.options.children_per_replica)
-            watch = getattr(listener, "watch", None)
-            if watch is not None:
-                watch(self.activity)
-        started = time.monotonic()
+        ledger = self.ledger
         try:
-            for batch in list(self.batches):
-                self._reopen(batch, trials)
-            while True:
-                for r in range(self.options.num_replicas):
-                    if self._idle(r) and self._budget_left(started):
-                        self._sample(r)
-                if not self.children:
-                    break
-                ready, _ = self.ray.wait(list(self.children), num_returns=1)
-                child = self.children.pop(ready[0])
-                result = self._result(ready[0], child)
-                if result is not None:
-                    self._finish(child, result)
+            with ledger.running(self.listeners):
+                in_flight = self.options.num_replicas * self.options.children_per_replica
+                ledger.executor_ready(self.executor.workers, in_flight, self.activity)
+                for batch in list(self.batches):
+                    self._reopen(batch, trials)
+                while True:
+                    for r in range(self.options.num_replicas):
+                        if self._idle(r) and not ledger.budget_finished():
+                            self._sample(r)
+                    if not self.children:
+                        break
+                    ready, _ = self.ray.wait(list(self.children), num_returns=1)
+                    child = self.children.pop(ready[0])
+                    result = self._result(ready[0], child)
+                    if result is not None:
+                        self._finish(child, result)
         finally:
-            study.store.set_meta("elapsed_s", study.elapsed_before + time.monotonic() - started)
             for actor in self.replicas + self.shards:  # their state is in the store
                 try:
                     self.ray.kill(actor)
@@ -325,18 +317,14 @@ class RayParameterServerRun:
     def _idle(self, r: int) -> bool:
         return all(b.replica != r for b in self.batches)
 
-    def _budget_left(self, started: float) -> bool:
-        return self.next_number < self.study.config.n_trials and not self.study._time_up(started)
-
     def _sample(self, r: int) -> None:
         version, archs = self._call(r, "sample")
-        count = min(len(archs), self.study.config.n_trials - self.next_number)
-        batch = _Batch(r, version, list(range(self.next_number, self.next_number + count)), archs[:count])
+        numbers = self.ledger.reserve(len(archs))
+        batch = _Batch(r, version, numbers, archs[: len(numbers)])
         self.batches.append(batch)
-        self.next_number += count
         # the checkpoint first: a trial row then always belongs to a batch of the latest checkpoint
         state = self._state()
-        self.study.store.add_checkpoint(self.event, state)
+        self.study.store.add_checkpoint(self.ledger.event, state)
         self._last_state = state
         self._launch(batch, [self._add_trial(n, a) for n, a in zip(batch.numbers, batch.archs, strict=True)])
 
@@ -357,17 +345,14 @@ class RayParameterServerRun:
             self._complete(batch, None)
 
     def _add_trial(self, number: int, arch: Architecture) -> TrialRecord:
-        self.study.space.validate(arch)
-        self.event += 1
-        return self.study.open_trial(number, arch, self.event)
+        return self.ledger.open(arch, number)
 
     def _launch(self, batch: _Batch, records: Sequence[TrialRecord], deaths: int = 0) -> None:
         refs = self._call(batch.replica, "launch", [t.arch for t in records], [t.seed for t in records])
         for ref, record in zip(refs, records, strict=True):
             self.children[ref] = _Child(record, batch, deaths)
             if not deaths:
-                for listener in self.listeners:
-                    listener.trial_started(record)
+                self.ledger.started(record)
 
     def _result(self, ref: Any, child: _Child) -> Result | None:
         """The child's Result, or None after relaunching it because its worker (or replica) died."""
@@ -379,42 +364,27 @@ class RayParameterServerRun:
         if not isinstance(failure, WorkerDiedError):
             return failure
         child.deaths += 1
-        if child.deaths > self.study.config.max_retries:
-            return Result.failure(f"worker died {child.deaths} times: {failure}")
-        number = child.record.number
-        log.warning(
-            "trial %d: %s; retrying (%d of %d)", number, failure, child.deaths, self.study.config.max_retries
-        )
-        self._launch(child.batch, [child.record], child.deaths)
-        return None
+        given_up = self.ledger.worker_died(child.record, child.deaths, failure)
+        if given_up is None:
+            self._launch(child.batch, [child.record], child.deaths)
+        return given_up
 
     def _finish(self, child: _Child, result: Result) -> None:
-        study, record, batch = self.study, child.record, child.batch
-        weights, result.weights = result.weights, None  # stored below if among the best
-        reward = study.reward_fn(result)
-        study.spent_cost += result.cost_s
-        batch.rewards[record.number] = reward
-        info: dict[str, float] = {"replica": float(batch.replica), "ps_version": float(batch.version)}
-        checkpoint = None
-        if len(batch.rewards) == len(batch.numbers):
+        record, batch = child.record, child.batch
+
+        def tell(reward: float) -> tuple[dict[str, float], dict[str, Any] | None]:
+            """The batch hears of the reward; a full batch pushes its gradient and is checkpointed."""
+            batch.rewards[record.number] = reward
+            info: dict[str, float] = {"replica": float(batch.replica), "ps_version": float(batch.version)}
+            if len(batch.rewards) < len(batch.numbers):
+                return info, None
             staleness = self._complete(batch, record.number)
             if staleness is not None:
                 info["staleness"] = float(staleness)
-            checkpoint = self._last_state = self._state()
-        self.event += 1
-        study.store.finish_trial(
-            record.number, result, reward, self.event, info, checkpoint, weights, study.config.keep_weights
-        )
-        record.status, record.reward, record.tell_event = result.status, reward, self.event
-        record.metrics, record.curve, record.cost_s, record.error = (
-            result.metrics,
-            result.curve,
-            result.cost_s,
-            result.error,
-        )
-        record.info, record.finished_at = info, time.time()
-        for listener in self.listeners:
-            listener.trial_finished(record)
+            self._last_state = self._state()
+            return info, self._last_state
+
+        self.ledger.finish(record, result, tell)
 
     def _complete(self, batch: _Batch, last: int | None) -> int | None:
         """Push a full batch's gradient (a partial one, cut by the budget, is dropped); returns staleness.
@@ -431,7 +401,7 @@ class RayParameterServerRun:
         self.batches.remove(batch)
         if last is None:
             self._last_state = self._state()
-            self.study.store.add_checkpoint(self.event, self._last_state)
+            self.study.store.add_checkpoint(self.ledger.event, self._last_state)
         return staleness
 
     # -- actors -------------------------------------------------------------------------------------
@@ -471,7 +441,7 @@ class RayParameterServerRun:
             "shards": ray.get([s.state_dict.remote() for s in self.shards]),
             "replicas": ray.get([r.state_dict.remote() for r in self.replicas]),
             "batches": [b.to_state() for b in self.batches],
-            "next_number": self.next_number,
+            "next_number": self.ledger.next_number,
             "staleness_log": list(self.staleness_log),
             "pushes": list(self.pushes),
         }

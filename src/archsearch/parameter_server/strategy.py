@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from archsearch.core import Architecture, Result, SearchSpace, Strategy
+from archsearch.core import Architecture, DrivesExecution, Result, SearchSpace, Strategy
 from archsearch.errors import ConfigError
 from archsearch.parameter_server.replicas import (
     ControllerConfig,
@@ -34,7 +34,8 @@ from archsearch.parameter_server.servers import ParameterServer
 
 if TYPE_CHECKING:
     from archsearch.executors.base import Executor
-    from archsearch.study import Study, StudyListener
+    from archsearch.ledger import StudyListener
+    from archsearch.study import Study
 
 
 @dataclass(eq=False)
@@ -73,7 +74,7 @@ class _Batch:
         )
 
 
-class ParameterServerReinforce(Strategy):
+class ParameterServerReinforce(Strategy, DrivesExecution):
     """NAS-RL with a parameter server (Zoph & Le 2017, section 3.3; SPEC.md 1.7), K replicas, S shards.
 
     ``ask`` hands out the current batch of a replica one architecture at a time; when it is exhausted, the
@@ -86,7 +87,8 @@ class ParameterServerReinforce(Strategy):
     ``progress`` and so into the store's ``info`` column of each trial.
 
     With K = 1, S = 1 and sequential ask/tell this is ``Reinforce(space, seed, batch_size=m)``. On the Ray
-    executor the study is driven by shard and replica actors instead (``drive``); ask/tell are unused.
+    executor the strategy drives the study itself (``core.DrivesExecution``: shard and replica actors,
+    ``ray_driver.py``); ask/tell are unused there.
     """
 
     def __init__(
@@ -139,7 +141,8 @@ class ParameterServerReinforce(Strategy):
         )
 
     def drive(self, study: Study, listeners: Sequence[StudyListener], executor: Executor | None) -> bool:
-        """Run ``study`` on Ray actors when its executor is Ray; return False (ask/tell then) otherwise."""
+        """Run ``study`` on Ray actors when its executor is Ray (``core.DrivesExecution``); otherwise return
+        False, and the study's ask/tell loop runs it."""
         from archsearch.executors.ray import RayExecutor
 
         if not isinstance(executor, RayExecutor) and (executor is not None or study.config.executor != "ray"):
