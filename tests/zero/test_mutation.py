@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 
@@ -19,6 +17,7 @@ from archsearch.zero.mutation import (
 )
 from archsearch.zero.ops import OP_SETS, OPS
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig
+from archsearch.zero.stream import Stream
 
 
 def demo_space() -> ProgramSpace:
@@ -48,7 +47,7 @@ def paper_space() -> ProgramSpace:
 def test_thousands_of_mutations_keep_programs_valid(make_space, mutations):
     space = make_space()
     mutator = Mutator(space, mutate_prob=1.0, mutations=mutations)
-    rng = random.Random(0)
+    rng = Stream(0)
     program = random_program(
         space, rng, {"setup": 3, "predict": 5, "learn": 7} if make_space is paper_space else None
     )
@@ -65,7 +64,7 @@ def test_thousands_of_mutations_keep_programs_valid(make_space, mutations):
 def test_insert_remove_walks_sizes_within_bounds():
     space = paper_space()
     mutator = Mutator(space, mutate_prob=1.0, mutations=("insert_remove",))
-    rng = random.Random(1)
+    rng = Stream(1)
     program = empty_program()
     seen: dict[str, set[int]] = {name: set() for name in COMPONENTS}
     for _ in range(2500):
@@ -81,7 +80,7 @@ def test_insert_remove_walks_sizes_within_bounds():
 def test_fixed_size_space_keeps_sizes_and_changes_one_component():
     space = demo_space()
     mutator = Mutator(space, mutate_prob=1.0, mutations=DEMO_MUTATIONS)
-    rng = random.Random(2)
+    rng = Stream(2)
     parent = random_program(space, rng)
     for _ in range(500):
         child = mutator(parent, rng)
@@ -91,7 +90,7 @@ def test_fixed_size_space_keeps_sizes_and_changes_one_component():
 
 def test_mutate_prob_is_the_fraction_of_mutated_children():
     space = demo_space()
-    rng = random.Random(3)
+    rng = Stream(3)
     parent = random_program(space, rng)
     mutator = Mutator(space, mutate_prob=0.3, mutations=("randomize_component",))
     copies = sum(mutator(parent, rng) is parent for _ in range(4000))
@@ -100,7 +99,7 @@ def test_mutate_prob_is_the_fraction_of_mutated_children():
 
 def test_alter_argument_changes_exactly_one_argument():
     memory = MemoryConfig(4, 3, 2, 4)  # two of each bank: every op but the no-op has an argument to alter
-    rng = random.Random(4)
+    rng = Stream(4)
     for _ in range(2000):
         before = random_instruction(OP_SETS["all_ops"], memory, rng)
         if before.op in (59, 60, 61) and before.data[0] == before.data[1]:
@@ -122,7 +121,7 @@ def test_alter_argument_changes_exactly_one_argument():
 
 def test_alter_argument_moves_constants_on_a_log_scale():
     memory = MemoryConfig()
-    rng = random.Random(5)
+    rng = Stream(5)
     instruction = Instruction(op=56, out=2, data=(0.5, 0.0))
     values = [alter_argument(instruction, memory, rng).data[0] for _ in range(2000)]
     values = [v for v in values if v != 0.5]  # the other draws altered the output address
@@ -134,7 +133,7 @@ def test_alter_argument_moves_constants_on_a_log_scale():
 
 def test_unused_arguments_stay_zero_so_equal_behaviour_compares_equal():
     memory = MemoryConfig(5, 9, 2, 16)
-    rng = random.Random(6)
+    rng = Stream(6)
     for _ in range(1000):
         ins = random_instruction(OP_SETS["full"], memory, rng)
         if OPS[ins.op].output in (0, 1):  # s0 (label) and v0 (features) are never written
@@ -162,7 +161,7 @@ def test_bad_space_and_mutator_settings_are_rejected():
 
 def test_check_rejects_a_program_outside_the_space():
     space = demo_space()
-    program = random_program(space, random.Random(7))
+    program = random_program(space, Stream(7))
     bad_op = program.__class__(program.setup, (Instruction(op=1, in1=0, in2=1, out=1),) * 2, program.learn)
     with pytest.raises(ConfigError, match="predict\\[0\\] uses op 1"):
         space.check(bad_op)
@@ -173,7 +172,7 @@ def test_check_rejects_a_program_outside_the_space():
 
 def test_inputs_are_never_written_unless_allowed():
     space = paper_space()
-    rng = random.Random(8)
+    rng = Stream(8)
     mutator = Mutator(space, mutate_prob=1.0, mutations=MUTATION_TYPES)
     program = random_program(space, rng, {"setup": 4, "predict": 6, "learn": 8})
     for _ in range(2000):

@@ -1,22 +1,24 @@
 """The compiled search engine: regularized evolution and random search over programs in one numba loop.
 
-The Python engine (``evolution.py`` with ``mutation.Mutator`` and ``fec.FunctionalEquivalenceCache``)
-spends about 85 % of each individual in Python: drawing the mutation, building the child's instruction
-objects, looking up the cache. This engine runs the same search with no Python per individual:
+The Python engine (``evolution.py`` with ``mutation.Mutator`` and ``fec.FunctionalEquivalenceCache``) is
+the readable statement of the search and spends most of each individual in Python (drawing the mutation,
+building the child's instruction objects, looking up the cache). This engine runs the same search with no
+Python per individual:
 
 - the same regularized evolution (P, T with replacement, the first fittest pick wins a tie, the oldest
   member leaves; P initial members random or empty) and random search (sizes uniform in their bounds);
 - the same mutations with the same probabilities (type uniform among those allowed, then a component
   uniform among those where the type can act; a type that can act nowhere is skipped; constants altered
   on a log scale or flipped one time in ten; ``mutation.py`` is the reference);
-- the same fitness, bit for bit: the interpreter's own compiled kernels (``interpreter.evaluate_kernel``,
-  ``interpreter.fec_kernel``) called from the loop, combined as ``interpreter.combine_fitness``;
+- the same fitness, bit for bit: the interpreter's compiled kernels (``kernels.evaluate_kernel``,
+  ``kernels.fec_kernel``) called from the loop, combined by ``kernels.combine_kernel``;
 - the same FEC cache: least recently used out at ``capacity``, an entry dropped after ``max_hits`` hits
   (an open-addressing table with a doubly linked recency list instead of an OrderedDict).
 
-Its random stream is its own (xoshiro256**), so its trajectory differs from the Python engine's for the
-same seed, but it is as deterministic, and its whole state (population, elite, cache, generator) is a set
-of arrays saved and restored exactly. Programs live as fixed rows: component c of a program occupies
+Both engines draw from one random stream (``stream.py``, xoshiro256**) in the same order, so one seed
+gives one search: the same children, fitness sequence and best program (tests/zero/test_engines.py
+asserts it child by child). Its whole state (population, elite, cache, generator) is a set of arrays
+saved and restored exactly. Programs live as fixed rows: component c of a program occupies
 rows ``base[c] .. base[c] + size[c]`` of an (N, 4) int64 code array and an (N, 2) float64 constant array,
 N the sum of the components' maximum sizes.
 """
@@ -42,6 +44,7 @@ from archsearch.zero.kernels import (
 from archsearch.zero.mutation import GAUSSIAN_OPS, MUTATION_TYPES, ProgramSpace, arguments
 from archsearch.zero.ops import OPS
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
+from archsearch.zero.stream import seed_state
 
 # Mutation type codes, in MUTATION_TYPES order.
 INSERT_REMOVE, RANDOMIZE_COMPONENT, ALTER_ARGUMENT, RANDOMIZE_INSTRUCTION = range(4)
@@ -55,7 +58,7 @@ R_BASE, R_MIN, R_MAX, R_INIT, R_NOPS = range(5)
 _EMPTY_SLOT = -1
 
 
-# -- the generator: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------------------------------
+# -- the generator: stream.Stream's draws in numba (xoshiro256**, seeded by stream.seed_state) ------------
 @jit_inline
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
@@ -94,18 +97,6 @@ def _between(s, low, high):
 def _gauss(s):
     """Standard normal (Box-Muller, one value per call)."""
     return np.sqrt(-2.0 * np.log(1.0 - _uniform(s))) * np.cos(2.0 * np.pi * _uniform(s))
-
-
-def seed_state(seed: int) -> np.ndarray:
-    """The generator's four words from ``seed`` (splitmix64, as its authors recommend)."""
-    words, x = [], int(seed) & 0xFFFFFFFFFFFFFFFF
-    for _ in range(4):
-        x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-        z = x
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        words.append(z ^ (z >> 31))
-    return np.array(words, dtype=np.uint64)
 
 
 # -- programs as rows --------------------------------------------------------------------------------------
@@ -808,6 +799,12 @@ class CompiledSearch:
             Individual(self._program(codes[k], consts[k], sizes[k]), float(fitness[k]))
             for k in range(int(self._counters[C_ELITE]))
         ]
+
+    def members(self) -> list[Individual]:
+        """The population, oldest first."""
+        codes, consts, sizes, fitness = self._population
+        ring = (self._counters[C_HEAD] + np.arange(self._counters[C_COUNT])) % max(self.population_size, 1)
+        return [Individual(self._program(codes[i], consts[i], sizes[i]), float(fitness[i])) for i in ring]
 
     def emigrants(self, count: int) -> list[Individual]:
         """Tournament winners sent to another island (they stay here too)."""

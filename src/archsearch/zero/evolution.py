@@ -4,7 +4,9 @@ Real et al. (ICML 2020), section 4.1 and SPEC.md 4.6: regularized evolution keep
 programs; each cycle draws T members uniformly (with replacement), mutates a copy of the fittest with
 probability U, evaluates it and inserts it while the oldest member leaves. Random search evaluates random
 programs of the same space with the same budget. Both are deterministic given their seed and the fitness
-function, and save their whole state (population, generator, FEC cache) for an exact resume.
+function, and save their whole state (population, generator, FEC cache) for an exact resume. They draw
+from the search's stream (``stream.Stream``) in the order of the compiled engine (``compiled.py``), so
+either engine makes the same search from one seed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import os
-import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,8 +25,15 @@ import numpy as np
 from archsearch.errors import ArchsearchError, ConfigError, StoreError
 from archsearch.store.codec import decode_state, encode_state
 from archsearch.zero.fec import FunctionalEquivalenceCache
-from archsearch.zero.mutation import Mutator, ProgramSpace, empty_program, random_program
+from archsearch.zero.mutation import (
+    Mutator,
+    ProgramSpace,
+    empty_program,
+    random_program,
+    random_sized_program,
+)
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
+from archsearch.zero.stream import Stream
 
 if TYPE_CHECKING:
     from archsearch.zero.interpreter import TaskBatch
@@ -149,10 +157,6 @@ class ProgramFitness:
 Fitness = Callable[[Program], float]
 
 
-def _fitness_of(individual: Individual) -> float:
-    return individual.fitness
-
-
 class Searcher(Protocol):
     """One stream of individuals: evolution's population or random search."""
 
@@ -164,6 +168,7 @@ class Searcher(Protocol):
     def emigrants(self, count: int) -> list[Individual]: ...
     def immigrate(self, individuals: list[Individual]) -> None: ...
     def elite(self) -> list[Individual]: ...
+    def members(self) -> list[Individual]: ...
     def stats(self) -> dict[str, float]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -175,7 +180,7 @@ class _Search:
     def __init__(self, space: ProgramSpace, fitness: Fitness, seed: int, elite_size: int = 10) -> None:
         self.space = space
         self.fitness = fitness
-        self.rng = random.Random(seed)
+        self.rng = Stream(seed)
         self.elite_size = elite_size
         self.evaluated = 0
         self.best: Individual | None = None
@@ -215,6 +220,7 @@ class _Search:
 
     def _base_state(self) -> dict[str, Any]:
         return {
+            "engine": "python",
             "rng": self.rng.getstate(),
             "evaluated": self.evaluated,
             "best": None if self.best is None else individuals_state([self.best]),
@@ -227,7 +233,14 @@ class _Search:
             raise ConfigError(
                 "this checkpoint was written by the compiled search engine; resume it with engine=compiled"
             )
-        self.rng.setstate(state["rng"])
+        rng = state.get("rng")
+        if not isinstance(rng, np.ndarray) or rng.dtype != np.uint64 or rng.shape != (4,):
+            raise ConfigError(
+                "this checkpoint was written by the Python search engine of an earlier archsearch, whose"
+                " random stream differs; start the run again in a new directory, or finish it with the"
+                " archsearch version that wrote it"
+            )
+        self.rng.setstate(rng)
         self.evaluated = int(state["evaluated"])
         self.best = None if state["best"] is None else individuals_from_state(state["best"])[0]
         self._elite = individuals_from_state(state["elite"])
@@ -277,8 +290,13 @@ class RegularizedEvolution(_Search):
 
     def select(self) -> Individual:
         """Tournament: the fittest of T members drawn uniformly with replacement (earliest wins ties)."""
-        picks = self.rng.choices(self.population, k=self.tournament_size)
-        return max(picks, key=_fitness_of)
+        best: Individual | None = None
+        for _ in range(self.tournament_size):
+            pick = self.population[self.rng.below(len(self.population))]
+            if best is None or pick.fitness > best.fitness:
+                best = pick
+        assert best is not None
+        return best
 
     def step(self) -> Individual:
         """Evaluate one individual: an initial member while the population fills, else a child."""
@@ -294,6 +312,10 @@ class RegularizedEvolution(_Search):
     def run(self, count: int) -> None:
         for _ in range(count):
             self.step()
+
+    def members(self) -> list[Individual]:
+        """The population, oldest first."""
+        return list(self.population)
 
     def emigrants(self, count: int) -> list[Individual]:
         """Tournament winners sent to another island (they stay here too)."""
@@ -331,15 +353,12 @@ class RandomSearch(_Search):
     The baseline of Real et al. (2020), figure 5: same space, same number of individuals evaluated.
     """
 
-    def _sizes(self) -> dict[str, int]:
-        return {
-            name: self.rng.randint(self.space.min_sizes[name], self.space.max_sizes[name])
-            for name in COMPONENTS
-        }
-
     def run(self, count: int) -> None:
         for _ in range(count):
-            self._evaluate(random_program(self.space, self.rng, self._sizes()))
+            self._evaluate(random_sized_program(self.space, self.rng))
+
+    def members(self) -> list[Individual]:
+        return []
 
     def emigrants(self, count: int) -> list[Individual]:
         return []

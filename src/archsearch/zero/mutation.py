@@ -5,20 +5,20 @@ function may use and the size bounds of each component. ``Mutator`` turns a pare
 paper's mutations, applied with probability U (``mutate_prob``); every child it makes is a valid program of
 its space (``MemoryConfig.validate`` passes, sizes within bounds, ops from the component's allowed list).
 
-Random draws come from a ``random.Random``: a search draws dozens of numbers per child, and a scalar draw
-from numpy's Generator costs microseconds, about ten times as much.
+Random draws come from the search's ``stream.Stream``, in the order in which the compiled engine
+(``compiled.py``) draws them, so both engines make the same children from the same seed.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from archsearch.errors import ConfigError
 from archsearch.zero.ops import OPS, Kind
 from archsearch.zero.program import COMPONENTS, Instruction, MemoryConfig, Program
+from archsearch.zero.stream import Stream
 
 #: The paper's mutation types (section 4.2): (i) insert or remove an instruction at a random position of
 #: one component function, (ii) randomize all instructions of one component function (size kept),
@@ -97,17 +97,17 @@ class ProgramSpace:
                         )
 
 
-def _random_constants(op: int, rng: random.Random) -> tuple[float, float]:
+def _random_constants(op: int, rng: Stream) -> tuple[float, float]:
     """Constants of a fresh instruction: gamma ~ U(-1, 1); (alpha, beta) sorted U(-1, 1); (mu, U(0, 1))."""
     count = OPS[op].constants
     if count == 0:
         return (0.0, 0.0)
-    first = rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)
+    first = rng.between(-_CONSTANT_RANGE, _CONSTANT_RANGE)
     if count == 1:
         return (first, 0.0)
     if op in GAUSSIAN_OPS:
-        return (first, rng.uniform(0.0, 1.0))  # (mu, sigma)
-    second = rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE)
+        return (first, rng.between(0.0, 1.0))  # (mu, sigma)
+    second = rng.between(-_CONSTANT_RANGE, _CONSTANT_RANGE)
     return (min(first, second), max(first, second))  # (alpha, beta)
 
 
@@ -128,38 +128,41 @@ def arguments(op: int, memory: MemoryConfig, protect_inputs: bool) -> tuple[tupl
 
 
 def random_instruction(
-    op_codes: tuple[int, ...], memory: MemoryConfig, rng: random.Random, protect_inputs: bool = True
+    op_codes: tuple[int, ...], memory: MemoryConfig, rng: Stream, protect_inputs: bool = True
 ) -> Instruction:
     """One instruction: an op drawn uniformly from ``op_codes``, uniform addresses, random constants.
 
     Arguments an op does not use stay 0, so that two instructions that act the same compare equal.
     """
-    op = op_codes[_below(rng, len(op_codes))]
+    op = op_codes[rng.below(len(op_codes))]
     values = [0, 0, 0]  # in1, in2, out
     for name, low, high in arguments(op, memory, protect_inputs):
-        values[_SLOTS[name]] = low + _below(rng, high - low)
+        values[_SLOTS[name]] = low + rng.below(high - low) if high > 0 else 0
     return Instruction(op, values[0], values[1], values[2], _random_constants(op, rng))
 
 
 _SLOTS = {"in1": 0, "in2": 1, "out": 2}
 
 
-def _below(rng: random.Random, count: int) -> int:
-    """Uniform in 0..count-1 (``random()`` scaled: several times faster than ``randrange``)."""
-    return int(rng.random() * count)
-
-
-def random_component(
-    space: ProgramSpace, name: str, size: int, rng: random.Random
-) -> tuple[Instruction, ...]:
+def random_component(space: ProgramSpace, name: str, size: int, rng: Stream) -> tuple[Instruction, ...]:
     ops, memory, protect = space.ops[name], space.memory, space.protect_inputs
     return tuple(random_instruction(ops, memory, rng, protect) for _ in range(size))
 
 
-def random_program(space: ProgramSpace, rng: random.Random, sizes: dict[str, int] | None = None) -> Program:
+def random_program(space: ProgramSpace, rng: Stream, sizes: dict[str, int] | None = None) -> Program:
     """A random program of the given sizes (default: the space's initial sizes)."""
     chosen = sizes or {name: space.init_size(name) for name in COMPONENTS}
     parts = {name: random_component(space, name, chosen[name], rng) for name in COMPONENTS}
+    return Program(setup=parts["setup"], predict=parts["predict"], learn=parts["learn"])
+
+
+def random_sized_program(space: ProgramSpace, rng: Stream) -> Program:
+    """A random program whose component sizes are uniform within the space's bounds (random search);
+    each component's size is drawn just before its instructions."""
+    parts = {}
+    for name in COMPONENTS:
+        low, high = space.min_sizes[name], space.max_sizes[name]
+        parts[name] = random_component(space, name, low + rng.below(high - low + 1), rng)
     return Program(setup=parts["setup"], predict=parts["predict"], learn=parts["learn"])
 
 
@@ -168,25 +171,25 @@ def empty_program() -> Program:
     return Program(setup=(), predict=(), learn=())
 
 
-def _alter_constant(value: float, rng: random.Random, flip: bool = True) -> float:
+def _alter_constant(value: float, rng: Stream, flip: bool = True) -> float:
     """Released code's MutateActivationLogScaleOrFlip: flip the sign 1 time in 10, else times exp(N(0, 1))."""
     if flip and rng.random() < _FLIP_PROB:
         return -value
     if value == 0.0 or not math.isfinite(value):  # a zero constant could never move on a log scale
-        return rng.uniform(-_CONSTANT_RANGE, _CONSTANT_RANGE) if flip else rng.uniform(0.0, 1.0)
-    return value * math.exp(rng.gauss(0.0, 1.0))
+        return rng.between(-_CONSTANT_RANGE, _CONSTANT_RANGE) if flip else rng.between(0.0, 1.0)
+    return value * math.exp(rng.gauss())
 
 
-def _new_value(current: int, low: int, high: int, rng: random.Random) -> int:
+def _new_value(current: int, low: int, high: int, rng: Stream) -> int:
     """A value drawn uniformly from low..high-1 other than ``current`` (itself when it is the only one)."""
     if high - low <= 1:
         return current
-    other = low + _below(rng, high - low - 1)
+    other = low + rng.below(high - low - 1)
     return other if other < current else other + 1
 
 
 def alter_argument(
-    instruction: Instruction, memory: MemoryConfig, rng: random.Random, protect_inputs: bool = True
+    instruction: Instruction, memory: MemoryConfig, rng: Stream, protect_inputs: bool = True
 ) -> Instruction:
     """Change one argument of ``instruction``: an address (or entry index) or one of its constants."""
     spec = OPS[instruction.op]
@@ -195,7 +198,7 @@ def alter_argument(
     choices += ("data0", "data1")[: spec.constants]
     if not choices:  # a no-op (or an op whose banks hold one address): nothing to alter
         return instruction
-    which = choices[_below(rng, len(choices))]
+    which = choices[rng.below(len(choices))]
     if which in ranges:
         values = [instruction.in1, instruction.in2, instruction.out]
         slot = _SLOTS[which]
@@ -238,7 +241,7 @@ class Mutator:
         self.mutate_prob = mutate_prob
         self.mutations = tuple(mutations)
 
-    def __call__(self, parent: Program, rng: random.Random) -> Program:
+    def __call__(self, parent: Program, rng: Stream) -> Program:
         if self.mutate_prob < 1.0 and rng.random() >= self.mutate_prob:
             return parent
         return self.mutate_once(parent, rng)
@@ -249,14 +252,14 @@ class Mutator:
             return size < self.space.max_sizes[name] or size > self.space.min_sizes[name]
         return size > 0
 
-    def mutate_once(self, parent: Program, rng: random.Random) -> Program:
+    def mutate_once(self, parent: Program, rng: Stream) -> Program:
         """Apply exactly one mutation (when any can act)."""
         order = list(self.mutations)
         while order:
-            mutation = order.pop(_below(rng, len(order)))
+            mutation = order.pop(rng.below(len(order)))
             names = [name for name in COMPONENTS if self._can(mutation, parent, name)]
             if names:
-                name = names[_below(rng, len(names))]
+                name = names[rng.below(len(names))]
                 instructions = list(getattr(parent, name))
                 self._apply(mutation, name, instructions, rng)
                 parts = {"setup": parent.setup, "predict": parent.predict, "learn": parent.learn}
@@ -264,21 +267,22 @@ class Mutator:
                 return Program(parts["setup"], parts["predict"], parts["learn"])
         return parent
 
-    def _apply(self, mutation: str, name: str, instructions: list[Instruction], rng: random.Random) -> None:
+    def _apply(self, mutation: str, name: str, instructions: list[Instruction], rng: Stream) -> None:
         space = self.space
         ops, memory, protect = space.ops[name], space.memory, space.protect_inputs
         if mutation == "insert_remove":
             can_insert = len(instructions) < space.max_sizes[name]
             can_remove = len(instructions) > space.min_sizes[name]
             if can_insert and (not can_remove or rng.random() < 0.5):
-                position = _below(rng, len(instructions) + 1)
+                position = rng.below(len(instructions) + 1)
                 instructions.insert(position, random_instruction(ops, memory, rng, protect))
             else:
-                del instructions[_below(rng, len(instructions))]
+                del instructions[rng.below(len(instructions))]
         elif mutation == "randomize_component":
             instructions[:] = random_component(space, name, len(instructions), rng)
         elif mutation == "randomize_instruction":
-            instructions[_below(rng, len(instructions))] = random_instruction(ops, memory, rng, protect)
+            position = rng.below(len(instructions))  # drawn before the instruction, as compiled.py does
+            instructions[position] = random_instruction(ops, memory, rng, protect)
         else:  # alter_argument
-            position = _below(rng, len(instructions))
+            position = rng.below(len(instructions))
             instructions[position] = alter_argument(instructions[position], memory, rng, protect)

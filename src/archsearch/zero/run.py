@@ -167,7 +167,7 @@ class ZeroConfig(BaseModel):
     engine: Literal["compiled", "python"] = Field(
         "compiled",
         description="compiled: the whole search loop in numba (zero/compiled.py); python: the readable"
-        " reference engine (zero/evolution.py), same search, its own random stream",
+        " engine (zero/evolution.py): the same search, child for child (one random stream, zero/stream.py)",
     )
     budget: int = Field(2_000_000, ge=1, description="individuals evaluated, all workers together")
     seed: int = Field(0, ge=0, le=MAX_SEED)
