@@ -367,7 +367,9 @@ TRIAL_FORMATS = ("csv", "json", "table")
 def trials_command(
     directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
     output_format: str = typer.Option(
-        "csv", "--format", help="csv (the default), json (a list of objects, one per row) or table."
+        "csv",
+        "--format",
+        help="csv (the default), json (a list of objects, one per row) or table (plain text, as wide as its columns).",
     ),
 ) -> None:
     """Every trial as data on standard output, one row per trial: number, status, reward, architecture,
@@ -384,24 +386,13 @@ def trials_command(
     elif output_format == "csv":
         listed = frame.apply(lambda column: column.map(_cell))
         sys.stdout.write(listed.to_csv(index=False))
-    else:
-        table = Table(title=f"{run.directory}: {len(frame)} rows")
-        for column in frame.columns:
-            table.add_column(str(column), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_text(value) for value in row))
-        out.print(table)
+    else:  # pandas' plain text table: as wide as the columns, never wrapped
+        sys.stdout.write(f"{run.directory}: {len(frame)} rows\n{frame.to_string(index=False)}\n")
 
 
 def _cell(value: Any) -> Any:
     """A cell for CSV: a list or mapping (a links decision) as JSON, anything else as it is."""
     return json.dumps(value) if isinstance(value, list | dict | tuple) else value
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.6g}"  # NaN: no value
-    return "" if value is None else str(_cell(value))
 
 
 # -- the adapters by kind ----------------------------------------------------------------------------------

@@ -20,71 +20,9 @@ from archsearch.runs import Run, open_run
 from archsearch.runs.frames import TRIAL_COLUMNS, decision_values, trials_frame
 from archsearch.spaces.dict_space import DictSpace
 from archsearch.study import Study, best_trial
-from user_study import FAILURE, run_study
+from user_study import FAILURE
 
-TESTS = Path(__file__).parent
-
-ONESHOT_CONFIG = {
-    "method": "asng",
-    "dataset": "digits",
-    "train_limit": 160,
-    "batch_size": 32,
-    "epochs": 2,
-    "threads": 1,
-    "supernet": {"channels": 2, "cells_per_stage": 1},
-}
-
-
-@pytest.fixture(scope="module")
-def study_dir(tmp_path_factory) -> Path:
-    """A finished 8-trial study of a user's space (no torch), one trial failed."""
-    directory = tmp_path_factory.mktemp("runs") / "study"
-    run_study(directory, n_trials=8)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def oneshot_dir(tmp_path_factory) -> Path:
-    """A finished 2-epoch one-shot run of a tiny NB201 supernet on 160 digits (the test_run stand-in
-    method under the name "asng")."""
-    import torch
-
-    from archsearch.oneshot.base import METHODS
-    from archsearch.oneshot.run import OneShotRun, parse_oneshot_config
-    from oneshot.test_run import GreedyCategorical
-
-    directory = tmp_path_factory.mktemp("runs") / "oneshot"
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(METHODS, "asng", GreedyCategorical)
-        run = OneShotRun.create(parse_oneshot_config(ONESHOT_CONFIG), directory)
-        try:
-            run.run()
-        finally:
-            run.close()
-            torch.set_num_threads(threads)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def zero_dir(tmp_path_factory) -> Path:
-    """A finished AutoML-Zero run of 200 individuals (the Python engine: no compilation)."""
-    from archsearch.zero.run import Experiment, make_config
-
-    directory = tmp_path_factory.mktemp("runs") / "zero"
-    config = make_config("linear", budget=200, population_size=20, engine="python", seed=2, workers=1)
-    experiment = Experiment.create(config, directory)
-    try:
-        experiment.run()
-    finally:
-        experiment.close()
-    return directory
-
-
-@pytest.fixture(params=["study", "oneshot", "zero"])
-def run_dir(request) -> Path:
-    """Each kind of run in turn."""
-    return Path(request.getfixturevalue(f"{request.param}_dir"))
+TESTS = Path(__file__).parents[1]
 
 
 def test_open_run_gives_the_run_of_the_stored_kind(run_dir) -> None:
