@@ -51,6 +51,9 @@ _LAZY = {
     "StudyConfig": "archsearch.config",
     "export_trial": "archsearch.report.export",
     "MetricReward": "archsearch.rewards",
+    # any run directory (a study, a one-shot run, an AutoML-Zero run) behind one protocol
+    "open_run": "archsearch.runs",
+    "Run": "archsearch.runs",
 }
 
 __all__ = [
@@ -81,6 +84,8 @@ __all__ = [
     "StudyConfig",
     "export_trial",
     "MetricReward",
+    "open_run",
+    "Run",
 ]
 
 
@@ -93,6 +98,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from archsearch.oneshot import search_model_space
     from archsearch.report.export import export_trial
     from archsearch.rewards import MetricReward
+    from archsearch.runs import Run, open_run
     from archsearch.spaces.dict_space import DictSpace
     from archsearch.study import Study
 
