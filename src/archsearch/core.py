@@ -13,11 +13,12 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from archsearch.errors import InvalidArchitectureError
+
+if TYPE_CHECKING:  # numpy is not imported at start-up (archsearch --help imports this module)
+    import numpy as np
 
 LINKS = "links"
 
@@ -185,7 +186,7 @@ class SearchSpace(ABC):
         while (decision := self.decisions(tuple(values))) is not None:
             if decision.is_links:
                 mask = rng.random(decision.num_links) < 0.5
-                values.append(tuple(int(j) for j in np.flatnonzero(mask)))
+                values.append(tuple(j for j, present in enumerate(mask) if present))
             else:
                 values.append(decision.choices[int(rng.integers(len(decision.choices)))])
         return Architecture(self.name, tuple(values))

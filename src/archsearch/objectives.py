@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from archsearch.errors import ConfigError
+
+if TYPE_CHECKING:  # numpy is imported where vectors are made, not by the command line's start-up
+    import numpy as np
 
 Direction = Literal["min", "max"]
 DIRECTIONS = ("min", "max")
@@ -125,6 +127,8 @@ def _value(metrics: Mapping[str, float], metric: str, what: str) -> float:
 
 def loss_vector(objectives: Sequence[Objective], metrics: Mapping[str, float]) -> np.ndarray:
     """The objectives of one result as a vector to minimise, shape (M,)."""
+    import numpy as np
+
     return np.array([o.loss(_value(metrics, o.metric, "objective")) for o in objectives], dtype=np.float64)
 
 

@@ -33,8 +33,6 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from archsearch.core import Evaluator, SearchSpace, Strategy
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.resolve import IMPORT_DIRS as IMPORT_DIRS  # the resolver's, which studies store
@@ -255,6 +253,8 @@ def _typed(kind: str, name: str, cls: Any, params: dict[str, Any]) -> dict[str, 
     """``params`` checked against the type hints of ``cls``'s constructor and converted (``1e3`` to the int
     1000 where an int is wanted); ``population_size=1.5`` or ``lr="fast"`` is a ConfigError naming the option.
     Options whose hint pydantic cannot check (classes, callables) pass unchanged."""
+    from pydantic import TypeAdapter, ValidationError  # here: `archsearch --help` reads the names alone
+
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # a hint that names what only type checkers import: leave the class to check

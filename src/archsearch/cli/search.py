@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from archsearch.cli.apps import app
 from archsearch.cli.options import registered_names
-from archsearch.config import StudyConfig, load_config, parse_config, parse_setting, space_companions
 from archsearch.errors import ConfigError
-from archsearch.registry import resolve, reward_for
+
+if TYPE_CHECKING:  # the config's models are imported when a search starts, not for --help
+    from archsearch.config import StudyConfig
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -31,6 +32,9 @@ def build_config(
     settings: list[str],
 ) -> StudyConfig:
     """The study config: the built-in default or a file, then flags, then ``--set key=value`` pairs."""
+    from archsearch.config import StudyConfig, load_config, parse_config, parse_setting, space_companions
+    from archsearch.registry import resolve, reward_for
+
     base = load_config(config_file) if config_file else StudyConfig()
     data = base.model_dump(mode="json")
     pairs: list[tuple[str, Any]] = [(k, v) for k, v in overrides.items() if v is not None]
