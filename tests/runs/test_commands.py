@@ -204,3 +204,17 @@ def test_resume_flags_that_do_not_fit_the_kind_are_one_line(kind, flags, message
 @pytest.mark.parametrize("command", ["status", "best", "report", "export", "trials", "resume"])
 def test_a_directory_without_a_run_is_one_line(command, tmp_path, capsys) -> None:
     assert "no study in" in one_error_line(capsys, run_cli(command, tmp_path / "nowhere"))
+
+
+def test_best_and_export_of_an_unfinished_one_shot_run_use_its_latest_epoch(
+    oneshot_dir, tmp_path, capsys
+) -> None:
+    from runs.test_runs import copy_without_meta
+
+    directory = copy_without_meta(oneshot_dir, tmp_path / "oneshot", "summary")
+    assert run_cli("best", directory) == 0
+    assert "derived after epoch 2 of 2 (the run is unfinished)" in capsys.readouterr().out
+    assert run_cli("status", directory) == 0
+    assert "after epoch 2:" in capsys.readouterr().out
+    assert run_cli("export", directory, "--out", tmp_path / "export") == 0
+    assert "exported the architecture of epoch 2 (the run is unfinished)" in capsys.readouterr().out

@@ -224,3 +224,32 @@ def test_a_zero_or_one_shot_run_opened_as_another_kind_says_what_it_is(study_dir
         open_run(study_dir, kind="zero")
     with pytest.raises(StoreError, match="not a one-shot run"):
         open_run(study_dir, kind="oneshot")
+
+
+def copy_without_meta(source: Path, directory: Path, key: str) -> Path:
+    """A copy of the run in ``source`` without its meta ``key`` (a run stopped before it was recorded)."""
+    from archsearch.store.sqlite import Store
+
+    shutil.copytree(source, directory)
+    store = Store(directory)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+    store.close()
+    return directory
+
+
+def test_an_unfinished_runs_best_is_its_latest_cell_or_fittest_program(
+    oneshot_dir, zero_dir, tmp_path
+) -> None:
+    directory = copy_without_meta(oneshot_dir, tmp_path / "oneshot", "summary")
+    with open_run(directory, read_only=True) as run:
+        best, state = run.best(), run.status()
+        latest = run.epochs()[-1]  # type: ignore[attr-defined]
+    assert best is not None and not best.finished and not state.finished
+    assert best.label == latest.arch_str and best.number == 2 and best.metrics == latest.metrics
+    directory = copy_without_meta(zero_dir, tmp_path / "zero", "zero_final")
+    with open_run(directory, read_only=True) as run:
+        best, state = run.best(), run.status()
+        fittest = run.experiment.best()  # type: ignore[attr-defined]
+    assert best is not None and not best.finished and not state.finished and fittest is not None
+    assert (best.number, best.score, best.label) == (fittest[0], fittest[1], fittest[2].pretty())
