@@ -17,7 +17,7 @@ from archsearch.report.plots import (
     plot_rewards,
 )
 from archsearch.spaces.nasrl_cnn import ConvLayer, NasRLCNNSpace
-from archsearch.spaces.nasrl_cnn.drawing import CLASSIFIER, IMAGE, nasrl_cnn_edges
+from archsearch.spaces.nasrl_cnn.layers import CLASSIFIER, IMAGE
 from archsearch.study import Study
 from conftest import ToyLayerSpace, toy_config
 
@@ -142,7 +142,7 @@ def test_nasrl_cnn_edges_follow_the_compile_rules():
         ]
     )
     # Layers 1 and 3 feed no later layer, so both go to the classifier.
-    assert nasrl_cnn_edges(space, arch) == [
+    assert space.edges(arch) == [
         (IMAGE, 0),
         (IMAGE, 1),
         (0, 2),
@@ -153,7 +153,7 @@ def test_nasrl_cnn_edges_follow_the_compile_rules():
     ]
     chain = NasRLCNNSpace(num_layers=3, skip_connections=False)
     chain_arch = chain.from_layers([ConvLayer(3, 3, 24)] * 3)
-    assert nasrl_cnn_edges(chain, chain_arch) == [(IMAGE, 0), (0, 1), (1, 2), (2, CLASSIFIER)]
+    assert chain.edges(chain_arch) == [(IMAGE, 0), (0, 1), (1, 2), (2, CLASSIFIER)]
 
 
 def test_choice_frequencies_count_each_window_separately():

@@ -348,9 +348,18 @@ class ModelSpace(LabelledChoicesSpace):
         import_dirs: Sequence[str] = (),
         origin: str = "",
     ) -> str:
-        """A model.py for ``arch`` that imports the user's module (``nn.export.model_space_source``)."""
+        """A model.py for ``arch`` that imports the user's module and builds the model with the chosen
+        values fixed, passing ``input_shape`` and ``num_classes`` (the data's, None when the model was built
+        without them) as ``build`` does (``nn.export.model_space_source``)."""
+        shape = None if input_shape is None else tuple(input_shape)
         return model_space_source(
-            self, arch, input_shape, num_classes, import_dirs=import_dirs, origin=origin
+            self.name,
+            self.model,
+            self.values(arch),
+            self.arguments(shape, num_classes),
+            self.encode(arch),
+            import_dirs=import_dirs,
+            origin=origin,
         )
 
     def _draw_model(self, arch: Architecture, path: str | Path) -> Path:

@@ -4,9 +4,9 @@
 The package holds what is specific to the space (its hooks: ``archsearch.spaces.hooks``); importing it
 loads no torch beyond the cell ops."""
 
+from archsearch.spaces.nasnet_cell.cell import CELL_TYPES, Block
 from archsearch.spaces.nasnet_cell.space import (
     BLOCK_FIELDS,
-    CELL_TYPES,
     COMBINE_KIND,
     DEFAULT_CELLS,
     DEFAULT_CHANNELS,
@@ -23,7 +23,6 @@ from archsearch.spaces.nasnet_cell.space import (
     PAPER_NASNET_CHANNELS,
     PAPER_REDUCTIONS,
     PAPER_STEM_MULTIPLIER,
-    Block,
     DartsCellSpace,
     NASNetCellSpace,
 )

@@ -6,18 +6,19 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from archsearch.core import Architecture
 from archsearch.spaces.drawing import save_figure
-from archsearch.spaces.nasnet_cell.space import CELL_TYPES, NASNetCellSpace
+from archsearch.spaces.nasnet_cell.cell import Block
 
 
-def draw_cells(space: NASNetCellSpace, arch: Architecture, path: str | Path) -> Path:
-    """The normal and the reduction cell side by side: the two cell inputs on the left, the blocks
-    left to right (each edge labelled with its op), dashed edges into the concatenated output."""
-    cells = space.cells_of(arch)
-    figure = Figure(figsize=(2.0 + 2.6 * space.blocks, 7.0), layout="constrained")
-    figure.suptitle(f"{space.name}: best cells", fontsize=11)
-    for row, cell in enumerate(CELL_TYPES):
+def draw_cells(name: str, cells: dict[str, tuple[Block, ...]], cell_output: str, path: str | Path) -> Path:
+    """The cells of an architecture of the space ``name`` (by cell type: the normal and the reduction
+    cell, as ``cells_of`` gives them) side by side: the two cell inputs on the left, the blocks left to
+    right (each edge labelled with its op), dashed edges into the concatenated output (from every block
+    when ``cell_output`` is "all", else from the blocks no other block reads)."""
+    blocks_per_cell = max(len(blocks) for blocks in cells.values())
+    figure = Figure(figsize=(2.0 + 2.6 * blocks_per_cell, 7.0), layout="constrained")
+    figure.suptitle(f"{name}: best cells", fontsize=11)
+    for row, cell in enumerate(cells):
         ax = figure.add_subplot(2, 1, row + 1)
         ax.set_axis_off()
         blocks = cells[cell]
@@ -36,7 +37,7 @@ def draw_cells(space: NASNetCellSpace, arch: Architecture, path: str | Path) -> 
                 ax.text((x0 + x1) / 2 + bend * (y1 - y0) / 2, (y0 + y1) / 2 - bend * (x1 - x0) / 2, op,
                         ha="center", va="center", fontsize=7, zorder=4,
                         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
-            if space.cell_output == "all" or 2 + k not in read:
+            if cell_output == "all" or 2 + k not in read:
                 ax.annotate(
                     "", xy=output, xytext=target, arrowprops={**arrow, "linestyle": "--", "color": "0.6"}
                 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +11,12 @@ from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import check_image_shape, name_list
 from archsearch.spaces.cell_ops import DARTS_OPS, NASNET_OPS, OP_FACTORIES
+from archsearch.spaces.nasnet_cell.cell import CELL_TYPES, Block
 
 if TYPE_CHECKING:
     from archsearch.spaces.nasnet_cell.module import NASNetCellNetwork
     from archsearch.spaces.nasnet_cell.supernet import DartsSupernet
 
-CELL_TYPES = ("normal", "reduction")
-"""The two cells of an architecture, in decision order."""
 BLOCK_FIELDS = ("input_a", "input_b", "op_a", "op_b", "combine")
 """The decisions of one block, in order (SPEC 3.1); ``combine`` only when there are two combinations."""
 KNOWN_COMBINATIONS = ("add", "concat")
@@ -51,21 +49,6 @@ _NUMBER = r"(?:0|[1-9][0-9]*)"
 _BLOCK_TOKEN = re.compile(
     rf"(?P<a>{_NUMBER}):(?P<op_a>[A-Za-z0-9_]+)\s+(?P<combine>\+|\|\|)\s+(?P<b>{_NUMBER}):(?P<op_b>[A-Za-z0-9_]+)"
 )
-
-
-@dataclass(frozen=True)
-class Block:
-    """One block of a cell, by name: ``combine(op_a(state[input_a]), op_b(state[input_b]))``.
-
-    States: 0 = h_{i-2} (the cell before the previous one), 1 = h_{i-1} (the previous cell), 2 + k =
-    the output of block k of the same cell.
-    """
-
-    input_a: int
-    input_b: int
-    op_a: str
-    op_b: str
-    combine: str = "add"
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -282,7 +265,7 @@ class NASNetCellSpace(SearchSpace):
         """The normal and the reduction cell side by side."""
         from archsearch.spaces.nasnet_cell.drawing import draw_cells
 
-        return draw_cells(self, arch, path)
+        return draw_cells(self.name, self.cells_of(arch), self.cell_output, path)
 
     # -- cell specific -------------------------------------------------------------------------
 
@@ -400,4 +383,4 @@ class DartsCellSpace(NASNetCellSpace):
         the supernet's ``space()``, this space at the supernet's sizes."""
         from archsearch.spaces.nasnet_cell.supernet import DartsSupernet
 
-        return DartsSupernet(input_shape, num_classes, **size)
+        return DartsSupernet(input_shape, num_classes, space_class=type(self), **size)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from archsearch.core import Architecture
 from archsearch.errors import ConfigError
 from archsearch.spaces import cell_ops
-from archsearch.spaces.nasnet_cell.space import Block, DartsCellSpace
+from archsearch.spaces.nasnet_cell.cell import Block
 from archsearch.spaces.supernet import NONE_OP, MixedEdge, Supernet, add_term, batch_stats_only, check_sizes
 
 # A small skeleton that trains on two CPU cores; the paper's search sizes are named beside it.
@@ -94,7 +95,8 @@ class DartsSupernet(Supernet):
     cell, ``reductions`` times, then ``cells`` normal cells, global pooling and a linear classifier (the
     skeleton of ``DartsCellSpace``). Every normal cell shares the first ``edges / 2`` entries of the
     choice, every reduction cell the rest: 2 x 14 edges over the 8 DARTS ops including ``none``.
-    The paper's search network is ``cells=2, channels=16`` (8 cells); the defaults are small for CPU."""
+    The paper's search network is ``cells=2, channels=16`` (8 cells); the defaults are small for CPU.
+    ``space_class`` makes the space of the derived cells (``DartsCellSpace``, whose hook passes it)."""
 
     space_name = "darts_cell"
 
@@ -107,6 +109,8 @@ class DartsSupernet(Supernet):
         blocks: int = DARTS_BLOCKS,
         reductions: int = DARTS_REDUCTIONS,
         stem_multiplier: int = DARTS_STEM_MULTIPLIER,
+        *,
+        space_class: Callable[..., Any],
     ) -> None:
         super().__init__()
         check_sizes(
@@ -121,6 +125,7 @@ class DartsSupernet(Supernet):
             raise ConfigError(f"supernet: reductions must be an int >= 0, got {reductions!r}")
         self.channels, self.cells, self.blocks = channels, cells, blocks
         self.reductions, self.stem_multiplier = reductions, stem_multiplier
+        self.space_class = space_class
         self.op_names = cell_ops.DARTS_OPS
         self.cell_edges = len(darts_edges(blocks))
         self.edges = 2 * self.cell_edges
@@ -197,9 +202,10 @@ class DartsSupernet(Supernet):
                 edge += 2 + block
         return choice
 
-    def space(self) -> DartsCellSpace:
-        """The ``DartsCellSpace`` of the derived architectures, with this supernet's skeleton sizes."""
-        return DartsCellSpace(
+    def space(self) -> Any:
+        """The space of the derived architectures (``space_class``, the ``DartsCellSpace`` whose hook made
+        this supernet) with this supernet's skeleton sizes."""
+        return self.space_class(
             blocks=self.blocks,
             cells=self.cells,
             channels=self.channels,

@@ -3,6 +3,7 @@
 The package holds what is specific to the space (its hooks: ``archsearch.spaces.hooks``); importing it
 loads no torch."""
 
+from archsearch.spaces.nasrl_cnn.layers import CLASSIFIER, IMAGE, ConvLayer, data_flow
 from archsearch.spaces.nasrl_cnn.space import (
     FILTER_H,
     FILTER_W,
@@ -16,11 +17,13 @@ from archsearch.spaces.nasrl_cnn.space import (
     STRIDE_TOKENS,
     STRIDE_W,
     TOKENS,
-    ConvLayer,
     NasRLCNNSpace,
 )
 
 __all__ = [
+    "CLASSIFIER",
+    "IMAGE",
+    "data_flow",
     "ConvLayer",
     "FILTER_H",
     "FILTER_W",

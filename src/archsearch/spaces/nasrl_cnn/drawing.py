@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -10,33 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as CurvePath
 
-from archsearch.core import Architecture
 from archsearch.spaces.drawing import save_figure
-from archsearch.spaces.nasrl_cnn.space import NasRLCNNSpace
-
-IMAGE = "image"
-CLASSIFIER = "classifier"
-Node = int | str
-"""A node of an architecture drawing: a layer index, ``IMAGE`` or ``CLASSIFIER``."""
-
-
-def nasrl_cnn_edges(space: NasRLCNNSpace, arch: Architecture) -> list[tuple[Node, Node]]:
-    """The data flow of ``arch`` as (source, target) edges, by the compile rules of Zoph & Le 2017, 3.3.
-
-    A layer with no selected input reads the image; a layer that feeds no later layer feeds the
-    classifier. Without skip connections the layers form a chain.
-    """
-    edges: list[tuple[Node, Node]] = []
-    layers = space.layers(arch)
-    for index, layer in enumerate(layers):
-        inputs = layer.inputs if space.skip_connections else ((index - 1,) if index else ())
-        if not inputs:
-            edges.append((IMAGE, index))
-        edges.extend((source, index) for source in inputs)
-    used = {source for source, _ in edges}
-    edges.extend((index, CLASSIFIER) for index in range(len(layers)) if index not in used)
-    return edges
-
+from archsearch.spaces.nasrl_cnn.layers import CLASSIFIER, IMAGE, ConvLayer, Node
 
 _BOX_HALF_WIDTH = 1.9
 _BOX_HALF_HEIGHT = 0.3
@@ -56,10 +32,17 @@ _SKIP_COLORS = (
 """Skip links take the colour of their source layer, so a link can be followed from end to end."""
 
 
-def draw_nasrl_cnn(space: NasRLCNNSpace, arch: Architecture, path: str | Path) -> Path:
-    layers = space.layers(arch)
+def draw_nasrl_cnn(
+    name: str,
+    encoding: str,
+    layers: Sequence[ConvLayer],
+    edges: Sequence[tuple[Node, Node]],
+    path: str | Path,
+) -> Path:
+    """The stack of ``layers`` (of the space ``name``, encoded as ``encoding``) with the data flow
+    ``edges``: links to the next layer straight, skip links curving on the right, links from the image
+    and to the classifier on the left."""
     depth = len(layers)
-    edges = nasrl_cnn_edges(space, arch)
     height_of: dict[Node, int] = {IMAGE: 0, CLASSIFIER: depth + 1}
     height_of.update({index: index + 1 for index in range(depth)})
     curved = [e for e in edges if height_of[e[1]] - height_of[e[0]] > 1]
@@ -70,8 +53,8 @@ def draw_nasrl_cnn(space: NasRLCNNSpace, arch: Architecture, path: str | Path) -
     ax.set_xlim(-reach, reach)
     ax.set_ylim(-0.6, depth + 1.6)
     ax.set_axis_off()
-    encoded = "\n".join(textwrap.wrap(space.encode(arch), 60, break_long_words=False))
-    ax.set_title(f"{space.name}, {depth} layers\n{encoded}", fontsize="small", family="monospace")
+    encoded = "\n".join(textwrap.wrap(encoding, 60, break_long_words=False))
+    ax.set_title(f"{name}, {depth} layers\n{encoded}", fontsize="small", family="monospace")
 
     _box(ax, 0, "image", "#e6e6e6")
     for index, layer in enumerate(layers):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core import LINKS, Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import check_image_shape
+from archsearch.spaces.nasrl_cnn.layers import ConvLayer, Node, data_flow
 
 if TYPE_CHECKING:
     from archsearch.spaces.nasrl_cnn.module import NasRLCNN
@@ -37,22 +37,6 @@ _LAYER_TOKEN = re.compile(
     rf"(?:/s(?P<sh>{_NUMBER})x(?P<sw>{_NUMBER}))?"
     rf"(?:<(?P<inputs>{_NUMBER}(?:,{_NUMBER})*))?"
 )
-
-
-@dataclass(frozen=True)
-class ConvLayer:
-    """One layer of an architecture, read out of its flat decision values.
-
-    ``inputs`` are the earlier layers chosen at this layer's anchor point; it is always empty when the
-    space has no skip connections (the layers then form a chain).
-    """
-
-    filter_h: int
-    filter_w: int
-    num_filters: int
-    stride_h: int = 1
-    stride_w: int = 1
-    inputs: tuple[int, ...] = ()
 
 
 def _value_set(name: str, values: Sequence[int]) -> tuple[int, ...]:
@@ -262,7 +246,7 @@ class NasRLCNNSpace(SearchSpace):
         """The layer stack of ``arch`` with its skip links."""
         from archsearch.spaces.nasrl_cnn.drawing import draw_nasrl_cnn
 
-        return draw_nasrl_cnn(self, arch, path)
+        return draw_nasrl_cnn(self.name, self.encode(arch), self.layers(arch), self.edges(arch), path)
 
     # -- NAS-RL specific -----------------------------------------------------------------------
 
@@ -274,6 +258,10 @@ class NasRLCNNSpace(SearchSpace):
         """The number of layers of ``arch``."""
         self.validate(arch)
         return len(arch.values) // self.decisions_per_layer
+
+    def edges(self, arch: Architecture) -> list[tuple[Node, Node]]:
+        """The data flow of ``arch`` as (source, target) edges (``layers.data_flow``)."""
+        return data_flow(self.layers(arch), self.skip_connections)
 
     def layers(self, arch: Architecture) -> tuple[ConvLayer, ...]:
         """The layers of ``arch`` as named fields (validates it first)."""

@@ -3,12 +3,10 @@
 The package holds what is specific to the space (its hooks: ``archsearch.spaces.hooks``); importing it
 loads no torch."""
 
+from archsearch.spaces.nb201.cell import EDGE_NAMES, EDGES, OPS
 from archsearch.spaces.nb201.space import (
-    EDGE_NAMES,
-    EDGES,
     NUM_ARCHS,
     OP_KIND,
-    OPS,
     PAPER_CELLS_PER_STAGE,
     PAPER_CHANNELS,
     NB201Space,

@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import check_image_shape
+from archsearch.spaces.nb201.cell import EDGE_NAMES, EDGES, OPS
 
 if TYPE_CHECKING:
     from archsearch.spaces.nb201.module import NB201Network
     from archsearch.spaces.nb201.supernet import NB201Supernet
 
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-"""The 5 operations, in the order of the benchmark's 6-digit op codes (SPEC 7.2)."""
-EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-"""(source, target) node of each edge, in the order of the NB201 string (SPEC 7.2)."""
-EDGE_NAMES = tuple(f"edge_{target}_{source}" for source, target in EDGES)
 OP_KIND = "op"
 NUM_ARCHS = len(OPS) ** len(EDGES)  # 15,625
 

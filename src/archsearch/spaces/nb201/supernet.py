@@ -10,8 +10,8 @@ from torch import nn
 
 from archsearch.core import Architecture
 from archsearch.spaces.nb201 import module as nb201_module
-from archsearch.spaces.nb201.space import EDGE_NAMES, NB201Space
-from archsearch.spaces.nb201.space import OPS as NB201_OPS
+from archsearch.spaces.nb201.cell import EDGE_NAMES
+from archsearch.spaces.nb201.cell import OPS as NB201_OPS
 from archsearch.spaces.supernet import MixedEdge, Supernet, add_term, batch_stats_only, check_sizes
 
 # A small skeleton that trains on two CPU cores; the paper's search sizes are named beside it.
@@ -106,13 +106,8 @@ class NB201Supernet(Supernet):
         """NB201's name of each edge (``edge_1_0``, ...)."""
         return list(EDGE_NAMES)
 
-    def space(self) -> NB201Space:
-        """The space of the derived cells: the benchmark's, at the paper's sizes, so an exported cell is
-        the one the table scores."""
-        return NB201Space()
-
     def to_architecture(self, choice: Sequence[int] | np.ndarray) -> Architecture:
         indices = [int(k) for k in np.asarray(choice).flatten()]
         if len(indices) != self.edges:
             raise ValueError(f"an NB201 choice has {self.edges} op indices, got {indices}")
-        return Architecture(NB201Space.name, tuple(self.op_names[k] for k in indices))
+        return Architecture(self.space_name, tuple(self.op_names[k] for k in indices))

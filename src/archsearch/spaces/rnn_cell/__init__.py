@@ -4,6 +4,7 @@ export and its drawing.
 The package holds what is specific to the space (its hooks: ``archsearch.spaces.hooks``); importing it
 loads no torch."""
 
+from archsearch.spaces.rnn_cell.cell import CellNode, TreeCellChoice, tree_children
 from archsearch.spaces.rnn_cell.space import (
     ACTIVATION,
     CELL_INDEX,
@@ -19,12 +20,11 @@ from archsearch.spaces.rnn_cell.space import (
     PAPER_BASE,
     PAPER_COMBINATIONS,
     WORKED_EXAMPLE,
-    CellNode,
     RNNCellSpace,
-    TreeCellChoice,
 )
 
 __all__ = [
+    "tree_children",
     "ACTIVATION",
     "CELL_INDEX",
     "COMBINE",

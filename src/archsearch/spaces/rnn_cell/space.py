@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archsearch.core import Architecture, Decision, SearchSpace
 from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.spaces.base import name_list
+from archsearch.spaces.rnn_cell.cell import CellNode, TreeCellChoice, tree_children
 
 if TYPE_CHECKING:
     from archsearch.spaces.rnn_cell.module import TreeCellLM
@@ -54,28 +54,6 @@ _NUMBER = r"(?:0|[1-9][0-9]*)"
 _NODE_TOKEN = re.compile(rf"(?P<index>{_NUMBER}):(?P<combine>{_WORD})/(?P<activation>{_WORD})")
 _INJECT_PART = re.compile(rf"inject\s+(?P<combine>{_WORD})/(?P<activation>{_WORD})")
 _INDEX_PART = re.compile(rf"c<-(?P<memory>{_NUMBER})\s+inject->(?P<inject>{_NUMBER})")
-
-
-@dataclass(frozen=True)
-class CellNode:
-    """How a tree node (or the inject step) merges its two inputs and which activation follows."""
-
-    combine: str
-    activation: str
-
-
-@dataclass(frozen=True)
-class TreeCellChoice:
-    """One cell of the space, read out of its flat decision values.
-
-    ``nodes`` are numbered leaves first, then level by level, the root last. ``memory_node``'s
-    pre-activation value becomes c_t; ``inject_node``'s output is merged with c_{t-1} by ``inject``.
-    """
-
-    nodes: tuple[CellNode, ...]
-    inject: CellNode
-    memory_node: int
-    inject_node: int
 
 
 def _base(value: Any) -> int:
@@ -302,13 +280,17 @@ class RNNCellSpace(SearchSpace):
         the embedding and hidden sizes as ``build`` reads it."""
         from archsearch.spaces.rnn_cell.export import language_model_source
 
-        return language_model_source(self, arch, input_shape, num_classes)
+        if type(num_classes) is not int or num_classes < 1:
+            raise ConfigError(f"rnn_cell: the vocabulary size must be a positive int, got {num_classes!r}")
+        sizes = {**self.lm_sizes(input_shape), "num_layers": DEFAULT_NUM_LAYERS, "dropout": DEFAULT_DROPOUT}
+        encoded, cell = self.encode(arch), self.module_spec(arch)
+        return language_model_source(self.name, encoded, self.equations(arch), cell, sizes, num_classes)
 
     def draw(self, arch: Architecture, path: str | Path) -> Path:
         """The tree of the cell, leaves at the bottom, h_t on top."""
         from archsearch.spaces.rnn_cell.drawing import draw_rnn_cell
 
-        return draw_rnn_cell(self, arch, path)
+        return draw_rnn_cell(self.encode(arch), self.cell(arch), path)
 
     def lm_sizes(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """``build``'s reading of ``input_shape``: embedding_size, hidden_size and tie_weights."""
@@ -326,9 +308,7 @@ class RNNCellSpace(SearchSpace):
 
     def children(self, node: int) -> tuple[int, int]:
         """The two nodes an internal node combines."""
-        if not self.base <= node < self.num_nodes:
-            raise ValueError(f"node {node} is not an internal node (internal: {self.base}..{self.root})")
-        return 2 * (node - self.base), 2 * (node - self.base) + 1
+        return tree_children(self.base, node)
 
     def cell(self, arch: Architecture) -> TreeCellChoice:
         """The cell of ``arch`` as named fields (validates it first)."""
