@@ -43,8 +43,10 @@ def resume(
     ),
     quiet: bool = typer.Option(False, help="No progress display."),
 ) -> None:
-    """Continue an interrupted run (even one killed with kill -9) where it stopped: a study from its
-    trials, a one-shot run from its last finished epoch, an AutoML-Zero run from its last checkpoint."""
+    """Continue an interrupted run of any kind (even one killed with kill -9) where it stopped.
+
+    A study continues from its trials, a one-shot run from its last finished epoch, an AutoML-Zero run from
+    its last checkpoint."""
     from archsearch.runs import open_run
 
     if trials is not None and budget is not None:
@@ -126,8 +128,10 @@ def print_best_trial(best: TrialRecord | None, count: int, leading: list[str]) -
 # -- status ------------------------------------------------------------------------------------------------
 @app.command()
 def status(directory: Path = typer.Argument(..., help=RUN_DIRECTORY)) -> None:
-    """How far a run is and the best so far: a study's trials finished, failed and running; a one-shot
-    run's epochs and derived cell; an AutoML-Zero run's individuals and best program."""
+    """How far a run is (a study, a one-shot or an AutoML-Zero run) and the best so far.
+
+    A study's trials finished, failed and running; a one-shot run's epochs and derived cell; an AutoML-Zero
+    run's individuals and best program."""
     from archsearch.runs import open_run
 
     with open_run(directory, read_only=True) as run:
@@ -194,9 +198,10 @@ def best(
         [], "--constraint", help='A study: only trials meeting this, e.g. "params <= 1e6" (repeatable).'
     ),
 ) -> None:
-    """The best found so far: a study's best trial, or the best by --objective among trials meeting
-    constraints (the study's own, --max-latency and --constraint: a pick off the Pareto front); a
-    one-shot run's derived cell; an AutoML-Zero run's best program."""
+    """The best found so far: a study's best trial, a one-shot run's derived cell, a zero run's program.
+
+    In a study, --objective picks the best by that metric among the trials meeting the constraints (the
+    study's own, --max-latency and --constraint): a pick off the Pareto front."""
     from archsearch.runs import open_run
 
     with open_run(directory, read_only=True) as run:
@@ -294,9 +299,11 @@ def report(
     directory: Path = typer.Argument(..., help=RUN_DIRECTORY),
     out_dir: Path | None = typer.Option(None, "--out", "-o", help="Where to write (default DIR/report)."),
 ) -> None:
-    """Write an HTML report with plots: a study's rewards, best so far, choices over time and best
-    architecture; a one-shot run's epochs and distribution over ops; an AutoML-Zero run's best fitness
-    vs individuals (beside its random-search baseline) and best program."""
+    """Write an HTML report with plots of a run of any kind.
+
+    A study's rewards, best so far, choices over time and best architecture; a one-shot run's epochs and
+    distribution over ops; an AutoML-Zero run's best fitness vs individuals (beside its random-search
+    baseline) and best program."""
     from archsearch.runs import open_run
 
     if out_dir is not None:
@@ -317,9 +324,11 @@ def export(
     ),
     trial: int | None = typer.Option(None, help="A study: export this trial instead of the best."),
 ) -> None:
-    """Write the best architecture: a study's best trial as JSON, a PyTorch module file and its trained
-    weights (weights.pt, kept for the best trials); a one-shot run's derived cell as JSON and a module
-    file to retrain; an AutoML-Zero run's best program as a standalone numpy module."""
+    """Write the best architecture (or program) of a run of any kind.
+
+    A study's best trial as JSON, a PyTorch module file and its trained weights (weights.pt, kept for the
+    best trials); a one-shot run's derived cell as JSON and a module file to retrain; an AutoML-Zero run's
+    best program as a standalone numpy module."""
     from archsearch.runs import open_run
 
     if out_dir is not None:
@@ -372,9 +381,11 @@ def trials_command(
         help="csv (the default), json (a list of objects, one per row) or table (plain text, as wide as its columns).",
     ),
 ) -> None:
-    """Every trial as data on standard output, one row per trial: number, status, reward, architecture,
-    times, error, then metric_<name>, decision_<name> and info_<name> columns; a one-shot run's epochs;
-    an AutoML-Zero run's progress rounds. In Python: open_run(DIR).trials_dataframe()."""
+    """Every trial of a run as data (CSV by default) on standard output, one row per trial.
+
+    Columns: number, status, reward, architecture, started_at, finished_at, duration_s, cost_s, seed,
+    error, then metric_<name>, decision_<name> and info_<name>. A one-shot run gives its epochs, an
+    AutoML-Zero run its progress rounds. In Python: archsearch.open_run(DIR).trials_dataframe()."""
     from archsearch.runs import open_run
 
     if output_format not in TRIAL_FORMATS:
