@@ -117,7 +117,8 @@ class SearchSpace(ABC):
     Implement ``decisions`` (the next question given the answers so far), ``kinds``, ``encode``/``decode``
     and ``config``; spaces whose architectures are networks also implement ``build``. Users rarely subclass
     it: ``archsearch.ModelSpace`` turns a PyTorch module with choices into one, ``archsearch.DictSpace`` a
-    mapping of names to value lists.
+    mapping of names to value lists. A space may also carry optional hooks (``companions``,
+    ``export_source``, ``draw``, ``supernet``), declared in ``archsearch.spaces.hooks``.
     """
 
     name: str = "space"
