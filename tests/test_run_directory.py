@@ -85,7 +85,7 @@ def interrupt_oneshot(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def interrupt_zero(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("archsearch.zero.run._create_tables", interrupt)
+    monkeypatch.setattr("archsearch.zero.experiment.start_record", interrupt)
 
 
 FAILED_STARTS = [
@@ -243,7 +243,7 @@ KILLERS = {
     # builds its supernet, while the zero run writes its tables
     "search": "from archsearch.evaluators.tabular import TabularEvaluator as target\ntarget.prepare = die\n",
     "oneshot": "import archsearch.oneshot.run as target\ntarget.load_search_data = die\n",
-    "zero": "import archsearch.zero.run as target\ntarget._create_tables = die\n",
+    "zero": "import archsearch.zero.experiment as target\ntarget.start_record = die\n",
 }
 
 

@@ -216,3 +216,57 @@ def test_run_with_restarts_resumed_after_a_crash_equals_uninterrupted(
     assert resumed.experiments() == whole.experiments() and len(whole.experiments()) == 2
     whole.close()
     resumed.close()
+
+
+# Runs written before issue 16 (the zero tables without a recorded version; the Python engine on
+# random.Random): config as FIXTURE, paused after 100 of 200 individuals (tests/zero/data, gzipped).
+FIXTURE = {
+    "budget": 200,
+    "population_size": 20,
+    "round_size": 50,
+    "checkpoint_every_s": 0.0,
+    "search_tasks": 2,
+    "select_tasks": 2,
+    "final_tasks": 2,
+    "n_train": 10,
+    "n_valid": 10,
+    "target_rmse": None,
+    "sufficient_fitness": None,
+    "fec_capacity": 50,
+    "seed": 3,
+}
+
+
+def _old_run(tmp_path: Path, engine: str) -> Path:
+    import gzip
+
+    directory = tmp_path / f"old_{engine}"
+    directory.mkdir()
+    packed = Path(__file__).parent / "data" / f"zero_{engine}_before_issue16.db.gz"
+    (directory / "study.db").write_bytes(gzip.decompress(packed.read_bytes()))
+    return directory
+
+
+def test_a_compiled_run_written_before_the_split_resumes_to_the_uninterrupted_trajectory(tmp_path):
+    old = Experiment.load(_old_run(tmp_path, "compiled"))
+    assert old.store.kind == "zero" and old.individuals() == 100 and old.config.budget == 200
+    old.run()
+    whole = Experiment.create(make_config("linear", engine="compiled", **FIXTURE), tmp_path / "whole")
+    whole.run()
+    assert trajectory(old) == trajectory(whole)
+    assert old.individuals() == 200 and old.store.kind == "zero"
+    old.close()
+    whole.close()
+
+
+def test_a_python_engine_run_written_before_the_one_stream_reads_and_refuses_to_resume(tmp_path):
+    directory = _old_run(tmp_path, "python")
+    old = Experiment.load(directory, read_only=True)
+    assert old.individuals() == 100 and old.best() is not None and old.final() is not None
+    old.close()
+    old = Experiment.load(directory)
+    with pytest.raises(
+        ConfigError, match="earlier archsearch, whose random stream differs; start the run again"
+    ):
+        old.run()
+    old.close()
