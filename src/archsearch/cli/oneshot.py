@@ -11,15 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from archsearch.cli.options import err, out
 from archsearch.errors import ConfigError
 
 if TYPE_CHECKING:  # the run, torch and the data sets are imported by the commands that use them
     from archsearch.oneshot.run import OneShotRun
     from archsearch.store.sqlite import EpochRecord
-
-# markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
-out = Console(soft_wrap=True, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class RichEpochProgress:

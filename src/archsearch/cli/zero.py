@@ -7,18 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from archsearch.cli.options import err, out
 from archsearch.errors import ConfigError
 
 if TYPE_CHECKING:
     from archsearch.runs.zero import ZeroRun
-
-# markup=False: directories, cells and messages print literally ("runs[/old]" is a path, not markup)
-out = Console(soft_wrap=True, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class ZeroProgress:
