@@ -202,3 +202,21 @@ def test_a_corrupt_table_versions_entry_is_one_line(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match="its table_versions is 'x'"):
         RunStore(tmp_path, read_only=True)
+
+
+def test_older_tables_of_a_killed_run_are_read_upgraded_with_its_wal(tmp_path):
+    notes_run(tmp_path / "live")
+    writer = sqlite3.connect(tmp_path / "live" / "study.db", isolation_level=None)
+    writer.execute("INSERT INTO notes (text) VALUES ('in the wal')")
+    killed = tmp_path / "killed"  # the files as a kill -9 leaves them, without the -shm
+    killed.mkdir()
+    for name in ("study.db", "study.db-wal"):
+        (killed / name).write_bytes((tmp_path / "live" / name).read_bytes())
+    writer.close()
+    before = snapshot(killed)
+    with RunStore(killed, read_only=True, tables=(NOTES_V2,)) as store:
+        assert store.query("SELECT text, author FROM notes ORDER BY id") == [
+            ("first", None),
+            ("in the wal", None),
+        ]
+    assert snapshot(killed) == before

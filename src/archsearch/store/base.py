@@ -58,7 +58,7 @@ class Tables:
     part: str
     version: int
     ddl: str
-    migrations: Mapping[int, Migration] = field(default_factory=dict)
+    migrations: Mapping[int, Migration] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.version < 1:
