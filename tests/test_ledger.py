@@ -168,3 +168,10 @@ def test_a_strategy_that_declines_to_drive_is_asked_and_told_by_the_study(tmp_pa
     study.run()
     assert strategy.asked == 2 and [t.info for t in study.store.trials()] == [{}, {}]
     study.close()
+
+
+def test_a_budget_set_on_the_study_is_the_one_its_ledger_keeps(tmp_path, toy_registry):
+    study = _study(tmp_path, n_trials=1)
+    study.config = study.config.model_copy(update={"n_trials": 3})
+    assert study.ledger.reserve(5) == [0, 1, 2]
+    study.close()

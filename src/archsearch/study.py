@@ -74,7 +74,6 @@ class Study:
     ) -> None:
         """A study of ``config`` whose database is ``store``; ``objects`` (kind -> object) are used
         instead of constructing those kinds from the config's names (``create`` with objects)."""
-        self.config = config
         self.directory = directory
         given = dict(objects or {})
 
@@ -104,6 +103,15 @@ class Study:
         self.ledger = TrialLedger(store, self.space, config, self.reward_fn)
         self._activity: Callable[[], Activity] = Activity
         self.lock: RunLock | None = None  # held while this process creates or runs the study
+
+    @property
+    def config(self) -> StudyConfig:
+        """The study's configuration (the ledger's: a budget set here is the one the ledger keeps)."""
+        return self.ledger.config
+
+    @config.setter
+    def config(self, config: StudyConfig) -> None:
+        self.ledger.config = config
 
     @property
     def store(self) -> Store:
