@@ -12,7 +12,8 @@ is one program run on one task: Setup, 100 Predict+Learn steps, 100 Predict step
 2. the programs regularized evolution (P = 1000, T = 10, U = 0.9) proposes on those tasks, evaluated in
    the same order without and with the functional equivalence cache: programs/s, the FEC hit rate and
    evaluation-equivalents/s (programs x tasks); and the whole evolution loop's individuals/s;
-3. the same search in the compiled engine (``zero/compiled.py``), with and without FEC: individuals/s.
+3. the same search in the compiled engine (``zero/compiled.py``), with and without FEC: individuals/s;
+   with FEC it is the Python loop's search child for child (one random stream), so their best agree.
 All in one process, one after the other, so the numbers share the machine's state (its load is printed).
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import time
 
 import numpy as np
@@ -33,6 +33,7 @@ from archsearch.zero.mutation import PAPER_MUTATIONS, Mutator, ProgramSpace, ran
 from archsearch.zero.ops import OP_SETS
 from archsearch.zero.program import COMPONENTS, MemoryConfig
 from archsearch.zero.reference import evaluate_each_reference
+from archsearch.zero.stream import Stream
 from archsearch.zero.tasks import make_tasks
 
 MEMORY = MemoryConfig(4, 3, 1, 4)
@@ -51,7 +52,7 @@ def main() -> None:
     tasks = make_tasks("linear", 10, 4, 100, 100, seed=0)
     batch = task_batch(tasks)
     space = ProgramSpace(MEMORY, {n: OP_SETS["full"] for n in COMPONENTS}, SIZES, SIZES, SIZES)
-    rng = random.Random(0)
+    rng = Stream(0)
     programs = [random_program(space, rng) for _ in range(args.programs)]
     print(f"load average before: {os.getloadavg()[0]:.1f} (machine shared; 1 process)")
 
@@ -118,9 +119,10 @@ def main() -> None:
         loops[fec] = args.individuals / (time.perf_counter() - start)
         stats = engine.stats()
         hit = f", FEC hit rate {stats['fec_hits'] / stats['fec_lookups']:.0%}" if fec else ""
+        same = f"; same best program as the Python loop: {engine.best == search.best}" if fec else ""
         print(
             f"whole evolution loop, compiled engine, {'with' if fec else 'without'} FEC: {loops[fec]:,.0f}"
-            f" individuals/s ({stats['full_evaluations']:,.0f} full evaluations{hit})"
+            f" individuals/s ({stats['full_evaluations']:,.0f} full evaluations{hit}){same}"
         )
     print(f"ratio compiled / Python evolution loop (with FEC): {loops[True] / search_rate:.1f}x")
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -145,14 +145,14 @@ def maximum(x: Values | Number, y: Values | Number) -> Values:
 def total(values: Values) -> Number:
     """The sum of all entries, in index order (row-major)."""
     result = 0.0
-    for x in np.ravel(values).tolist():
+    for x in values.ravel().tolist():
         result += x
     return result
 
 
 def dot(a: Values, b: Values) -> Number:
     result = 0.0
-    for x, y in zip(np.ravel(a).tolist(), np.ravel(b).tolist(), strict=True):
+    for x, y in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True):
         result += x * y
     return result
 
@@ -162,13 +162,13 @@ def norm(values: Values) -> Number:
 
 
 def mean(values: Values) -> Number:
-    return total(values) / np.size(values)
+    return total(values) / values.size
 
 
 def std(values: Values) -> Number:
     """The population standard deviation (divides by the number of entries)."""
-    deviations = np.ravel(values) - mean(values)
-    return math.sqrt(dot(deviations, deviations) / np.size(values))
+    deviations = values.ravel() - mean(values)
+    return math.sqrt(dot(deviations, deviations) / values.size)
 
 
 def matvec(matrix: Values, vector: Values) -> list[Number]:

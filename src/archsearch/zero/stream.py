@@ -28,26 +28,23 @@ def seed_state(seed: int) -> np.ndarray:
     return np.array(words, dtype=np.uint64)
 
 
-def _rotl(x: int, k: int) -> int:
-    return ((x << k) | (x >> (64 - k))) & _MASK
-
-
 class Stream:
     """xoshiro256** in Python: the Python engine's generator, draw for draw the compiled loop's."""
 
     def __init__(self, seed: int = 0) -> None:
-        self.words = [int(w) for w in seed_state(seed)]
+        self.words = tuple(int(w) for w in seed_state(seed))
 
     def next_word(self) -> int:
         s0, s1, s2, s3 = self.words
-        result = (_rotl((s1 * 5) & _MASK, 7) * 9) & _MASK
+        x = (s1 * 5) & _MASK
+        result = ((((x << 7) | (x >> 57)) & _MASK) * 9) & _MASK  # rotl(s1 * 5, 7) * 9
         t = (s1 << 17) & _MASK
         s2 ^= s0
         s3 ^= s1
         s1 ^= s2
         s0 ^= s3
         s2 ^= t
-        self.words = [s0, s1, s2, _rotl(s3, 45)]
+        self.words = (s0, s1, s2, ((s3 << 45) | (s3 >> 19)) & _MASK)  # rotl(s3, 45)
         return result
 
     def random(self) -> float:
@@ -72,4 +69,4 @@ class Stream:
         return np.array(self.words, dtype=np.uint64)
 
     def setstate(self, words: np.ndarray) -> None:
-        self.words = [int(w) for w in words]
+        self.words = tuple(int(w) for w in words)
