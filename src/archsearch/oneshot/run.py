@@ -281,12 +281,11 @@ class OneShotRun:
             self.supernet = make_supernet(
                 config.space, self.data.input_shape, self.data.num_classes, **config.supernet
             ).to(self.device)
-        # the normal space of the derived cells: the supernet's own (DARTS: its skeleton's sizes) or, for
-        # NB201, the benchmark's space at the paper's sizes, so an exported cell is the one the table scores
+        # the normal space of the derived cells: the supernet's own (DARTS: its skeleton's sizes) or the
+        # space itself (NB201: the benchmark's, at the paper's sizes, so an exported cell is the one the
+        # table scores)
         own_space = getattr(self.supernet, "space", None)
-        self.space: SearchSpace = (
-            own_space() if callable(own_space) else construct("space", config.space, {})
-        )
+        self.space: SearchSpace = own_space() if callable(own_space) else construct("space", config.space, {})
         # the run's length sets the methods' learning-rate schedules (ENAS restarts count epochs)
         from archsearch.oneshot.base import METHODS
 
