@@ -352,7 +352,9 @@ def test_cli_search_with_dotted_paths_and_resume_after_the_module_breaks(user_mo
     line = one_error_line(capsys)
     assert "usermod:CHOICES" in line and "ImportError: the module was broken" in line
     (user_module / "usermod.py").unlink()
-    assert run_cli("status", out) == 2
+    assert run_cli("status", out) == 0  # status reads the database and the config: no module is imported
+    assert "3/3 trials started" in capsys.readouterr().out  # the failed resume kept the budget
+    assert run_cli("export", out) == 2  # export builds the space
     assert "no module named 'usermod'" in one_error_line(capsys)
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from archsearch.core import Architecture, Decision, TrialRecord
 from archsearch.errors import ConfigError, StoreError
+from archsearch.frames import TRIAL_COLUMNS, decision_values, trials_frame
 from archsearch.runs import Run, open_run
-from archsearch.runs.frames import TRIAL_COLUMNS, decision_values, trials_frame
 from archsearch.spaces.dict_space import DictSpace
 from archsearch.study import Study, best_trial
 from user_study import FAILURE

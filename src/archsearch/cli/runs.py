@@ -71,10 +71,11 @@ def resume(
             resume_zero(_zero(run), budget, max_time, quiet)
         else:
             study_run = _study(run)
+            study = study_run.study  # built first: a study that cannot be built keeps its budget
             amount = trials if trials is not None else budget
             if amount is not None:
                 study_run.set_budget(amount)
-            run_study(study_run.study, quiet)
+            run_study(study, quiet)
 
 
 def run_study(study: Study, quiet: bool) -> None:

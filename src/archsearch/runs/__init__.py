@@ -1,7 +1,7 @@
 """Every kind of run behind one protocol: ``open_run(DIR)`` gives a ``Run`` (runs/base.py) whatever the
 run in DIR is (a study of trials, a one-shot run, an AutoML-Zero run), with status, best, run, report,
-export and ``trials_dataframe``; ``runs.frames`` turns trials, epochs and progress rounds into pandas
-data frames. Importing this package loads neither torch nor pandas."""
+export and ``trials_dataframe`` (``archsearch.frames``: trials, epochs and progress rounds as pandas data
+frames). Importing this package loads neither torch nor pandas."""
 
 from archsearch.runs.base import RUN_KINDS, Best, Exported, Run, RunKind, RunStatus
 from archsearch.runs.open import open_run

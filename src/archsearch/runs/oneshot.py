@@ -129,7 +129,7 @@ class OneShotRunAdapter(RunAdapter):
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """One row per finished epoch (``frames.epochs_frame``)."""
-        from archsearch.runs.frames import epochs_frame
+        from archsearch.frames import epochs_frame
 
         return epochs_frame(self.epochs(), self.space())
 

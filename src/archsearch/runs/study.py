@@ -136,7 +136,7 @@ class StudyRun(RunAdapter):
         return None if record is None else trial_best(record)
 
     def trials_dataframe(self) -> pandas.DataFrame:
-        from archsearch.runs.frames import trials_frame
+        from archsearch.frames import trials_frame
 
         return trials_frame(self.trials(), self.space())
 
@@ -150,8 +150,8 @@ class StudyRun(RunAdapter):
         if budget < started:
             raise ConfigError(f"--trials {budget} is below the {started} trials already started")
         self.config = self.config.model_copy(update={"n_trials": budget})
-        if self._study is not None:  # built already: its books count to the new budget too
-            self._study.config = self._study.ledger.config = self.config
+        if self._study is not None:  # built already: its ledger counts to the new budget too
+            self._study.config = self.config
         self.store.set_meta("config", self.config.model_dump(mode="json"))
 
     def report(self, out: Path | None = None) -> Path:

@@ -86,7 +86,7 @@ class ZeroRun(RunAdapter):
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """One row per recorded progress round (``frames.progress_frame``)."""
-        from archsearch.runs.frames import progress_frame
+        from archsearch.frames import progress_frame
 
         return progress_frame(self.experiment.progress())
 
