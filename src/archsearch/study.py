@@ -185,15 +185,7 @@ class Study:
         ``read_only`` opens its database without writing a byte (status, best, report, export, front)."""
         directory = Path(directory)
         with open_run(directory, lock, read_only) as (store, held):
-            data = store.get_meta("config")
-            if data is None:
-                raise (
-                    unfinished_error(directory)
-                    if unfinished(store)
-                    else StoreError(f"{directory} has a database but no study config")
-                )
-            import_again(store.get_meta("import_dirs", []))  # where the user's modules were imported from
-            study = cls(parse_config(data), directory, store)
+            study = cls(stored_config(store, directory), directory, store)
         study.lock = held
         return study
 
@@ -374,6 +366,18 @@ def _data_files(evaluator: Any) -> dict[str, Any]:
 def check_picklable(kind: str, obj: Any, executor: str) -> None:
     """A one-line ConfigError when ``obj`` (sent to every worker of the ``executor``) does not pickle."""
     send_check(obj, kind, f"the {executor} executor's workers", type(obj).__qualname__)
+
+
+def stored_config(store: Store, directory: Path) -> StudyConfig:
+    """The config of the study whose database is ``store``, with the folders its user's modules were
+    imported from importable again; a StoreError for a database without one (an unfinished creation)."""
+    data = store.get_meta("config")
+    if data is None:
+        if unfinished(store):
+            raise unfinished_error(directory)
+        raise StoreError(f"{directory} has a database but no study config")
+    import_again(store.get_meta("import_dirs", []))  # where the user's modules were imported from
+    return parse_config(data)
 
 
 def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:

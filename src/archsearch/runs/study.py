@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archsearch.config import StudyConfig, parse_config
 from archsearch.core import TrialRecord
-from archsearch.errors import ConfigError, StoreError
+from archsearch.errors import ConfigError
 from archsearch.runs.base import Best, Exported, RunAdapter, RunKind, RunStatus
-from archsearch.store.sqlite import Store
 
 if TYPE_CHECKING:
     import pandas
@@ -21,18 +19,6 @@ if TYPE_CHECKING:
     from archsearch.study import Study
 
 
-def stored_config(store: Store, directory: Path) -> StudyConfig:
-    """The config of the study whose database is ``store``; a StoreError for a database without one."""
-    from archsearch.store.rundir import unfinished, unfinished_error
-
-    data = store.get_meta("config")
-    if data is None:
-        if unfinished(store):
-            raise unfinished_error(directory)
-        raise StoreError(f"{directory} has a database but no study config")
-    return parse_config(data)
-
-
 class StudyRun(RunAdapter):
     """A study of trials as a ``Run``. ``lock`` loads the whole study at once (the one process driving
     it); otherwise its database and config are read, and ``study`` is built on first use."""
@@ -40,14 +26,13 @@ class StudyRun(RunAdapter):
     kind: RunKind = "study"
 
     def __init__(self, directory: str | Path, lock: bool = False, read_only: bool = False) -> None:
-        from archsearch.resolve import import_again
         from archsearch.store.rundir import open_run
+        from archsearch.study import stored_config
 
         self.directory = Path(directory)
         self._study: Study | None = None
         with open_run(self.directory, lock, read_only) as (store, held):
             self.config = stored_config(store, self.directory)
-            import_again(store.get_meta("import_dirs", []))  # where the user's modules were imported from
         self.store, self.lock = store, held
 
     @property
