@@ -62,3 +62,12 @@ def test_a_trial_line_in_a_log_is_one_line_with_its_error_as_written():
     assert (
         arch_str in lines[0] and "failed: the ray executor needs Ray: pip install archsearch[ray]" in lines[0]
     )
+
+
+def test_a_finished_trial_line_prints_metric_names_as_written():
+    log = io.StringIO()
+    record = TrialRecord(3, Architecture("toy", ()), "[conv]", 3, "ok", ask_event=3, started_at=0.0)
+    record.reward, record.metrics = 0.5, {"acc[top1]": 0.9}
+    with RichProgress(10, console=Console(file=log, width=80), metrics=["acc[top1]"]) as progress:
+        progress.trial_finished(record)
+    assert "trial    3  [conv]  acc[top1] 0.9000 reward 0.5000" in log.getvalue()

@@ -15,6 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from archsearch.core import TrialRecord
 from archsearch.executors.base import Activity
@@ -160,17 +161,16 @@ class RichProgress:
         ):
             self.best = record.reward
         metrics = record.metrics
+        # a Text, not markup: architectures, metric names and errors are printed as written ("archsearch[ray]")
+        line = Text(f"trial {record.number:>4}  {record.arch_str}  ")
         if record.status == "ok":
             names = metric_columns([metrics], self.metrics, limit=TRIAL_METRICS)
             shown = [(k, metrics[k]) for k in names if k != "reward"] + [("reward", record.reward)]
-            detail = " ".join(f"{k} {format_metric(k, v)}" for k, v in shown)
+            line.append(" ".join(f"{k} {format_metric(k, v)}" for k, v in shown))
         else:
-            detail = f"[red]{record.status}: {escape(record.error or '')}[/red]"
+            line.append(f"{record.status}: {record.error or ''}", style="red")
+        line.append(f"  ({record.cost_s or 0.0:.1f}s)")
         console = self._progress.console
-        console.print(
-            f"trial {record.number:>4}  {escape(record.arch_str)}  {detail}  ({record.cost_s or 0.0:.1f}s)",
-            markup=True,
-            highlight=False,
-            soft_wrap=not console.is_terminal,  # a log or a pipe keeps each trial on one line
-        )
+        # a log or a pipe keeps each trial on one line
+        console.print(line, highlight=False, soft_wrap=not console.is_terminal)
         self._progress.update(self._task, advance=1, status=self._status())
