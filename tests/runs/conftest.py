@@ -54,7 +54,8 @@ def oneshot_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def zero_dir(tmp_path_factory) -> Path:
     """A finished AutoML-Zero run of 200 individuals (the Python engine: no compilation)."""
-    from archsearch.zero.run import Experiment, make_config
+    from archsearch.zero.config import make_config
+    from archsearch.zero.experiment import Experiment
 
     directory = tmp_path_factory.mktemp("runs") / "zero"
     config = make_config("linear", budget=200, population_size=20, engine="python", seed=2, workers=1)

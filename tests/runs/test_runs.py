@@ -62,7 +62,7 @@ def test_best_is_the_best_trial_the_derived_cell_and_the_selected_program(
     assert best is not None and summary is not None
     assert best.label == summary["arch_str"] and best.score == summary["estimate_valid_acc"]
 
-    from archsearch.zero.run import Experiment
+    from archsearch.zero.experiment import Experiment
 
     experiment = Experiment.load(zero_dir, read_only=True)
     final = experiment.final()

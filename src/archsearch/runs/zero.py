@@ -11,7 +11,8 @@ from archsearch.runs.base import Best, Exported, RunAdapter, RunKind, RunStatus
 if TYPE_CHECKING:
     import pandas
 
-    from archsearch.zero.run import Experiment, FinalResult
+    from archsearch.zero.experiment import Experiment
+    from archsearch.zero.record import FinalResult
 
 ZERO_KIND = "zero"
 """meta.kind of an AutoML-Zero run's database."""
@@ -24,7 +25,7 @@ class ZeroRun(RunAdapter):
     kind: RunKind = "zero"
 
     def __init__(self, directory: str | Path, lock: bool = False, read_only: bool = False) -> None:
-        from archsearch.zero.run import Experiment
+        from archsearch.zero.experiment import Experiment
 
         self.directory = Path(directory)
         self.experiment: Experiment = Experiment.load(self.directory, lock=lock, read_only=read_only)
