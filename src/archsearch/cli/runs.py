@@ -17,7 +17,7 @@ from archsearch.errors import ConfigError
 
 if TYPE_CHECKING:  # the runs and the study are imported by the commands that use them
     from archsearch.core import TrialRecord
-    from archsearch.runs import Run
+    from archsearch.runs import Exported, Run
     from archsearch.runs.oneshot import OneShotRunAdapter
     from archsearch.runs.study import StudyRun
     from archsearch.runs.zero import ZeroRun
@@ -361,7 +361,7 @@ def _check_export_target(directory: Path, out_dir: Path) -> None:
             raise
 
 
-def print_exported(done: Any) -> None:
+def print_exported(done: Exported) -> None:
     """The line saying what ``Run.export`` wrote, and one per thing it left out."""
     written = f": {', '.join(done.files)}" if done.files else ""
     out.print(f"exported {done.subject} to {done.target}{written}")
