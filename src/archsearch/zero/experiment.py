@@ -47,8 +47,8 @@ from archsearch.zero.record import (
     start_record,
 )
 
-if TYPE_CHECKING:  # the store imports torch; island worker processes never need it
-    from archsearch.store.sqlite import Store
+if TYPE_CHECKING:
+    from archsearch.store.base import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ Listener = Callable[[Snapshot], None]
 class Experiment:
     """An AutoML-Zero run in ``directory`` (its ``study.db``): create, load, run, resume, finish."""
 
-    def __init__(self, directory: Path, store: Store, config: ZeroConfig) -> None:
+    def __init__(self, directory: Path, store: RunStore, config: ZeroConfig) -> None:
         self.directory = directory
         self.store = store
         self.record = ZeroRecord(store)
