@@ -254,7 +254,8 @@ def test_a_compiled_run_written_before_the_split_resumes_to_the_uninterrupted_tr
     whole = Experiment.create(make_config("linear", engine="compiled", **FIXTURE), tmp_path / "whole")
     whole.run()
     assert trajectory(old) == trajectory(whole)
-    assert old.individuals() == 200 and old.store.kind == "zero"
+    assert old.individuals() == 200 and old.store.kind == whole.store.kind == "zero"
+    assert old.store.table_versions()["zero"] == whole.store.table_versions()["zero"] == 1
     old.close()
     whole.close()
 
