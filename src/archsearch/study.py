@@ -64,9 +64,10 @@ class Study:
     """A search in a directory: ``Study.create(config, dir).run()``, later ``Study.load(dir).run()``.
 
     The store is the source of truth: a trial row is written before its evaluation starts and finished
-    together with the strategy checkpoint (``ledger``, a ``TrialLedger``, keeps these books). ``run`` on a study that was interrupted (even by kill -9)
-    restores the latest checkpoint, replays the asks and tells recorded after it, re-queues the trials
-    that were running, and continues; no finished trial is lost or repeated.
+    together with the strategy checkpoint (``ledger``, a ``TrialLedger``, keeps these books). ``run`` on a
+    study that was interrupted (even by kill -9) restores the latest checkpoint, replays the asks and tells
+    recorded after it, re-queues the trials that were running, and continues; no finished trial is lost or
+    repeated. A strategy that drives its own execution (``core.DrivesExecution``) runs it instead.
     """
 
     def __init__(
