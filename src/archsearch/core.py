@@ -1,10 +1,11 @@
 """The neutral core of archsearch: the types every part and every user touches.
 
 ``Decision``, ``Architecture`` and ``SearchSpace`` say what can be built; ``Result`` and ``Evaluator`` how
-one architecture is scored; ``Strategy`` proposes architectures (``DrivesExecution``: one that runs a study's
-trials itself); ``TrialRecord`` is one trial of a study as the store keeps it. This module imports nothing of archsearch but its errors, so every layer above it
-(spaces, strategies, evaluators, executors, store, study, CLI) can import it and none of them is needed to
-use it (``make lint`` checks the layering with import-linter).
+one architecture is scored; ``Strategy`` proposes architectures (``DrivesExecution``: one that runs a
+study's trials itself); ``TrialRecord`` is one trial of a study as the store keeps it. This module imports
+nothing of archsearch but its errors, so every layer above it (spaces, strategies, evaluators, executors,
+store, study, CLI) can import it and none of them is needed to use it (``make lint`` checks the layering
+with import-linter).
 """
 
 from __future__ import annotations

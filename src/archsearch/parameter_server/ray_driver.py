@@ -10,14 +10,14 @@ staleness (versions applied since the pull). Replicas never wait for each other:
 others' children keep training.
 
 The driver (``RayParameterServerRun``) records every trial through the study's ledger
-(``archsearch.ledger.TrialLedger``) before its child starts, finishes it there as its result arrives, and checkpoints the state of all shards and replicas, with the open
-batches, into the store: right after a replica samples (before its trials are written) and, atomically
-with the last trial of a batch, right after its push. A driver killed with kill -9 therefore resumes
-from that checkpoint: trials already finished keep their results and are never run again, those still
-running are relaunched with the same seed, and a push that reached the shards but not the store is made
-again on the restored shards. Sampling and pushing are driver calls that finish in milliseconds and
-run one at a time, which is what makes a consistent checkpoint possible; the children, the long part,
-all run concurrently.
+(``archsearch.ledger.TrialLedger``) before its child starts, finishes it there as its result arrives, and
+checkpoints the state of all shards and replicas, with the open batches, into the store: right after a
+replica samples (before its trials are written) and, atomically with the last trial of a batch, right after
+its push. A driver killed with kill -9 therefore resumes from that checkpoint: trials already finished keep
+their results and are never run again, those still running are relaunched with the same seed, and a push
+that reached the shards but not the store is made again on the restored shards. Sampling and pushing are
+driver calls that finish in milliseconds and run one at a time, which is what makes a consistent
+checkpoint possible; the children, the long part, all run concurrently.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NAS-RL's parameter servers: S shards of the controller's weights, each its own Adam, updated as gradients come.
+"""NAS-RL's parameter servers: S shards of the controller's weights, each with its own Adam.
 
 Zoph & Le, ICLR 2017, section 3.3 (SPEC.md 1.7): S parameter-server shards hold the controller's weights;
 K replicas each pull them, sample m children, and push the REINFORCE gradient of their m rewards; the
@@ -6,8 +6,9 @@ shards apply Adam as gradients arrive, with no barrier between replicas. A gradi
 and applied at version v' has staleness v' - v. For PTB the servers apply an update only once ``accumulate``
 replica gradients (10 in the paper) have arrived, averaging them.
 
-Plain in-process objects: the same shards serve the discrete-event simulation (``benchmarks/ps_simulation.py``),
-the ask/tell strategy (``strategy.py``) and, as Ray actors, the cluster driver (``ray_driver.py``).
+Plain in-process objects: the same shards serve the discrete-event simulation
+(``benchmarks/ps_simulation.py``), the ask/tell strategy (``strategy.py``) and, as Ray actors, the cluster
+driver (``ray_driver.py``).
 """
 
 from __future__ import annotations
