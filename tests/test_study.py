@@ -166,3 +166,15 @@ def test_cost_clock_stops_when_summed_result_costs_reach_the_budget(tmp_path, to
     # each toy result costs 0.01 simulated seconds: a 0.1 s budget admits 10 trials (inline, one at a time)
     trials = _run(tmp_path / "s", n_trials=50, max_time_s=0.1, clock="cost")
     assert 10 <= len(trials) <= 11
+
+
+def test_trials_dataframe_has_one_row_per_trial_with_its_metrics_and_decisions(tmp_path, toy_registry):
+    study = Study.create(toy_config(n_trials=3, strategy={"name": "random"}), tmp_path / "s")
+    study.run()
+    frame = study.trials_dataframe()
+    trials = study.store.trials()
+    study.close()
+    assert list(frame["number"]) == [0, 1, 2]
+    assert list(frame["reward"]) == [t.reward for t in trials]
+    assert any(c.startswith("metric_") for c in frame.columns)
+    assert any(c.startswith("decision_") for c in frame.columns)

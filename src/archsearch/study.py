@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.config import Component, StudyConfig, parse_config
 from archsearch.core import (
@@ -33,6 +33,9 @@ from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import RunLock, hold
 from archsearch.store.sqlite import Store
+
+if TYPE_CHECKING:
+    import pandas
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +316,14 @@ class Study:
     # -- queries ------------------------------------------------------------------------------------
     def best(self) -> TrialRecord | None:
         return best_trial(self.store.trials())
+
+    def trials_dataframe(self) -> pandas.DataFrame:
+        """One row per trial as a pandas data frame (``archsearch.frames.trials_frame``): number,
+        status, reward, architecture, times, cost, seed, error, then every metric (``metric_<name>``),
+        decision value (``decision_<name>``) and strategy scalar (``info_<name>``)."""
+        from archsearch.frames import trials_frame  # pandas only when asked for
+
+        return trials_frame(self.store.trials(), self.space)
 
     def summary(self) -> dict[str, Any]:
         trials = self.store.trials()
