@@ -147,7 +147,7 @@ def _make(
     engine: str | None = None,
     checkpoint_every: float | None = None,
 ) -> Any:
-    from archsearch.zero.run import make_config
+    from archsearch.zero.config import make_config
 
     return make_config(
         task,
@@ -219,7 +219,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Search for a learning algorithm; the default rediscovers linear regression trained by SGD."""
         if ctx.invoked_subcommand is not None:
             return
-        from archsearch.zero.run import Experiment
+        from archsearch.zero.experiment import Experiment
 
         check_max_time(max_time)
         config = _make(
@@ -253,7 +253,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         finally:
             experiment.close()
         if baseline and result is not None:
-            from archsearch.zero.report import BASELINE_DIR
+            from archsearch.zero.experiment import BASELINE_DIR
 
             _run_baseline(config, out_dir / BASELINE_DIR, spent, quiet)
         err.print(f"next: archsearch zero report {out_dir}   |   archsearch zero export {out_dir}")
@@ -315,7 +315,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
 
 def _run_baseline(config: Any, directory: Path, budget: int, quiet: bool) -> None:
-    from archsearch.zero.run import Experiment
+    from archsearch.zero.experiment import Experiment
 
     baseline = config.model_copy(update={"strategy": "random", "budget": budget})
     experiment = Experiment.create(baseline, directory, overwrite=True)

@@ -5,6 +5,7 @@
 in ``archsearch.zero``. ``run_kind(directory)`` reads which kind of run a directory holds.
 """
 
-from archsearch.store.base import KINDS, RunStore, Tables, run_kind
+from archsearch.store.base import KINDS, RunStore, Tables
+from archsearch.store.rundir import run_kind
 
 __all__ = ["KINDS", "RunStore", "Tables", "run_kind"]

@@ -564,23 +564,6 @@ class RunStore:
         return default if value is None else value
 
 
-def run_kind(directory: str | Path) -> str:
-    """The kind of the run in ``directory`` ("study", "oneshot" or "zero"), read without changing a byte
-    and without importing torch or numpy; a one-line StoreError when it holds no run of this archsearch."""
-    from archsearch.store.rundir import check_created  # rundir needs the trial store; this stays light
-
-    directory = Path(directory)
-    check_created(directory)
-    with RunStore(directory, read_only=True) as store:
-        kind = store.kind
-    if kind not in KINDS:
-        raise StoreError(
-            f"{directory} holds a run of kind {kind!r}, which this archsearch does not know: upgrade "
-            "archsearch to open it"
-        )
-    return kind
-
-
 def _present_tables(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
     """The tables of the database (temporary ones included) and their columns."""
     names = [

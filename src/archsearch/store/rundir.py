@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archsearch.errors import ConfigError, StoreError
-from archsearch.store.base import DB_NAME, Tables
+from archsearch.store.base import DB_NAME, KINDS, RunStore, Tables
 from archsearch.store.runlock import RunLock, lock_holder
 
 if TYPE_CHECKING:
@@ -341,3 +341,18 @@ def _close_quietly(store: Store) -> None:
         store.close()
     except Exception:  # the store may be half open; the folder is removed next
         log.debug("closing a failed start's store", exc_info=True)
+
+
+def run_kind(directory: str | Path) -> str:
+    """The kind of the run in ``directory`` ("study", "oneshot" or "zero"), read without changing a byte
+    and without importing torch or numpy; a one-line StoreError when it holds no run of this archsearch."""
+    directory = Path(directory)
+    check_created(directory)
+    with RunStore(directory, read_only=True) as store:
+        kind = store.kind
+    if kind not in KINDS:
+        raise StoreError(
+            f"{directory} holds a run of kind {kind!r}, which this archsearch does not know: upgrade "
+            "archsearch to open it"
+        )
+    return kind

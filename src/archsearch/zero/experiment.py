@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BASELINE_DIR = "random"
+"""The folder inside a run directory that holds its random-search baseline run."""
+
 
 def rmse_from_fitness(fitness: float | np.ndarray) -> Any:
     """Invert the regression fitness 1 - (2/pi) arctan(RMSE) (SPEC.md 4.4); fitness 0 maps to inf."""
@@ -175,7 +178,6 @@ class Experiment:
         program_space(config)  # bad op sets and size bounds fail here, before anything is written
         task_split(config)  # so do missing data files
         from archsearch.store.rundir import new_run
-        from archsearch.zero.report import BASELINE_DIR
 
         occupied = f"{directory} already holds a run; resume it, or pass --overwrite"
         with new_run(

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from archsearch.errors import ConfigError
-
-BASELINE_DIR = "random"
+from archsearch.zero.experiment import BASELINE_DIR, Experiment
 
 
 def _runs(directories: list[Path]) -> list[Path]:
@@ -105,8 +104,6 @@ def _summary(experiment: Any) -> tuple[list[tuple[str, str]], str]:
 
 def write_report(directories: list[Path], out_dir: Path | None = None) -> Path:
     """Write ``progress.png``, ``report.md`` and ``index.html`` for the runs; returns the HTML path."""
-    from archsearch.zero.run import Experiment
-
     if not directories:
         raise ConfigError("report needs at least one run directory")
     runs = _runs([Path(d) for d in directories])
