@@ -53,6 +53,7 @@ _LAZY = {
     "MetricReward": "archsearch.rewards",
     # any run directory (a study, a one-shot run, an AutoML-Zero run) behind one protocol
     "open_run": "archsearch.runs",
+    "create_run": "archsearch.runs",
     "Run": "archsearch.runs",
 }
 
@@ -85,6 +86,7 @@ __all__ = [
     "export_trial",
     "MetricReward",
     "open_run",
+    "create_run",
     "Run",
 ]
 
@@ -98,7 +100,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from archsearch.oneshot import search_model_space
     from archsearch.report.export import export_trial
     from archsearch.rewards import MetricReward
-    from archsearch.runs import Run, open_run
+    from archsearch.runs import Run, create_run, open_run
     from archsearch.spaces.dict_space import DictSpace
     from archsearch.study import Study
 

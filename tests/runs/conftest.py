@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from archsearch.runs import create_run
 from user_study import run_study
 
 ONESHOT_CONFIG = {
@@ -35,14 +36,14 @@ def oneshot_dir(tmp_path_factory) -> Path:
     import torch
 
     from archsearch.oneshot.base import METHODS
-    from archsearch.oneshot.run import OneShotRun, parse_oneshot_config
+    from archsearch.oneshot.run import parse_oneshot_config
     from oneshot.test_run import GreedyCategorical
 
     directory = tmp_path_factory.mktemp("runs") / "oneshot"
     threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(METHODS, "asng", GreedyCategorical)
-        run = OneShotRun.create(parse_oneshot_config(ONESHOT_CONFIG), directory)
+        run = create_run(parse_oneshot_config(ONESHOT_CONFIG), directory)  # a OneShotRun behind the protocol
         try:
             run.run()
         finally:
@@ -55,15 +56,11 @@ def oneshot_dir(tmp_path_factory) -> Path:
 def zero_dir(tmp_path_factory) -> Path:
     """A finished AutoML-Zero run of 200 individuals (the Python engine: no compilation)."""
     from archsearch.zero.config import make_config
-    from archsearch.zero.experiment import Experiment
 
     directory = tmp_path_factory.mktemp("runs") / "zero"
     config = make_config("linear", budget=200, population_size=20, engine="python", seed=2, workers=1)
-    experiment = Experiment.create(config, directory)
-    try:
-        experiment.run()
-    finally:
-        experiment.close()
+    with create_run(config, directory) as run:  # a zero Experiment behind the protocol
+        run.run()
     return directory
 
 

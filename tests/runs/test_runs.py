@@ -253,3 +253,29 @@ def test_an_unfinished_runs_best_is_its_latest_cell_or_fittest_program(
         fittest = run.experiment.best()  # type: ignore[attr-defined]
     assert best is not None and not best.finished and not state.finished and fittest is not None
     assert (best.number, best.score, best.label) == (fittest[0], fittest[1], fittest[2].pretty())
+
+
+def test_create_run_starts_a_study_with_the_users_space_object_and_it_runs_like_a_loaded_one(
+    tmp_path,
+) -> None:
+    from archsearch.runs import create_run
+    from user_study import UserSpace, user_config
+
+    with create_run(user_config(n_trials=5), tmp_path / "s", space=UserSpace()) as run:
+        assert run.kind == "study" and run.status().done == 0
+        run.run()
+        status, best = run.status(), run.best()
+    assert (status.done, status.total, status.finished) == (5, 5, True)
+    with open_run(tmp_path / "s", read_only=True) as reopened:
+        assert reopened.best() == best  # the same best trial read back from the database
+
+
+def test_create_run_refuses_what_is_not_a_run_config(tmp_path) -> None:
+    from archsearch.runs import create_run
+    from archsearch.zero.config import make_config
+
+    with pytest.raises(ConfigError, match="StudyConfig, OneShotConfig or ZeroConfig, got dict"):
+        create_run({"n_trials": 3}, tmp_path / "x")
+    with pytest.raises(ConfigError, match="takes no objects; drop space"):
+        create_run(make_config("linear", budget=100), tmp_path / "z", space=object())
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()

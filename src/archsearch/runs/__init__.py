@@ -4,6 +4,6 @@ export and ``trials_dataframe`` (``archsearch.frames``: trials, epochs and progr
 frames). Importing this package loads neither torch nor pandas."""
 
 from archsearch.runs.base import RUN_KINDS, Best, Exported, Run, RunKind, RunStatus
-from archsearch.runs.open import open_run
+from archsearch.runs.open import create_run, open_run
 
-__all__ = ["RUN_KINDS", "Best", "Exported", "Run", "RunKind", "RunStatus", "open_run"]
+__all__ = ["RUN_KINDS", "Best", "Exported", "Run", "RunKind", "RunStatus", "create_run", "open_run"]

@@ -47,6 +47,14 @@ class OneShotRunAdapter(RunAdapter):
             self.store = store
         self.config: dict[str, Any] = self.store.get_meta("oneshot_config")
 
+    @classmethod
+    def of(cls, run: OneShotRun) -> OneShotRunAdapter:
+        """``run`` (just made or loaded) as a ``Run``."""
+        adapter = cls.__new__(cls)
+        adapter.directory, adapter._run, adapter.store = Path(run.directory), run, run.store
+        adapter.config = run.store.get_meta("oneshot_config")
+        return adapter
+
     @property
     def oneshot(self) -> OneShotRun:
         """The whole run (supernet, method and data loaded), on the same database."""

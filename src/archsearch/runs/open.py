@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from archsearch.errors import ConfigError
 from archsearch.runs.base import RUN_KINDS, Run, RunKind
 
 
@@ -41,3 +43,31 @@ def stored_kind(kind: str) -> RunKind:
         if kind == known:
             return known
     raise ValueError(f"unknown kind of run {kind!r}")
+
+
+def create_run(config: Any, directory: str | Path, overwrite: bool = False, **objects: Any) -> Run:
+    """Start a run of ``config``'s kind in ``directory`` and give it as a ``Run``, held by this process:
+    a ``StudyConfig`` makes a study of trials (``objects``: ``space=``, ``evaluator=``, ``strategy=``,
+    ``reward=`` as ``Study.create`` takes them), a ``OneShotConfig`` a one-shot run (``data=``,
+    ``model_space=``), a ``ZeroConfig`` an AutoML-Zero run. ``.run()`` runs it; close it when done."""
+    kind = type(config).__name__
+    if kind == "StudyConfig":
+        from archsearch.runs.study import StudyRun
+        from archsearch.study import Study
+
+        return StudyRun.of(Study.create(config, directory, overwrite, **objects))
+    if kind == "OneShotConfig":
+        from archsearch.oneshot.run import OneShotRun
+        from archsearch.runs.oneshot import OneShotRunAdapter
+
+        return OneShotRunAdapter.of(OneShotRun.create(config, directory, overwrite, **objects))
+    if kind == "ZeroConfig":
+        from archsearch.runs.zero import ZeroRun
+        from archsearch.zero.experiment import Experiment
+
+        if objects:
+            raise ConfigError(f"an AutoML-Zero run takes no objects; drop {', '.join(sorted(objects))}")
+        return ZeroRun.of(Experiment.create(config, directory, overwrite))
+    raise ConfigError(
+        f"create_run takes a StudyConfig, OneShotConfig or ZeroConfig, got {type(config).__name__}"
+    )

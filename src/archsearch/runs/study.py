@@ -35,6 +35,14 @@ class StudyRun(RunAdapter):
             self.config = stored_config(store, self.directory)
         self.store, self.lock = store, held
 
+    @classmethod
+    def of(cls, study: Study) -> StudyRun:
+        """``study`` (just made or loaded, with its lock if it holds one) as a ``Run``."""
+        run = cls.__new__(cls)
+        run.directory, run._study = Path(study.directory), study
+        run.config, run.store, run.lock = study.config, study.store, study.lock
+        return run
+
     @property
     def study(self) -> Study:
         """The whole study (its space, strategy, evaluator and reward built), on the same database and

@@ -30,6 +30,13 @@ class ZeroRun(RunAdapter):
         self.directory = Path(directory)
         self.experiment: Experiment = Experiment.load(self.directory, lock=lock, read_only=read_only)
 
+    @classmethod
+    def of(cls, experiment: Experiment) -> ZeroRun:
+        """``experiment`` (just made or loaded) as a ``Run``."""
+        run = cls.__new__(cls)
+        run.directory, run.experiment = Path(experiment.directory), experiment
+        return run
+
     def close(self) -> None:
         self.experiment.close()
 
