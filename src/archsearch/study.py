@@ -31,7 +31,7 @@ from archsearch.resolve import IMPORT_DIRS, import_again, path_of
 from archsearch.resolve import check_picklable as send_check
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
-from archsearch.store.runlock import RunLock, hold
+from archsearch.store.runlock import HeldRun, RunLock
 from archsearch.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class _InFlight:
     deaths: int = 0  # times the worker running this trial died
 
 
-class Study:
+class Study(HeldRun):
     """A search in a directory: ``Study.create(config, dir).run()``, later ``Study.load(dir).run()``.
 
     The store is the source of truth: a trial row is written before its evaluation starts and finished
@@ -192,15 +192,6 @@ class Study:
             study = cls(stored_config(store, directory), directory, store)
         study.lock = held
         return study
-
-    def take_lock(self) -> None:
-        """Become the one process driving this study (RunInUseError naming the one that is, if any)."""
-        self.lock = hold(self.lock, self.directory)
-
-    def close(self) -> None:
-        self.store.close()
-        if self.lock is not None:
-            self.lock.release()
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self, listeners: Sequence[StudyListener] = (), executor: Executor | None = None) -> None:

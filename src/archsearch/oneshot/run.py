@@ -38,7 +38,7 @@ from archsearch.oneshot.supernet import Supernet, has_supernet, supernet_spaces
 from archsearch.registry import construct
 from archsearch.resolve import import_again
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
-from archsearch.store.runlock import RunLock, hold
+from archsearch.store.runlock import HeldRun, RunLock
 from archsearch.store.sqlite import EpochRecord, Store
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ def is_oneshot_run(directory: str | Path) -> bool:
         store.close()
 
 
-class OneShotRun:
+class OneShotRun(HeldRun):
     """A one-shot search in a directory: ``OneShotRun.create(config, dir).run()``, later
     ``OneShotRun.load(dir).run()`` continues it from its last finished epoch (even after kill -9)."""
 
@@ -364,15 +364,6 @@ class OneShotRun:
             run = cls(config, directory, store, data, model_space)
         run.lock = held
         return run
-
-    def take_lock(self) -> None:
-        """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
-        self.lock = hold(self.lock, self.directory)
-
-    def close(self) -> None:
-        self.store.close()
-        if self.lock is not None:
-            self.lock.release()
 
     # -- the loop -----------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:

@@ -17,6 +17,7 @@ import socket
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from archsearch.errors import StoreError
 
@@ -99,6 +100,26 @@ class RunLock:
 def hold(lock: RunLock | None, directory: str | Path) -> RunLock:
     """``lock`` while it is held, else ``directory``'s run lock, newly taken."""
     return lock if lock is not None and lock.held else RunLock.acquire(directory)
+
+
+class HeldRun:
+    """What every kind of run (a study, a one-shot run, an AutoML-Zero run) does with its database and its
+    lock: ``take_lock`` to drive it, ``close`` to let both go. The class sets ``directory``, ``store`` and
+    ``lock`` (None while this process does not drive it)."""
+
+    directory: Path
+    store: Any
+    lock: RunLock | None
+
+    def take_lock(self) -> None:
+        """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
+        self.lock = hold(self.lock, self.directory)
+
+    def close(self) -> None:
+        """Close the run's database and release its lock if this process holds it."""
+        self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def lock_holder(directory: str | Path) -> str | None:

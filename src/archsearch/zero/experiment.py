@@ -24,7 +24,7 @@ import numpy as np
 
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state
-from archsearch.store.runlock import RunLock, hold
+from archsearch.store.runlock import HeldRun, RunLock
 from archsearch.zero.config import ZeroConfig, parse_zero_config, program_space, task_split
 from archsearch.zero.evolution import (
     Individual,
@@ -160,7 +160,7 @@ def build_searcher(config_data: dict[str, Any], index: int, experiment: int = 0)
 Listener = Callable[[Snapshot], None]
 
 
-class Experiment:
+class Experiment(HeldRun):
     """An AutoML-Zero run in ``directory`` (its ``study.db``): create, load, run, resume, finish."""
 
     def __init__(self, directory: Path, store: RunStore, config: ZeroConfig) -> None:
@@ -209,15 +209,6 @@ class Experiment:
             experiment = cls(directory, store, parse_zero_config(data))
         experiment.lock = held
         return experiment
-
-    def take_lock(self) -> None:
-        """Become the one process driving this run (RunInUseError naming the one that is, if any)."""
-        self.lock = hold(self.lock, self.directory)
-
-    def close(self) -> None:
-        self.store.close()
-        if self.lock is not None:
-            self.lock.release()
 
     def memory(self) -> MemoryConfig:
         return self.config.memory_config()
