@@ -145,7 +145,7 @@ def _study_config(tmp_path: Path, executor: str, **overrides) -> Path:
         "workers": 2,
         "space": {"name": "toy", "params": {"num_layers": 3}},
         "strategy": {"name": "reinforce", "params": {"batch_size": 2, "lr": 0.01}},
-        "evaluator": {"name": "toy", "params": {"sleep_s": 1.0}},
+        "evaluator": {"name": "toy", "params": {"sleep_s": 0.5}},
         **overrides,
     }
     path = tmp_path / f"{executor}.yaml"
@@ -185,6 +185,21 @@ def _uninterrupted(tmp_path: Path, config: Path) -> list[tuple]:
     directory = tmp_path / "whole"
     Run(tmp_path, ["search", "--config", str(config), "--out", str(directory), "--quiet"], "whole").finish()
     return _trials(directory)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_trials(tmp_path_factory):
+    """The trials of an uninterrupted search of each executor's config, run once for the module: the
+    SIGINT and SIGTERM cases of one executor compare with the same run (the config file is the same)."""
+    runs: dict[str, list[tuple]] = {}
+
+    def trials(executor: str) -> list[tuple]:
+        if executor not in runs:
+            tmp_path = tmp_path_factory.mktemp(f"whole-{executor}")
+            runs[executor] = _uninterrupted(tmp_path, _study_config(tmp_path, executor))
+        return runs[executor]
+
+    return trials
 
 
 def _assert_nothing_lost_or_repeated(before: list, after: list, n_trials: int) -> None:
@@ -272,11 +287,13 @@ def _cmdline(pid: int) -> str:
         pytest.param("inline", signal.SIGTERM, id="inline-SIGTERM"),
     ],
 )
-def test_a_signalled_search_resumes_to_the_uninterrupted_trajectory(tmp_path, executor, signum):
+def test_a_signalled_search_resumes_to_the_uninterrupted_trajectory(
+    tmp_path, executor, signum, uninterrupted_trials
+):
     config = _study_config(tmp_path, executor)
     stopped, before, after = _interrupt_search_and_resume(tmp_path, config, signum)
     _assert_nothing_lost_or_repeated(before, after, 8)
-    assert after == _uninterrupted(tmp_path, config)
+    assert after == uninterrupted_trials(executor)
 
 
 @pytest.mark.slow
@@ -294,7 +311,12 @@ def test_the_nasrl_parameter_server_on_the_local_pool_stops_on_a_signal_and_resu
     [
         ({"name": "reinforce", "params": {"batch_size": 2, "lr": 0.01}}, signal.SIGINT),
         (
-            {"name": "nasrl_ps", "params": {"num_replicas": 1, "children_per_replica": 2, "lr": 0.01}},
+            # two shards, not the default 20: each shard is a Ray actor, a worker process of its own
+            # that imports torch (20 of them stall a two-core machine for a minute and a half)
+            {
+                "name": "nasrl_ps",
+                "params": {"num_replicas": 1, "num_shards": 2, "children_per_replica": 2, "lr": 0.01},
+            },
             signal.SIGTERM,
         ),
     ],
