@@ -48,7 +48,7 @@ def test_search_then_status_best_and_resume(tmp_path, toy_registry, capsys):
         (["search", "--set", "strategy.params.lrr=3"], "unknown option 'lrr'"),
         (["search", "--set", "novalue"], "key=value"),
         (["search", "--config", "missing.yaml"], "does not exist"),
-        (["status", "nowhere"], "no study in nowhere"),
+        (["status", "nowhere"], "no archsearch run in nowhere"),
         (["search", "--dataset", "imagenet"], "imagenet"),
     ],
 )

@@ -193,7 +193,7 @@ def test_resume_of_a_finished_one_shot_run_prints_its_summary(
         ("zero", ["--trials", "5"], "counts individuals, not trials; use --budget"),
         ("oneshot", ["--budget", "5"], "it has epochs, not trials; drop --budget"),
         ("study", ["--max-time", "5"], "--max-time pauses an AutoML-Zero run"),
-        ("study", ["--trials", "5"], "--trials 5 is below the 8 trials already started"),
+        ("study", ["--trials", "5"], "a budget of 5 trials is below the 8 trials already started"),
     ],
 )
 def test_resume_flags_that_do_not_fit_the_kind_are_one_line(kind, flags, message, request, capsys) -> None:
@@ -203,7 +203,7 @@ def test_resume_flags_that_do_not_fit_the_kind_are_one_line(kind, flags, message
 
 @pytest.mark.parametrize("command", ["status", "best", "report", "export", "trials", "resume"])
 def test_a_directory_without_a_run_is_one_line(command, tmp_path, capsys) -> None:
-    assert "no study in" in one_error_line(capsys, run_cli(command, tmp_path / "nowhere"))
+    assert "no archsearch run in" in one_error_line(capsys, run_cli(command, tmp_path / "nowhere"))
 
 
 def test_best_and_export_of_an_unfinished_one_shot_run_use_its_latest_epoch(

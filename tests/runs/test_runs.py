@@ -181,7 +181,7 @@ def test_set_budget_raises_a_studys_trials_and_the_run_continues_to_them(study_d
 def test_set_budget_of_a_zero_run_and_the_one_shot_refusal(zero_dir, oneshot_dir, tmp_path) -> None:
     directory = tmp_path / "zero"
     shutil.copytree(zero_dir, directory)
-    with open_run(directory) as run:
+    with open_run(directory, lock=True) as run:
         run.set_budget(300)
         assert run.status().total == 300
     with open_run(oneshot_dir, read_only=True) as run, pytest.raises(ConfigError, match="cannot be raised"):
@@ -213,17 +213,30 @@ def test_a_run_closes_its_database_when_its_block_ends(study_dir) -> None:
 
 
 def test_a_directory_without_a_run_is_one_line(tmp_path) -> None:
-    with pytest.raises(StoreError, match="no study in"):
+    with pytest.raises(StoreError, match="no archsearch run in"):
         open_run(tmp_path / "nowhere")
     with pytest.raises(StoreError, match="no AutoML-Zero run in"):
         open_run(tmp_path / "nowhere", kind="zero")
 
 
 def test_a_zero_or_one_shot_run_opened_as_another_kind_says_what_it_is(study_dir, oneshot_dir) -> None:
-    with pytest.raises(StoreError, match="holds a study, not an AutoML-Zero run"):
+    with pytest.raises(StoreError, match="holds a study of trials, not an AutoML-Zero run"):
         open_run(study_dir, kind="zero")
-    with pytest.raises(StoreError, match="not a one-shot run"):
+    with pytest.raises(StoreError, match="holds a study of trials, not a one-shot run"):
         open_run(study_dir, kind="oneshot")
+    with pytest.raises(StoreError, match="holds a one-shot run, not an AutoML-Zero run"):
+        open_run(oneshot_dir, kind="zero")
+
+
+def test_a_zero_resume_of_another_kind_is_refused_before_its_database_is_written(study_dir, tmp_path) -> None:
+    from archsearch.zero.experiment import Experiment
+
+    directory = tmp_path / "study"
+    shutil.copytree(study_dir, directory)
+    before = (directory / "study.db").read_bytes()
+    with pytest.raises(StoreError, match="holds a study of trials, not an AutoML-Zero run"):
+        Experiment.load(directory, lock=True)
+    assert (directory / "study.db").read_bytes() == before
 
 
 def copy_without_meta(source: Path, directory: Path, key: str) -> Path:
@@ -279,3 +292,15 @@ def test_create_run_refuses_what_is_not_a_run_config(tmp_path) -> None:
     with pytest.raises(ConfigError, match="takes no objects; drop space"):
         create_run(make_config("linear", budget=100), tmp_path / "z", space=object())
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+def test_open_run_reads_without_writing_a_byte_unless_told_to_write(study_dir, zero_dir, tmp_path) -> None:
+    for source in (study_dir, zero_dir):
+        directory = tmp_path / source.name
+        shutil.copytree(source, directory)
+        before = (directory / "study.db").read_bytes()
+        with open_run(directory) as run:
+            run.status(), run.best(), run.trials_dataframe()
+            with pytest.raises(StoreError):  # read-only: raising the budget needs lock=True
+                run.set_budget(10_000)
+        assert (directory / "study.db").read_bytes() == before

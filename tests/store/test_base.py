@@ -44,7 +44,7 @@ def test_a_run_without_a_kind_is_a_study_and_a_kind_is_read_from_meta(tmp_path):
 
 
 def test_run_kind_of_a_directory_without_a_run_is_one_line(tmp_path):
-    with pytest.raises(StoreError, match="no study in") as err:
+    with pytest.raises(StoreError, match="no archsearch run in") as err:
         run_kind(tmp_path / "nothing")
     assert "\n" not in str(err.value)
     (tmp_path / "text").mkdir()

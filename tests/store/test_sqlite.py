@@ -56,7 +56,7 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path):
 
 
 def test_opening_a_directory_without_a_study_says_so(tmp_path):
-    with pytest.raises(StoreError, match="no study in"):
+    with pytest.raises(StoreError, match="no archsearch run in"):
         Store(tmp_path / "nothing")
 
 

@@ -271,3 +271,16 @@ def test_a_python_engine_run_written_before_the_one_stream_reads_and_refuses_to_
     ):
         old.run()
     old.close()
+
+
+def test_a_finished_run_written_before_the_one_stream_resumes_to_its_result(tmp_path):
+    """Resuming a finished run (its budget spent) gives its result without reading its checkpoint, so an
+    old Python-engine run, whose checkpoint cannot continue, still resumes as it did."""
+    directory = _old_run(tmp_path, "python")
+    old = Experiment.load(directory, read_only=True)
+    final, done = old.final(), old.individuals()
+    old.close()
+    old = Experiment.load(directory)
+    old.config = old.config.model_copy(update={"budget": done})  # as if its budget were spent
+    assert old.run() == final
+    old.close()

@@ -62,11 +62,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from archsearch.report.columns import format_metric
         from archsearch.runs import open_run
         from archsearch.runs.study import StudyRun
+        from archsearch.store.rundir import kind_name
 
         with open_run(directory, read_only=True) as run:  # the database and config: no torch, no study built
             if not isinstance(run, StudyRun):
                 raise ConfigError(
-                    f"{directory} holds a {run.kind} run, not a study: a Pareto front is of trials"
+                    f"{directory} holds {kind_name(run.kind)}, not a study: a Pareto front is of trials"
                 )
             config = run.config
             goals = parse_objectives(_names(objectives, "--objectives")) if objectives else config.objectives

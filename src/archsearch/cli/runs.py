@@ -14,6 +14,7 @@ from rich.table import Table
 from archsearch.cli.apps import app
 from archsearch.cli.options import check_output_dir, err, out
 from archsearch.errors import ConfigError
+from archsearch.store.rundir import kind_name
 
 if TYPE_CHECKING:  # the runs and the study are imported by the commands that use them
     from archsearch.core import TrialRecord
@@ -24,11 +25,11 @@ if TYPE_CHECKING:  # the runs and the study are imported by the commands that us
     from archsearch.study import Study
 
 RUN_DIRECTORY = "Run directory: a study, a one-shot run or an AutoML-Zero run."
-KIND_NAMES = {"study": "study", "oneshot": "one-shot run", "zero": "AutoML-Zero run"}
 
 
 def _kind_name(run: Run) -> str:
-    return KIND_NAMES[run.kind]
+    """The kind of ``run`` with its article, e.g. "an AutoML-Zero run"."""
+    return kind_name(run.kind)
 
 
 @app.command()
@@ -50,10 +51,10 @@ def resume(
     from archsearch.runs import open_run
 
     if trials is not None and budget is not None:
-        raise ConfigError("--trials and --budget both raise a study's trials; give one")
+        raise ConfigError("--trials and --budget both raise the budget; give one (--budget)")
     with open_run(directory, lock=True) as run:
         if run.kind != "zero" and max_time is not None:
-            raise ConfigError(f"--max-time pauses an AutoML-Zero run; {directory} is a {_kind_name(run)}")
+            raise ConfigError(f"--max-time pauses an AutoML-Zero run; {directory} is {_kind_name(run)}")
         if run.kind == "oneshot":
             from archsearch.cli.oneshot import run_with_progress
 
@@ -220,7 +221,7 @@ def best(
         ]
         if flags:
             raise ConfigError(
-                f"{directory} is a {_kind_name(run)}: {', '.join(flags)} pick among the trials of a study;"
+                f"{directory} is {_kind_name(run)}: {', '.join(flags)} pick among the trials of a study;"
                 " drop them"
             )
         found = run.best()
@@ -337,7 +338,7 @@ def export(
     with open_run(directory, read_only=True) as run:
         if run.kind != "study" and trial is not None:
             unit = "epochs" if run.kind == "oneshot" else "individuals"
-            raise ConfigError(f"{directory} is a {_kind_name(run)}: it has {unit}, not trials; drop --trial")
+            raise ConfigError(f"{directory} is {_kind_name(run)}: it has {unit}, not trials; drop --trial")
         done = _study(run).export(out_dir, trial) if run.kind == "study" else run.export(out_dir)
     print_exported(done)
 

@@ -30,14 +30,14 @@ from archsearch import registry
 from archsearch.config import MAX_SEED, MAX_WORKERS, option_name
 from archsearch.core import SearchSpace
 from archsearch.data.images import KNOWN_DATASETS
-from archsearch.errors import ConfigError, StoreError
+from archsearch.errors import ConfigError
 from archsearch.evaluators.common import resolve_device
 from archsearch.evaluators.training import DataSplit, TrainingEvaluator
 from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth, skip_none_mass
 from archsearch.oneshot.supernet import Supernet, has_supernet, supernet_spaces
 from archsearch.registry import construct
 from archsearch.resolve import import_again
-from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
+from archsearch.store.rundir import expect_kind, new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import HeldRun, RunLock
 from archsearch.store.sqlite import EpochRecord, Store
 
@@ -354,11 +354,10 @@ class OneShotRun(HeldRun):
         ``read_only`` opens its database without writing a byte; ``data`` and ``model_space`` as in
         ``__init__`` (a run on arrays given from Python needs them again)."""
         directory = Path(directory)
+        expect_kind(directory, RUN_KIND)  # another kind's database is refused before it is opened to write
         with open_run(directory, lock, read_only) as (store, held):
             if unfinished(store):
                 raise unfinished_error(directory)
-            if store.get_meta("kind") != RUN_KIND:
-                raise StoreError(f"{directory} holds a study of trials, not a one-shot run")
             config = parse_oneshot_config(store.get_meta("oneshot_config"))
             import_stored_dirs(store)
             run = cls(config, directory, store, data, model_space)

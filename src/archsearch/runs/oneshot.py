@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError, StoreError
+from archsearch.errors import ConfigError
 from archsearch.runs.base import Best, Exported, RunAdapter, RunKind, RunStatus
 
 if TYPE_CHECKING:
@@ -37,13 +37,12 @@ class OneShotRunAdapter(RunAdapter):
             self._run = OneShotRun.load(self.directory, lock=True, read_only=read_only)
             self.store = self._run.store
         else:
-            from archsearch.store.rundir import open_run, unfinished, unfinished_error
+            from archsearch.store.rundir import expect_kind, open_run, unfinished, unfinished_error
 
+            expect_kind(self.directory, ONESHOT_KIND)
             with open_run(self.directory, False, read_only) as (store, _):
                 if unfinished(store):
                     raise unfinished_error(self.directory)
-                if store.get_meta("kind") != ONESHOT_KIND:
-                    raise StoreError(f"{self.directory} holds a study of trials, not a one-shot run")
             self.store = store
         self.config: dict[str, Any] = self.store.get_meta("oneshot_config")
 
@@ -139,7 +138,11 @@ class OneShotRunAdapter(RunAdapter):
         """One row per finished epoch (``frames.epochs_frame``)."""
         from archsearch.frames import epochs_frame
 
-        return epochs_frame(self.epochs(), self.space())
+        try:
+            space: SearchSpace | None = self.space()
+        except ConfigError:  # the user's model space no longer imports: decisions named by position
+            space = None
+        return epochs_frame(self.epochs(), space)
 
     # -- running and writing ------------------------------------------------------------------------
     def run(self, listeners: Sequence[Any] = ()) -> dict[str, Any]:

@@ -10,16 +10,20 @@ from archsearch.runs.base import RUN_KINDS, Run, RunKind
 
 
 def open_run(
-    directory: str | Path, lock: bool = False, read_only: bool = False, kind: RunKind | None = None
+    directory: str | Path, lock: bool = False, read_only: bool | None = None, kind: RunKind | None = None
 ) -> Run:
     """The run in ``directory`` as a ``Run`` of its stored kind (``store.run_kind``): a study of trials,
     a one-shot run or an AutoML-Zero run.
 
     ``lock`` makes this process its one driver at once (to run it; a second is refused naming the first);
-    ``read_only`` opens its database without writing a byte (status, best, report, export, trials).
+    ``read_only`` opens its database without writing a byte (status, best, report, export, trials); by
+    default a run opened without ``lock`` is read-only, so reading never changes it (``read_only=False``
+    or ``lock=True`` to change it: ``set_budget``, ``run``).
     ``kind`` opens it as that kind without reading the kind first (``archsearch zero status`` opens a zero
     run, and says so when DIR holds something else). A one-line StoreError when DIR holds no run."""
     directory = Path(directory)
+    if read_only is None:
+        read_only = not lock
     if kind is None:
         from archsearch.store import run_kind
 

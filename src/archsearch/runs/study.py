@@ -131,7 +131,11 @@ class StudyRun(RunAdapter):
     def trials_dataframe(self) -> pandas.DataFrame:
         from archsearch.frames import trials_frame
 
-        return trials_frame(self.trials(), self.space())
+        try:
+            space: SearchSpace | None = self.space()
+        except ConfigError:  # the user's module is gone: the decisions are named by position instead
+            space = None
+        return trials_frame(self.trials(), space)
 
     # -- running and writing ------------------------------------------------------------------------
     def run(self, listeners: Sequence[Any] = ()) -> None:
@@ -141,7 +145,7 @@ class StudyRun(RunAdapter):
         """Raise the number of trials (never below the trials already started)."""
         started = self.store.count()
         if budget < started:
-            raise ConfigError(f"--trials {budget} is below the {started} trials already started")
+            raise ConfigError(f"a budget of {budget} trials is below the {started} trials already started")
         self.config = self.config.model_copy(update={"n_trials": budget})
         if self._study is not None:  # built already: its ledger counts to the new budget too
             self._study.config = self.config

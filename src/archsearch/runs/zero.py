@@ -14,9 +14,6 @@ if TYPE_CHECKING:
     from archsearch.zero.experiment import Experiment
     from archsearch.zero.record import FinalResult
 
-ZERO_KIND = "zero"
-"""meta.kind of an AutoML-Zero run's database."""
-
 
 class ZeroRun(RunAdapter):
     """An AutoML-Zero run as a ``Run``; ``experiment`` is the run itself (light to load: no numba until

@@ -155,7 +155,8 @@ class RunStore:
             if self.path.exists():
                 raise StoreError(f"{self.path} is not a file, so not an archsearch run database")
             raise StoreError(
-                f"no study in {self.directory} (expected {self.path}); start one with `archsearch search`"
+                f"no archsearch run in {self.directory} (expected {self.path}); start one with `archsearch "
+                "search` (or `archsearch oneshot`, `archsearch zero`)"
             )
         if read_only:
             self._check_header(new=False)

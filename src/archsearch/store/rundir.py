@@ -232,7 +232,7 @@ def existing_run(directory: Path) -> str | None:
         store.close()
 
 
-def unfinished(store: Store) -> bool:
+def unfinished(store: RunStore) -> bool:
     """True for a database whose creation never finished: it holds no run config."""
     return all(store.get_meta(key) is None for key in RUN_CONFIG_KEYS)
 
@@ -356,3 +356,24 @@ def run_kind(directory: str | Path) -> str:
             "archsearch to open it"
         )
     return kind
+
+
+KIND_NAMES = {"study": "a study of trials", "oneshot": "a one-shot run", "zero": "an AutoML-Zero run"}
+"""How messages name each kind of run, with its article."""
+
+
+def kind_name(kind: str) -> str:
+    """The kind's name with its article: "a study of trials", "a one-shot run", "an AutoML-Zero run"."""
+    return KIND_NAMES.get(kind, f"a run of kind {kind!r}")
+
+
+def expect_kind(directory: str | Path, kind: str) -> None:
+    """Refuse, before anything is opened to write, a run in ``directory`` of another kind than ``kind``
+    (a one-line StoreError naming both); an unfinished creation is left to the caller's own check."""
+    directory = Path(directory)
+    with RunStore(directory, read_only=True) as store:
+        if unfinished(store):
+            return
+        found = store.kind
+    if found != kind:
+        raise StoreError(f"{directory} holds {kind_name(found)}, not {kind_name(kind)}")

@@ -193,25 +193,40 @@ class Experiment(HeldRun):
         """The run in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte (status, report, export)."""
         directory = Path(directory)
-        from archsearch.store.rundir import check_created, open_run, unfinished, unfinished_error
+        from archsearch.store.rundir import (
+            check_created,
+            expect_kind,
+            kind_name,
+            open_run,
+            unfinished,
+            unfinished_error,
+        )
 
         check_created(directory)
         if not (directory / "study.db").exists():
             raise StoreError(
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
+        expect_kind(directory, "zero")  # another kind's database is refused before it is opened to write
         with open_run(directory, lock, read_only, tables=(ZERO_TABLES,)) as (store, held):
             data = ZeroRecord(store).config()
             if unfinished(store):
                 raise unfinished_error(directory)
             if data is None or store.kind != "zero":
-                raise StoreError(f"{directory} holds a study, not an AutoML-Zero run")
+                raise StoreError(f"{directory} holds {kind_name(store.kind)}, not an AutoML-Zero run")
             experiment = cls(directory, store, parse_zero_config(data))
         experiment.lock = held
         return experiment
 
     def memory(self) -> MemoryConfig:
         return self.config.memory_config()
+
+    def _finished(self, final: FinalResult) -> bool:
+        """Whether the run that selected ``final`` has nothing left: its budget spent or its target met."""
+        if self.individuals() >= self.config.budget:
+            return True
+        best = self.best()
+        return best is not None and sufficient(self.config, best[2], best[1], task_split(self.config).select)
 
     def set_budget(self, budget: int) -> None:
         """Raise (never lower below what is done) the number of individuals of the run."""
@@ -264,6 +279,9 @@ class Experiment(HeldRun):
         self.take_lock()
         config = self.config
         started = time.monotonic()
+        final = self.final()
+        if final is not None and self._finished(final):
+            return final  # nothing to continue (nor its checkpoint to read): the budget was not raised
         round_index, elapsed_before, state = self._checkpoint()
         self.record.forget_after(round_index)  # rows written after the checkpoint are redone
         best = self.best()
