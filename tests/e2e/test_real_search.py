@@ -18,7 +18,7 @@ import torch
 pytestmark = pytest.mark.slow
 
 SMALL = [
-    "--trials", "6", "--epochs", "2", "--workers", "2", "--quiet",
+    "--trials", "6", "--epochs", "1", "--workers", "2", "--quiet",
     "--set", "space.params.num_layers=2",
     "--set", "space.params.num_filters=[8,16]",
     "--set", "evaluator.params.train_limit=600",
@@ -36,6 +36,15 @@ def cli(*args: str, check: bool = True, timeout: float = 300) -> subprocess.Comp
     )
 
 
+def in_process(*args: str) -> int:
+    """``archsearch ARGS`` run by the command line's main() in this process: its exit code."""
+    from archsearch.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return int(exit_info.value.code or 0)
+
+
 def finished(directory: Path) -> list[tuple]:
     if not (directory / "study.db").exists():
         return []
@@ -48,7 +57,7 @@ def finished(directory: Path) -> list[tuple]:
         return []
 
 
-def test_kill_9_resume_report_and_export_on_real_children(tmp_path):
+def test_kill_9_resume_report_and_export_on_real_children(tmp_path, capsys):
     full, cut = tmp_path / "full", tmp_path / "cut"
     cli("search", "--out", str(full), *SMALL)
     expected = finished(full)
@@ -67,10 +76,11 @@ def test_kill_9_resume_report_and_export_on_real_children(tmp_path):
     assert after[: len(before)] == before
     assert after == expected  # same seed, same trajectory, interrupted or not
 
-    report = cli("report", str(cut))
+    # report and export in this process (the same command line, without two more interpreter starts)
+    assert in_process("report", str(cut)) == 0
     index = cut / "report" / "index.html"
-    assert index.exists() and "report" in report.stdout
-    cli("export", str(cut), "--out", str(tmp_path / "export"))
+    assert index.exists() and "report" in capsys.readouterr().out
+    assert in_process("export", str(cut), "--out", str(tmp_path / "export")) == 0
     source = (tmp_path / "export" / "model.py").read_text()
     assert "import archsearch" not in source and "from archsearch" not in source
     spec = importlib.util.spec_from_file_location("exported_model", tmp_path / "export" / "model.py")
