@@ -360,7 +360,7 @@ def test_a_search_killed_and_resumed_keeps_the_weights_an_uninterrupted_one_keep
         assert list(resumed[number]) == list(state)
         assert all(torch.equal(resumed[number][key], value) for key, value in state.items())
 
-    search("export", str(cut), "--out", str(tmp_path / "export"))
+    assert run_cli("export", str(cut), "--out", str(tmp_path / "export")) == 0  # in this process
     study = Study.load(cut, read_only=True)
     best = study.best()
     study.close()
