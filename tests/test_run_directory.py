@@ -20,6 +20,7 @@ from archsearch.oneshot.base import METHODS
 from archsearch.store.rundir import STAGING_PREFIX, check_created, new_run
 from archsearch.store.runlock import LOCK_NAME, RunInUseError, RunLock, lock_holder
 from archsearch.store.sqlite import Store
+from archsearch.store.trials import StudyStore
 from oneshot.test_run import GreedyCategorical
 
 USER_FILES = {"notes.txt": "my notes\n", "sub/data.csv": "1,2\n"}
@@ -423,7 +424,10 @@ def test_a_run_is_published_only_when_complete(tmp_path: Path) -> None:
     """Until ``publish`` the directory has no study.db; an exception before it leaves nothing behind."""
     directory = user_directory(tmp_path / "mine")
     before = contents(directory)
-    with pytest.raises(RuntimeError, match="stop"), new_run(directory, "search", False, "occupied") as run:
+    with (
+        pytest.raises(RuntimeError, match="stop"),
+        new_run(directory, "search", False, "occupied", store_class=StudyStore) as run,
+    ):
         run.store.set_meta("config", {})
         assert not (directory / "study.db").exists()
         raise RuntimeError("stop")

@@ -203,7 +203,7 @@ def test_zero_run_with_a_pickled_checkpoint_is_refused_and_runs_nothing(
     assert _run_cli("zero", *ZERO, "--out", str(run)) == 0
     _set_blobs(run / DB_NAME, "UPDATE zero_checkpoint SET state = ?", _payloads(target)[kind])
     capsys.readouterr()
-    code = _run_cli("zero", "resume", str(run), "--quiet")
+    code = _run_cli("zero", "resume", str(run), "--budget", "800", "--quiet")  # more: the checkpoint is read
     _one_line_exit_2(capsys, code, "pickled by an earlier archsearch", "start the run again")
     for command in (["status"], ["report"]):
         assert _run_cli("zero", *command, str(run)) == 0
@@ -220,7 +220,7 @@ def test_zero_run_with_a_corrupt_checkpoint_is_one_line(
         conn.execute("UPDATE zero_checkpoint SET state = substr(state, 1, length(state) - 10)")
     conn.close()
     capsys.readouterr()
-    code = _run_cli("zero", "resume", str(run), "--quiet")
+    code = _run_cli("zero", "resume", str(run), "--budget", "800", "--quiet")  # more: the checkpoint is read
     _one_line_exit_2(capsys, code, "checkpoint", "cannot be read")
 
 

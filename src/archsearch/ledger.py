@@ -17,7 +17,7 @@ import numpy as np
 from archsearch.config import StudyConfig
 from archsearch.core import Architecture, Result, SearchSpace, TrialRecord
 from archsearch.executors.base import Activity
-from archsearch.store.sqlite import Store
+from archsearch.store.trials import StudyStore
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class TrialLedger:
     """
 
     def __init__(
-        self, store: Store, space: SearchSpace, config: StudyConfig, reward_fn: Callable[[Result], float]
+        self, store: StudyStore, space: SearchSpace, config: StudyConfig, reward_fn: Callable[[Result], float]
     ) -> None:
         self.store = store
         self.space = space

@@ -32,7 +32,7 @@ from archsearch.resolve import check_picklable as send_check
 from archsearch.store.codec import StateFormatError
 from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import HeldRun, RunLock
-from archsearch.store.sqlite import Store
+from archsearch.store.trials import StudyStore
 
 if TYPE_CHECKING:
     import pandas
@@ -74,7 +74,11 @@ class Study(HeldRun):
     """
 
     def __init__(
-        self, config: StudyConfig, directory: Path, store: Store, objects: Mapping[str, Any] | None = None
+        self,
+        config: StudyConfig,
+        directory: Path,
+        store: StudyStore,
+        objects: Mapping[str, Any] | None = None,
     ) -> None:
         """A study of ``config`` whose database is ``store``; ``objects`` (kind -> object) are used
         instead of constructing those kinds from the config's names (``create`` with objects)."""
@@ -118,12 +122,12 @@ class Study(HeldRun):
         self.ledger.config = config
 
     @property
-    def store(self) -> Store:
+    def store(self) -> StudyStore:
         """The study's database (the ledger's)."""
         return self.ledger.store
 
     @store.setter
-    def store(self, store: Store) -> None:
+    def store(self, store: StudyStore) -> None:
         self.ledger.store = store
 
     # -- construction -------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ class Study(HeldRun):
             "or pass --overwrite"
         )
         data = _data_files(objects.get("evaluator"))
-        with new_run(directory, "search", overwrite, occupied) as run:
+        with new_run(directory, "search", overwrite, occupied, store_class=StudyStore) as run:
             study = cls(config, directory, run.store, objects)
             for relative, examples in data.items():
                 write_npz(examples, run.stage(relative), relative)
@@ -188,7 +192,7 @@ class Study(HeldRun):
         """The study in ``directory``; ``lock`` makes this process its one driver (to run it) at once;
         ``read_only`` opens its database without writing a byte (status, best, report, export, front)."""
         directory = Path(directory)
-        with open_run(directory, lock, read_only) as (store, held):
+        with open_run(directory, lock, read_only, store_class=StudyStore) as (store, held):
             study = cls(stored_config(store, directory), directory, store)
         study.lock = held
         return study
@@ -371,7 +375,7 @@ def check_picklable(kind: str, obj: Any, executor: str) -> None:
     send_check(obj, kind, f"the {executor} executor's workers", type(obj).__qualname__)
 
 
-def stored_config(store: Store, directory: Path) -> StudyConfig:
+def stored_config(store: StudyStore, directory: Path) -> StudyConfig:
     """The config of the study whose database is ``store``, with the folders its user's modules were
     imported from importable again; a StoreError for a database without one (an unfinished creation)."""
     data = store.get_meta("config")

@@ -112,5 +112,5 @@ def test_report_of_a_study_without_finished_trials_says_so(tmp_path, toy_registr
 def test_report_of_a_missing_study_is_a_store_error(tmp_path):
     from archsearch.errors import StoreError
 
-    with pytest.raises(StoreError, match="no study"):
+    with pytest.raises(StoreError, match="no archsearch run in"):
         write_report(tmp_path / "nothing")

@@ -19,6 +19,7 @@ import pytest
 from archsearch.cli import main
 from archsearch.core import Architecture, Result
 from archsearch.errors import StoreError
+from archsearch.store.base import RunStore
 from archsearch.store.sqlite import Store
 
 ARCH = Architecture("toy", ((), 3, 3, (0,), 5, 1))
@@ -381,15 +382,15 @@ def test_a_full_disk_stops_the_search_in_one_line_and_resume_finishes_once_space
 ):
     """SQLite's page limit raises the same SQLITE_FULL a full disk does, for any user."""
     study = nb201_study(tmp_path / "s", trials=3)
-    opened = Store.__init__
+    opened = RunStore.__init__
 
-    def small_disk(self: Store, *args: object, **kwargs: object) -> None:
+    def small_disk(self: RunStore, *args: object, **kwargs: object) -> None:
         opened(self, *args, **kwargs)  # type: ignore[arg-type]
         if not self.read_only:
             pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
             self._conn.execute(f"PRAGMA max_page_count = {pages + 3}")
 
-    monkeypatch.setattr(Store, "__init__", small_disk)
+    monkeypatch.setattr(RunStore, "__init__", small_disk)
     capsys.readouterr()
     assert run_cli("resume", str(study), "--trials", "40", "--quiet") == 2
     message = one_line_error(capsys)
@@ -404,15 +405,15 @@ def test_a_full_disk_stops_the_search_in_one_line_and_resume_finishes_once_space
 
 def test_a_full_disk_stops_a_zero_run_in_one_line_and_resume_finishes(tmp_path, capsys, monkeypatch):
     run = tmp_path / "z"
-    opened = Store.__init__
+    opened = RunStore.__init__
 
-    def small_disk(self: Store, *args: object, **kwargs: object) -> None:
+    def small_disk(self: RunStore, *args: object, **kwargs: object) -> None:
         opened(self, *args, **kwargs)  # type: ignore[arg-type]
         if not self.read_only and not self._new:  # the published run, not its staging copy
             pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
             self._conn.execute(f"PRAGMA max_page_count = {pages + 2}")
 
-    monkeypatch.setattr(Store, "__init__", small_disk)
+    monkeypatch.setattr(RunStore, "__init__", small_disk)
     flags = ["--budget", "1500", "--population", "20", "--tournament", "5", "--seed", "1", "--quiet"]
     assert run_cli("zero", *flags, "--engine", "python", "--out", str(run)) == 2
     message = one_line_error(capsys)
@@ -429,22 +430,22 @@ def test_a_full_disk_stops_a_oneshot_run_in_one_line_and_resume_finishes(tmp_pat
 
     monkeypatch.setitem(METHODS, "asng", GreedyCategorical)
     run = tmp_path / "o"
-    opened = Store.__init__
+    opened = RunStore.__init__
 
-    def small_disk(self: Store, *args: object, **kwargs: object) -> None:
+    def small_disk(self: RunStore, *args: object, **kwargs: object) -> None:
         opened(self, *args, **kwargs)  # type: ignore[arg-type]
         if not self.read_only and not self._new:
             self._conn.execute(
                 f"PRAGMA max_page_count = {self._conn.execute('PRAGMA page_count').fetchone()[0]}"
             )
 
-    monkeypatch.setattr(Store, "__init__", small_disk)
+    monkeypatch.setattr(RunStore, "__init__", small_disk)
     tiny = ["--dataset", "digits", "--train-limit", "96", "--batch-size", "32", "--threads", "1", "--quiet"]
     tiny += ["--set", "supernet.channels=2", "--set", "supernet.cells_per_stage=1"]
     assert run_cli("oneshot", "--method", "asng", "--epochs", "2", "--out", str(run), *tiny) == 2
     message = one_line_error(capsys)
     assert "is full" in message and f"archsearch resume {run}" in message and _integrity(run) == "ok"
-    monkeypatch.setattr(Store, "__init__", opened)
+    monkeypatch.setattr(RunStore, "__init__", opened)
     assert run_cli("resume", str(run), "--quiet") == 0
     assert run_cli("status", str(run)) == 0
     assert "2/2 epochs finished" in capsys.readouterr().out and _integrity(run) == "ok"

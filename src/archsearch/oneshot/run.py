@@ -37,9 +37,10 @@ from archsearch.oneshot.derived import check_collapse, mean_entropy, nb201_truth
 from archsearch.oneshot.supernet import Supernet, has_supernet, supernet_spaces
 from archsearch.registry import construct
 from archsearch.resolve import import_again
+from archsearch.store.base import RunStore
+from archsearch.store.epochs import EpochRecord, OneShotStore
 from archsearch.store.rundir import expect_kind, new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import HeldRun, RunLock
-from archsearch.store.sqlite import EpochRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def check_batch_size(batch_size: int, data: DataSplit) -> None:
         )
 
 
-def import_stored_dirs(store: Store) -> None:
+def import_stored_dirs(store: RunStore) -> None:
     """Make the directories a run imported the user's model space from importable again (as a study
     does), after the installed packages, so that resume, report and export work from another directory."""
     import_again(store.get_meta("import_dirs", []))
@@ -215,7 +216,7 @@ def is_oneshot_run(directory: str | Path) -> bool:
     path = Path(directory) / "study.db"
     if not path.is_file():
         return False
-    store = Store(directory, read_only=True)
+    store = RunStore(directory, read_only=True)
     try:
         return bool(store.get_meta("kind") == RUN_KIND)
     finally:
@@ -230,7 +231,7 @@ class OneShotRun(HeldRun):
         self,
         config: OneShotConfig,
         directory: Path,
-        store: Store,
+        store: OneShotStore,
         data: DataSplit | None = None,
         model_space: SearchSpace | None = None,
     ) -> None:
@@ -319,7 +320,7 @@ class OneShotRun(HeldRun):
             f"{directory} already holds a run; continue it with `archsearch oneshot --resume "
             f"{directory}` or pass --overwrite"
         )
-        with new_run(directory, "oneshot", overwrite, occupied) as staged:
+        with new_run(directory, "oneshot", overwrite, occupied, store_class=OneShotStore) as staged:
             run = cls(config, directory, staged.store, data, model_space)
             store = staged.store
             store.set_meta("kind", RUN_KIND)
@@ -355,7 +356,7 @@ class OneShotRun(HeldRun):
         ``__init__`` (a run on arrays given from Python needs them again)."""
         directory = Path(directory)
         expect_kind(directory, RUN_KIND)  # another kind's database is refused before it is opened to write
-        with open_run(directory, lock, read_only) as (store, held):
+        with open_run(directory, lock, read_only, store_class=OneShotStore) as (store, held):
             if unfinished(store):
                 raise unfinished_error(directory)
             config = parse_oneshot_config(store.get_meta("oneshot_config"))

@@ -30,7 +30,7 @@ from archsearch.report.htmlkit import (
     number_cell,
     table,
 )
-from archsearch.store.sqlite import EpochRecord, Store
+from archsearch.store.epochs import EpochRecord, OneShotStore
 
 HEATMAP_PNG = "distribution.png"
 CURVES_PNG = "curves.png"
@@ -130,7 +130,7 @@ def _epoch_ticks(ax: Axes, count: int) -> None:
 def write_oneshot_report(run_dir: str | Path, out_dir: str | Path) -> Path:
     """Write ``index.html`` with the heat map and curves of the one-shot run in ``run_dir``; its path."""
     run_dir, out = Path(run_dir), Path(out_dir)
-    store = Store(run_dir, read_only=True)
+    store = OneShotStore(run_dir, read_only=True)
     try:
         epochs = store.epochs()
         config = store.get_meta("oneshot_config")

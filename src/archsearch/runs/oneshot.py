@@ -37,10 +37,11 @@ class OneShotRunAdapter(RunAdapter):
             self._run = OneShotRun.load(self.directory, lock=True, read_only=read_only)
             self.store = self._run.store
         else:
+            from archsearch.store.epochs import OneShotStore
             from archsearch.store.rundir import expect_kind, open_run, unfinished, unfinished_error
 
             expect_kind(self.directory, ONESHOT_KIND)
-            with open_run(self.directory, False, read_only) as (store, _):
+            with open_run(self.directory, False, read_only, store_class=OneShotStore) as (store, _):
                 if unfinished(store):
                     raise unfinished_error(self.directory)
             self.store = store

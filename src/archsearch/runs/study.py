@@ -27,11 +27,12 @@ class StudyRun(RunAdapter):
 
     def __init__(self, directory: str | Path, lock: bool = False, read_only: bool = False) -> None:
         from archsearch.store.rundir import open_run
+        from archsearch.store.trials import StudyStore
         from archsearch.study import stored_config
 
         self.directory = Path(directory)
         self._study: Study | None = None
-        with open_run(self.directory, lock, read_only) as (store, held):
+        with open_run(self.directory, lock, read_only, store_class=StudyStore) as (store, held):
             self.config = stored_config(store, self.directory)
         self.store, self.lock = store, held
 

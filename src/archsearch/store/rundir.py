@@ -30,16 +30,16 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from archsearch.errors import ConfigError, StoreError
 from archsearch.store.base import DB_NAME, KINDS, RunStore, Tables
 from archsearch.store.runlock import RunLock, lock_holder
 
-if TYPE_CHECKING:
-    from archsearch.store.sqlite import Store
-
 log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=RunStore)
+"""The store class of a kind of run (``trials.StudyStore``, ``epochs.OneShotStore``, ``RunStore``)."""
 
 STAGING_PREFIX = ".archsearch-new-"
 RUN_FILES_KEY = "run_files"
@@ -48,8 +48,9 @@ DB_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
 """The files of a run's SQLite database: all that ``--overwrite`` removes of an old run."""
 
 
-class NewRun:
-    """A run being created: ``store`` is its database in the staging folder until ``publish``."""
+class NewRun(Generic[S]):
+    """A run being created: ``store`` (of the kind's ``store_class``) is its database in the staging
+    folder until ``publish``."""
 
     def __init__(
         self,
@@ -58,14 +59,13 @@ class NewRun:
         lock: RunLock,
         replace: bool,
         nested: Sequence[str],
+        store_class: type[S],
         tables: Sequence[Tables] = (),
     ) -> None:
         self.directory = directory
         self.staging = staging
-        from archsearch.store.sqlite import Store  # the trial tables import core: kept off run_kind's path
-
         self.lock = lock
-        self.store = Store(staging, create=True, tables=tables)
+        self.store: S = store_class(staging, create=True, tables=tables)
         self._tables = tuple(tables)
         self._replace = replace
         self._nested = nested
@@ -83,7 +83,7 @@ class NewRun:
             self._files.append(relative)
         return path
 
-    def publish(self) -> Store:
+    def publish(self) -> S:
         """Move the staged files and then the finished database into ``DIR`` (replacing an old run's)
         and open the database there."""
         if self._files:
@@ -123,17 +123,19 @@ def new_run(
     occupied: str,
     nested: Sequence[str] = (),
     tables: Sequence[Tables] = (),
-) -> Iterator[NewRun]:
+    *,
+    store_class: type[S],
+) -> Iterator[NewRun[S]]:
     """Create a run of ``kind`` (search, oneshot, zero) in ``directory``; the body sets it up and ends
         with ``run.publish()``. On any exception before that, everything this start made is removed again.
 
         ``occupied`` is the error when the directory holds a run already and ``overwrite`` is off; ``nested``
         names subfolders holding runs that belong to this one (zero's random-search baseline), replaced with it;
-    ``tables`` are the kind's own tables beside the study's and one-shot run's (``Store``).
+    ``store_class`` is the kind's store (its tables), ``tables`` more tables of the kind (zero's).
     """
     made = make_directory(directory)
     lock: RunLock | None = None
-    run: NewRun | None = None
+    run: NewRun[S] | None = None
     try:
         lock = RunLock.acquire(directory)
         found = existing_run(directory)
@@ -142,7 +144,8 @@ def new_run(
         remove_staging(directory)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{kind}-", dir=directory))
         try:
-            run = NewRun(directory, staging, lock, found is not None, nested if overwrite else (), tables)
+            replace, nested = found is not None, nested if overwrite else ()
+            run = NewRun(directory, staging, lock, replace, nested, store_class, tables)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -168,17 +171,15 @@ def new_run(
 
 @contextmanager
 def open_run(
-    directory: Path, lock: bool, read_only: bool, tables: Sequence[Tables] = ()
-) -> Iterator[tuple[Store, RunLock | None]]:
-    """The store of the run in ``directory``, with the kind's own ``tables`` (checked, upgraded or added
-    as it opens), and, when ``lock``, its run lock (taken first, so that a second driver is refused before
-    it reads anything); both are released if the body raises."""
-    from archsearch.store.sqlite import Store
-
+    directory: Path, lock: bool, read_only: bool, tables: Sequence[Tables] = (), *, store_class: type[S]
+) -> Iterator[tuple[S, RunLock | None]]:
+    """The store (of the kind's ``store_class``) of the run in ``directory``, with the kind's further
+    ``tables`` (checked, upgraded or added as it opens), and, when ``lock``, its run lock (taken first, so
+    that a second driver is refused before it reads anything); both are released if the body raises."""
     check_created(directory)
     held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
     try:
-        store = Store(directory, read_only=read_only, tables=tables)
+        store = store_class(directory, read_only=read_only, tables=tables)
     except BaseException:
         if held is not None:  # a directory that holds no run of ours keeps no lock file of ours
             held.release(remove=True)
@@ -216,12 +217,10 @@ def existing_run(directory: Path) -> str | None:
     """What ``DIR/study.db`` holds: None (no file), "run", or "unfinished" (an archsearch database with no
     run config: a start killed before creation was staged). Anything else is a ConfigError: archsearch
     never replaces a file it cannot read as its own."""
-    from archsearch.store.sqlite import Store
-
     if not (directory / DB_NAME).exists():
         return None
     try:
-        store = Store(directory, read_only=True)  # changes nothing, not even beside the file
+        store = RunStore(directory, read_only=True)  # changes nothing, not even beside the file
     except StoreError as exc:
         raise ConfigError(
             f"{exc}; archsearch leaves it alone: move it away or choose another --out"
@@ -253,10 +252,8 @@ def remove_database(directory: Path) -> None:
 def remove_run_files(directory: Path) -> None:
     """Remove the files the run in ``directory`` lists as its own (``NewRun.stage``), and the folders
     that leaves empty; a database that cannot be read lists none."""
-    from archsearch.store.sqlite import Store
-
     try:
-        store = Store(directory, read_only=True)
+        store = RunStore(directory, read_only=True)
     except StoreError:
         return
     try:
@@ -336,7 +333,7 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _close_quietly(store: Store) -> None:
+def _close_quietly(store: RunStore) -> None:
     try:
         store.close()
     except Exception:  # the store may be half open; the folder is removed next
@@ -371,6 +368,7 @@ def expect_kind(directory: str | Path, kind: str) -> None:
     """Refuse, before anything is opened to write, a run in ``directory`` of another kind than ``kind``
     (a one-line StoreError naming both); an unfinished creation is left to the caller's own check."""
     directory = Path(directory)
+    check_created(directory)
     with RunStore(directory, read_only=True) as store:
         if unfinished(store):
             return

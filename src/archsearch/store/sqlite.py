@@ -1,8 +1,8 @@
 """The store every kind of run opened before the store was split by kind: one class with the trial
 study's and the one-shot run's tables and methods, so that any run database opens with it.
 
-New code opens the store of its kind (``trials.StudyStore``, ``epochs.OneShotStore``, or ``RunStore``
-with the kind's ``Tables``); this module keeps the names earlier code imports.
+Runs open the store of their kind (``trials.StudyStore``, ``epochs.OneShotStore``, or ``RunStore`` with
+the kind's ``Tables``); this class opens any run database with both, for tools and tests.
 """
 
 from __future__ import annotations

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from archsearch.errors import ConfigError, StoreError
+from archsearch.store.base import RunStore
 from archsearch.store.codec import LegacyStateError, StateFormatError, decode_state
 from archsearch.store.runlock import HeldRun, RunLock
 from archsearch.zero.config import ZeroConfig, parse_zero_config, program_space, task_split
@@ -46,9 +47,6 @@ from archsearch.zero.record import (
     ZeroRecord,
     start_record,
 )
-
-if TYPE_CHECKING:
-    from archsearch.store.base import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +178,8 @@ class Experiment(HeldRun):
         from archsearch.store.rundir import new_run
 
         occupied = f"{directory} already holds a run; resume it, or pass --overwrite"
-        with new_run(
-            directory, "zero", overwrite, occupied, nested=(BASELINE_DIR,), tables=(ZERO_TABLES,)
-        ) as staged:
+        nested, tables = (BASELINE_DIR,), (ZERO_TABLES,)
+        with new_run(directory, "zero", overwrite, occupied, nested, tables, store_class=RunStore) as staged:
             start_record(staged.store, config.model_dump(mode="json"))
             experiment = cls(directory, staged.publish(), config)
             experiment.lock = staged.lock
@@ -208,7 +205,8 @@ class Experiment(HeldRun):
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
         expect_kind(directory, "zero")  # another kind's database is refused before it is opened to write
-        with open_run(directory, lock, read_only, tables=(ZERO_TABLES,)) as (store, held):
+        tables = (ZERO_TABLES,)
+        with open_run(directory, lock, read_only, tables, store_class=RunStore) as (store, held):
             data = ZeroRecord(store).config()
             if unfinished(store):
                 raise unfinished_error(directory)
