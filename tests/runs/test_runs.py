@@ -304,3 +304,19 @@ def test_open_run_reads_without_writing_a_byte_unless_told_to_write(study_dir, z
             with pytest.raises(StoreError):  # read-only: raising the budget needs lock=True
                 run.set_budget(10_000)
         assert (directory / "study.db").read_bytes() == before
+
+
+def test_each_kind_of_run_keeps_only_its_own_tables(study_dir, oneshot_dir, zero_dir) -> None:
+    import sqlite3
+
+    def tables(directory: Path) -> set[str]:
+        conn = sqlite3.connect(f"file:{directory / 'study.db'}?mode=ro", uri=True)
+        try:
+            return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+
+    study, oneshot, zero = tables(study_dir), tables(oneshot_dir), tables(zero_dir)
+    assert {"trials", "weights", "checkpoints"} <= study and "epochs" not in study
+    assert {"epochs", "checkpoints"} <= oneshot and not {"trials", "weights"} & oneshot
+    assert "zero_progress" in zero and not {"trials", "weights", "epochs", "checkpoints"} & zero
