@@ -193,6 +193,9 @@ def test_export_writes_each_kinds_best(run_dir, tmp_path) -> None:
         done = run.export(tmp_path / "out")
     if run_dir.name == "zero":
         assert done.target == tmp_path / "out" and "class Algorithm" in done.target.read_text()
+        (tmp_path / "folder").mkdir()
+        with open_run(run_dir) as run:  # an existing folder, as the other kinds take: algorithm.py inside
+            assert run.export(tmp_path / "folder").target == tmp_path / "folder" / "algorithm.py"
         return
     assert done.target == tmp_path / "out" and "architecture.json" in done.files
     for name in done.files:

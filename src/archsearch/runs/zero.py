@@ -111,8 +111,8 @@ class ZeroRun(RunAdapter):
         return write_report([self.directory], out)
 
     def export(self, out: Path | None = None) -> Exported:
-        """Write the best program as a standalone numpy module (default DIR/algorithm.py): the selected
-        one of a finished run, else the fittest so far."""
+        """Write the best program as a standalone numpy module (default DIR/algorithm.py; ``out`` a file,
+        or a folder to write algorithm.py in): the selected one of a finished run, else the fittest so far."""
         from archsearch.errors import ConfigError
         from archsearch.zero.export import export_source
 
@@ -127,6 +127,8 @@ class ZeroRun(RunAdapter):
             _, fitness, program = best
             where = "search fitness (the run is not finished)"
         target = out or self.directory / "algorithm.py"
+        if target.is_dir():  # a folder, as the other kinds take: the module goes inside it
+            target = target / "algorithm.py"
         title = f"AutoML-Zero algorithm for {experiment.config.task} tasks ({where} {fitness:.6f})"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(export_source(program, experiment.memory(), title, module=target.stem))
