@@ -27,11 +27,11 @@ from archsearch.oneshot.derived import (
 from archsearch.oneshot.run import (
     OneShotRun,
     epoch_batches,
-    is_oneshot_run,
     load_search_data,
     parse_oneshot_config,
 )
 from archsearch.spaces.nb201 import NB201Space
+from archsearch.store import run_kind
 
 TINY = {
     "dataset": "digits",
@@ -155,7 +155,7 @@ def test_run_records_every_epoch_and_the_nb201_truth(tmp_path, fake_asng) -> Non
         assert record.wall_s > 0
     # the distribution moved away from uniform: entropy fell below log(5)
     assert epochs[-1].metrics["entropy"] < np.log(5) - 1e-3
-    assert is_oneshot_run(tmp_path / "run")
+    assert run_kind(tmp_path / "run") == "oneshot"
     # the NB201 check: the found cell's accuracies are the table's own
     arch = Architecture.from_dict(summary["arch"])
     index = space.index(arch)

@@ -211,18 +211,6 @@ def edge_names(supernet: Any) -> list[str]:
     return [f"edge {i}" for i in range(supernet.edges)]
 
 
-def is_oneshot_run(directory: str | Path) -> bool:
-    """True when ``directory`` holds the database of a one-shot run (not a study of trials)."""
-    path = Path(directory) / "study.db"
-    if not path.is_file():
-        return False
-    store = RunStore(directory, read_only=True)
-    try:
-        return bool(store.get_meta("kind") == RUN_KIND)
-    finally:
-        store.close()
-
-
 class OneShotRun(HeldRun):
     """A one-shot search in a directory: ``OneShotRun.create(config, dir).run()``, later
     ``OneShotRun.load(dir).run()`` continues it from its last finished epoch (even after kill -9)."""
