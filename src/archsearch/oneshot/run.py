@@ -39,7 +39,7 @@ from archsearch.registry import construct
 from archsearch.resolve import import_again
 from archsearch.store.base import RunStore
 from archsearch.store.epochs import EpochRecord, OneShotStore
-from archsearch.store.rundir import expect_kind, new_run, open_run, unfinished, unfinished_error
+from archsearch.store.rundir import new_run, open_run, unfinished, unfinished_error
 from archsearch.store.runlock import HeldRun, RunLock
 
 log = logging.getLogger(__name__)
@@ -343,8 +343,7 @@ class OneShotRun(HeldRun):
         ``read_only`` opens its database without writing a byte; ``data`` and ``model_space`` as in
         ``__init__`` (a run on arrays given from Python needs them again)."""
         directory = Path(directory)
-        expect_kind(directory, RUN_KIND)  # another kind's database is refused before it is opened to write
-        with open_run(directory, lock, read_only, store_class=OneShotStore) as (store, held):
+        with open_run(directory, lock, read_only, store_class=OneShotStore, kind=RUN_KIND) as (store, held):
             if unfinished(store):
                 raise unfinished_error(directory)
             config = parse_oneshot_config(store.get_meta("oneshot_config"))

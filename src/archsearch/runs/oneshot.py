@@ -38,10 +38,12 @@ class OneShotRunAdapter(RunAdapter):
             self.store = self._run.store
         else:
             from archsearch.store.epochs import OneShotStore
-            from archsearch.store.rundir import expect_kind, open_run, unfinished, unfinished_error
+            from archsearch.store.rundir import open_run, unfinished, unfinished_error
 
-            expect_kind(self.directory, ONESHOT_KIND)
-            with open_run(self.directory, False, read_only, store_class=OneShotStore) as (store, _):
+            with open_run(self.directory, False, read_only, store_class=OneShotStore, kind=ONESHOT_KIND) as (
+                store,
+                _,
+            ):
                 if unfinished(store):
                     raise unfinished_error(self.directory)
             self.store = store

@@ -171,12 +171,21 @@ def new_run(
 
 @contextmanager
 def open_run(
-    directory: Path, lock: bool, read_only: bool, tables: Sequence[Tables] = (), *, store_class: type[S]
+    directory: Path,
+    lock: bool,
+    read_only: bool,
+    tables: Sequence[Tables] = (),
+    *,
+    store_class: type[S],
+    kind: str | None = None,
 ) -> Iterator[tuple[S, RunLock | None]]:
     """The store (of the kind's ``store_class``) of the run in ``directory``, with the kind's further
     ``tables`` (checked, upgraded or added as it opens), and, when ``lock``, its run lock (taken first, so
-    that a second driver is refused before it reads anything); both are released if the body raises."""
+    that a second driver is refused before it reads anything); both are released if the body raises.
+    ``kind`` refuses a run of another kind (``expect_kind``) before anything is opened to write."""
     check_created(directory)
+    if kind is not None and (directory / DB_NAME).exists():
+        expect_kind(directory, kind)
     held = RunLock.acquire(directory) if lock and (directory / DB_NAME).exists() else None
     try:
         store = store_class(directory, read_only=read_only, tables=tables)

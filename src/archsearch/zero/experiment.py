@@ -192,7 +192,6 @@ class Experiment(HeldRun):
         directory = Path(directory)
         from archsearch.store.rundir import (
             check_created,
-            expect_kind,
             kind_name,
             open_run,
             unfinished,
@@ -204,9 +203,8 @@ class Experiment(HeldRun):
             raise StoreError(
                 f"no AutoML-Zero run in {directory}; start one with `archsearch zero --out {directory}`"
             )
-        expect_kind(directory, "zero")  # another kind's database is refused before it is opened to write
         tables = (ZERO_TABLES,)
-        with open_run(directory, lock, read_only, tables, store_class=RunStore) as (store, held):
+        with open_run(directory, lock, read_only, tables, store_class=RunStore, kind="zero") as (store, held):
             data = ZeroRecord(store).config()
             if unfinished(store):
                 raise unfinished_error(directory)
