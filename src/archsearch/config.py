@@ -179,6 +179,10 @@ class StudyConfig(BaseModel):
     strategy: Component = Field(default_factory=_default_strategy)
     evaluator: Component = Field(default_factory=_default_evaluator)
     reward: Component = Field(default_factory=_default_reward)
+    pruner: Component | None = Field(
+        default=None,
+        description="stops bad children early: median, successive_halving, asha or hyperband (archsearch.pruners)",
+    )
     objectives: list[Objective] = Field(
         default_factory=list,
         description='metrics to optimise jointly, e.g. ["val_acc:max", "latency_ms:min"] (multi-objective search)',

@@ -14,7 +14,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from archsearch.errors import InvalidArchitectureError
 
@@ -194,7 +194,9 @@ class SearchSpace(ABC):
         return Architecture(self.name, tuple(values))
 
 
-Status = Literal["ok", "failed", "timeout"]
+Status = Literal["ok", "failed", "timeout", "pruned"]
+"""How an evaluation ended: trained to the end (ok), failed, past its time limit, or stopped early by the
+study's pruner (pruned: its metrics and curve are what it reached; ``archsearch.reporting``)."""
 
 
 @dataclass
@@ -204,8 +206,8 @@ class Result:
     Attributes:
         metrics: scalars by name ("val_acc", "test_acc", "params", a user's "f1", ...).
         cost_s: what the evaluation cost in seconds (wall-clock, or simulated for table lookups).
-        status: "ok", "failed" or "timeout".
-        error: the one-line reason of a failed or timed-out evaluation.
+        status: "ok", "failed", "timeout" or "pruned" (stopped early by the study's pruner).
+        error: the one-line reason of a failed, timed-out or pruned evaluation.
         curve: per-epoch (or per-report) series by name ("val_acc": [...]).
     """
 
@@ -220,7 +222,13 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """Trained to the end: not failed, not timed out, not pruned."""
         return self.status == "ok"
+
+    @property
+    def failed(self) -> bool:
+        """Failed or timed out (a pruned child did not fail: it reached what its metrics say)."""
+        return self.status in ("failed", "timeout")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -247,7 +255,15 @@ class Result:
 
 
 class Evaluator(ABC):
-    """Scores one architecture. Must be picklable: executors send it to worker processes."""
+    """Scores one architecture. Must be picklable: executors send it to worker processes.
+
+    An evaluator that trains in steps reports what its child reached after each one with
+    ``archsearch.reporting.report`` (the study stores it and its pruner may stop the child there).
+    ``no_intermediate_reports``: why this evaluator cannot report per step (a table lookup); a study with
+    a pruner refuses it with that line. None (the default): it may report.
+    """
+
+    no_intermediate_reports: ClassVar[str | None] = None
 
     def prepare(self) -> None:
         """Load and check what every trial needs (data), so that a mistake stops the study at once
@@ -318,7 +334,7 @@ class TrialRecord:
         number: 0-based trial number, in ask order.
         arch, arch_str: the architecture and its ``SearchSpace.encode`` text.
         seed: the seed its evaluation trained from.
-        status: "running", "ok", "failed" or "timeout".
+        status: "running", "ok", "failed", "timeout" or "pruned".
         ask_event, tell_event: positions of its ask and tell in the study's event sequence (resume).
         started_at, finished_at: Unix times.
         reward: the reward the strategy was told (None while running).

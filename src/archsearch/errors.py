@@ -32,3 +32,15 @@ class StoreError(ArchsearchError):
 
 class TrialTimeoutError(ArchsearchError):
     """A child network exceeded its per-trial time limit."""
+
+
+class TrialPruned(ArchsearchError):
+    """Raised inside an evaluation to end its trial as pruned (the study's pruner told it to stop:
+    ``archsearch.reporting.report`` returned True, or a user's objective's ``report.should_stop()``).
+    The guards turn it into a Result with status "pruned" holding what the child reached; it never stops
+    the study."""
+
+
+class ChildReportError(ArchsearchError):
+    """A child's intermediate report is malformed (a step that is not an integer, a value that is not a
+    number): that trial fails with this line."""

@@ -1,0 +1,100 @@
+"""Intermediate reports: a running trial says what its child reached after each step, and hears whether
+to stop (pruning: median stopping, successive halving, ASHA, Hyperband; ``archsearch.pruners``).
+
+Two ends. In the process that trains the child, the executor installs a ``Channel`` around the
+evaluation (``reporting_to``); the evaluator calls ``report(step, values, resource)`` after each epoch
+(or each report of a user's objective), which returns True when the study's pruner stops the child: the
+evaluator then ends the trial, usually by raising ``archsearch.TrialPruned`` (its guards make it a Result
+with status "pruned"). Outside a study (no channel), ``report`` does nothing and returns False.
+
+In the driver, the study gives the executor one ``ReportSink`` per trial (``Executor.submit(...,
+reports=sink)``); the executor carries each report from the worker to ``sink.report`` (in any thread of
+the driver process) and, when ``sink.decides``, carries the answer back; the worker waits for it.
+
+This module imports nothing of archsearch but the core, so evaluators, executors and the study all use it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Protocol
+
+from archsearch.errors import ChildReportError
+
+Answer = Callable[[bool], None]
+"""Called once with the pruner's decision for one report: True stops the trial."""
+
+
+class ReportSink(Protocol):
+    """The driver's end of one trial's reports (given to ``Executor.submit`` as ``reports``)."""
+
+    decides: bool
+    """Whether each report waits for an answer (a pruner is set); False: reports are only recorded."""
+
+    def report(self, step: int, resource: float, values: dict[str, float], answer: Answer) -> None:
+        """Take one report of the trial, in any thread of the driver process. Calls ``answer(stop)``
+        exactly once, now or later and from any thread (the pruner may wait for other trials first)."""
+        ...
+
+
+class Channel(Protocol):
+    """The worker's end: where ``report`` sends a running trial's reports (installed by the executor)."""
+
+    def report(self, step: int, resource: float, values: dict[str, float]) -> bool:
+        """Send one report; True when the trial must stop now (it was pruned)."""
+        ...
+
+
+_local = threading.local()
+
+
+def current() -> Channel | None:
+    """The channel of the trial running in this thread (None outside an executor's evaluation)."""
+    return getattr(_local, "channel", None)
+
+
+@contextmanager
+def reporting_to(channel: Channel | None) -> Iterator[None]:
+    """Inside, ``report`` in this thread goes to ``channel`` (the executor wraps each evaluation)."""
+    previous = current()
+    _local.channel = channel
+    try:
+        yield
+    finally:
+        _local.channel = previous
+
+
+def check_values(
+    step: int, values: Mapping[str, float], resource: float | None
+) -> tuple[float, dict[str, float]]:
+    """The resource (``step`` when None) and the values as floats; ChildReportError (a failed trial) for a
+    step that is not an integer >= 0, a resource that is not a finite number, or a value that is not a
+    number (a nan is allowed: it is the child's, and the pruner ranks it last)."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ChildReportError(f"report: step must be an integer >= 0, got {step!r}")
+    at = float(step) if resource is None else resource
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at < 0:
+        raise ChildReportError(f"report: resource must be a finite number >= 0, got {resource!r}")
+    numbers: dict[str, float] = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not name:
+            raise ChildReportError(f"report: metric names must be strings, got {name!r}")
+        try:
+            numbers[name] = float(value)
+        except (TypeError, ValueError):
+            raise ChildReportError(f"report: {name} must be a number, got {value!r}") from None
+    return float(at), numbers
+
+
+def report(step: int, values: Mapping[str, float], resource: float | None = None) -> bool:
+    """Report what the running trial's child reached at ``step`` (e.g. the 1-based epoch): ``values`` by
+    metric name ("val_acc": 0.91), ``resource`` what it has used so far in the pruner's unit (epochs by
+    default, possibly fractional; ``step`` when None). True when the trial must stop now (pruned)."""
+    channel = current()
+    at, numbers = check_values(step, values, resource)
+    if channel is None:
+        return False
+    return channel.report(step, at, numbers)
