@@ -1,4 +1,9 @@
-"""Reward shaping: small pure functions from a Result to the scalar a strategy maximises."""
+"""Reward shaping: small pure functions from a Result to the scalar a strategy maximises.
+
+A pruned result (stopped early by the study's pruner) is not a failure: its reward is the reward of what
+it reached (its curve and its metrics, which hold the last reported value of each series). Only a failed
+or timed-out result, or a pruned one stopped before it reported the metric, gets ``failed_reward``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,17 @@ from dataclasses import dataclass
 from archsearch.core import Result
 from archsearch.errors import ConfigError
 from archsearch.objectives import default_direction
+
+
+def scorable(result: Result, *metrics: str) -> bool:
+    """Whether ``result`` has a reward: not failed or timed out (``Result.failed``), and when pruned,
+    stopped after it reported each of ``metrics`` (a child stopped before its first report reached
+    nothing to score, and the reward must not stop the study for want of a metric)."""
+    if result.failed:
+        return False
+    if result.status == "pruned":
+        return all(m in result.metrics or result.curve.get(m) for m in metrics)
+    return True
 
 
 def best_recent(result: Result, metric: str, window: int, best: Callable[[Sequence[float]], float]) -> float:
@@ -32,7 +48,8 @@ class WindowMaxPower:
     """R = (max of the last ``window`` values of the per-epoch ``metric``) ** ``power``.
 
     Zoph & Le 2017, section 4.1: the reward is the maximum validation accuracy of the last 5 epochs,
-    cubed. A result without a curve falls back to the scalar metric. Failed trials get ``failed_reward``.
+    cubed. A result without a curve falls back to the scalar metric. Failed trials get ``failed_reward``; a pruned one the reward of the
+    epochs it reached.
     """
 
     metric: str = "val_acc"
@@ -41,7 +58,7 @@ class WindowMaxPower:
     failed_reward: float = 0.0
 
     def __call__(self, result: Result) -> float:
-        if not result.ok:
+        if not scorable(result, self.metric):
             return self.failed_reward
         return best_recent(result, self.metric, self.window, max) ** self.power
 
@@ -60,7 +77,7 @@ class InverseSquarePerplexity:
     failed_reward: float = 0.0
 
     def __call__(self, result: Result) -> float:
-        if not result.ok:
+        if not scorable(result, self.metric):
             return self.failed_reward
         return self.c / best_recent(result, self.metric, self.window, min) ** 2
 
@@ -94,7 +111,7 @@ class MnasNetReward:
             raise ConfigError(f"the MnasNet latency target must be positive, got {self.target!r}")
 
     def __call__(self, result: Result) -> float:
-        if not result.ok:
+        if not scorable(result, self.metric, self.latency_metric):
             return self.failed_reward
         accuracy = best_recent(result, self.metric, self.window, max)
         latency = best_recent(result, self.latency_metric, 0, min)
@@ -128,6 +145,7 @@ class MetricReward:
     curve of ``metric`` counts instead. A failed or timed-out trial (or a nan metric) gets ``failed_reward``: by default
     -1e6, below any metric of magnitude under a million in either mode, and finite because rewards are
     stored, exported and averaged (the REINFORCE baselines; an infinity there would be nan forever).
+    A pruned trial scores what it reached (the last values it reported), as the other rewards.
     Evolution, local search, ASNG, Optuna, NSGA-II and LEMONADE skip failed trials whatever their reward;
     REINFORCE, PPO and categorical REINFORCE learn from it, so with them pass a ``failed_reward`` near the
     worst plausible reward (e.g. 0 for an accuracy maximised, -10 for an RMSE around 1 minimised): a
@@ -153,7 +171,7 @@ class MetricReward:
             raise ConfigError(f"the metric reward's failed_reward must be a finite number, got {failed!r}")
 
     def __call__(self, result: Result) -> float:
-        if not result.ok:
+        if not scorable(result, self.metric):
             return float(self.failed_reward)
         if self.mode == "max":
             reward = best_recent(result, self.metric, self.window, max)
