@@ -20,9 +20,24 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from archsearch.errors import ChildReportError
+
+
+@dataclass(frozen=True)
+class Report:
+    """One intermediate report of trial ``number``, as the study stores it: at ``step`` (1-based epoch,
+    or the objective's step) the child had used ``resource`` (epochs) and reached ``values``; ``time``
+    is when the driver received it (Unix seconds)."""
+
+    number: int
+    step: int
+    resource: float
+    values: dict[str, float] = field(default_factory=dict)
+    time: float = 0.0
+
 
 Answer = Callable[[bool], None]
 """Called once with the pruner's decision for one report: True stops the trial."""

@@ -13,10 +13,12 @@ import logging
 import math
 import sqlite3
 import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from archsearch.core import Architecture, Result, TrialRecord
 from archsearch.errors import StoreError
+from archsearch.reporting import Report
 from archsearch.store.base import Tables
 from archsearch.store.checkpoints import CHECKPOINT_TABLES, CheckpointStore, state_to_bytes, store_checkpoint
 
@@ -43,6 +45,14 @@ CREATE TABLE IF NOT EXISTS trials (
     started_at  REAL NOT NULL,
     finished_at REAL
 );
+CREATE TABLE IF NOT EXISTS reports (
+    number   INTEGER NOT NULL,
+    step     INTEGER NOT NULL,
+    resource REAL NOT NULL,
+    vals     TEXT NOT NULL,
+    time     REAL NOT NULL,
+    PRIMARY KEY (number, step)
+);
 CREATE TABLE IF NOT EXISTS weights (
     number     INTEGER PRIMARY KEY,
     reward     REAL NOT NULL,
@@ -51,6 +61,9 @@ CREATE TABLE IF NOT EXISTS weights (
 );
 """,
 )
+# ``reports`` holds every intermediate report of a trial (``archsearch.reporting``), written while it runs:
+# its live curve, and what a resumed study's pruner restores its rungs from. A table added without a new
+# version: an older database gains it when opened to write, and reads it as empty before.
 # ``weights`` holds the trained state_dicts (torch.save bytes, read only with weights_only=True) of the best
 # trials, at most ``keep_weights`` of them.
 
@@ -143,6 +156,25 @@ class StudyStore(CheckpointStore):
                 return False
             return store_weights(conn, number, reward, now, weights, keep_weights)
 
+    def add_reports(self, reports: Iterable[Report]) -> None:
+        """Record intermediate reports (objects with ``number``, ``step``, ``resource``, ``values`` and
+        ``time``); the first report of a trial at a step is kept (a trial run again reports the same)."""
+        rows = [(r.number, r.step, float(r.resource), json.dumps(r.values), float(r.time)) for r in reports]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO reports (number, step, resource, vals, time) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def reports(self, number: int | None = None) -> list[Report]:
+        """The intermediate reports of trial ``number`` (every trial's when None), by trial and step."""
+        where, args = (" WHERE number = ?", (number,)) if number is not None else ("", ())
+        rows = self.query(
+            f"SELECT number, step, resource, vals, time FROM reports{where} ORDER BY number, step",  # noqa: S608
+            args,
+        )
+        return [Report(int(n), int(s), float(r), json.loads(v), float(t)) for n, s, r, v, t in rows]
+
     def weights(self, number: int) -> bytes | None:
         """The trained weights kept for trial ``number`` (``torch.save`` bytes of its state_dict, to be read
         with ``torch.load(..., weights_only=True)`` only); None when they were not kept."""
@@ -169,6 +201,7 @@ class StudyStore(CheckpointStore):
                 int(n) for (n,) in conn.execute("SELECT number FROM trials WHERE number >= ?", (number,))
             ]
             conn.execute("DELETE FROM trials WHERE number >= ?", (number,))
+            conn.execute("DELETE FROM reports WHERE number >= ?", (number,))
             conn.execute("DELETE FROM weights WHERE number >= ?", (number,))
         return found
 
