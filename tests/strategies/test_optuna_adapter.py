@@ -110,3 +110,64 @@ def test_resumes_identically_by_replay(sampler):
         in_flight=3,
         fail_every=4,
     )
+
+
+def _pruned(curve: list[float], metric: str = "val_acc") -> Result:
+    return Result(metrics={metric: curve[-1]}, curve={metric: curve}, status="pruned", error="pruned")
+
+
+def test_pruned_trials_are_told_as_pruned_with_the_pruning_metric_per_step():
+    space = GridSpace(num_decisions=2, num_choices=3)
+    strategy = OptunaStrategy(space, seed=0)
+    strategy.set_pruning("val_loss", "min")
+    strategy.tell(strategy.ask(), _pruned([0.9, 0.7, 0.8], "val_loss"), 0.1)
+    (trial,) = strategy.study.trials
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    # Negated: the Optuna study maximises, so a lower loss must read higher.
+    assert trial.intermediate_values == {0: -0.9, 1: -0.7, 2: -0.8}
+    assert trial.value == -0.8
+
+
+def test_without_the_pruning_metric_a_pruned_trial_reports_its_reward_at_the_step_it_reached():
+    space = GridSpace(num_decisions=2, num_choices=3)
+    strategy = OptunaStrategy(space, seed=0, metric="val_f1")
+    strategy.tell(strategy.ask(), _pruned([0.2, 0.3]), 0.027)
+    (trial,) = strategy.study.trials
+    assert trial.state == optuna.trial.TrialState.PRUNED and trial.intermediate_values == {1: 0.027}
+    with pytest.raises(ConfigError, match="pruning mode must be max or min"):
+        strategy.set_pruning("val_acc", "up")
+
+
+def test_pruned_trials_with_objectives_report_the_objective_metric_or_nothing():
+    space = GridSpace(num_decisions=2, num_choices=3)
+    one = OptunaStrategy(space, seed=0, objectives=["val_loss:min"])
+    one.tell(one.ask(), _pruned([0.5, 0.4], "val_loss"), 0.0)
+    assert one.study.trials[0].intermediate_values == {0: 0.5, 1: 0.4}
+    two = OptunaStrategy(space, seed=0, objectives=["val_acc:max", "params:min"])
+    two.tell(two.ask(), _pruned([0.5]), 0.0)
+    assert two.study.trials[0].state == optuna.trial.TrialState.PRUNED
+    assert two.study.trials[0].intermediate_values == {}
+
+
+def test_tpe_with_pruned_trials_resumes_identically_by_replay():
+    space = GridSpace(num_decisions=3, num_choices=4)
+    landscape = Landscape(space)
+
+    def drive(strategy: OptunaStrategy, count: int) -> list:
+        told = []
+        for n in range(count):
+            arch = strategy.ask()
+            value = landscape(arch)
+            result = _pruned([value / 2, value]) if n % 2 else Result(metrics={"val_acc": value})
+            strategy.tell(arch, result, value)
+            told.append(arch)
+        return told
+
+    original = OptunaStrategy(space, seed=4, n_startup_trials=4)
+    original.set_pruning("val_acc", "max")
+    drive(original, 10)
+    copy = OptunaStrategy(space, seed=5, n_startup_trials=4)
+    copy.set_pruning("val_acc", "max")
+    copy.load_state_dict(original.state_dict())
+    assert [t.state for t in copy.study.trials] == [t.state for t in original.study.trials]
+    assert drive(copy, 6) == drive(original, 6)

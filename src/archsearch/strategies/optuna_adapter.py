@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import inspect
 import logging
+import math
 import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -74,6 +75,15 @@ class OptunaStrategy(Strategy):
     (e.g. ``n_startup_trials``); the seed is always ``seed``. Failed trials are told as FAIL, which
     Optuna's samplers ignore.
 
+    A trial stopped by the study's pruner is told as PRUNED with its intermediate values: the values of
+    the pruning metric per reported step (curve point k is Optuna step k), negated when the metric is
+    minimised, since the Optuna study maximises. Optuna keeps the last one as the trial's value; TPE fills
+    its good group with complete trials first, then with pruned ones, the deeper first, then by that value. The metric and
+    its direction are the study's pruning metric (``set_pruning``; before that ``metric``/``mode``);
+    without one, or when the curve lacks it, the reward is the one value, at the last step reached. With
+    one objective the values are the curve of its metric as they are (the Optuna study goes its way); a
+    multi-objective study (Optuna reports single values only) is told PRUNED without values.
+
     Multi-objective: with ``objectives`` (the study config's, e.g. val_acc:max and latency_ms:min) the
     Optuna study has one direction per objective and is told the metrics instead of the reward, so
     NSGA-II/III, TPE (MOTPE), random, GP and QMC samplers search for the Pareto front; ``constraints``
@@ -91,8 +101,11 @@ class OptunaStrategy(Strategy):
         sampler: str = "tpe",
         objectives: Sequence[str | Objective] = (),
         constraints: Sequence[str | Constraint] = (),
+        metric: str | None = None,
+        mode: str = "max",
         **sampler_kwargs: Any,
     ) -> None:
+        self.set_pruning(metric, mode)
         self.objectives = parse_objectives(objectives)
         self.constraints = parse_constraints(constraints)
         if sampler in SINGLE_OBJECTIVE_ONLY and len(self.objectives) > 1:
@@ -151,6 +164,30 @@ class OptunaStrategy(Strategy):
         self.param_names: dict[tuple[str, tuple[Any, ...]], str] = {}
         self.events: list[tuple[str, Any, Any]] = []  # ("ask", arch, None) | ("tell", arch, value|None)
         self.open_trials: dict[int, Any] = {}  # trial number -> optuna Trial, until told
+
+    def set_pruning(self, metric: str | None, mode: str) -> None:
+        """The metric the study's pruner watches and its direction ("max" or "min"): a pruned trial's
+        intermediate values are its curve of ``metric``."""
+        if mode not in ("max", "min"):
+            raise ConfigError(f"the pruning mode must be max or min, got {mode!r}")
+        self.pruning_metric, self.pruning_mode = metric, mode
+
+    def _intermediate_values(self, result: Result, reward: float) -> list[tuple[int, float]]:
+        """(step, value) pairs to report for a pruned ``result``, higher better (see the class)."""
+        if len(self.objectives) > 1:
+            return []
+        metric: str | None
+        if self.objectives:  # the study's own value: the objective's metric, in its own direction
+            metric, sign = self.objectives[0].metric, 1.0
+        else:  # the reward's study, maximised: the pruning metric, negated when it is minimised
+            metric, sign = self.pruning_metric, 1.0 if self.pruning_mode == "max" else -1.0
+        series = result.curve.get(metric) if metric else None
+        if series:
+            return [(step, sign * float(v)) for step, v in enumerate(series) if math.isfinite(v)]
+        if self.objectives:
+            return []
+        reached = max((len(v) for v in result.curve.values()), default=1)
+        return [(max(reached - 1, 0), float(reward))] if math.isfinite(reward) else []
 
     # -- the encoding ---------------------------------------------------------------------------------
     def _name(self, decision: Decision) -> str:
@@ -214,6 +251,8 @@ class OptunaStrategy(Strategy):
         value: Any = float(reward) if result.ok else None
         if self.objectives and result.ok:
             value = self._objective_values(result)
+        if result.status == "pruned":
+            value = {"pruned": [list(pair) for pair in self._intermediate_values(result, reward)]}
         self.events.append(("tell", arch, value))
         self._tell(arch, value)
 
@@ -247,6 +286,13 @@ class OptunaStrategy(Strategy):
             _, number = self._new_trial()
         state = self.optuna.trial.TrialState
         trial = self.open_trials.pop(number, None)
+        if isinstance(value, dict) and "pruned" in value:
+            with _quiet(self.optuna):
+                if trial is not None:
+                    for step, intermediate in value["pruned"]:
+                        trial.report(float(intermediate), int(step))
+                self.study.tell(number, state=state.PRUNED)
+            return
         if isinstance(value, dict):  # multi-objective: the metrics and constraint values
             if trial is not None and self.constraints:
                 if self._native_constraints:
