@@ -26,7 +26,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core import Architecture, Decision, Evaluator, Result, SearchSpace, Strategy, TrialRecord
-from archsearch.errors import ArchsearchError, ConfigError
+from archsearch.errors import ArchsearchError, ConfigError, TrialPruned
+from archsearch.reporting import report as report_step
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,8 @@ __all__ = [
     "SearchSpace",
     "Strategy",
     "TrialRecord",
+    "TrialPruned",
+    "report_step",
     "__version__",
     "choice",
     "LayerChoice",

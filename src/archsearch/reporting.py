@@ -11,6 +11,9 @@ In the driver, the study gives the executor one ``ReportSink`` per trial (``Exec
 reports=sink)``); the executor carries each report from the worker to ``sink.report`` (in any thread of
 the driver process) and, when ``sink.decides``, carries the answer back; the worker waits for it.
 
+Users' own evaluators call it as ``archsearch.report_step`` (``archsearch.report`` is the package of
+reports); a ``FunctionEvaluator``'s objective gets ``report(step, value)`` and ``report.should_stop()``.
+
 This module imports nothing of archsearch but the core, so evaluators, executors and the study all use it.
 """
 

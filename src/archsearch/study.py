@@ -23,9 +23,10 @@ from archsearch.core import (
     TrialRecord,
 )
 from archsearch.data.user import in_run, write_npz
-from archsearch.errors import StoreError
+from archsearch.errors import ConfigError, StoreError
 from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.ledger import StudyListener, TrialLedger, trial_seed
+from archsearch.objectives import default_direction
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
 from archsearch.resolve import IMPORT_DIRS, import_again, path_of
 from archsearch.resolve import check_picklable as send_check
@@ -37,7 +38,12 @@ from archsearch.store.trials import StudyStore
 if TYPE_CHECKING:
     import pandas
 
+    from archsearch.pruners import Pruner, PruningService
+
 log = logging.getLogger(__name__)
+
+REPORT_FLUSH_S = 0.5
+"""How often a running study stores the intermediate reports received meanwhile (seconds)."""
 
 __all__ = ["Study", "StudyListener", "best_trial", "check_picklable", "make_executor", "trial_seed"]
 
@@ -109,6 +115,8 @@ class Study(HeldRun):
         self.evaluator: Evaluator = build("evaluator", config.evaluator)
         self.reward_fn: Callable[[Result], float] = build("reward", config.reward)
         self.ledger = TrialLedger(store, self.space, config, self.reward_fn)
+        self.pruner: Pruner | None = self._make_pruner(config)
+        self.pruning: PruningService | None = None  # the reports and decisions of a running study
         self._activity: Callable[[], Activity] = Activity
         self.lock: RunLock | None = None  # held while this process creates or runs the study
 
@@ -206,17 +214,28 @@ class Study(HeldRun):
             return
         own_executor = executor is None
         self.evaluator.prepare()
+        from archsearch.pruners import PruningService
+
+        service = self.pruning = PruningService(self.pruner, self.config.ordered)
         running = self._restore()
         ledger = self.ledger
         if ledger.budget_finished() and not running:
             return
         executor = executor or make_executor(self.config)
         max_concurrent = self.config.max_concurrent or executor.workers
+        if self.pruner is not None and self.config.ordered:
+            # a trial waits for the decisions of earlier ones: every trial in flight must be running
+            max_concurrent = min(max_concurrent, executor.workers)
         inflight: dict[int, _InFlight] = {}
         self._activity = lambda: executor.activity({n: i.future for n, i in list(inflight.items())})
         with ledger.running(listeners):
             try:
+                service.check_concurrency(executor.workers, max_concurrent)
                 ledger.executor_ready(executor.workers, max_concurrent, self.activity)
+                for listener in listeners:
+                    rungs = getattr(listener, "rungs", None)
+                    if rungs is not None:
+                        rungs(service.rungs)
                 for record in running:
                     inflight[record.number] = self._submit(executor, record)
                 while True:
@@ -226,13 +245,18 @@ class Study(HeldRun):
                     if not inflight:
                         break
                     number = self._next_done(inflight)
+                    self._store_reports()
+                    if number is None:
+                        continue
                     item = inflight.pop(number)
                     result = self._result_or_retry(executor, item)
                     if result is None:
                         inflight[number] = item
                         continue
+                    self._check_reports(item.record, result)
                     ledger.finish(item.record, result, partial(self._tell, item.record.arch, result))
             finally:
+                self._store_reports()
                 if own_executor:
                     executor.shutdown()
 
@@ -242,7 +266,53 @@ class Study(HeldRun):
 
     def _submit(self, executor: Executor, record: TrialRecord) -> _InFlight:
         self.ledger.started(record)
-        return _InFlight(record, executor.submit(self.evaluator, self.space, record.arch, record.seed))
+        return _InFlight(record, self._evaluate(executor, record))
+
+    def _evaluate(self, executor: Executor, record: TrialRecord) -> Future[Result]:
+        """Start ``record``'s evaluation; its reports go to the pruning service, which hears when it ends
+        (a worker that died is not an end: the trial runs again and reports again)."""
+        service = self.pruning
+        if service is None:
+            return executor.submit(self.evaluator, self.space, record.arch, record.seed)
+        number = record.number
+        service.open(number)
+        future = executor.submit(
+            self.evaluator, self.space, record.arch, record.seed, reports=service.sink(number)
+        )
+
+        def ended(done: Future[Result]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                service.ended(number)
+
+        future.add_done_callback(ended)
+        return future
+
+    def _store_reports(self) -> None:
+        """Write the reports received since the last call (the trials' live curves; resume restores the
+        pruner's rungs from them); a problem the pruner found in them stops the study with one line."""
+        service = self.pruning
+        if service is None:
+            return
+        reports = service.drain()
+        if reports:
+            self.store.add_reports(reports)
+        if service.error is not None:
+            raise ConfigError(service.error)
+
+    def _check_reports(self, record: TrialRecord, result: Result) -> None:
+        """A pruned trial's reason is the pruner's; a trial that ended without one report while a pruner
+        is set means the evaluator does not report per step: one line, the study stops."""
+        service = self.pruning
+        if service is None or self.pruner is None:
+            return
+        if result.status == "pruned":
+            result.error = service.reason(record.number) or result.error
+        elif result.ok and not self.store.reports(record.number):
+            raise ConfigError(
+                f"the pruner needs intermediate reports, but trial {record.number} finished without one: "
+                f"the evaluator ({type(self.evaluator).__name__}) must report per step "
+                "(report(step, value) in an objective, archsearch.report in an evaluator)"
+            )
 
     def _result_or_retry(self, executor: Executor, item: _InFlight) -> Result | None:
         """The trial's Result; or None after resubmitting it (same seed) because its worker died.
@@ -257,17 +327,20 @@ class Study(HeldRun):
             item.deaths += 1
             failure = self.ledger.worker_died(item.record, item.deaths, exc)
             if failure is None:
-                record = item.record
-                item.future = executor.submit(self.evaluator, self.space, record.arch, record.seed)
+                item.future = self._evaluate(executor, item.record)
             return failure
 
-    def _next_done(self, inflight: dict[int, _InFlight]) -> int:
+    def _next_done(self, inflight: dict[int, _InFlight]) -> int | None:
+        """The trial to finish next (the first in ask order when ``ordered``), or None after
+        ``REPORT_FLUSH_S`` without one (the loop then stores the reports received meanwhile)."""
         if self.config.ordered:
             number = min(inflight)
-            wait([inflight[number].future])
-            return number
-        done, _ = wait([i.future for i in inflight.values()], return_when=FIRST_COMPLETED)
-        return min(n for n, i in inflight.items() if i.future in done)
+            done, _ = wait([inflight[number].future], timeout=REPORT_FLUSH_S)
+            return number if done else None
+        done, _ = wait(
+            [i.future for i in inflight.values()], timeout=REPORT_FLUSH_S, return_when=FIRST_COMPLETED
+        )
+        return min((n for n, i in inflight.items() if i.future in done), default=None)
 
     def _tell(
         self, arch: Architecture, result: Result, reward: float
@@ -306,11 +379,49 @@ class Study(HeldRun):
             else:
                 self.strategy.tell(t.arch, t.result(), t.reward if t.reward is not None else 0.0)
         self.ledger.resume(trials)
+        if self.pruning is not None:  # the rungs as the stored reports left them
+            self.pruning.restore(self.store.reports(), [t.number for t in trials if t.finished])
         return [t for t in trials if not t.finished]
 
+    # -- pruning ------------------------------------------------------------------------------------
+    def _make_pruner(self, config: StudyConfig) -> Pruner | None:
+        """The study's pruner: the config's, else the one its strategy comes with (BOHB's Hyperband), else
+        None. Its metric and direction default to the reward's; its largest resource to the evaluator's
+        (``max_resource``, else its ``epochs``). A one-line ConfigError for bad options or an evaluator
+        that cannot report per step."""
+        component = config.pruner
+        if component is None:
+            default = getattr(self.strategy, "default_pruner", None)
+            if default is None:
+                return None
+            component = Component.model_validate(default)
+        refusal = getattr(self.evaluator, "no_intermediate_reports", None)
+        if refusal:
+            raise ConfigError(f"pruner {component.name}: {refusal}")
+        from archsearch.pruners import make_pruner
+
+        metric = getattr(self.reward_fn, "metric", None) or getattr(self.evaluator, "metric", None) or "value"
+        mode = getattr(self.reward_fn, "mode", None)
+        max_resource = getattr(self.evaluator, "max_resource", None) or getattr(
+            self.evaluator, "epochs", None
+        )
+        pruner = make_pruner(
+            component.name,
+            dict(component.params),
+            metric=str(metric),
+            mode=mode if mode in ("max", "min") else default_direction(str(metric)),
+            max_resource=max_resource,
+            concurrency=config.max_concurrent or config.workers,
+        )
+        hook = getattr(self.strategy, "set_pruning", None)
+        if callable(hook):
+            hook(pruner.metric, pruner.mode)
+        return pruner
+
     # -- queries ------------------------------------------------------------------------------------
-    def best(self) -> TrialRecord | None:
-        return best_trial(self.store.trials())
+    def best(self, include_pruned: bool = False) -> TrialRecord | None:
+        """The best trial trained to the end (``include_pruned``: or stopped early by the pruner)."""
+        return best_trial(self.store.trials(), include_pruned)
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """One row per trial as a pandas data frame (``archsearch.frames.trials_frame``): number,
@@ -326,6 +437,7 @@ class Study(HeldRun):
             "trials": len(trials),
             "finished": sum(t.finished for t in trials),
             "failed": sum(t.status in ("failed", "timeout") for t in trials),
+            "pruned": sum(t.status == "pruned" for t in trials),
             "n_trials": self.config.n_trials,
         }
 
@@ -387,7 +499,9 @@ def stored_config(store: StudyStore, directory: Path) -> StudyConfig:
     return parse_config(data)
 
 
-def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:
-    """The successful trial with the highest reward (first one on ties)."""
-    ok = [t for t in trials if t.status == "ok" and t.reward is not None]
+def best_trial(trials: Sequence[TrialRecord], include_pruned: bool = False) -> TrialRecord | None:
+    """The successful trial with the highest reward (first one on ties); a pruned trial (stopped early,
+    its reward that of what it reached) only with ``include_pruned``."""
+    statuses = ("ok", "pruned") if include_pruned else ("ok",)
+    ok = [t for t in trials if t.status in statuses and t.reward is not None]
     return max(ok, key=lambda t: (t.reward, -t.number)) if ok else None

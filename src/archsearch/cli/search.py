@@ -19,7 +19,9 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node = data
     for key in keys[:-1]:
-        child = node.setdefault(key, {})
+        child = node.get(key)
+        if child is None:  # an optional section not set (the pruner): --set makes it
+            child = node[key] = {}
         if not isinstance(child, dict):
             raise ConfigError(f"--set {dotted}: {key!r} is not a section")
         node = child
@@ -87,6 +89,11 @@ def search(
         "(of a Result); metric: --set reward.params.metric=f1, .mode=min; default: the evaluator's "
         "(acc_cubed for training, the metric value for a function).",
     ),
+    pruner: str | None = typer.Option(
+        None,
+        help="Stop bad children early: median, successive_halving, asha or hyperband (options: --set "
+        "pruner.params.reduction_factor=3; bohb brings hyperband).",
+    ),
     metric: str | None = typer.Option(
         None,
         help="Maximise (or minimise) this metric of the evaluation: METRIC[:max|min], e.g. val_f1 or "
@@ -121,6 +128,7 @@ def search(
             "strategy.name": strategy,
             "evaluator.name": evaluator,
             "reward.name": reward,
+            "pruner.name": pruner,
             **metric_reward,
             "evaluator.params.dataset": dataset,
             "evaluator.params.data_dir": None if data_dir is None else str(data_dir),

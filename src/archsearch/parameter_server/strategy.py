@@ -147,6 +147,11 @@ class ParameterServerReinforce(Strategy, DrivesExecution):
 
         if not isinstance(executor, RayExecutor) and (executor is not None or study.config.executor != "ray"):
             return False
+        if getattr(study, "pruner", None) is not None:
+            raise ConfigError(
+                "the parameter server's replicas run their children themselves and cannot prune them; "
+                "remove the pruner, or search with the pool executor"
+            )
         from archsearch.parameter_server.ray_driver import RayParameterServerRun
         from archsearch.study import make_executor
 
