@@ -65,6 +65,7 @@ STRATEGIES = {
     "nasrl_ps": "archsearch.parameter_server.strategy:ParameterServerReinforce",
     "nsga2": "archsearch.strategies.nsga2:NSGA2",
     "lemonade": "archsearch.strategies.lemonade:Lemonade",
+    "bohb": "archsearch.strategies.bohb:BOHB",
 }
 EVALUATORS = {
     "training": "archsearch.evaluators.training:TrainingEvaluator",
