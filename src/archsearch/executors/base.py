@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
-from archsearch.errors import ArchsearchError, ObjectiveError
+from archsearch.errors import ArchsearchError, ChildReportError, ObjectiveError, TrialPruned
+from archsearch.reporting import Answer, Channel, ReportSink, reporting_to
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +91,97 @@ def interrupts_held() -> Iterator[None]:
             signal.raise_signal(received)  # now handled by the handler that was in place before the block
 
 
-def run_trial(evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int) -> Result:
-    """Evaluate one architecture; an exception escaping the evaluator becomes a failed trial, except an
-    ObjectiveError (the user's objective is wrong: every trial would fail), which stops the study."""
+def run_trial(
+    evaluator: Evaluator,
+    space: SearchSpace,
+    arch: Architecture,
+    seed: int,
+    channel: Channel | None = None,
+) -> Result:
+    """Evaluate one architecture, its intermediate reports going to ``channel`` (None: nowhere).
+
+    An exception escaping the evaluator becomes a failed trial, except an ObjectiveError (the user's
+    objective is wrong: every trial would fail), which stops the study, and a ``TrialPruned`` (the pruner
+    stopped the child and the evaluator let the exception through), which becomes a pruned Result with
+    what the exception says. A malformed report (``ChildReportError``) fails the trial with its line.
+    """
     start = time.perf_counter()
     try:
-        return evaluator.evaluate(space, arch, seed)
+        with reporting_to(channel):
+            return evaluator.evaluate(space, arch, seed)
     except ObjectiveError:
         raise
+    except TrialPruned as exc:
+        message = one_line(str(exc)) or "pruned"
+        return Result(status="pruned", error=message, cost_s=time.perf_counter() - start)
+    except ChildReportError as exc:
+        return Result.failure(one_line(str(exc)), cost_s=time.perf_counter() - start)
     except Exception as exc:  # a failing child must never stop the search
         log.debug("evaluation raised", exc_info=True)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         return Result.failure(message, cost_s=time.perf_counter() - start)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The first line of ``text``, at most ``limit`` characters."""
+    lines = text.splitlines()
+    return lines[0][:limit] if lines else ""
+
+
+def deliver(sink: ReportSink, step: int, resource: float, values: dict[str, float], answer: Answer) -> None:
+    """Hand one report to ``sink`` (in the driver); a sink that raises is logged and answered "go on",
+    so that a mistake in the driver's bookkeeping neither kills a listener thread nor leaves a worker
+    waiting for ever. ``answer`` is called at most once whatever the sink does."""
+    once = _Once(answer)
+    try:
+        sink.report(step, resource, values, once)
+    except Exception:
+        log.exception("the report sink raised on a report at step %s; the trial goes on", step)
+        once(False)
+
+
+class _Once:
+    """An ``Answer`` that passes on only its first call (a sink must answer once; this makes sure)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+        self._lock = threading.Lock()
+        self._given = False
+
+    def __call__(self, stop: bool) -> None:
+        with self._lock:
+            if self._given:
+                return
+            self._given = True
+        self._answer(bool(stop))
+
+
+class DirectChannel:
+    """A channel into a sink of this process: each report is handed to ``sink`` in the reporting thread,
+    which then waits for the answer when ``sink.decides`` (the inline executor; threads).
+
+    ``decides`` tells the evaluator whether its reports may stop it (the tabular evaluator only queries
+    its second fidelity for a study with a pruner).
+    """
+
+    def __init__(self, sink: ReportSink) -> None:
+        self.sink = sink
+        self.decides = bool(sink.decides)
+
+    def report(self, step: int, resource: float, values: dict[str, float]) -> bool:
+        if not self.decides:
+            deliver(self.sink, step, resource, values, lambda _stop: None)
+            return False
+        answered = threading.Event()
+        box: list[bool] = []
+
+        def answer(stop: bool) -> None:
+            box.append(stop)
+            answered.set()
+
+        deliver(self.sink, step, resource, values, answer)
+        answered.wait()
+        return box[0]
 
 
 class WorkerDiedError(ArchsearchError):
@@ -155,12 +235,22 @@ class Executor(ABC):
 
     @abstractmethod
     def submit(
-        self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
+        self,
+        evaluator: Evaluator,
+        space: SearchSpace,
+        arch: Architecture,
+        seed: int,
+        reports: ReportSink | None = None,
     ) -> Future[Result]:
         """Start evaluating ``arch``.
 
         The future never raises for a failing child (that is a failed Result); it raises
         ``WorkerDiedError`` only when the worker running the trial died.
+
+        ``reports``: where the trial's intermediate reports go (``archsearch.reporting``), called in some
+        thread of this process, in the order the trial made them; when ``reports.decides`` the trial waits
+        for each answer and stops (status "pruned") when told to. Every report a trial made has reached
+        ``reports`` before its future resolves. None: its reports go nowhere.
         """
 
     @abstractmethod

@@ -10,15 +10,20 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError, ObjectiveError
-from archsearch.executors.base import Activity, Executor, WorkerDiedError, run_trial
+from archsearch.executors.base import Activity, Executor, WorkerDiedError, deliver, run_trial
+from archsearch.reporting import ReportSink
 
 log = logging.getLogger(__name__)
+
+POLL_S = 0.1
+"""How often the driver collects reports from the mailbox actor, and a waiting task looks for its answer."""
 
 # Ray's failures of the machinery rather than of the child network: the study retries these
 _INFRASTRUCTURE_ERRORS = (
@@ -92,6 +97,38 @@ def _worker_label() -> str:
     return f"pid {os.getpid()}" if ip in ("127.0.0.1", "localhost") else f"{ip} pid {os.getpid()}"
 
 
+class _MailboxChannel:
+    """A Ray task's channel: reports are posted to the executor's mailbox actor; when the trial's sink
+    decides, the task polls the mailbox for each answer (every ``POLL_S`` seconds)."""
+
+    def __init__(self, mailbox: Any, token: int, decides: bool) -> None:
+        self.mailbox = mailbox
+        self.token = token
+        self.decides = decides
+        self.sent = 0
+
+    def report(self, step: int, resource: float, values: dict[str, float]) -> bool:
+        self.sent += 1
+        self.mailbox.post.remote(self.token, self.sent, step, resource, values, self.decides)
+        return self._answer(self.sent) if self.decides else False
+
+    def flush(self) -> None:
+        """Wait until the driver has handed every report of this trial to its sink."""
+        if self.sent:
+            self.sent += 1
+            self.mailbox.post.remote(self.token, self.sent, None, 0.0, {}, True)
+            self._answer(self.sent)
+
+    def _answer(self, sequence: int) -> bool:
+        import ray
+
+        while True:
+            stop = ray.get(self.mailbox.poll.remote(self.token, sequence))
+            if stop is not None:
+                return bool(stop)
+            time.sleep(POLL_S)
+
+
 def trial_task(
     evaluator: Evaluator,
     space: SearchSpace,
@@ -100,15 +137,23 @@ def trial_task(
     threads: int,
     board: Any = None,
     token: int | None = None,
+    mailbox: Any = None,
+    decides: bool = False,
 ) -> Result:
     """One trial as a Ray task: ``run_trial`` on ``threads`` torch threads (also the parameter server's
-    children); ``board`` and ``token``, when given, tell the activity board where it started."""
+    children); ``board`` and ``token``, when given, tell the activity board where it started;
+    ``mailbox`` (with ``token``), when given, carries its reports, which wait for answers if ``decides``."""
     import torch
 
     if board is not None:  # say where this trial runs (fire and forget)
         board.started.remote(token, _worker_label())
     torch.set_num_threads(threads)
-    return run_trial(evaluator, space, arch, seed)
+    channel = None if mailbox is None or token is None else _MailboxChannel(mailbox, token, decides)
+    try:
+        return run_trial(evaluator, space, arch, seed, channel)
+    finally:
+        if channel is not None:
+            channel.flush()
 
 
 class _Board:
@@ -125,6 +170,37 @@ class _Board:
         return events
 
 
+class _Mailbox:
+    """A tiny actor between trial tasks and the driver: tasks post reports and poll for answers, the
+    driver takes the reports and posts the answers (a report of step None asks only for an answer once
+    the driver has handed every earlier report of its trial to the sink)."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[int, int, int | None, float, dict[str, float], bool]] = []
+        self.answers: dict[tuple[int, int], bool] = {}
+
+    def post(
+        self,
+        token: int,
+        sequence: int,
+        step: int | None,
+        resource: float,
+        values: dict[str, float],
+        wait: bool,
+    ) -> None:
+        self.reports.append((token, sequence, step, resource, values, wait))
+
+    def take(self) -> list[tuple[int, int, int | None, float, dict[str, float], bool]]:
+        reports, self.reports = self.reports, []
+        return reports
+
+    def answer(self, token: int, sequence: int, stop: bool) -> None:
+        self.answers[(token, sequence)] = stop
+
+    def poll(self, token: int, sequence: int) -> bool | None:
+        return self.answers.pop((token, sequence), None)
+
+
 class RayExecutor(Executor):
     """Runs each trial as a Ray task with ``num_cpus_per_trial`` CPUs and ``num_gpus_per_trial`` GPUs.
 
@@ -133,6 +209,9 @@ class RayExecutor(Executor):
     ``address="auto"`` or ``"host:port"``
     joins a running cluster. An already initialised Ray session is reused and left running.
     Ray's own task retries are off (``max_retries=0``): the study retries trials whose worker died.
+    Trials submitted with a report sink post their reports to a small actor (no CPU, started with the
+    first such trial); a driver thread collects them every ``POLL_S`` seconds, hands them to the sinks
+    and posts the answers, for which a trial whose sink decides waits.
     """
 
     def __init__(
@@ -188,19 +267,37 @@ class RayExecutor(Executor):
         self._futures: dict[int, Future[Result]] = {}  # token -> future of a trial in flight
         self._board: Any = None  # started on the first call of ``activity`` (when progress is shown)
         self._known: set[str] = set()
+        self._sinks: dict[int, ReportSink] = {}  # token -> where the reports of a trial in flight go
+        self._mailbox: Any = None  # started with the first trial that has a sink
+        self._mail_thread: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def submit(
-        self, evaluator: Evaluator, space: SearchSpace, arch: Architecture, seed: int
+        self,
+        evaluator: Evaluator,
+        space: SearchSpace,
+        arch: Architecture,
+        seed: int,
+        reports: ReportSink | None = None,
     ) -> Future[Result]:
         outer: Future[Result] = Future()
         token = next(self._tokens)
-        inner = self._task.remote(evaluator, space, arch, seed, self._threads, self._board, token).future()
+        mailbox = None
+        decides = False
         with self._lock:
             self._futures[token] = outer
+            if reports is not None:
+                mailbox = self._open_mailbox()
+                decides = bool(reports.decides)
+                self._sinks[token] = reports
+        inner = self._task.remote(
+            evaluator, space, arch, seed, self._threads, self._board, token, mailbox, decides
+        ).future()
 
         def relay(done: Future[Result]) -> None:
             with self._lock:
                 self._futures.pop(token, None)
+                self._sinks.pop(token, None)
             try:
                 outer.set_result(done.result())
             except Exception as exc:
@@ -216,6 +313,46 @@ class RayExecutor(Executor):
 
         inner.add_done_callback(relay)
         return outer
+
+    def _open_mailbox(self) -> Any:
+        """The mailbox actor and the driver thread that serves it, started with the first trial that
+        has a sink (a study without reports starts neither). Called with ``_lock`` held."""
+        if self._mailbox is None:
+            self._mailbox = self._ray.remote(num_cpus=0)(_Mailbox).remote()
+            self._closing.clear()
+            self._mail_thread = threading.Thread(
+                target=self._serve_mailbox, args=(self._mailbox,), name="ray-reports", daemon=True
+            )
+            self._mail_thread.start()
+        return self._mailbox
+
+    def _serve_mailbox(self, mailbox: Any) -> None:
+        """Every ``POLL_S`` seconds: take the posted reports, hand each to its trial's sink in order, post
+        the answers (a report of a trial no longer in flight is answered "go on")."""
+        while not self._closing.wait(POLL_S):
+            try:
+                posted = self._ray.get(mailbox.take.remote(), timeout=30)
+            except Exception:  # the actor or the cluster is gone; the trials' futures say so
+                log.debug("report mailbox did not answer", exc_info=True)
+                continue
+            for token, sequence, step, resource, values, wait in posted:
+
+                def answer(
+                    stop: bool, token: int = token, sequence: int = sequence, wait: bool = wait
+                ) -> None:
+                    if wait:
+                        try:
+                            mailbox.answer.remote(token, sequence, stop)
+                        except Exception:  # shut down meanwhile
+                            log.debug("could not post an answer", exc_info=True)
+
+                with self._lock:
+                    sink = self._sinks.get(token)
+                    future = self._futures.get(token)
+                if step is None or sink is None or future is None or future.done():
+                    answer(False)  # a flush, or nobody listens any more
+                else:
+                    deliver(sink, step, resource, values, answer)
 
     def activity(self, inflight: Mapping[int, Future[Result]]) -> Activity:
         """Which Ray worker process runs each trial, from what the trial tasks told a small actor.
@@ -243,12 +380,18 @@ class RayExecutor(Executor):
         return Activity(workers, found.unplaced, max(0, len(inflight) - self.workers))
 
     def shutdown(self) -> None:
-        if self._board is not None and not self._owns_session:
-            try:
-                self._ray.kill(self._board)
-            except Exception:  # the cluster is gone already: nothing left to release
-                log.debug("could not kill the activity board", exc_info=True)
+        self._closing.set()
+        if self._mail_thread is not None:
+            self._mail_thread.join(timeout=5)
+            self._mail_thread = None
+        for actor in (self._board, self._mailbox):
+            if actor is not None and not self._owns_session:
+                try:
+                    self._ray.kill(actor)
+                except Exception:  # the cluster is gone already: nothing left to release
+                    log.debug("could not kill an actor", exc_info=True)
         self._board = None
+        self._mailbox = None
         if self._owns_session:
             self._ray.shutdown()
         if self._set_token_path:
