@@ -8,7 +8,7 @@ import pytest
 from synthetic import BranchingSpace, Driver, GridSpace, Landscape, assert_resumes_identically
 
 from archsearch.core import Architecture, Result, Strategy
-from archsearch.errors import ConfigError
+from archsearch.errors import ConfigError, InvalidArchitectureError
 from archsearch.registry import resolve
 from archsearch.spaces.dict_space import DictSpace
 from archsearch.store.sqlite import state_from_bytes, state_to_bytes
@@ -202,3 +202,9 @@ def test_the_categorical_density_is_an_aitchison_aitken_kernel_density():
     # value 0: two points at 1 - b, one at b / 2; value 1: three at b / 2; value 2: one at 1 - b, two at b / 2
     assert density[variable] == pytest.approx([(2 * 0.7 + 0.15) / 3, 0.15, (0.7 + 2 * 0.15) / 3])
     assert sum(density[variable]) == pytest.approx(1.0)
+
+
+def test_telling_an_architecture_of_another_space_fails_at_the_tell():
+    strategy = BOHB(SPACE)
+    with pytest.raises(InvalidArchitectureError, match="d0"):
+        strategy.tell(Architecture("dict", ("v9",) * DECISIONS), Result(metrics={"val_acc": 1.0}), 1.0)

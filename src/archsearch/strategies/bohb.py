@@ -32,9 +32,11 @@ def link_variable(decision: Decision, j: int) -> Variable:
 
 
 def variables(space: SearchSpace, arch: Architecture) -> dict[Variable, tuple[int, int]]:
-    """The categorical variables ``arch`` sets: each maps to (index of its value, number of values)."""
+    """The categorical variables ``arch`` sets: each maps to (index of its value, number of values);
+    InvalidArchitectureError when ``arch`` is not of ``space``."""
     out: dict[Variable, tuple[int, int]] = {}
     for decision, value in zip(space.walk(arch.values), arch.values, strict=True):
+        decision.check(value)
         if decision.is_links:
             for j in range(decision.num_links):
                 out[link_variable(decision, j)] = (int(j in value), 2)
@@ -272,6 +274,7 @@ class BOHB(Strategy):
         if result.failed:
             self.num_failed += 1
             return
+        self._variables_of(arch)  # an architecture of another space fails here, not in a later ask
         sign = 1.0 if self.mode == "max" else -1.0
         levels = [sign * float(v) if math.isfinite(v) else None for v in result.curve.get(self.metric, [])]
         final = float(reward) if result.ok and math.isfinite(reward) else None
