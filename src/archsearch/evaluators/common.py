@@ -14,8 +14,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
+from archsearch import reporting
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace, Status
-from archsearch.errors import ArchsearchError, ConfigError, ObjectiveError, TrialTimeoutError
+from archsearch.errors import (
+    ArchsearchError,
+    ChildReportError,
+    ConfigError,
+    ObjectiveError,
+    TrialPruned,
+    TrialTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,22 +167,44 @@ class ChildFailedError(ArchsearchError):
 
 @dataclass
 class TrialProgress:
-    """What a trial reached so far, kept for the partial result of a failed trial."""
+    """What a trial reached so far, kept for the partial result of a failed, timed-out or pruned trial."""
 
     metric: str  # the per-epoch validation series whose length counts the completed epochs
     epoch: int = 0
     params: int | None = None
     curve: dict[str, list[float]] = field(default_factory=dict)
     weights: bytes | None = None  # the trained state_dict (``state_dict_bytes``), kept by a successful trial
+    reports_per_epoch: int = 1  # points of ``metric``'s series per epoch
+    resource: float | None = None  # the resource of the last report (``report``); None: none made
 
     def __post_init__(self) -> None:
         self.curve.setdefault(self.metric, [])
         self.curve.setdefault("train_loss", [])
 
+    @property
+    def epochs_done(self) -> float:
+        """The epochs completed, from the points of ``metric`` (fractional with several per epoch)."""
+        return len(self.curve[self.metric]) / self.reports_per_epoch
+
+    def report(self, step: int, values: dict[str, float], resource: float, epochs: int) -> None:
+        """Report what the child reached (``archsearch.reporting.report``) and raise TrialPruned when the
+        study's pruner stops it there (``resource`` epochs of ``epochs``)."""
+        self.resource = resource
+        if reporting.report(step, values, resource):
+            raise TrialPruned(f"pruned after {resource:g} of {epochs} epochs")
+
     def partial(self, message: str, status: Status, started: float) -> Result:
-        metrics: dict[str, float] = {"epochs": float(len(self.curve[self.metric]))}
+        """The Result of a trial that ended early: ``epochs`` completed and ``params``; a pruned trial
+        also gets the last value of each series of its curve (what the pruner saw: rewards score it on
+        them) and ``resource``, the resource of its last report."""
+        metrics: dict[str, float] = {"epochs": float(self.epochs_done)}
         if self.params is not None:
             metrics["params"] = float(self.params)
+        if status == "pruned":
+            for name, series in self.curve.items():
+                if series:
+                    metrics.setdefault(name, float(series[-1]))
+            metrics["resource"] = float(self.epochs_done if self.resource is None else self.resource)
         return Result(
             metrics=metrics,
             cost_s=time.perf_counter() - started,
@@ -196,8 +226,10 @@ def guarded_trial(
 ) -> Result:
     """Run ``train`` with ``threads`` torch threads and turn every way a child can fail into a Result.
 
-    A timeout becomes status "timeout", a NaN loss, a ``ChildFailedError``, out of memory or any other
-    exception a failed Result with a one-line reason; the partial curve is kept. Never raises.
+    A timeout becomes status "timeout", a NaN loss, a ``ChildFailedError``, a malformed report, out of
+    memory or any other exception a failed Result with a one-line reason; ``TrialPruned`` (the study's
+    pruner stopped the child) status "pruned"; the partial curve is kept. Never raises (but for an
+    ObjectiveError: the user's code is wrong).
     """
     started = time.perf_counter()
     previous_threads = torch.get_num_threads()
@@ -213,13 +245,15 @@ def guarded_trial(
     except TrialTimeoutError:
         message = (
             f"exceeded the time limit of {timeout_s:g} s in epoch {progress.epoch} of {epochs} "
-            f"({len(progress.curve[progress.metric])} epochs completed)"
+            f"({progress.epochs_done:g} epochs completed)"
         )
         return progress.partial(message, "timeout", started)
     except NonFiniteLossError as exc:
         message = f"loss became {exc.value} at epoch {progress.epoch}, batch {exc.batch}"
         return progress.partial(message, "failed", started)
-    except ChildFailedError as exc:
+    except TrialPruned as exc:
+        return progress.partial(one_line(str(exc)) or "pruned", "pruned", started)
+    except (ChildFailedError, ChildReportError) as exc:
         return progress.partial(one_line(str(exc)), "failed", started)
     except ObjectiveError:  # the user's code is wrong, not this child: stop the study
         raise
@@ -246,6 +280,11 @@ class ChildTrainingEvaluator(Evaluator, Generic[SplitT]):
 
     Subclasses set ``metric``, ``epochs``, ``timeout_s``, ``threads``, ``device`` and ``_splits = {}``
     in ``__init__`` and define ``split`` and ``_train``; ``check_space`` may reject a space up front.
+
+    Their training reports after each epoch's validation (``TrialProgress.report``: step = the 1-based
+    epoch, resource = the epochs trained, values = the validation series and ``train_loss``); a study's
+    pruner may stop it there: the trial ends "pruned" with its curve so far, the last value of each series
+    (plus ``reached_metrics``) and ``resource`` in its metrics. ``max_resource`` is ``epochs``.
     """
 
     metric: ClassVar[str]
@@ -276,6 +315,16 @@ class ChildTrainingEvaluator(Evaluator, Generic[SplitT]):
     ) -> dict[str, float]:
         """Train ``arch`` from ``seed``, recording the curve in ``progress``; returns the metrics."""
 
+    @property
+    def max_resource(self) -> float:
+        """The resource of a fully trained child, in the unit of its reports: ``epochs``."""
+        return float(self.epochs)
+
+    def reached_metrics(self, curve: dict[str, list[float]]) -> dict[str, float]:
+        """Metrics a pruned trial gets from its ``curve`` beyond the last value of each series (the
+        summaries a full trial reports, e.g. ``best_val_acc``); none by default."""
+        return {}
+
     def prepare(self) -> None:
         self.split()
 
@@ -292,12 +341,15 @@ class ChildTrainingEvaluator(Evaluator, Generic[SplitT]):
         self.check_space(space)
         device = resolve_device(self.device)
         data = self.split(device)
-        return guarded_trial(
+        result = guarded_trial(
             lambda progress: self._train(space, arch, seed, device, data, progress),
-            TrialProgress(self.metric),
+            TrialProgress(self.metric, reports_per_epoch=getattr(self, "reports_per_epoch", 1)),
             epochs=self.epochs,
             timeout_s=self.timeout_s,
             threads=self.threads,
             device=device,
             describe=f"{arch.to_json()} (seed {seed})",
         )
+        if result.status == "pruned":
+            result.metrics.update(self.reached_metrics(result.curve))
+        return result

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from archsearch import reporting
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
-from archsearch.errors import ConfigError, ObjectiveError, TrialTimeoutError
+from archsearch.errors import ConfigError, ObjectiveError, TrialPruned, TrialTimeoutError
 from archsearch.resolve import check_picklable, path_of, resolve
 
 if TYPE_CHECKING:
@@ -150,27 +151,55 @@ class Reporter:
     """The ``report(step, value)`` an objective gets: ``value`` (a number, the metric "value", or a dict
     of numbers) is appended to the trial's learning curve (``Result.curve``, one series per metric);
     ``step`` (an integer, e.g. the epoch) names the point in messages. A nan, or the time limit passed,
-    ends the trial from inside the objective."""
+    ends the trial from inside the objective.
+
+    In a study, each report also goes to the study (``archsearch.reporting``) with ``resource`` (what the
+    child has used so far in the pruner's unit, e.g. epochs; ``step`` when not given), and the study's
+    pruner may stop the trial: ``report`` then returns True and ``should_stop()`` is True from then on.
+    The objective should then return (the trial ends "pruned" with the metrics it returns, or None for
+    none beyond what it reported) or raise ``archsearch.TrialPruned``; a further ``report`` raises
+    TrialPruned itself, ending the trial there.
+    """
 
     def __init__(self, progress: TrialProgress, deadline: float | None) -> None:
         self.progress = progress
         self.deadline = deadline
         self.steps = 0
         self.last_step: int | None = None
+        self.stopped = False
+        self.returned: dict[str, float] = {}  # what an objective returned after it was stopped
 
-    def __call__(self, step: int, value: Any) -> None:
+    def __call__(self, step: int, value: Any, resource: float | None = None) -> bool:
         from archsearch.evaluators.common import ChildFailedError, is_int
 
         if not is_int(step):
             raise ChildFailedError(f"report(step, value): step must be an integer, got {_describe(step)}")
+        if self.stopped:
+            raise TrialPruned(self.stop_message())
         metrics = objective_metrics(value, f"reported at step {step}")
         for key, number in metrics.items():
             self.progress.curve.setdefault(key, []).append(number)
         self.steps += 1
         self.last_step = step
         self.progress.epoch = self.steps
+        at = step if resource is None else resource
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            self.progress.resource = float(at)
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise TrialTimeoutError(f"time limit reached at step {step}")
+        if reporting.current() is not None and reporting.report(step, metrics, resource):
+            self.stopped = True
+        return self.stopped
+
+    def should_stop(self) -> bool:
+        """Whether the study's pruner stopped this trial (at the last ``report``): return now."""
+        return self.stopped
+
+    def stop_message(self) -> str:
+        where = f"step {self.last_step}"
+        if self.progress.resource is not None and self.progress.resource != self.last_step:
+            where += f" (resource {self.progress.resource:g})"
+        return f"pruned at {where}"
 
 
 class FunctionEvaluator(Evaluator):
@@ -182,7 +211,8 @@ class FunctionEvaluator(Evaluator):
     values for a space without one (``DictSpace``), else the ``Architecture``. ``seed`` is the trial's
     seed; Python's, numpy's and torch's global generators are seeded with it before the child is built.
     ``report(step, value)`` is passed when ``fn`` takes a third parameter or a ``report`` keyword (see
-    ``Reporter``). ``fn`` returns a finite number (metric ``value``, what the ``metric`` reward maximises by
+    ``Reporter``: in a study with a pruner, ``report`` returns True and ``report.should_stop()`` is True
+    once the pruner stops the trial; the objective then returns, and the trial is "pruned"). ``fn`` returns a finite number (metric ``value``, what the ``metric`` reward maximises by
     default) or a dict of finite numbers; anything else, an exception, a nan or out of memory is a failed
     trial with a one-line reason. For a module child the metrics get its trainable parameter count
     ``params`` (unless ``fn`` returned one) and, with ``keep_weights``, ``Result.weights`` its trained
@@ -284,6 +314,8 @@ class FunctionEvaluator(Evaluator):
             describe=f"{arch.to_json()} (seed {seed})",
         )
         result.curve = {key: series for key, series in result.curve.items() if series}
+        if result.status == "pruned":
+            result.metrics.update(reporter.returned)
         if not result.ok:
             result.metrics.pop("epochs", None)  # the training evaluators' count; here the steps reported
             result.metrics["steps"] = float(reporter.steps)
@@ -322,6 +354,9 @@ class FunctionEvaluator(Evaluator):
             value = fn(child, seed, report=reporter)
         else:
             value = fn(child, seed)
+        if reporter.stopped:  # returned after the pruner stopped it: pruned, with what it returned
+            reporter.returned = {} if value is None else objective_metrics(value)
+            raise TrialPruned(reporter.stop_message())
         metrics = objective_metrics(value)
         if reporter.deadline is not None and time.perf_counter() > reporter.deadline:
             raise TrialTimeoutError("the objective returned after the time limit")

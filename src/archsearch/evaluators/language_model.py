@@ -139,7 +139,9 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
     ``max_ppl`` (or not finite) fails the trial. ``val_ppl`` is the best epoch's validation perplexity and
     ``test_ppl`` that of the same (best-validation) weights. ``split_seed`` fixes the 90/5/5 line split of
     corpora without one (plain text, shakespeare; None: contiguous blocks). Data loads lazily and is kept
-    per evaluator instance; ``timeout_s`` is checked after every chunk. ``evaluate`` never raises for a
+    per evaluator instance; ``timeout_s`` is checked after every chunk. After each epoch the child reports
+    ``val_ppl`` and ``train_loss`` (resource = epochs trained); a study's pruner may stop it there (status
+    "pruned", ``val_ppl`` the best epoch's so far). ``evaluate`` never raises for a
     failing child (it gives a failed or timed-out Result); missing data (DataError) or a space without
     ``build_lm`` (ConfigError) raise: every trial would fail.
     """
@@ -279,6 +281,11 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
                 f"space {space.name!r} cannot build language models (no build_lm); use a recurrent cell space"
             )
 
+    def reached_metrics(self, curve: dict[str, list[float]]) -> dict[str, float]:
+        """A pruned child's ``val_ppl`` is its best epoch's, as a fully trained one's."""
+        series = curve.get("val_ppl") or []
+        return {"val_ppl": min(series)} if series else {}
+
     def _check_perplexity(self, ppl: float, epoch: int) -> None:
         if not ppl <= self.max_ppl:  # also true for nan
             raise PerplexityExplodedError(
@@ -336,6 +343,7 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
             progress.curve["train_loss"].append(loss)
             progress.curve["val_ppl"].append(val_ppl)
             self._check_perplexity(val_ppl, epoch)
+            progress.report(epoch, {"val_ppl": val_ppl, "train_loss": loss}, float(epoch), self.epochs)
             if val_loss < best_loss:
                 best_loss = val_loss
                 best_state = copy.deepcopy(model.state_dict())

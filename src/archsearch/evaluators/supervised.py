@@ -121,7 +121,12 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
     ``device`` is auto, cpu or cuda[:N]; ``amp`` uses float16 autocast on CUDA; ``timeout_s`` limits a
     trial (checked after every batch); ``threads`` torch threads run it. ``metrics`` keeps only the named
     metrics (params, train_time_s and epochs always come); ``keep_weights`` returns the trained
-    ``state_dict`` as ``Result.weights``. Data given by paths is read once per process. A study stores
+    ``state_dict`` as ``Result.weights``. After each epoch the child reports its per-epoch validation
+    metrics and ``train_loss`` (resource = epochs trained), and a study's pruner may stop it there (status
+    "pruned": its curve so far, the last value of each series, ``best_<metric>`` and ``resource``);
+    ``reports_per_epoch`` k > 1 validates and reports after each k-th of an epoch's batches (resources
+    1/k, 2/k, ...: a fraction of the training data; k points per epoch in the curve). Data given by
+    paths is read once per process. A study stores
     data given as objects (arrays, tensors, a Dataset or DataLoader, read through once: a copy of the
     data) in its run directory as ``data/<split>.npz`` (``data_files``), so that it resumes from the
     command line and each worker process reads the data once from there.
@@ -160,6 +165,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         metrics: list[str] | None = None,
         eval_batch_size: int = 1024,
         keep_weights: bool = True,
+        reports_per_epoch: int = 1,
     ) -> None:
         if train is None:
             raise ConfigError(f"{type(self).__name__} needs train data (train=...)")
@@ -198,6 +204,10 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
             ),
             (isinstance(amp, bool), f"amp must be true or false, got {amp!r}"),
             (isinstance(keep_weights, bool), f"keep_weights must be true or false, got {keep_weights!r}"),
+            (
+                is_positive_int(reports_per_epoch),
+                f"reports_per_epoch must be a positive integer, got {reports_per_epoch!r}",
+            ),
         ]
         check_settings(checks, timeout_s=timeout_s, threads=threads, device=device)
         if metrics is not None:
@@ -234,6 +244,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
         self.threads = threads
         self.metrics = None if metrics is None else list(metrics)
         self.keep_weights = keep_weights
+        self.reports_per_epoch = reports_per_epoch
         self._splits: dict[str, SupervisedSplit] = {}
 
     def config(self) -> dict[str, Any]:
@@ -389,6 +400,7 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
             deadline=deadline,
             check_every=check_every,
             loss_fn=self._loss,
+            reports_per_epoch=self.reports_per_epoch,
         )
         metrics = dict(scores)
         best = max if self.higher_is_better else min
@@ -409,6 +421,14 @@ class SupervisedEvaluator(ChildTrainingEvaluator[SupervisedSplit]):
     def curve_metrics(self) -> tuple[str, ...]:
         """The validation metrics recorded per epoch (the first is ``metric``)."""
         return (self.metric,)
+
+    def reached_metrics(self, curve: dict[str, list[float]]) -> dict[str, float]:
+        """A pruned child's ``best_<metric>`` over the points it reached."""
+        series = curve.get(self.metric) or []
+        if not series:
+            return {}
+        best = max if self.higher_is_better else min
+        return {f"best_{self.metric}": best(series)}
 
 
 class ClassificationEvaluator(SupervisedEvaluator):

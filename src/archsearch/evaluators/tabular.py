@@ -15,9 +15,11 @@ given here too, where they have always been imported from.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
+from archsearch import reporting
 from archsearch.core import Architecture, Evaluator, Result, SearchSpace
 from archsearch.errors import ConfigError
 from archsearch.evaluators.nb201_flops import flops_m_table
@@ -55,7 +57,17 @@ class TabularEvaluator(Evaluator):
     closed form: ``nb201_flops.py``), ``latency_s`` (NATS). ``cost_s`` is the simulated
     training time, ``epochs / 200`` of the 200-epoch time (evaluation time left out). Results depend only
     on the cell and the seed.
+
+    Multi-fidelity (a study with a pruner; resources are epochs, ``max_resource`` 200): the table has two
+    fidelities, so a trial reports its 12-epoch ``val_acc`` at resource 12 and, unless the pruner stops it
+    there (status "pruned", the 12-epoch metrics, cost the 12-epoch time), its 200-epoch ``val_acc`` (the
+    same drawn training seed) at resource 200, which becomes its ``val_acc``; it then costs the 12-epoch
+    time plus the 200-epoch time, as the 200-epoch run retrains from scratch (BOHB's and Hyperband's
+    budgets on NB201 do). ``epochs`` is then not used. Without a pruner a trial is one lookup as above.
     """
+
+    max_resource: ClassVar[float] = 200.0
+    """The resource of a fully trained cell: 200 epochs (the table's second fidelity)."""
 
     def __init__(
         self,
@@ -121,9 +133,21 @@ class TabularEvaluator(Evaluator):
             )
         index = space.index(arch)
         table = load_table(self.dataset)
-        rng = np.random.default_rng([index, seed % 2**64]) if self.noise == "seed" else None
+        channel = reporting.current()
+        if channel is not None and getattr(channel, "decides", True):
+            return self._two_fidelities(index, seed)
+        rng = self._rng(index, seed)
+        metrics = self._metrics(index, float(table.search_signal(index, self.epochs, rng)) / 100)
+        return Result(metrics=metrics, cost_s=float(table.cost_s(index, self.epochs)))
+
+    def _rng(self, index: int, seed: int) -> np.random.Generator | None:
+        """The draw of the training seed (noise "seed"), from ``seed`` and the cell index."""
+        return np.random.default_rng([index, seed % 2**64]) if self.noise == "seed" else None
+
+    def _metrics(self, index: int, val_acc: float) -> dict[str, float]:
+        table = load_table(self.dataset)
         metrics = {
-            "val_acc": float(table.search_signal(index, self.epochs, rng)) / 100,
+            "val_acc": val_acc,
             "test_acc": float(table.test_acc_200ep[index]) / 100,
             "val_acc_200ep": float(table.val_acc_200ep[index]) / 100,
             "params_mb": float(table.params_mb[index]),
@@ -134,4 +158,27 @@ class TabularEvaluator(Evaluator):
             metrics["latency_ms"] = float(table.latency_ms(self.device)[index])
         for device in self.latency_devices:
             metrics[f"latency_ms_{device}"] = float(table.latency_ms(device)[index])
-        return Result(metrics=metrics, cost_s=float(table.cost_s(index, self.epochs)))
+        return metrics
+
+    def _two_fidelities(self, index: int, seed: int) -> Result:
+        """Report the 12-epoch signal at resource 12; stopped there: pruned; else the 200-epoch one."""
+        table = load_table(self.dataset)
+        early = float(table.search_signal(index, 12, self._rng(index, seed))) / 100
+        cost_12 = float(table.cost_s(index, 12))
+        if reporting.report(1, {"val_acc": early}, 12.0):
+            metrics = {**self._metrics(index, early), "epochs": 12.0, "resource": 12.0}
+            return Result(
+                metrics=metrics,
+                cost_s=cost_12,
+                status="pruned",
+                error="pruned after 12 of 200 epochs",
+                curve={"val_acc": [early]},
+            )
+        final = float(table.search_signal(index, 200, self._rng(index, seed))) / 100
+        reporting.report(2, {"val_acc": final}, 200.0)  # trained to the end: nothing left to stop
+        metrics = {**self._metrics(index, final), "epochs": 200.0}
+        return Result(
+            metrics=metrics,
+            cost_s=cost_12 + float(table.cost_s(index, 200)),
+            curve={"val_acc": [early, final]},
+        )

@@ -78,6 +78,8 @@ def train_epoch(
     deadline: float | None = None,
     check_every: int = 1,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    parts: int = 1,
+    after_part: Callable[[int, float], None] | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over a fresh random permutation; returns the mean batch loss
     (``loss_fn(outputs, targets)``, cross-entropy by default).
@@ -86,6 +88,10 @@ def train_epoch(
     NonFiniteLossError when a loss is nan or inf (checked every ``check_every`` batches, reporting the
     exact batch) and TrialTimeoutError when ``time.perf_counter()`` passes ``deadline`` after a batch.
     With a ``scaler`` the forward pass runs under CUDA float16 autocast.
+
+    ``after_part(part, loss)``, when given, is called after each of ``parts`` equal shares of the epoch's
+    batches (0-based ``part``, the mean loss of its batches; the model is back in training mode after it);
+    a share without batches (more parts than batches) is skipped.
     """
     model.train()
     count = len(inputs)
@@ -93,7 +99,12 @@ def train_epoch(
     stop = count - 1 if count % batch_size == 1 and count > 1 else count
     autocast = torch.autocast("cuda", dtype=torch.float16) if scaler is not None else contextlib.nullcontext()
     tally = LossTally(check_every, deadline)
-    for start in range(0, stop, batch_size):
+    starts = range(0, stop, batch_size)
+    # the number of batches done at the end of each part -> that part (an empty part is left out)
+    part_ends = {round(len(starts) * (part + 1) / parts): part for part in range(parts)}
+    part_ends.pop(0, None)
+    done_total, done_batches = 0.0, 0
+    for batch, start in enumerate(starts, start=1):
         index = order[start : start + batch_size]
         with autocast:
             loss = loss_fn(model(inputs[index]), targets[index])
@@ -106,6 +117,12 @@ def train_epoch(
             scaler.step(optimizer)
             scaler.update()
         tally.add(loss)
+        if after_part is not None and batch in part_ends:
+            tally.mean()  # reads the pending losses back
+            part_loss = (tally.total - done_total) / max(tally.batches - done_batches, 1)
+            done_total, done_batches = tally.total, tally.batches
+            after_part(part_ends[batch], part_loss)
+            model.train()
     return tally.mean()
 
 
@@ -126,22 +143,45 @@ def train_epochs(
     deadline: float | None = None,
     check_every: int = 1,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    reports_per_epoch: int = 1,
 ) -> float:
     """``epochs`` epochs of ``train_epoch`` with the learning rate annealed from ``base_lr`` by
     ``lr_schedule`` (cosine or constant); returns the seconds spent training, validation excluded.
 
-    After each epoch its mean training loss is appended to ``progress.curve["train_loss"]`` and each value
-    ``validate()`` returns to the series of its name. TrialTimeoutError when ``deadline`` has passed after
-    a validation that was not the last.
+    After each epoch (``reports_per_epoch`` k > 1: after each k-th of its batches) the mean training loss
+    since the last validation is appended to ``progress.curve["train_loss"]`` and each value ``validate()``
+    returns to the series of its name; then they are reported (``TrialProgress.report``: step = the
+    number of validations so far, resource = the epochs trained, e.g. 2.5; the pruner may stop the trial
+    there: TrialPruned). TrialTimeoutError when ``deadline`` has passed after a validation that was not
+    the last.
     """
     train_time = 0.0
+    reports = 0
+    validation_time = 0.0
+
+    def after_part(part: int, loss: float) -> None:
+        nonlocal reports, validation_time
+        validation_start = time.perf_counter()
+        scores = validate()
+        validation_time += time.perf_counter() - validation_start
+        progress.curve["train_loss"].append(loss)
+        for name, value in scores.items():
+            progress.curve.setdefault(name, []).append(value)
+        reports += 1
+        resource = progress.epoch - 1 + (part + 1) / reports_per_epoch
+        last = progress.epoch == epochs and part + 1 == reports_per_epoch
+        progress.report(reports, {**scores, "train_loss": loss}, resource, epochs)
+        if deadline is not None and time.perf_counter() > deadline and not last:
+            raise TrialTimeoutError("time limit reached after validation")
+
     for epoch in range(epochs):
         progress.epoch = epoch + 1
         if lr_schedule == "cosine":
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(base_lr, epoch, epochs)
         epoch_start = time.perf_counter()
-        loss = train_epoch(
+        validation_time = 0.0
+        train_epoch(
             model,
             optimizer,
             inputs,
@@ -152,14 +192,10 @@ def train_epochs(
             deadline=deadline,
             check_every=check_every,
             loss_fn=loss_fn,
+            parts=reports_per_epoch,
+            after_part=after_part,
         )
-        train_time += time.perf_counter() - epoch_start
-        scores = validate()
-        progress.curve["train_loss"].append(loss)
-        for name, value in scores.items():
-            progress.curve.setdefault(name, []).append(value)
-        if deadline is not None and time.perf_counter() > deadline and epoch + 1 < epochs:
-            raise TrialTimeoutError("time limit reached after validation")
+        train_time += time.perf_counter() - epoch_start - validation_time
     return train_time
 
 
@@ -200,6 +236,12 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
     ``evaluate`` (the evaluator is pickled to worker processes) and is kept per evaluator instance.
     ``evaluate`` never raises for a failing child (it gives a failed or timed-out Result); missing data
     or an impossible ``val_size`` raise (DataError / ConfigError): every trial would fail.
+
+    After each epoch the child reports ``val_acc`` and ``train_loss`` (resource = epochs trained) and a
+    study's pruner may stop it there (status "pruned"). ``reports_per_epoch`` k > 1 validates and reports
+    after each k-th of an epoch's batches instead (resources 1/k, 2/k, ...: a fraction of the training
+    data, for data sets where one epoch is already expensive); the curve then has k points per epoch,
+    and ``max_val_acc_last5`` is the best of its last 5 epochs' points.
     """
 
     metric = "val_acc"
@@ -223,6 +265,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
         timeout_s: float | None = None,
         threads: int = 1,
         eval_batch_size: int = 1024,
+        reports_per_epoch: int = 1,
     ) -> None:
         checks = [
             (
@@ -263,8 +306,13 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
             ),
             (is_int(split_seed), f"split_seed must be an integer, got {split_seed!r}"),
             (isinstance(amp, bool), f"amp must be true or false, got {amp!r}"),
+            (
+                is_positive_int(reports_per_epoch),
+                f"reports_per_epoch must be a positive integer, got {reports_per_epoch!r}",
+            ),
         ]
         check_settings(checks, timeout_s=timeout_s, threads=threads, device=device)
+        self.reports_per_epoch = reports_per_epoch
         self.dataset = dataset
         self.data_dir = None if data_dir is None else str(data_dir)
         self.train_limit = train_limit
@@ -301,6 +349,16 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
                 num_classes=data.num_classes,
             )
         return self._splits[key]
+
+    def reached_metrics(self, curve: dict[str, list[float]]) -> dict[str, float]:
+        """A pruned child's ``best_val_acc`` and ``max_val_acc_last5`` (over its last 5 epochs' points)."""
+        series = curve.get("val_acc") or []
+        if not series:
+            return {}
+        return {
+            "best_val_acc": max(series),
+            "max_val_acc_last5": max(series[-REWARD_LAST_EPOCHS * self.reports_per_epoch :]),
+        }
 
     def data_shape(self) -> tuple[tuple[int, ...], int]:
         """The input shape (C, H, W) and the number of classes of the data set."""
@@ -344,6 +402,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
             scaler=scaler,
             deadline=deadline,
             check_every=check_every,
+            reports_per_epoch=self.reports_per_epoch,
         )
         val_curve = progress.curve["val_acc"]
         test_acc = accuracy(model, data.test_x, data.test_y, self.eval_batch_size)
@@ -351,7 +410,7 @@ class TrainingEvaluator(ChildTrainingEvaluator[DataSplit]):
         return {
             "val_acc": val_curve[-1],
             "best_val_acc": max(val_curve),
-            "max_val_acc_last5": max(val_curve[-REWARD_LAST_EPOCHS:]),
+            "max_val_acc_last5": max(val_curve[-REWARD_LAST_EPOCHS * self.reports_per_epoch :]),
             "test_acc": test_acc,
             "params": float(progress.params),
             "train_time_s": train_time,
