@@ -18,6 +18,7 @@ from archsearch.store.rundir import kind_name
 
 if TYPE_CHECKING:  # the runs and the study are imported by the commands that use them
     from archsearch.core import TrialRecord
+    from archsearch.reporting import Report
     from archsearch.runs import Exported, Run
     from archsearch.runs.oneshot import OneShotRunAdapter
     from archsearch.runs.study import StudyRun
@@ -89,16 +90,26 @@ def run_study(study: Study, quiet: bool) -> None:
 
     with resumable_run(err, f"archsearch resume {study.directory}"):
         try:
-            done = sum(t.finished for t in study.store.trials())
-            best = best_trial(study.store.trials())
+            trials = study.store.trials()
+            done = sum(t.finished for t in trials)
+            best = best_trial(trials)
             if quiet:
                 study.run()
             else:
                 reward = None if best is None else best.reward
                 metrics = leading_metrics(study)  # each trial's line shows the reward's and objectives' first
-                with RichProgress(study.config.n_trials, done, reward, metrics=metrics) as progress:
+                counts = _counts(trials)
+                with RichProgress(
+                    study.config.n_trials, done, reward, metrics=metrics, counts=counts
+                ) as progress:
                     study.run([progress])
-            print_best_trial(study.best(), study.store.count(), leading_metrics(study))
+            trials = study.store.trials()
+            print_best_trial(
+                best_trial(trials),
+                len(trials),
+                leading_metrics(study),
+                _pruned_hint(study.directory, trials),
+            )
             err.print(f"next: archsearch report {study.directory}   |   archsearch export {study.directory}")
         finally:
             study.close()
@@ -108,23 +119,49 @@ BEST_METRICS = 10
 """The most metrics `status` and `best` print for the best trial (`best --json` prints all)."""
 
 
-def print_best_trial(best: TrialRecord | None, count: int, leading: list[str]) -> None:
+def print_best_trial(
+    best: TrialRecord | None, count: int, leading: list[str], none_hint: str | None = None
+) -> None:
     """The best trial of ``count`` as a table: trial, architecture, reward and its metrics, ``leading``
-    (the study's own: its reward's and objectives') first."""
+    (the study's own: its reward's and objectives') first; a pruned trial (asked for with
+    ``--include-pruned``) says where it was stopped. ``none_hint`` follows "no successful trial yet"."""
+    from archsearch.frames import reached, resource_text
     from archsearch.report.columns import format_metric, metric_columns
 
     if best is None:
-        out.print("no successful trial yet")
+        out.print("no successful trial yet" + (f" ({none_hint})" if none_hint else ""))
         return
     table = Table(title=f"best of {count} trials", show_header=False)
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("trial", str(best.number))
+    if best.status == "pruned":
+        table.add_row(
+            "status",
+            f"pruned at {resource_text(reached(best))}: stopped early, its metrics are what it reached",
+        )
     table.add_row("architecture", best.arch_str)
     table.add_row("reward", format_metric("reward", best.reward))
     for key in metric_columns([best.metrics], leading, limit=BEST_METRICS):
-        table.add_row(key, format_metric(key, best.metrics[key]))
+        if not (key == "resource" and best.status == "pruned"):  # said on its status row
+            table.add_row(key, format_metric(key, best.metrics[key]))
     out.print(table)
+
+
+def _counts(trials: list[TrialRecord]) -> dict[str, int]:
+    """The trials by status."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    return counts
+
+
+def _pruned_hint(directory: Path, trials: list[TrialRecord]) -> str | None:
+    """What to say when no trial was trained to the end but some were pruned."""
+    pruned = sum(t.status == "pruned" for t in trials)
+    if not pruned:
+        return None
+    return f"{pruned} pruned: archsearch best {directory} --include-pruned"
 
 
 # -- status ------------------------------------------------------------------------------------------------
@@ -152,6 +189,12 @@ def print_status(run: Run) -> None:
         _study_status(_study(run))
 
 
+CURVE_ROWS = 12
+"""The trials whose curves `status` prints (the latest: the running ones and those just finished)."""
+CURVE_POINTS = 8
+"""The most values of one curve `status` prints (its last ones)."""
+
+
 def _study_status(run: StudyRun) -> None:
     state = run.status()
     out.print(
@@ -159,12 +202,69 @@ def _study_status(run: StudyRun) -> None:
         + ", ".join(f"{n} {s}" for s, n in sorted(state.counts.items()))
     )
     config = run.config
+    trials = run.trials()
     if len(config.objectives) >= 2:
         from archsearch.cli.front import front_summary
 
-        out.print(front_summary(run.trials(), config.objectives, config.constraints))
+        out.print(front_summary(trials, config.objectives, config.constraints))
+    leading = run.leading_metrics()
+    reports = run.reports()
+    if reports or config.pruner is not None or state.counts.get("pruned"):
+        _print_pruning(run, trials, reports, leading)
     best = run.best()
-    print_best_trial(None if best is None else best.source, state.done, run.leading_metrics())
+    print_best_trial(
+        None if best is None else best.source, state.done, leading, _pruned_hint(run.directory, trials)
+    )
+
+
+def _print_pruning(
+    run: StudyRun, trials: list[TrialRecord], reports: list[Report], leading: list[str]
+) -> None:
+    """Where the pruner stopped trials (the rungs as the store tells them), then the curves of the latest
+    trials: how far each got ("stopped at 3" for a pruned one, "3 so far" for a running one, whose curve
+    is the one it has reported so far) and its last values of the pruner's metric."""
+    from archsearch.frames import curve_metric, metric_points, reached, reports_by_trial, resource_text, stops
+    from archsearch.report.columns import format_metric
+
+    rungs = stops(trials, reports)
+    if rungs:
+        parts = [
+            f"{resource_text(s.resource)}: {s.reached} reached"
+            + (f", {s.stopped} pruned" if s.stopped else "")
+            for s in rungs
+        ]
+        out.print("stopped early (resource: trials that reached it, pruned there): " + " | ".join(parts))
+    pruner = run.config.pruner
+    preferred = [str(pruner.params["metric"])] if pruner is not None and "metric" in pruner.params else []
+    metric = curve_metric(trials, reports, [*preferred, *leading])
+    if metric is None:
+        return
+    by_trial = reports_by_trial(reports)
+    shown = trials[-CURVE_ROWS:]
+    earlier = len(trials) - len(shown)
+    title = f"curves of {metric}" + (
+        f" (the last {len(shown)} trials; every one: archsearch trials {run.directory})" if earlier else ""
+    )
+    table = Table(title=title)
+    table.add_column("trial", justify="right")
+    table.add_column("status")
+    table.add_column("reached", justify="right")
+    table.add_column(metric, overflow="fold")
+    for trial in shown:
+        own = by_trial.get(trial.number, [])
+        far = resource_text(reached(trial, own))
+        if trial.status == "pruned":
+            far = f"stopped at {far}"
+        elif trial.status == "running":
+            far = f"{far} so far"
+        values = [format_metric(metric, v) for _, v in metric_points(trial, metric, own)]
+        curve = " ".join(values[-CURVE_POINTS:])
+        if len(values) > CURVE_POINTS:
+            curve = "... " + curve
+        if trial.status == "pruned" and curve:
+            curve += " x"
+        table.add_row(str(trial.number), trial.status, far, curve or "-")
+    out.print(table)
 
 
 def _oneshot_status(run: OneShotRunAdapter) -> None:
@@ -199,16 +299,22 @@ def best(
     constraint: list[str] = typer.Option(
         [], "--constraint", help='A study: only trials meeting this, e.g. "params <= 1e6" (repeatable).'
     ),
+    include_pruned: bool = typer.Option(
+        False,
+        "--include-pruned",
+        help="A study: also consider the trials its pruner stopped early (by what they reached).",
+    ),
 ) -> None:
     """The best found so far: a study's best trial, a one-shot run's derived cell, a zero run's program.
 
     In a study, --objective picks the best by that metric among the trials meeting the constraints (the
-    study's own, --max-latency and --constraint): a pick off the Pareto front."""
+    study's own, --max-latency and --constraint): a pick off the Pareto front. A trial the study's pruner
+    stopped early is never the best unless --include-pruned."""
     from archsearch.runs import open_run
 
     with open_run(directory, read_only=True) as run:
         if run.kind == "study":
-            _study_best(_study(run), as_json, objective, max_latency, constraint)
+            _study_best(_study(run), as_json, objective, max_latency, constraint, include_pruned)
             return
         flags = [
             flag
@@ -216,6 +322,7 @@ def best(
                 ("--objective", objective is not None),
                 ("--max-latency", max_latency is not None),
                 ("--constraint", bool(constraint)),
+                ("--include-pruned", include_pruned),
             )
             if given
         ]
@@ -237,21 +344,27 @@ def best(
 
 
 def _study_best(
-    run: StudyRun, as_json: bool, objective: str | None, max_latency: float | None, constraint: list[str]
+    run: StudyRun,
+    as_json: bool,
+    objective: str | None,
+    max_latency: float | None,
+    constraint: list[str],
+    include_pruned: bool = False,
 ) -> None:
     from archsearch.objectives import parse_constraints, parse_objectives
 
     latency = [] if max_latency is None else [f"latency_ms <= {max_latency!r}"]
     constraints = parse_constraints([*run.config.constraints, *constraint, *latency])
     goal = None if objective is None else parse_objectives([objective])[0]
-    found = run.pick(goal, constraints)
+    found = run.pick(goal, constraints, include_pruned)
+    hint = None if include_pruned else _pruned_hint(run.directory, run.trials())
     if as_json:
         if found is None:
-            raise ConfigError(f"{run.directory} has no successful trial yet")
+            raise ConfigError(f"{run.directory} has no successful trial yet" + (f" ({hint})" if hint else ""))
         out.print_json(json.dumps(found.to_json()))
     else:
         record = None if found is None else found.source
-        print_best_trial(record, run.store.count(), run.leading_metrics())
+        print_best_trial(record, run.store.count(), run.leading_metrics(), hint)
 
 
 def _print_oneshot_best(run: OneShotRunAdapter) -> None:
@@ -385,8 +498,9 @@ def trials_command(
 ) -> None:
     """Every trial of a run as data (CSV by default) on standard output, one row per trial.
 
-    Columns: number, status, reward, architecture, started_at, finished_at, duration_s, cost_s, seed,
-    error, then metric_<name>, decision_<name> and info_<name>. A one-shot run gives its epochs, an
+    Columns: number, status (ok, pruned, failed, timeout, running), reward, architecture, started_at,
+    finished_at, duration_s, cost_s, seed, error, resource (how far it trained: epochs by default; where a
+    pruned trial was stopped), then metric_<name>, decision_<name> and info_<name>. A one-shot run gives its epochs, an
     AutoML-Zero run its progress rounds. In Python: archsearch.open_run(DIR).trials_dataframe()."""
     from archsearch.runs import open_run
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from archsearch.config import Component
 from archsearch.core import Architecture, SearchSpace, TrialRecord
 from archsearch.errors import ConfigError
+from archsearch.frames import Stop, reached, reports_by_trial, resource_text, stops
 from archsearch.report import plots
 from archsearch.report.columns import format_metric, leading_metrics, metric_columns, metric_direction
 from archsearch.report.htmlkit import (
@@ -26,6 +28,7 @@ from archsearch.report.htmlkit import (
     table,
     value_text,
 )
+from archsearch.reporting import Report
 from archsearch.store import run_kind
 from archsearch.study import Study, best_trial
 
@@ -39,6 +42,10 @@ BEST_METRICS = 12
 """Metrics listed for the best trial."""
 CURVE_TRIALS = 5
 """The best trials whose learning curves are drawn."""
+PRUNED_CURVES = 50
+"""The most pruned trials whose curves are drawn behind them (those with the highest rewards)."""
+PRUNED_ROWS = 20
+"""The most pruned trials the pruned trials table lists (those with the highest rewards)."""
 CHOICE_WINDOWS = 10
 """About how many windows of trials the choices tables have."""
 MAX_CHOICE_TABLES = 60
@@ -67,6 +74,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     study = Study.load(study_dir, read_only=True)
     try:
         trials = study.store.trials()
+        reports = study.store.reports()
         elapsed_s = study.store.get_meta("elapsed_s")
         out.mkdir(parents=True, exist_ok=True)
         leading = leading_metrics(study)
@@ -75,7 +83,11 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
         best = best_trial(trials)
         per_decision = not _built_in(study.space)
         figures = [
-            (plots.plot_rewards(trials, out / REWARDS_PNG), "Reward of each trial; failed trials in red."),
+            (
+                plots.plot_rewards(trials, out / REWARDS_PNG),
+                "Reward of each trial; failed trials in red"
+                + ("; pruned trials in grey, rewarded for what they reached." if _pruned(trials) else "."),
+            ),
             (
                 plots.plot_best_so_far(trials, out / BEST_SO_FAR_PNG, metric, direction),
                 f"Best reward and best {metric} ({'lowest' if direction == 'min' else 'highest'}) found so far.",
@@ -87,7 +99,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
                 "How often each choice was taken, in consecutive windows of trials.",
             ),
         ]
-        curves = _curve_figure(trials, out, leading)
+        curves = _curve_figure(trials, out, leading, reports)
         figures += [curves] if curves is not None else []
         goals = study.config.objectives
         front_problem = _front_problem(trials, study)
@@ -110,7 +122,9 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Pa
         drawing = None
         if best is not None and plots.can_draw(study.space):
             drawing = plots.draw_architecture(study.space, best.arch, out / BEST_ARCHITECTURE_PNG)
-        page = _page(study, trials, elapsed_s, best, drawing, figures, leading, per_decision, front_problem)
+        page = _page(
+            study, trials, elapsed_s, best, drawing, figures, leading, per_decision, front_problem, reports
+        )
     finally:
         study.close()
     index = out / INDEX
@@ -125,19 +139,32 @@ def _built_in(space: SearchSpace) -> bool:
     return module.startswith("archsearch.spaces.") and module != "archsearch.spaces.dict_space"
 
 
+def _pruned(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials the study's pruner stopped early, highest reward (of what they reached) first."""
+    pruned = [t for t in trials if t.status == "pruned"]
+    return sorted(pruned, key=lambda t: (-(t.reward if t.reward is not None else -math.inf), t.number))
+
+
 def _curve_figure(
-    trials: Sequence[TrialRecord], out: Path, leading: Sequence[str]
+    trials: Sequence[TrialRecord], out: Path, leading: Sequence[str], reports: Sequence[Report] = ()
 ) -> tuple[Path, str] | None:
-    """The learning curves of the best few trials, when any of them recorded a per-epoch curve."""
+    """The learning curves of the best few trials, when any of them recorded a per-epoch curve, with those
+    of the pruned trials behind them (grey, an x where each was stopped)."""
     ok = [t for t in trials if t.status == "ok" and t.reward is not None]
     top = sorted(ok, key=lambda t: (-(t.reward or 0.0), t.number))[:CURVE_TRIALS]
-    if not plots.curve_metrics(top):
+    pruned = _pruned(trials)[:PRUNED_CURVES]
+    if not plots.curve_metrics([*top, *pruned]):
         return None
-    path = plots.plot_learning_curves(top, out / CURVES_PNG, leading)
-    return (
-        path,
-        f"Per-epoch curves of the {len(top)} best trials by reward, as their evaluator reported them.",
-    )
+    resources = {n: [r.resource for r in own] for n, own in reports_by_trial(reports).items()}
+    path = plots.plot_learning_curves(top, out / CURVES_PNG, leading, pruned, resources)
+    caption = f"Per-epoch curves of the {len(top)} best trials by reward, as their evaluator reported them"
+    if pruned:
+        caption += (
+            f"; in grey the {len(pruned)} pruned trials"
+            + (" with the highest rewards" if len(pruned) < len(_pruned(trials)) else "")
+            + ", each ending in an x where the pruner stopped it"
+        )
+    return path, caption + "."
 
 
 def _front_problem(trials: Sequence[TrialRecord], study: Study) -> str | None:
@@ -168,6 +195,7 @@ def _page(
     leading: Sequence[str] = (),
     per_decision: bool = False,
     front_problem: str | None = None,
+    reports: Sequence[Report] = (),
 ) -> str:
     title = f"archsearch study {study.directory}"
     sections = [
@@ -181,6 +209,7 @@ def _page(
         f"<h2>Top {TOP_TRIALS} trials by reward</h2>",
         _top_table(trials, leading),
         *_front_section(study, trials, front_problem),
+        *_pruned_section(trials, reports, leading),
         "<h2>Choices over time</h2>",
         _choices_section(study.space, trials, per_decision),
         "<h2>Failed trials</h2>",
@@ -223,8 +252,10 @@ def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | Non
     config = study.config
     finished = sum(t.finished for t in trials)
     failed = sum(t.status in ("failed", "timeout") for t in trials)
+    pruned = sum(t.status == "pruned" for t in trials)
     running = len(trials) - finished
-    counts = f"{finished} finished ({finished - failed} ok, {failed} failed), {len(trials)} in total"
+    outcomes = f"{finished - failed - pruned} ok, " + (f"{pruned} pruned, " if pruned else "")
+    counts = f"{finished} finished ({outcomes}{failed} failed), {len(trials)} in total"
     if running:
         counts += f", {running} unfinished"
     rows = [
@@ -233,6 +264,7 @@ def _summary(study: Study, trials: Sequence[TrialRecord], elapsed_s: float | Non
         ("Strategy", code(_component(config.strategy))),
         ("Evaluator", code(_component(config.evaluator))),
         ("Reward", code(_component(config.reward))),
+        *([("Pruner", code(_component(config.pruner)))] if config.pruner is not None else []),
         ("Seed", escape(str(config.seed))),
         ("Budget", escape(f"{config.n_trials} trials" + _time_budget(config.max_time_s))),
         ("Trials", escape(counts)),
@@ -350,7 +382,57 @@ def _choices_section(space: SearchSpace, trials: Sequence[TrialRecord], per_deci
     return "\n".join(parts)
 
 
+def _pruned_section(
+    trials: Sequence[TrialRecord], reports: Sequence[Report], leading: Sequence[str] = ()
+) -> list[str]:
+    """Where the pruner stopped trials (the rungs as the store tells them: per resource, the trials that
+    reached it and those stopped there) and the pruned trials with the highest rewards: where each was
+    stopped, what it reached and why; nothing when no trial was pruned."""
+    pruned = _pruned(trials)
+    if not pruned:
+        return []
+    by_trial = reports_by_trial(reports)
+    rungs = stops(trials, reports)
+    names = metric_columns((t.metrics for t in pruned), leading, limit=2)
+    names = [n for n in names if n != "resource"]
+    rows = [
+        [
+            number_cell(str(t.number)),
+            number_cell(resource_text(reached(t, by_trial.get(t.number, ())))),
+            number_cell(number(t.reward)),
+            *(number_cell(format_metric(name, t.metrics.get(name))) for name in names),
+            number_cell(duration(t.cost_s)),
+            cell(escape(t.error or "")),
+            cell(code(t.arch_str)),
+        ]
+        for t in pruned[:PRUNED_ROWS]
+    ]
+    shown = "" if len(pruned) <= PRUNED_ROWS else f" The {PRUNED_ROWS} with the highest rewards:"
+    return [
+        "<h2>Pruned trials</h2>",
+        note(
+            f"{len(pruned)} trials were stopped early by the study's pruner; each is rewarded for what it "
+            "reached, and none of them is the best trial (archsearch best DIR --include-pruned counts "
+            "them)."
+        ),
+        _rungs_table(rungs),
+        *([note(shown.strip())] if shown else []),
+        table(["Trial", "Stopped at", "Reward", *names, "Cost", "Reason", "Architecture"], rows),
+    ]
+
+
+def _rungs_table(rungs: Sequence[Stop]) -> str:
+    """Per resource at which trials were stopped (and the largest one reached): how many trials reached
+    it and how many were stopped there."""
+    rows = [
+        [number_cell(resource_text(s.resource)), number_cell(str(s.reached)), number_cell(str(s.stopped))]
+        for s in rungs
+    ]
+    return table(["Resource (epochs)", "Trials that reached it", "Stopped there"], rows)
+
+
 def _failed_table(trials: Sequence[TrialRecord]) -> str:
+    """The trials that failed or timed out (not the pruned ones: they ended as the pruner decided)."""
     failed = [t for t in trials if t.status in ("failed", "timeout")]
     if not failed:
         return '<p class="note">No failed trials.</p>'

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ STACKED_CHOICES = 8
 """A decision with more choices than this is drawn as a heat map, not a stacked area."""
 MAX_CURVE_PANELS = 4
 """The most per-epoch metrics the learning-curve plot draws."""
+PRUNED_COLOR = "0.55"
+"""Pruned trials (stopped early by the study's pruner) are drawn grey."""
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 def finished_trials(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The trials that have a result (ok, failed or timed out), by trial number."""
+    """The trials that have a result (ok, pruned, failed or timed out), by trial number."""
     return sorted((t for t in trials if t.finished), key=lambda t: t.number)
 
 
@@ -159,7 +161,8 @@ def choice_frequencies(
 
 
 def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
-    """Reward per trial: successful trials as dots, failed and timed-out ones as red crosses.
+    """Reward per trial: successful trials as dots, pruned ones (stopped early, rewarded for what they
+    reached) as grey triangles, failed and timed-out ones as red crosses.
 
     The controller's moving baseline (``info["baseline"]``, the REINFORCE EMA of Zoph & Le 2017, eq. 3)
     is drawn as a line when the strategy recorded one. A failed trial's reward far below the successful
@@ -171,11 +174,23 @@ def plot_rewards(trials: Sequence[TrialRecord], path: str | Path) -> Path:
     figure = Figure(figsize=(9, 4), layout="constrained")
     ax = figure.add_subplot()
     ok = [t for t in done if t.status == "ok"]
-    bad = [t for t in done if t.status != "ok"]
-    scale = reward_axis([_reward(t) for t in ok], [_reward(t) for t in bad])
+    pruned = [t for t in done if t.status == "pruned"]
+    bad = [t for t in done if t.status not in ("ok", "pruned")]
+    scale = reward_axis([_reward(t) for t in ok + pruned], [_reward(t) for t in bad])
     off_scale = scale is not None
     groups: tuple[tuple[list[TrialRecord], dict[str, Any]], ...] = (
         (ok, {"s": 14, "color": "tab:blue", "alpha": 0.8, "label": f"ok ({len(ok)})", "zorder": 2}),
+        (
+            pruned,
+            {
+                "s": 14,
+                "marker": "v",
+                "color": PRUNED_COLOR,
+                "alpha": 0.7,
+                "label": f"pruned ({len(pruned)}): reward of what it reached",
+                "zorder": 1,
+            },
+        ),
         (
             bad,
             {
@@ -369,31 +384,70 @@ def curve_metrics(trials: Sequence[TrialRecord], first: Sequence[str] = ()) -> l
     return list(dict.fromkeys(ordered))[:MAX_CURVE_PANELS]
 
 
-def plot_learning_curves(trials: Sequence[TrialRecord], path: str | Path, first: Sequence[str] = ()) -> Path:
+def curve_x(trial: TrialRecord, length: int, resources: Mapping[int, Sequence[float]] | None) -> np.ndarray:
+    """Where a curve of ``length`` points of ``trial`` lies on the x axis: at the resources of its
+    intermediate reports (``resources`` by trial number, in step order) when there is one per point, else
+    at 1, 2, ... (one point per epoch or reported step)."""
+    given = (resources or {}).get(trial.number, ())
+    if len(given) == length:
+        return np.array(given, dtype=float)
+    return np.arange(1, length + 1, dtype=float)
+
+
+def plot_learning_curves(
+    trials: Sequence[TrialRecord],
+    path: str | Path,
+    first: Sequence[str] = (),
+    pruned: Sequence[TrialRecord] = (),
+    resources: Mapping[int, Sequence[float]] | None = None,
+) -> Path:
     """The per-epoch curves of ``trials`` (the report passes its best few), one line per trial: one subplot
-    per metric the evaluator reported per epoch or step, whatever its name (``first`` first)."""
+    per metric the evaluator reported per epoch or step, whatever its name (``first`` first).
+
+    ``pruned`` trials (stopped early by the study's pruner) are drawn behind them as thin grey lines, each
+    ending in an x where it was stopped. ``resources`` (trial number -> the resource of each report, from
+    the study's intermediate reports) put each point at the resource it was reported at (fractions of an
+    epoch with several reports per epoch); without them a curve's points lie at 1, 2, ..."""
     title = "Learning curves"
-    names = curve_metrics(trials, first)
+    names = curve_metrics([*trials, *pruned], first)
     if not names:
         return placeholder(path, title, "no trial recorded a per-epoch curve")
     figure = Figure(figsize=(9, 0.8 + 2.4 * len(names)), layout="constrained")
     axes = np.atleast_1d(figure.subplots(len(names), 1, sharex=True))
     for ax, name in zip(axes, names, strict=True):
+        labelled = False
+        for trial in pruned:
+            series = np.array([_as_float(v) for v in trial.curve.get(name, [])], dtype=float)
+            if not len(series):
+                continue
+            xs = curve_x(trial, len(series), resources)
+            label = None if labelled else f"pruned ({len(pruned)}), x where stopped"
+            ax.plot(xs, series, color=PRUNED_COLOR, linewidth=0.8, alpha=0.7, label=label, zorder=1)
+            ax.plot(xs[-1:], series[-1:], "x", color=PRUNED_COLOR, markersize=6, zorder=1)
+            labelled = True
         for trial in trials:
             series = np.array([_as_float(v) for v in trial.curve.get(name, [])], dtype=float)
             if len(series):
                 marker = "o" if len(series) <= 30 else None
-                steps = np.arange(1, len(series) + 1)
+                xs = curve_x(trial, len(series), resources)
                 ax.plot(
-                    steps, series, marker=marker, markersize=3, linewidth=1.4, label=f"trial {trial.number}"
+                    xs,
+                    series,
+                    marker=marker,
+                    markersize=3,
+                    linewidth=1.4,
+                    label=f"trial {trial.number}",
+                    zorder=2,
                 )
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
-    axes[-1].set_xlabel("epoch (or reported step)")
-    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1].set_xlabel("resource (epochs)" if resources else "epoch (or reported step)")
+    if not resources:
+        axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     plural = "" if len(trials) == 1 else "s"
-    figure.suptitle(f"{title} of the best {len(trials)} trial{plural}")
+    stopped = f" and {len(pruned)} pruned" if pruned else ""
+    figure.suptitle(f"{title} of the best {len(trials)} trial{plural}{stopped}")
     return save_figure(figure, path)
 
 

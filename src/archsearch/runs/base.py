@@ -45,7 +45,8 @@ class Best:
     ``label`` is its text (the architecture's encoding, the program's listing), ``values`` its decision
     values, ``score`` its ``score_name`` (reward, one-shot estimate, fitness), ``number`` the trial, epoch
     or individuals it was found at and ``source`` the kind's own record (a TrialRecord, the one-shot
-    summary or last epoch, a zero FinalResult or (individuals, fitness, program))."""
+    summary or last epoch, a zero FinalResult or (individuals, fitness, program)); ``status`` a study
+    trial's ("ok", or "pruned" when pruned trials were asked for)."""
 
     kind: RunKind
     label: str
@@ -55,12 +56,14 @@ class Best:
     values: Any = None
     metrics: dict[str, float] = field(default_factory=dict)
     finished: bool = True
+    status: str | None = None
     source: Any = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object: a study's keeps the keys of ``archsearch best --json`` (number, architecture,
-        values, reward, metrics); the other kinds name their score as they do (fitness, estimate)."""
+        values, reward, metrics, status); the other kinds name their score as they do (fitness, estimate)."""
         label_key = "program" if self.kind == "zero" else "architecture"
+        status = {} if self.status is None else {"status": self.status}
         return {
             "kind": self.kind,
             "number": self.number,
@@ -69,6 +72,7 @@ class Best:
             self.score_name: self.score,
             "metrics": dict(self.metrics),
             "finished": self.finished,
+            **status,
         }
 
 

@@ -4,6 +4,7 @@ builds the ``Study`` (space, strategy, evaluator) only to run or export it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
     from archsearch.core import SearchSpace
     from archsearch.objectives import Constraint, Objective
+    from archsearch.reporting import Report
     from archsearch.study import Study
 
 
@@ -71,6 +73,11 @@ class StudyRun(RunAdapter):
     def trials(self) -> list[TrialRecord]:
         return self.store.trials()
 
+    def reports(self, number: int | None = None) -> list[Report]:
+        """The intermediate reports of trial ``number`` (every trial's when None), by trial and step: the
+        curves as the trials reported them while running (a running trial's so far)."""
+        return self.store.reports(number)
+
     def reward_fn(self) -> Any:
         """The study's reward function (built from its config, without the rest of the study)."""
         if self._study is not None:
@@ -112,21 +119,34 @@ class StudyRun(RunAdapter):
             counts=counts,
         )
 
-    def best(self) -> Best | None:
-        return self.pick()
+    def best(self, include_pruned: bool = False) -> Best | None:
+        """The best trial trained to the end (``include_pruned``: or stopped early by the pruner, ranked by
+        the reward of what it reached)."""
+        return self.pick(include_pruned=include_pruned)
 
-    def pick(self, objective: Objective | None = None, constraints: Sequence[Constraint] = ()) -> Best | None:
+    def pick(
+        self,
+        objective: Objective | None = None,
+        constraints: Sequence[Constraint] = (),
+        include_pruned: bool = False,
+    ) -> Best | None:
         """The best trial by reward, or by ``objective`` among the trials meeting ``constraints`` (a pick
-        off the Pareto front, ``archsearch.front.pick``)."""
+        off the Pareto front, ``archsearch.front.pick``); a pruned trial only with ``include_pruned`` (its
+        metrics are those it reached when it was stopped)."""
         trials = self.trials()
         if objective is None and not constraints:
             from archsearch.study import best_trial
 
-            record = best_trial(trials)
+            record = best_trial(trials, include_pruned)
         else:
             from archsearch.front import pick
 
-            record = pick(trials, objective, constraints)
+            # the front ranks successful trials; pruned ones join them as candidates when asked
+            candidates = [
+                replace(t, status="ok") if include_pruned and t.status == "pruned" else t for t in trials
+            ]
+            found = pick(candidates, objective, constraints)
+            record = None if found is None else next(t for t in trials if t.number == found.number)
         return None if record is None else trial_best(record)
 
     def trials_dataframe(self) -> pandas.DataFrame:
@@ -136,7 +156,7 @@ class StudyRun(RunAdapter):
             space: SearchSpace | None = self.space()
         except ConfigError:  # the user's module is gone: the decisions are named by position instead
             space = None
-        return trials_frame(self.trials(), space)
+        return trials_frame(self.trials(), space, self.reports())
 
     # -- running and writing ------------------------------------------------------------------------
     def run(self, listeners: Sequence[Any] = ()) -> None:
@@ -185,5 +205,6 @@ def trial_best(record: TrialRecord) -> Best:
         number=record.number,
         values=record.arch.to_dict()["values"],
         metrics=dict(record.metrics),
+        status=record.status,
         source=record,
     )
