@@ -92,6 +92,10 @@ class _Halving(Pruner):
         """The bracket of trial ``number``."""
         return 0
 
+    def several_brackets(self) -> bool:
+        """Whether trials are split into brackets (a reason then names the trial's)."""
+        return False
+
     def rate(self, bracket: int) -> int:
         """The early-stopping rate of ``bracket``: its first rung is ``min * eta**rate``."""
         return bracket
@@ -131,7 +135,7 @@ class _Halving(Pruner):
         ]
 
     def _reason(self, resource: float, value: float, keep: int, total: int, bracket: int) -> str:
-        where = f", bracket {bracket}" if len(self._steps) > 1 or bracket else ""
+        where = f", bracket {bracket}" if self.several_brackets() else ""
         return (
             f"stopped at {format_resource(resource)}: {self.describe(value)} is not among the best {keep} "
             f"of {total} trials at this rung ({self.name}{where})"
@@ -175,6 +179,9 @@ class AshaPruner(_Halving):
 
     def bracket(self, number: int) -> int:
         return number % self.brackets
+
+    def several_brackets(self) -> bool:
+        return self.brackets > 1
 
     def decide(self, number: int, resource: float, history: History, ordered: bool) -> Verdict | None:
         value = history.values(number)[resource]
@@ -315,6 +322,9 @@ class SuccessiveHalvingPruner(_Halving):
 
     def bracket(self, number: int) -> int:
         return number // self.bracket_size
+
+    def several_brackets(self) -> bool:
+        return True
 
     def rate(self, bracket: int) -> int:
         return 0
