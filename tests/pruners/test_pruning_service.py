@@ -56,59 +56,71 @@ def test_unordered_decisions_answer_every_report_once_and_never_deadlock(name, p
         assert any(at is not None for at in outcome.pruned_at.values())
 
 
+class _Heard:
+    """An answer a worker waits for."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.stop: bool | None = None
+
+    def __call__(self, stop: bool) -> None:
+        assert self.stop is None, "answered twice"
+        self.stop = stop
+        self.event.set()
+
+
+def _run_threads(service: PruningService, n_trials: int, workers: int, seed: int) -> dict[int, float | None]:
+    """Where each trial stopped when ``workers`` threads take trials in number order (opened under a
+    driver lock, as the study opens them) and report with random sleeps, each waiting for its answer as
+    a pool worker does."""
+    lock = threading.Lock()
+    numbers = iter(range(n_trials))
+    pruned_at: dict[int, float | None] = {}
+    errors: list[BaseException] = []
+    jitter = random.Random(seed)
+
+    def train(number: int, delays: list[float]) -> None:
+        pruned_at[number] = None
+        for step, resource in enumerate(EPOCHS, 1):
+            time.sleep(delays[(number * 9 + step) % len(delays)])
+            heard = _Heard()
+            service.sink(number).report(step, resource, {"val_acc": value(number, resource)}, heard)
+            assert heard.event.wait(10), f"trial {number} never heard at {resource}"
+            if heard.stop:
+                pruned_at[number] = resource
+                return
+
+    def worker(delays: list[float]) -> None:
+        try:
+            while True:
+                with lock:
+                    number = next(numbers, None)
+                    if number is None:  # the study's budget is spent: it asks no more
+                        service.no_more_trials()
+                        return
+                    service.open(number)
+                train(number, delays)
+                service.ended(number)
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=([jitter.random() * 0.002 for _ in range(7)],))
+        for _ in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    return pruned_at
+
+
 @pytest.mark.parametrize(("name", "params"), PRUNERS)
 def test_ordered_decisions_with_threads_and_random_delays_match_the_simulation(name, params):
-    """Four worker threads take trials in number order (opened by a driver lock, as the study does) and
-    report with random sleeps; each waits for its answer as a pool worker does."""
     expected = Driver(PruningService(_pruner(name, params), True), 24, 4, EPOCHS, seed=0).run().pruned_at
-    for attempt in range(2):
-        service = PruningService(_pruner(name, params), ordered=True)
-        lock = threading.Lock()
-        numbers = iter(range(24))
-        pruned_at: dict[int, float | None] = {}
-        errors: list[BaseException] = []
-        jitter = random.Random(attempt)
-
-        def worker(delays: list[float]) -> None:
-            try:
-                while True:
-                    with lock:
-                        number = next(numbers, None)
-                        if number is None:  # the study's budget is spent: it asks no more
-                            service.no_more_trials()
-                            return
-                        service.open(number)
-                    pruned_at[number] = None
-                    for step, resource in enumerate(EPOCHS, 1):
-                        time.sleep(delays[(number * 9 + step) % len(delays)])
-                        heard = threading.Event()
-                        answer: list[bool] = []
-
-                        def told(stop: bool, answer=answer, heard=heard) -> None:
-                            answer.append(stop)
-                            heard.set()
-
-                        service.sink(number).report(
-                            step, resource, {"val_acc": value(number, resource)}, told
-                        )
-                        assert heard.wait(10), f"trial {number} never heard at {resource}"
-                        if answer == [True]:
-                            pruned_at[number] = resource
-                            break
-                    service.ended(number)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-                errors.append(exc)
-
-        threads = [
-            threading.Thread(target=worker, args=([jitter.random() * 0.002 for _ in range(7)],))
-            for _ in range(4)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not errors, errors
-        assert pruned_at == expected
+    for seed in range(2):
+        assert _run_threads(PruningService(_pruner(name, params), True), 24, 4, seed) == expected
 
 
 @pytest.mark.parametrize(("name", "params"), PRUNERS)
