@@ -443,7 +443,7 @@ def plot_learning_curves(
         ax.grid(alpha=0.3)
     axes[0].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     axes[-1].set_xlabel("resource (epochs)" if resources else "epoch (or reported step)")
-    if not resources:
+    if all(float(x).is_integer() for xs in (resources or {}).values() for x in xs):
         axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     plural = "" if len(trials) == 1 else "s"
     stopped = f" and {len(pruned)} pruned" if pruned else ""
