@@ -27,7 +27,7 @@ RELATIVE_TOLERANCE = 1e-9
 
 def at_least(resource: float, threshold: float) -> bool:
     """Whether ``resource`` reached ``threshold`` (up to float rounding of computed rung resources)."""
-    return resource >= threshold - RELATIVE_TOLERANCE * max(1.0, abs(threshold))
+    return resource >= threshold or threshold - resource <= RELATIVE_TOLERANCE * max(1.0, abs(threshold))
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ class History:
         self._live: set[int] = set()
         self.highest = -1
         """The largest trial number opened, reported or ended."""
+        self.touched = math.inf
+        """The smallest trial number whose state changed since the service last reset it (an ordered
+        decision waiting on earlier trials is retried only when one of them changed)."""
         self.last: int | None = None
         """The number of the study's last trial, once it asks no more (None while it may ask more)."""
 
@@ -118,6 +121,7 @@ class History:
         self._refresh(number)
 
     def _refresh(self, number: int) -> None:
+        self.touched = min(self.touched, number)
         if self.is_live(number):
             self._live.add(number)
         else:
@@ -192,6 +196,8 @@ class Pruner(ABC):
     """
 
     name: ClassVar[str] = "pruner"
+    waits_for_later: ClassVar[bool] = False
+    """Whether a decision may wait for trials numbered above it (a synchronous bracket)."""
 
     def __init__(self, metric: str = "val_acc", mode: str = "max", max_resource: float | None = None) -> None:
         if not isinstance(metric, str) or not metric:

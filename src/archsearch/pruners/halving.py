@@ -300,6 +300,7 @@ class SuccessiveHalvingPruner(_Halving):
     """
 
     name = "successive_halving"
+    waits_for_later = True
 
     def __init__(
         self,

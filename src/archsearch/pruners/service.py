@@ -9,6 +9,7 @@ reports are tried in trial-number order, so that the pruner sees them in a repro
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ class _Pending:
 
     resource: float
     answers: list[Answer] = field(default_factory=list)
+    blocked: bool = False  # the pruner said wait at the last try
 
 
 class _TrialSink:
@@ -206,21 +208,26 @@ class PruningService:
         answers: list[tuple[Answer, bool]] = []
         if pruner is None:
             return answers
-        progress = True
-        while progress and self._pending:
-            progress = False
+        again = True
+        while again and self._pending:
+            # a pass in number order decides what waited for earlier trials; another pass only when a
+            # trial left waiting may have been released by a later one (a synchronous bracket)
+            again = blocked = False
             for number in sorted(self._pending):
                 queue = self._pending[number]
                 while queue:
                     pending = queue[0]
+                    if pending.blocked and not pruner.waits_for_later and self.history.touched > number:
+                        break  # only earlier trials can release it, and none of them changed
                     if pruner.final(pending.resource):
                         verdict: Verdict | None = GO_ON
                     else:
                         verdict = pruner.decide(number, pending.resource, self.history, self.ordered)
                     if verdict is None:
+                        pending.blocked = blocked = True
                         break
+                    again = again or blocked
                     queue.pop(0)
-                    progress = True
                     self._record(number, pending.resource, verdict)
                     answers.extend((answer, verdict.stop) for answer in pending.answers)
                     if verdict.stop:  # what it reported past the stop is moot: stop those too
@@ -230,6 +237,7 @@ class PruningService:
                         queue.clear()
                 if not queue:
                     del self._pending[number]
+        self.history.touched = math.inf
         return answers
 
     def _record(self, number: int, resource: float, verdict: Verdict) -> None:
