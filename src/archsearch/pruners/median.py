@@ -114,7 +114,7 @@ class MedianPruner(Pruner):
         return Verdict(
             True,
             f"stopped at {format_resource(resource)}: best {self.describe(sign * best)} is worse than the "
-            f"median {sign * median:.4g} of {len(others)} earlier trials there (median stopping)",
+            f"median {sign * median:.4g} of {size} earlier trials there (median stopping)",
         )
 
     def _considered(self, resource: float, curve: dict[float, float]) -> bool:
