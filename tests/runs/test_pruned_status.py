@@ -56,10 +56,10 @@ def test_status_counts_pruned_trials_and_marks_where_each_stopped(pruned_dir, ca
         "1: 6 reached, 1 pruned | 2: 4 reached, 1 pruned | 4: 2 reached"
     ) in printed
     rows = rows_of(printed)
-    assert rows["0"] == ["0", "ok", "4", "0.3000 0.4500 0.5500 0.6000"]
-    assert rows["1"] == ["1", "pruned", "stopped at 1", "0.1000 x"]
-    assert rows["2"] == ["2", "pruned", "stopped at 2", "0.9000 0.9500 x"]
-    assert rows["5"] == ["5", "running", "2 so far", "0.3500 0.5000"]  # its live curve, from the reports
+    assert rows["0"] == ["0", "ok", "4", "0.3 0.45 0.55 0.6"]
+    assert rows["1"] == ["1", "pruned", "stopped at 1", "0.1 x"]
+    assert rows["2"] == ["2", "pruned", "stopped at 2", "0.9 0.95 x"]
+    assert rows["5"] == ["5", "running", "2 so far", "0.35 0.5"]  # its live curve, from the reports
     assert "curves of f1" in printed
     best = printed.split("best of 6 trials")[1]
     assert "act=gelu,width=64,dropout=0.0,cell=block11" in best and "pruned" not in best  # trial 4
@@ -72,8 +72,12 @@ def test_a_running_trial_shows_each_report_as_it_arrives(tmp_path, capsys) -> No
     directory = make_pruned_study(tmp_path / "study")
     with StudyStore(directory, read_only=False) as store:
         store.add_reports([Report(5, 3, 3.0, {"f1": 0.625, "loss": 0.3}, time=200.0)])
+        arch = store.trials()[0].arch
+        store.add_trial(6, arch, "just started", seed=6, ask_event=11)  # nothing reported yet
     assert run_cli("status", directory) == 0
-    assert rows_of(capsys.readouterr().out)["5"] == ["5", "running", "3 so far", "0.3500 0.5000 0.6250"]
+    rows = rows_of(capsys.readouterr().out)
+    assert rows["5"] == ["5", "running", "3 so far", "0.35 0.5 0.625"]
+    assert rows["6"] == ["6", "running", "-", "-"]
 
 
 def test_best_never_picks_a_pruned_trial_unless_asked(pruned_dir, capsys) -> None:
@@ -183,3 +187,8 @@ def test_status_of_a_pruned_study_imports_no_pandas(pruned_dir) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert "stopped at 2" in done.stdout and done.stdout.strip().endswith("HEAVY []")
+
+
+def test_export_writes_the_best_trial_trained_to_the_end(pruned_dir, tmp_path, capsys) -> None:
+    assert run_cli("export", pruned_dir, "--out", tmp_path / "export") == 0
+    assert "exported trial 4 (act=gelu,width=64,dropout=0.0,cell=block11)" in capsys.readouterr().out

@@ -191,7 +191,7 @@ def print_status(run: Run) -> None:
 
 CURVE_ROWS = 12
 """The trials whose curves `status` prints (the latest: the running ones and those just finished)."""
-CURVE_POINTS = 8
+CURVE_POINTS = 6
 """The most values of one curve `status` prints (its last ones)."""
 
 
@@ -217,6 +217,11 @@ def _study_status(run: StudyRun) -> None:
     )
 
 
+def _short(value: float) -> str:
+    """A curve's value in 4 significant digits (the last 6 fit a line of 80 columns)."""
+    return f"{value:.4g}"
+
+
 def _print_pruning(
     run: StudyRun, trials: list[TrialRecord], reports: list[Report], leading: list[str]
 ) -> None:
@@ -224,7 +229,6 @@ def _print_pruning(
     trials: how far each got ("stopped at 3" for a pruned one, "3 so far" for a running one, whose curve
     is the one it has reported so far) and its last values of the pruner's metric."""
     from archsearch.frames import curve_metric, metric_points, reached, reports_by_trial, resource_text, stops
-    from archsearch.report.columns import format_metric
 
     rungs = stops(trials, reports)
     if rungs:
@@ -252,15 +256,16 @@ def _print_pruning(
     table.add_column(metric, overflow="fold")
     for trial in shown:
         own = by_trial.get(trial.number, [])
-        far = resource_text(reached(trial, own))
-        if trial.status == "pruned":
+        resource = reached(trial, own)
+        far = resource_text(resource)
+        if trial.status == "pruned" and resource is not None:
             far = f"stopped at {far}"
-        elif trial.status == "running":
+        elif trial.status == "running" and resource is not None:
             far = f"{far} so far"
-        values = [format_metric(metric, v) for _, v in metric_points(trial, metric, own)]
+        values = [_short(v) for _, v in metric_points(trial, metric, own)]
         curve = " ".join(values[-CURVE_POINTS:])
         if len(values) > CURVE_POINTS:
-            curve = "... " + curve
+            curve = "… " + curve
         if trial.status == "pruned" and curve:
             curve += " x"
         table.add_row(str(trial.number), trial.status, far, curve or "-")
