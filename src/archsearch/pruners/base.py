@@ -198,6 +198,9 @@ class Pruner(ABC):
     name: ClassVar[str] = "pruner"
     waits_for_later: ClassVar[bool] = False
     """Whether a decision may wait for trials numbered above it (a synchronous bracket)."""
+    revision: int = 0
+    """Counts the changes that may release waiting trials without a verdict of their own (a synchronous
+    bracket closing a rung): the service then tries the waiting trials again."""
 
     def __init__(self, metric: str = "val_acc", mode: str = "max", max_resource: float | None = None) -> None:
         if not isinstance(metric, str) or not metric:

@@ -354,6 +354,7 @@ class SuccessiveHalvingPruner(_Halving):
                 keep = self.keep_count(len(ranked))
                 step.kept = set(ranked[:keep])
                 step.stopped = len(ranked) - keep
+                self.revision += 1
             if number not in step.kept:
                 self._next[number] = k + 1
                 return Verdict(

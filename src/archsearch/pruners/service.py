@@ -213,6 +213,7 @@ class PruningService:
             # a pass in number order decides what waited for earlier trials; another pass only when a
             # trial left waiting may have been released by a later one (a synchronous bracket)
             again = blocked = False
+            revision = pruner.revision
             for number in sorted(self._pending):
                 queue = self._pending[number]
                 while queue:
@@ -237,6 +238,7 @@ class PruningService:
                         queue.clear()
                 if not queue:
                     del self._pending[number]
+            again = again or pruner.revision != revision
         self.history.touched = math.inf
         return answers
 
