@@ -242,3 +242,17 @@ def test_successive_halving_refuses_a_bracket_larger_than_what_runs_at_once():
     with pytest.raises(ConfigError, match="at most 2"):
         service.check_concurrency(8, 2)
     PruningService(_pruner("asha", {}), ordered=True).check_concurrency(1, 1)
+
+
+@pytest.mark.parametrize(("name", "params"), PRUNERS)
+def test_a_pruner_given_to_a_new_service_forgets_the_old_ones_reports(name, params):
+    """A study run again builds a new service on its pruner and restores the stored reports into it."""
+    pruner = _pruner(name, params)
+    first = Driver(PruningService(pruner, True), 30, 4, EPOCHS, seed=1)
+    expected = first.run()
+    rungs = first.service.rungs()
+    again = PruningService(pruner, True)
+    again.restore(first.service.drain(), range(30))
+    again.no_more_trials()
+    assert {n: again.pruned_at(n) for n in range(30)} == expected.pruned_at
+    assert again.rungs() == rungs  # not twice as many trials at each rung

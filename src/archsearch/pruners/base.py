@@ -222,6 +222,10 @@ class Pruner(ABC):
     def config(self) -> dict[str, Any]:
         """``{"name": ..., "params": {...}}``: what recreates this pruner (stored with the study)."""
 
+    def reset(self) -> None:
+        """Forget every report seen (the state a service starts from; it replays the stored reports)."""
+        self.revision = 0
+
     def rungs(self, number: int) -> list[float] | None:
         """The resources at which trial ``number`` may be stopped, for display; None when not fixed."""
         return None

@@ -76,6 +76,10 @@ class _Halving(Pruner):
                 f"pruner {self.name}: min_resource {format_resource(self.min_resource)} must be below "
                 f"max_resource {format_resource(self.max_resource)} (no trial could be stopped)"
             )
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
         self._steps: dict[int, list[_Step]] = {}  # by bracket
         self._next: dict[int, int] = {}  # by trial: the index of the next rung it is judged at
 

@@ -73,6 +73,10 @@ class MedianPruner(Pruner):
         self.interval = check_number(self.name, "interval", interval)
         if self.interval <= 0:
             raise ConfigError(f"pruner median: interval must be > 0, got {interval!r}")
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
         self._columns: dict[float, _Column] = {}
 
     def config(self) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from archsearch.errors import ConfigError
 from archsearch.pruners.base import GO_ON, History, Pruner, Rung, Verdict
 from archsearch.reporting import Answer, Report
 
@@ -56,6 +55,8 @@ class PruningService:
 
     def __init__(self, pruner: Pruner | None, ordered: bool, clock: Callable[[], float] = time.time) -> None:
         self.pruner = pruner
+        if pruner is not None:  # its rungs are this service's: a study run again replays its reports
+            pruner.reset()
         self.ordered = ordered
         self.clock = clock
         self.history = History()
@@ -249,14 +250,3 @@ class PruningService:
             self._pruned_at.setdefault(number, resource)
             self.history.stop(number)
         self.history.decide(number, resource)
-
-
-def check_pruner_metric(pruner: Pruner, metrics: Iterable[str]) -> None:
-    """ConfigError when ``pruner``'s metric is not among ``metrics`` (what an evaluator reports), so that
-    a study can refuse it before the first trial when it knows them."""
-    names = sorted(metrics)
-    if pruner.metric not in names:
-        raise ConfigError(
-            f"the pruner's metric {pruner.metric!r} is not among the values the evaluator reports "
-            f"({', '.join(names) or 'none'})"
-        )
