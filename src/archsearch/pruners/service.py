@@ -84,8 +84,9 @@ class PruningService:
         self._settle(lambda: self.history.end(number))
 
     def no_more_trials(self) -> None:
-        """The study asks no more trials (its budget is spent): a synchronous bracket that will not fill
-        up decides with the members it has."""
+        """The study asks no more trials (its budget is spent, by count or time): a synchronous bracket
+        that will not fill up decides with the members it has. Without this call, the members of such a
+        bracket wait for the missing ones forever (other pruners never wait for later trials)."""
 
         def last() -> None:
             self.history.last = self.history.highest
@@ -94,8 +95,12 @@ class PruningService:
 
     def restore(self, reports: Iterable[Report], ended: Iterable[int]) -> None:
         """Take the stored reports of a study being resumed and the numbers of its finished trials, and
-        re-make the pruner's decisions on them, trial by trial in number order: the rungs are as they
-        were (with ``ordered``, the same verdicts and reasons as before the interruption)."""
+        re-make the pruner's decisions on them, trial by trial in number order: the rungs hold the same
+        values as before the interruption and, with ``ordered``, the verdicts and reasons are the same
+        too (without it, a live decision depended on arrival order, and the replay decides in number
+        order). Trials neither finished nor beyond the last one reported are taken to run again (the
+        study resubmits them): later ordered decisions wait for them, as they did. Call it before the
+        first report; when the study's budget is already spent, call ``no_more_trials`` too."""
         reports = sorted(reports, key=lambda r: (r.number, r.resource))
         finished = set(ended)
 
