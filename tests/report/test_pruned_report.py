@@ -176,3 +176,13 @@ def test_rungs_lines_of_brackets_and_of_a_pruner_that_cannot_say():
 
     progress.rungs(broken)
     assert progress.rung_lines() == []  # the display draws on
+
+
+def test_the_summary_names_the_studys_pruner(tmp_path):
+    directory = make_pruned_study(tmp_path / "study")
+    with StudyStore(directory, read_only=False) as store:
+        config = store.get_meta("config")
+        config["pruner"] = {"name": "asha", "params": {"reduction_factor": 2}}
+        store.set_meta("config", config)
+    summary = section(html.unescape(write_report(directory).read_text(encoding="utf-8")), "Summary")
+    assert "Pruner" in summary and "asha(reduction_factor=2)" in summary
