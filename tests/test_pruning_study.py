@@ -65,7 +65,7 @@ def test_asha_stops_bad_children_early_and_keeps_the_good_ones(tmp_path, step_re
         assert steps[t.number] == list(range(1, len(steps[t.number]) + 1))
         assert len(steps[t.number]) in (1, 3)
         assert t.metrics["val_acc"] == pytest.approx(t.curve["val_acc"][-1])
-        assert t.error and "prun" in t.error
+        assert t.error and "asha" in t.error and "stopped at" in t.error
         assert t.reward == pytest.approx(t.metrics["val_acc"])  # a pruned child is not a failed one
     for t in done:
         assert steps[t.number] == list(range(1, 10))
@@ -208,3 +208,22 @@ def test_synchronous_successive_halving_needs_its_bracket_running_at_once(tmp_pa
     with pytest.raises(ConfigError, match="bracket"):
         study.run()
     study.close()
+
+
+def test_synchronous_successive_halving_finishes_an_incomplete_last_bracket(tmp_path, step_registry):
+    """Brackets of 2 trials running at once; the fifth trial's bracket never fills up: once the budget is
+    spent it is decided with the member it has, and the study ends."""
+    trials, reports = _run(
+        tmp_path / "s",
+        n_trials=5,
+        executor="pool",
+        workers=2,
+        pruner={"name": "successive_halving", "params": {"reduction_factor": 2}},
+    )
+    assert [t.status for t in trials].count("running") == 0 and len(trials) == 5
+    by_bracket = [trials[0:2], trials[2:4]]
+    for pair in by_bracket:  # of each pair the better child goes on, the other stops at the first rung
+        better = max(pair, key=lambda t: t.curve["val_acc"][0])
+        worse = min(pair, key=lambda t: t.curve["val_acc"][0])
+        assert worse.status == "pruned" and len(worse.curve["val_acc"]) == 1
+        assert better.status in ("ok", "pruned") and len(better.curve["val_acc"]) > 1

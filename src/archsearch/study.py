@@ -242,6 +242,8 @@ class Study(HeldRun):
                     while len(inflight) < max_concurrent and not ledger.budget_finished():
                         record = ledger.open(self.strategy.ask())
                         inflight[record.number] = self._submit(executor, record)
+                    if ledger.budget_finished():  # a bracket waiting for trials never asked decides now
+                        service.no_more_trials()
                     if not inflight:
                         break
                     number = self._next_done(inflight)
@@ -429,7 +431,7 @@ class Study(HeldRun):
         decision value (``decision_<name>``) and strategy scalar (``info_<name>``)."""
         from archsearch.frames import trials_frame  # pandas only when asked for
 
-        return trials_frame(self.store.trials(), self.space)
+        return trials_frame(self.store.trials(), self.space, self.store.reports())
 
     def summary(self) -> dict[str, Any]:
         trials = self.store.trials()
