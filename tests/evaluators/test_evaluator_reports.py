@@ -4,6 +4,8 @@ one), stops as "pruned" when the study's pruner says so, and behaves as before w
 from __future__ import annotations
 
 import math
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -209,3 +211,34 @@ def test_the_nb201_table_reports_its_two_fidelities_and_a_pruned_cell_pays_12_ep
     assert going.curve["val_acc"] == [plain.metrics["val_acc"], going.metrics["val_acc"]]
     assert going.metrics["val_acc"] * 100 in list(table.val_acc_200ep_seeds[index])
     assert going.cost_s == pytest.approx(table.cost_s(index, 12) + table.cost_s(index, 200))
+
+
+class SlowSink(Sink):
+    """Answers "go on" after ``delay_s`` from another thread (a pruner waiting for other trials)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def report(self, step, resource, values, answer):
+        self.reports.append((step, resource, dict(values)))
+        threading.Timer(self.delay_s, answer, args=(False,)).start()
+
+
+def objective_quick(child, seed, report):
+    for step in range(1, 4):
+        report(step, float(step))
+    return 3.0
+
+
+def test_waiting_for_the_pruner_counts_neither_in_the_cost_nor_against_the_time_limit():
+    space = NB201Space()
+    arch = space.sample(np.random.default_rng(0))
+    started = time.perf_counter()
+    result = run(FunctionEvaluator(objective_quick, timeout_s=0.3), space, arch, SlowSink(0.2))
+    assert time.perf_counter() - started >= 0.6  # three answers of 0.2 s each were waited for
+    assert result.ok and result.metrics == {"value": 3.0} and result.cost_s < 0.3
+
+    started = time.perf_counter()
+    trained = run(training(epochs=2, timeout_s=30), TinySpace(), ARCH, SlowSink(0.5))
+    assert trained.ok and time.perf_counter() - started - trained.cost_s >= 0.9

@@ -176,6 +176,7 @@ class TrialProgress:
     weights: bytes | None = None  # the trained state_dict (``state_dict_bytes``), kept by a successful trial
     reports_per_epoch: int = 1  # points of ``metric``'s series per epoch
     resource: float | None = None  # the resource of the last report (``report``); None: none made
+    waited_s: float = 0.0  # seconds spent in reports, waiting for the pruner: not the child's cost
 
     def __post_init__(self) -> None:
         self.curve.setdefault(self.metric, [])
@@ -186,12 +187,19 @@ class TrialProgress:
         """The epochs completed, from the points of ``metric`` (fractional with several per epoch)."""
         return len(self.curve[self.metric]) / self.reports_per_epoch
 
-    def report(self, step: int, values: dict[str, float], resource: float, epochs: int) -> None:
+    def report(self, step: int, values: dict[str, float], resource: float, epochs: int) -> float:
         """Report what the child reached (``archsearch.reporting.report``) and raise TrialPruned when the
-        study's pruner stops it there (``resource`` epochs of ``epochs``)."""
+        study's pruner stops it there (``resource`` epochs of ``epochs``). Returns the seconds the report
+        took (waiting for the pruner, which may wait for other trials): a time limit is extended by them
+        and ``waited_s`` counts them, which the trial's cost leaves out."""
         self.resource = resource
-        if reporting.report(step, values, resource):
+        started = time.perf_counter()
+        stop = reporting.report(step, values, resource)
+        waited = time.perf_counter() - started
+        self.waited_s += waited
+        if stop:
             raise TrialPruned(f"pruned after {resource:g} of {epochs} epochs")
+        return waited
 
     def partial(self, message: str, status: Status, started: float) -> Result:
         """The Result of a trial that ended early: ``epochs`` completed and ``params``; a pruned trial
@@ -207,11 +215,15 @@ class TrialProgress:
             metrics["resource"] = float(self.epochs_done if self.resource is None else self.resource)
         return Result(
             metrics=metrics,
-            cost_s=time.perf_counter() - started,
+            cost_s=self.cost_since(started),
             status=status,
             error=message,
             curve=self.curve,
         )
+
+    def cost_since(self, started: float) -> float:
+        """Seconds since ``started`` (``time.perf_counter()``) less those spent waiting for the pruner."""
+        return max(0.0, time.perf_counter() - started - self.waited_s)
 
 
 def guarded_trial(
@@ -229,7 +241,8 @@ def guarded_trial(
     A timeout becomes status "timeout", a NaN loss, a ``ChildFailedError``, a malformed report, out of
     memory or any other exception a failed Result with a one-line reason; ``TrialPruned`` (the study's
     pruner stopped the child) status "pruned"; the partial curve is kept. Never raises (but for an
-    ObjectiveError: the user's code is wrong).
+    ObjectiveError: the user's code is wrong). ``cost_s`` leaves out the time spent waiting for the
+    pruner's answers (``TrialProgress.waited_s``).
     """
     started = time.perf_counter()
     previous_threads = torch.get_num_threads()
@@ -238,7 +251,7 @@ def guarded_trial(
         metrics = train(progress)
         return Result(
             metrics=metrics,
-            cost_s=time.perf_counter() - started,
+            cost_s=progress.cost_since(started),
             curve=progress.curve,
             weights=progress.weights,
         )

@@ -187,8 +187,13 @@ class Reporter:
             self.progress.resource = float(at)
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise TrialTimeoutError(f"time limit reached at step {step}")
-        if reporting.current() is not None and reporting.report(step, metrics, resource):
-            self.stopped = True
+        if reporting.current() is not None:
+            started = time.perf_counter()
+            self.stopped = reporting.report(step, metrics, resource)
+            waited = time.perf_counter() - started  # waiting for the pruner: not the objective's time
+            self.progress.waited_s += waited
+            if self.deadline is not None:
+                self.deadline += waited
         return self.stopped
 
     def should_stop(self) -> bool:

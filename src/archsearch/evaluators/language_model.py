@@ -343,7 +343,11 @@ class LanguageModelEvaluator(ChildTrainingEvaluator[TextSplit]):
             progress.curve["train_loss"].append(loss)
             progress.curve["val_ppl"].append(val_ppl)
             self._check_perplexity(val_ppl, epoch)
-            progress.report(epoch, {"val_ppl": val_ppl, "train_loss": loss}, float(epoch), self.epochs)
+            waited = progress.report(
+                epoch, {"val_ppl": val_ppl, "train_loss": loss}, float(epoch), self.epochs
+            )
+            if deadline is not None:
+                deadline += waited  # the time limit is the child's: waiting for the pruner does not count
             if val_loss < best_loss:
                 best_loss = val_loss
                 best_state = copy.deepcopy(model.state_dict())

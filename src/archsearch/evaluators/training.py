@@ -79,7 +79,7 @@ def train_epoch(
     check_every: int = 1,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     parts: int = 1,
-    after_part: Callable[[int, float], None] | None = None,
+    after_part: Callable[[int, float], float | None] | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over a fresh random permutation; returns the mean batch loss
     (``loss_fn(outputs, targets)``, cross-entropy by default).
@@ -91,7 +91,8 @@ def train_epoch(
 
     ``after_part(part, loss)``, when given, is called after each of ``parts`` equal shares of the epoch's
     batches (0-based ``part``, the mean loss of its batches; the model is back in training mode after it);
-    a share without batches (more parts than batches) is skipped.
+    a share without batches (more parts than batches) is skipped. It may return seconds by which to put
+    ``deadline`` back (time spent waiting, not training).
     """
     model.train()
     count = len(inputs)
@@ -121,7 +122,9 @@ def train_epoch(
             tally.mean()  # reads the pending losses back
             part_loss = (tally.total - done_total) / max(tally.batches - done_batches, 1)
             done_total, done_batches = tally.total, tally.batches
-            after_part(part_ends[batch], part_loss)
+            extension = after_part(part_ends[batch], part_loss)
+            if extension and tally.deadline is not None:
+                tally.deadline += extension
             model.train()
     return tally.mean()
 
@@ -153,14 +156,14 @@ def train_epochs(
     returns to the series of its name; then they are reported (``TrialProgress.report``: step = the
     number of validations so far, resource = the epochs trained, e.g. 2.5; the pruner may stop the trial
     there: TrialPruned). TrialTimeoutError when ``deadline`` has passed after a validation that was not
-    the last.
+    the last; the time a report waits for the pruner's answer moves ``deadline`` back.
     """
     train_time = 0.0
     reports = 0
     validation_time = 0.0
 
-    def after_part(part: int, loss: float) -> None:
-        nonlocal reports, validation_time
+    def after_part(part: int, loss: float) -> float:
+        nonlocal reports, validation_time, deadline
         validation_start = time.perf_counter()
         scores = validate()
         validation_time += time.perf_counter() - validation_start
@@ -170,9 +173,12 @@ def train_epochs(
         reports += 1
         resource = progress.epoch - 1 + (part + 1) / reports_per_epoch
         last = progress.epoch == epochs and part + 1 == reports_per_epoch
-        progress.report(reports, {**scores, "train_loss": loss}, resource, epochs)
-        if deadline is not None and time.perf_counter() > deadline and not last:
-            raise TrialTimeoutError("time limit reached after validation")
+        waited = progress.report(reports, {**scores, "train_loss": loss}, resource, epochs)
+        if deadline is not None:
+            deadline += waited  # the time limit is the child's: waiting for the pruner does not count
+            if time.perf_counter() > deadline and not last:
+                raise TrialTimeoutError("time limit reached after validation")
+        return waited
 
     for epoch in range(epochs):
         progress.epoch = epoch + 1
