@@ -4,6 +4,7 @@ submitted with, in order and before its future resolves, and a stop answer ends 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -36,6 +37,21 @@ class CountingEvaluator(Evaluator):
             if reporting.report(step, {"val_acc": value, "pid": os.getpid()}, resource=step / 2):
                 raise TrialPruned(f"pruned at step {step} (seed {seed})")
         return Result(metrics={"val_acc": curve[-1]}, curve={"val_acc": curve}, cost_s=0.01)
+
+
+class DyingEvaluator(CountingEvaluator):
+    """Kills its own worker (SIGKILL) after its first report while ``marker`` does not exist (once)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(steps=3)
+        self.marker = marker
+
+    def evaluate(self, space, arch, seed):
+        if not Path(self.marker).exists():
+            reporting.report(1, {"val_acc": 0.0})
+            Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().evaluate(space, arch, seed)
 
 
 class FakeSink:
@@ -127,6 +143,26 @@ def test_the_pool_carries_reports_and_answers_between_workers_and_sinks(toy_spac
             "pruned"
         )
         assert again.steps() == [1]
+    finally:
+        executor.shutdown()
+
+
+def test_a_pool_rebuilt_after_a_worker_died_carries_reports_on_fresh_queues(toy_space, tmp_path):
+    import numpy as np
+
+    from archsearch.executors.base import WorkerDiedError
+
+    arch = toy_space.sample(np.random.default_rng(0))
+    executor = PoolExecutor(workers=1)
+    try:
+        evaluator = DyingEvaluator(str(tmp_path / "died"))
+        first = FakeSink(stop_at=100.0)
+        with pytest.raises(WorkerDiedError):
+            executor.submit(evaluator, toy_space, arch, 1, reports=first).result(timeout=60)
+        assert first.steps() == [1]  # reached the driver before the worker died
+        again = FakeSink(stop_at=1.0)
+        result = executor.submit(evaluator, toy_space, arch, 1, reports=again).result(timeout=60)
+        assert result.status == "pruned" and again.steps() == [1, 2]
     finally:
         executor.shutdown()
 
