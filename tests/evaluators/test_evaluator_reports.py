@@ -242,3 +242,34 @@ def test_waiting_for_the_pruner_counts_neither_in_the_cost_nor_against_the_time_
     started = time.perf_counter()
     trained = run(training(epochs=2, timeout_s=30), TinySpace(), ARCH, SlowSink(0.5))
     assert trained.ok and time.perf_counter() - started - trained.cost_s >= 0.9
+
+
+def test_an_epoch_in_parts_trains_as_one_and_its_part_losses_average_to_the_epochs_loss():
+    import torch
+
+    from archsearch.evaluators.training import train_epoch
+
+    x = torch.randn(70, 3, 4, 4)
+    y = torch.randint(0, 3, (70,))
+
+    def epoch(check_every: int, parts: int) -> tuple[float, list[tuple[int, float]], torch.Tensor]:
+        torch.manual_seed(0)
+        model = TinySpace().build(ARCH, (3, 4, 4), 3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        seen: list[tuple[int, float]] = []
+        mean = train_epoch(
+            model, optimizer, x, y, 8, torch.Generator().manual_seed(1), check_every=check_every,
+            parts=parts, after_part=lambda part, loss: seen.append((part, loss)),
+        )  # fmt: skip
+        return mean, seen, next(model.parameters()).detach().clone()
+
+    whole, [(first, only)], weights = epoch(1, 1)
+    assert first == 0 and only == pytest.approx(whole)
+    for check_every in (1, 4):  # losses read back in groups, as on CUDA
+        mean, parts, same_weights = epoch(check_every, 3)
+        assert mean == pytest.approx(whole) and torch.equal(same_weights, weights)
+        assert [part for part, _ in parts] == [0, 1, 2]
+        batches = [3, 3, 3]  # 9 batches of 8 (and 6): thirds of 3 batches
+        assert sum(n * loss for n, (_, loss) in zip(batches, parts, strict=True)) / 9 == pytest.approx(whole)
+    _, many, _ = epoch(1, 20)  # more parts than batches: one report per batch at most
+    assert len(many) == 9 and many[-1][0] == 19
