@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import test_ray
 
 from archsearch import reporting
 from archsearch.core import Evaluator, Result
@@ -167,23 +168,7 @@ def test_a_pool_rebuilt_after_a_worker_died_carries_reports_on_fresh_queues(toy_
         executor.shutdown()
 
 
-@pytest.fixture(scope="module")
-def ray_executor():
-    """A local Ray whose workers import this module."""
-    pytest.importorskip("ray")
-    from archsearch.executors.ray import RayExecutor
-
-    tests = str(Path(__file__).parents[1])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests, str(Path(__file__).parent), old) if p)
-    executor = RayExecutor(num_cpus=2)
-    yield executor
-    executor._owns_session = True
-    executor.shutdown()
-    if old is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old
+ray_executor = test_ray.ray_executor  # the fixture: one local Ray for this module, made as test_ray's
 
 
 @pytest.mark.slow
