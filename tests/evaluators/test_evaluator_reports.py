@@ -194,7 +194,7 @@ def test_the_nb201_table_reports_its_two_fidelities_and_a_pruned_cell_pays_12_ep
     index = space.index(arch)
     table = load_table("cifar10")
     evaluator = TabularEvaluator()
-    assert evaluator.max_resource == 200
+    assert (evaluator.min_resource, evaluator.max_resource) == (12, 200)
     plain = run(evaluator, space, arch, None, seed=5)
     recorded = run(evaluator, space, arch, Sink(decides=False), seed=5)
     assert recorded.to_dict() == plain.to_dict()  # no pruner: one 12-epoch lookup, as before

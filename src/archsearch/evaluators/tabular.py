@@ -66,6 +66,9 @@ class TabularEvaluator(Evaluator):
     budgets on NB201 do). ``epochs`` is then not used. Without a pruner a trial is one lookup as above.
     """
 
+    min_resource: ClassVar[float] = 12.0
+    """The first resource a trial reports with a pruner: 12 epochs (the table's first fidelity; a
+    pruner's rungs below it are all decided by that one report)."""
     max_resource: ClassVar[float] = 200.0
     """The resource of a fully trained cell: 200 epochs (the table's second fidelity)."""
 
