@@ -53,3 +53,9 @@ class SilentEvaluator(Evaluator):
 
     def evaluate(self, space, arch, seed):
         return Result(metrics={"val_acc": quality(arch, seed)})
+
+
+class LookupEvaluator(SilentEvaluator):
+    """A table lookup without fidelities: it says so, and a study with a pruner refuses it."""
+
+    no_intermediate_reports = "the toy lookup has one fidelity only; search it without a pruner"

@@ -189,16 +189,37 @@ def test_an_evaluator_that_never_reports_is_refused_after_its_first_trial(tmp_pa
     study.close()
 
 
-def test_a_table_lookup_without_fidelities_refuses_a_pruner(tmp_path):
+def test_a_table_lookup_without_fidelities_refuses_a_pruner(tmp_path, step_registry, monkeypatch):
+    monkeypatch.setitem(step_registry.EVALUATORS, "lookup", "pruning_toys:LookupEvaluator")
+    with pytest.raises(ConfigError, match="pruner asha: the toy lookup has one fidelity only"):
+        Study.create(_config(evaluator={"name": "lookup"}), tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_nb201_table_prunes_at_its_two_fidelities(tmp_path):
+    """The table's children report their 12-epoch accuracy, then (unless stopped) the 200-epoch one; the
+    pruner's first rung is the table's 12 epochs without being told."""
     config = toy_config(
+        n_trials=30,
         space={"name": "nb201"},
-        evaluator={"name": "latency"},
+        evaluator={"name": "tabular", "params": {"dataset": "cifar10"}},
         strategy={"name": "random"},
-        reward={"name": "metric", "params": {"metric": "latency_ms", "mode": "min"}},
-        pruner=ASHA,
+        reward={"name": "metric", "params": {"metric": "val_acc"}},
+        pruner={"name": "asha", "params": {"reduction_factor": 3}},
     )
-    with pytest.raises(ConfigError, match="pruner asha"):
-        Study.create(config, tmp_path / "s")
+    study = Study.create(config, tmp_path / "s")
+    try:
+        study.run()
+        trials, reports = study.store.trials(), study.store.reports()
+    finally:
+        study.close()
+    pruned = [t for t in trials if t.status == "pruned"]
+    done = [t for t in trials if t.status == "ok"]
+    assert pruned and done and len(pruned) > len(done)
+    assert {r.resource for r in reports} == {12.0, 200.0}
+    assert all(t.metrics["resource"] == 12.0 for t in pruned)
+    cost = {t.number: t.cost_s for t in trials}
+    assert max(cost[t.number] for t in pruned) < min(cost[t.number] for t in done)
 
 
 def test_synchronous_successive_halving_needs_its_bracket_running_at_once(tmp_path, step_registry):

@@ -61,6 +61,10 @@ class ReportSink(Protocol):
 class Channel(Protocol):
     """The worker's end: where ``report`` sends a running trial's reports (installed by the executor)."""
 
+    decides: bool
+    """Whether the study's pruner may stop this trial (its sink decides): an evaluator with fidelities it
+    would otherwise skip (the NB201 table's 12 epochs) reports them only then."""
+
     def report(self, step: int, resource: float, values: dict[str, float]) -> bool:
         """Send one report; True when the trial must stop now (it was pruned)."""
         ...

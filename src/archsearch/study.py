@@ -400,8 +400,16 @@ class Study(HeldRun):
         refusal = getattr(self.evaluator, "no_intermediate_reports", None)
         if refusal:
             raise ConfigError(f"pruner {component.name}: {refusal}")
-        from archsearch.pruners import make_pruner
+        from archsearch.pruners import PRUNERS, make_pruner, pruner_options
 
+        params = dict(component.params)
+        first = getattr(self.evaluator, "min_resource", None)  # the NB201 table's first fidelity: 12 epochs
+        if (
+            first is not None
+            and component.name in PRUNERS
+            and "min_resource" in pruner_options(component.name)
+        ):
+            params.setdefault("min_resource", first)
         metric = getattr(self.reward_fn, "metric", None) or getattr(self.evaluator, "metric", None) or "value"
         mode = getattr(self.reward_fn, "mode", None)
         max_resource = getattr(self.evaluator, "max_resource", None) or getattr(
@@ -409,7 +417,7 @@ class Study(HeldRun):
         )
         pruner = make_pruner(
             component.name,
-            dict(component.params),
+            params,
             metric=str(metric),
             mode=mode if mode in ("max", "min") else default_direction(str(metric)),
             max_resource=max_resource,
