@@ -88,7 +88,7 @@ class LatencyEvaluator(TrainingEvaluator):
     trial seed and timed by ``measure_latency_ms``: batch ``latency_batch_size`` (1, as MnasNet), after
     ``latency_warmup`` untimed passes, the median of ``latency_repeats`` timed ones, on ``threads`` CPU
     threads. Latency does not depend on the weights, so the fresh copy times the same network; a child
-    that failed to train gets no latency. The measurement's wall time is added to ``cost_s``.
+    that failed to train gets no latency (a pruned one does). The measurement's wall time is added to ``cost_s``.
     Measured latency carries the noise of the machine it runs on: run latency searches on an idle one.
     """
 
@@ -113,7 +113,7 @@ class LatencyEvaluator(TrainingEvaluator):
 
     def evaluate(self, space: SearchSpace, arch: Architecture, seed: int) -> Result:
         result = super().evaluate(space, arch, seed)
-        if not result.ok:
+        if result.failed:  # a pruned child is timed too: the MnasNet rewards score what it reached
             return result
         started = time.perf_counter()
         input_shape, num_classes = self.data_shape()
