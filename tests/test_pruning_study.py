@@ -248,3 +248,16 @@ def test_synchronous_successive_halving_finishes_an_incomplete_last_bracket(tmp_
         worse = min(pair, key=lambda t: t.curve["val_acc"][0])
         assert worse.status == "pruned" and len(worse.curve["val_acc"]) == 1
         assert better.status in ("ok", "pruned") and len(better.curve["val_acc"]) > 1
+
+
+def test_bohb_says_which_pruner_it_brings_when_that_pruner_lacks_an_option(tmp_path, step_registry):
+    with pytest.raises(ConfigError, match="strategy bohb searches on hyperband's brackets: .*max_resource"):
+        Study.create(
+            _config(strategy={"name": "bohb"}, evaluator={"name": "silent"}, pruner=None), tmp_path / "s"
+        )
+
+
+def test_bohb_searches_with_hyperband_when_no_pruner_is_named(tmp_path, step_registry):
+    trials, _ = _run(tmp_path / "s", strategy={"name": "bohb"}, pruner=None, n_trials=20)
+    assert {t.status for t in trials} == {"ok", "pruned"}
+    assert len({t.arch for t in trials}) == 20  # BOHB never asks an architecture twice

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -415,14 +416,23 @@ class Study(HeldRun):
         max_resource = getattr(self.evaluator, "max_resource", None) or getattr(
             self.evaluator, "epochs", None
         )
-        pruner = make_pruner(
-            component.name,
-            params,
-            metric=str(metric),
-            mode=mode if mode in ("max", "min") else default_direction(str(metric)),
-            max_resource=max_resource,
-            concurrency=config.max_concurrent or config.workers,
-        )
+        concurrency = 1 if config.executor == "inline" else config.workers or os.cpu_count() or 1
+        try:
+            pruner = make_pruner(
+                component.name,
+                params,
+                metric=str(metric),
+                mode=mode if mode in ("max", "min") else default_direction(str(metric)),
+                max_resource=max_resource,
+                concurrency=min(config.max_concurrent or concurrency, concurrency),
+            )
+        except ConfigError as exc:
+            if config.pruner is not None:
+                raise
+            raise ConfigError(
+                f"strategy {config.strategy.name} searches on {component.name}'s brackets: {exc} "
+                f"(pruner: {{name: {component.name}, params: {{max_resource: ...}}}})"
+            ) from None
         hook = getattr(self.strategy, "set_pruning", None)
         if callable(hook):
             hook(pruner.metric, pruner.mode)
