@@ -27,8 +27,8 @@ from archsearch.executors.base import (
 from archsearch.reporting import ReportSink
 
 _events: Any = None  # in a worker: the queue on which it says that it is up, which trial it starts, reports
-_slot: int | None = None  # in a worker: its slot, whose queue brings the answers to its reports
-_replies: Any = None  # in a worker: that queue
+_slot: int | None = None  # in a worker: its slot, whose pipe brings the answers to its reports
+_replies: Any = None  # in a worker: that slot's pipe (the reading end)
 
 
 def _init_worker(threads: int, events: Any, driver_pid: int, slots: Any = None, replies: Any = None) -> None:
@@ -39,17 +39,15 @@ def _init_worker(threads: int, events: Any, driver_pid: int, slots: Any = None, 
     torch.set_num_threads(threads)
     _events = events
     if slots is not None and replies is not None:
-        try:
-            _slot = slots.get(timeout=10)
-        except queue.Empty:  # more workers than slots: this one's reports cannot be answered
-            _slot = None
-        _replies = None if _slot is None else replies[_slot]
+        # as many slots as workers, and a pool never starts more workers than it was made with
+        _slot = slots.get()
+        _replies = replies[_slot]
     events.put(("up", os.getpid(), None))
 
 
 class _PoolChannel:
     """A worker's channel: reports go to the driver on the events queue; when the trial's sink decides,
-    the worker waits for each answer on its slot's reply queue (answers carry the trial's token and the
+    the worker waits for each answer on its slot's reply pipe (answers carry the trial's token and the
     report's sequence number, so nothing stale is ever taken for an answer)."""
 
     def __init__(self, token: int, decides: bool) -> None:
@@ -73,7 +71,7 @@ class _PoolChannel:
 
     def _answer(self, sequence: int) -> bool:
         while True:
-            token, number, stop = _replies.get()
+            token, number, stop = _replies.recv()
             if token == self.token and number == sequence:
                 return bool(stop)
 
@@ -101,15 +99,20 @@ class _Workers:
     """The driver's view of one pool's workers, fed by their messages on a queue (read by a thread).
 
     It also carries the trials' reports: a report goes to the sink its trial was submitted with, and the
-    answer back on the queue of the worker's slot (each worker takes one slot number when it starts).
+    answer back on the pipe of the worker's slot (each worker takes one slot number when it starts).
     """
 
     def __init__(self, context: Any, workers: int) -> None:
         self.events = context.Queue()
-        self.slots = context.Queue()
+        # the slots and the answers use no semaphores beyond the slots' two locks: every named semaphore
+        # is one more that an interrupted driver could leave behind (the resource tracker's warning)
+        self.slots = context.SimpleQueue()
         for slot in range(workers):
             self.slots.put(slot)
-        self.replies = [context.Queue() for _ in range(workers)]
+        pipes = [context.Pipe(duplex=False) for _ in range(workers)]
+        self.replies = [reader for reader, _ in pipes]  # sent to the workers: slot k reads the k-th
+        self._writers = [writer for _, writer in pipes]
+        self._write_locks = [threading.Lock() for _ in range(workers)]  # answers come from any thread
         self.pids: set[int] = set()
         self.futures: dict[int, Future[Result]] = {}  # token -> future of a submitted trial
         self.sinks: dict[int, ReportSink] = {}  # token -> where its reports go
@@ -162,8 +165,8 @@ class _Workers:
         deliver(sink, step, resource, values, answer)
 
     def _reply(self, slot: int, token: int, sequence: int, stop: bool) -> None:
-        with contextlib.suppress(OSError, ValueError, AssertionError):  # this pool is gone
-            self.replies[slot].put((token, sequence, stop))
+        with self._write_locks[slot], contextlib.suppress(OSError, ValueError, AssertionError):
+            self._writers[slot].send((token, sequence, stop))  # fails only when this pool is gone
 
     def close(self) -> None:
         self.closed.set()
@@ -177,7 +180,7 @@ class PoolExecutor(Executor):
     is charged to each of them), the pool is rebuilt at the next submit and the search goes on.
     Each worker reports on a queue when it starts a trial, so ``activity`` says which process runs what.
     A trial's intermediate reports travel on the same queue to a driver thread, which hands them to the
-    trial's sink; the answers come back on a queue per worker.
+    trial's sink; the answers come back on a pipe per worker.
     """
 
     def __init__(self, workers: int | None = None, threads_per_worker: int = 1) -> None:
