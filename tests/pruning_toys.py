@@ -59,3 +59,16 @@ class LookupEvaluator(SilentEvaluator):
     """A table lookup without fidelities: it says so, and a study with a pruner refuses it."""
 
     no_intermediate_reports = "the toy lookup has one fidelity only; search it without a pruner"
+
+
+class RaisingStepEvaluator(StepEvaluator):
+    """As StepEvaluator, but told to stop it raises TrialPruned (as the tutorial says your own may)."""
+
+    def evaluate(self, space, arch, seed):
+        from archsearch.errors import TrialPruned
+
+        score = quality(arch, seed)
+        for step in range(1, self.steps + 1):
+            if report(step, {"val_acc": score * (1 - 0.6**step)}):
+                raise TrialPruned(f"told to stop at step {step}")
+        return Result(metrics={"val_acc": score * (1 - 0.6**self.steps)})

@@ -261,3 +261,31 @@ def test_bohb_searches_with_hyperband_when_no_pruner_is_named(tmp_path, step_reg
     trials, _ = _run(tmp_path / "s", strategy={"name": "bohb"}, pruner=None, n_trials=20)
     assert {t.status for t in trials} == {"ok", "pruned"}
     assert len({t.arch for t in trials}) == 20  # BOHB never asks an architecture twice
+
+
+def test_an_evaluator_that_raises_trial_pruned_is_scored_on_what_it_reported(
+    tmp_path, step_registry, monkeypatch
+):
+    monkeypatch.setitem(step_registry.EVALUATORS, "raising", "pruning_toys:RaisingStepEvaluator")
+    trials, reports = _run(tmp_path / "s", evaluator={"name": "raising"}, n_trials=12)
+    pruned = [t for t in trials if t.status == "pruned"]
+    assert pruned
+    for t in pruned:
+        reported = [r.values["val_acc"] for r in reports if r.number == t.number]
+        assert t.curve["val_acc"] == reported
+        assert t.metrics["val_acc"] == t.reward == reported[-1]  # not the failed reward
+        assert t.metrics["resource"] == len(reported)
+
+
+def test_a_pruner_metric_of_its_own_takes_its_own_direction(tmp_path, step_registry):
+    study = Study.create(_config(pruner={"name": "asha", "params": {"metric": "val_loss"}}), tmp_path / "a")
+    assert (study.pruner.metric, study.pruner.mode) == ("val_loss", "min")
+    study.close()
+    study = Study.create(_config(pruner="median"), tmp_path / "b")  # a name alone, as strategy="random"
+    assert (study.pruner.metric, study.pruner.mode) == ("val_acc", "max")
+    study.close()
+
+
+def test_synchronous_successive_halving_of_one_trial_at_a_time_is_refused(tmp_path, step_registry):
+    with pytest.raises(ConfigError, match="a bracket of one trial prunes nothing"):
+        Study.create(_config(pruner={"name": "successive_halving"}), tmp_path / "s")

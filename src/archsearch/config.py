@@ -191,6 +191,11 @@ class StudyConfig(BaseModel):
         default_factory=list, description='bounds on metrics, e.g. ["latency_ms <= 5"]'
     )
 
+    @field_validator("pruner", mode="before")
+    @classmethod
+    def _pruner_by_name(cls, pruner: Any) -> Any:
+        return {"name": pruner} if isinstance(pruner, str) else pruner  # pruner="asha", as strategy="random"
+
     @field_validator("ray_address")
     @classmethod
     def _check_ray_address(cls, address: str | None) -> str | None:

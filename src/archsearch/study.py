@@ -29,6 +29,7 @@ from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.ledger import StudyListener, TrialLedger, trial_seed
 from archsearch.objectives import default_direction
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
+from archsearch.reporting import Report
 from archsearch.resolve import IMPORT_DIRS, import_again, path_of
 from archsearch.resolve import check_picklable as send_check
 from archsearch.store.codec import StateFormatError
@@ -310,11 +311,12 @@ class Study(HeldRun):
             return
         if result.status == "pruned":
             result.error = service.reason(record.number) or result.error
+            reached(result, self.store.reports(record.number))
         elif result.ok and not self.store.reports(record.number):
             raise ConfigError(
                 f"the pruner needs intermediate reports, but trial {record.number} finished without one: "
                 f"the evaluator ({type(self.evaluator).__name__}) must report per step "
-                "(report(step, value) in an objective, archsearch.report in an evaluator)"
+                "(report(step, value) in an objective, archsearch.report_step in an evaluator)"
             )
 
     def _result_or_retry(self, executor: Executor, item: _InFlight) -> Result | None:
@@ -413,6 +415,8 @@ class Study(HeldRun):
             params.setdefault("min_resource", first)
         metric = getattr(self.reward_fn, "metric", None) or getattr(self.evaluator, "metric", None) or "value"
         mode = getattr(self.reward_fn, "mode", None)
+        if "metric" in params and "mode" not in params:  # another metric than the reward's: its own direction
+            metric, mode = str(params["metric"]), default_direction(str(params["metric"]))
         max_resource = getattr(self.evaluator, "max_resource", None) or getattr(
             self.evaluator, "epochs", None
         )
@@ -429,10 +433,19 @@ class Study(HeldRun):
         except ConfigError as exc:
             if config.pruner is not None:
                 raise
+            hint = (
+                f" (pruner: {{name: {component.name}, params: {{max_resource: ...}}}})"
+                if "max_resource is needed" in str(exc)
+                else ""
+            )
             raise ConfigError(
-                f"strategy {config.strategy.name} searches on {component.name}'s brackets: {exc} "
-                f"(pruner: {{name: {component.name}, params: {{max_resource: ...}}}})"
+                f"strategy {config.strategy.name} searches on {component.name}'s brackets: {exc}{hint}"
             ) from None
+        if getattr(pruner, "bracket_size", 2) < 2:
+            raise ConfigError(
+                f"pruner {component.name}: a bracket of one trial prunes nothing; run 2 or more trials at "
+                "once (workers, max_concurrent, the pool executor) or use asha, which needs no bracket"
+            )
         hook = getattr(self.strategy, "set_pruning", None)
         if callable(hook):
             hook(pruner.metric, pruner.mode)
@@ -460,6 +473,22 @@ class Study(HeldRun):
             "pruned": sum(t.status == "pruned" for t in trials),
             "n_trials": self.config.n_trials,
         }
+
+
+def reached(result: Result, reports: Sequence[Report]) -> None:
+    """Give a pruned ``result`` that carries none (a user's evaluator raised ``TrialPruned``) the curve of
+    its stored ``reports``, the last value of each series and the resource reached, so that its reward
+    is that of what it reached."""
+    if not reports:
+        return
+    if not result.curve:
+        for report in reports:
+            for name, value in report.values.items():
+                result.curve.setdefault(name, []).append(value)
+    for name, series in result.curve.items():
+        if series:
+            result.metrics.setdefault(name, series[-1])
+    result.metrics.setdefault("resource", reports[-1].resource)
 
 
 def _with_objects(config: StudyConfig, objects: dict[str, Any]) -> tuple[StudyConfig, dict[str, Any]]:
