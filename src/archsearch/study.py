@@ -260,7 +260,7 @@ class Study(HeldRun):
                     self._check_reports(item.record, result)
                     ledger.finish(item.record, result, partial(self._tell, item.record.arch, result))
             finally:
-                self._store_reports()
+                self._store_reports(check=False)  # whatever stops the study, its reports are kept
                 if own_executor:
                     executor.shutdown()
 
@@ -291,16 +291,17 @@ class Study(HeldRun):
         future.add_done_callback(ended)
         return future
 
-    def _store_reports(self) -> None:
+    def _store_reports(self, check: bool = True) -> None:
         """Write the reports received since the last call (the trials' live curves; resume restores the
-        pruner's rungs from them); a problem the pruner found in them stops the study with one line."""
+        pruner's rungs from them); with ``check``, a problem the pruner found in them stops the study with
+        one line."""
         service = self.pruning
         if service is None:
             return
         reports = service.drain()
         if reports:
             self.store.add_reports(reports)
-        if service.error is not None:
+        if check and service.error is not None:
             raise ConfigError(service.error)
 
     def _check_reports(self, record: TrialRecord, result: Result) -> None:
