@@ -289,3 +289,23 @@ def test_a_pruner_metric_of_its_own_takes_its_own_direction(tmp_path, step_regis
 def test_synchronous_successive_halving_of_one_trial_at_a_time_is_refused(tmp_path, step_registry):
     with pytest.raises(ConfigError, match="a bracket of one trial prunes nothing"):
         Study.create(_config(pruner={"name": "successive_halving"}), tmp_path / "s")
+
+
+def test_the_stored_config_pins_every_pruner_option_as_resolved(tmp_path, step_registry):
+    """A resume on another machine (other cores, so another default bracket) decides as the first run."""
+    study = Study.create(
+        _config(executor="pool", workers=2, pruner={"name": "successive_halving"}), tmp_path / "s"
+    )
+    study.close()
+    stored = Study.load(tmp_path / "s", read_only=True)
+    try:
+        assert stored.config.pruner.params == {
+            "metric": "val_acc",
+            "mode": "max",
+            "max_resource": 9.0,
+            "min_resource": 1.0,
+            "reduction_factor": 3.0,
+            "bracket_size": 2,
+        }
+    finally:
+        stored.close()

@@ -181,6 +181,11 @@ class Study(HeldRun):
         data = _data_files(objects.get("evaluator"))
         with new_run(directory, "search", overwrite, occupied, store_class=StudyStore) as run:
             study = cls(config, directory, run.store, objects)
+            if config.pruner is not None and study.pruner is not None:
+                # every option as resolved here (bracket size from this machine's cores, the evaluator's
+                # epochs...), so that a resume elsewhere decides as this run does
+                config = config.model_copy(update={"pruner": Component.model_validate(study.pruner.config())})
+                study.config = config
             for relative, examples in data.items():
                 write_npz(examples, run.stage(relative), relative)
             study.evaluator.prepare()
