@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -109,6 +109,12 @@ def check_values(
         except (TypeError, ValueError):
             raise ChildReportError(f"report: {name} must be a number, got {value!r}") from None
     return float(at), numbers
+
+
+def last_values(curve: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """The last value of each non-empty series of ``curve``: what a pruned child reached, which its
+    metrics hold so that rewards score it on what the pruner saw."""
+    return {name: float(series[-1]) for name, series in curve.items() if series}
 
 
 def report(step: int, values: Mapping[str, float], resource: float | None = None) -> bool:

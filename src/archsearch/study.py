@@ -29,7 +29,7 @@ from archsearch.executors.base import Activity, Executor, WorkerDiedError
 from archsearch.ledger import StudyListener, TrialLedger, trial_seed
 from archsearch.objectives import default_direction
 from archsearch.registry import accepts, construct, is_blueprint, make, record, resolve, reward_for
-from archsearch.reporting import Report
+from archsearch.reporting import Report, last_values
 from archsearch.resolve import IMPORT_DIRS, import_again, path_of
 from archsearch.resolve import check_picklable as send_check
 from archsearch.store.codec import StateFormatError
@@ -491,9 +491,8 @@ def reached(result: Result, reports: Sequence[Report]) -> None:
         for report in reports:
             for name, value in report.values.items():
                 result.curve.setdefault(name, []).append(value)
-    for name, series in result.curve.items():
-        if series:
-            result.metrics.setdefault(name, series[-1])
+    for name, value in last_values(result.curve).items():
+        result.metrics.setdefault(name, value)
     result.metrics.setdefault("resource", reports[-1].resource)
 
 

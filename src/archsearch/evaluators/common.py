@@ -209,9 +209,8 @@ class TrialProgress:
         if self.params is not None:
             metrics["params"] = float(self.params)
         if status == "pruned":
-            for name, series in self.curve.items():
-                if series:
-                    metrics.setdefault(name, float(series[-1]))
+            for name, value in reporting.last_values(self.curve).items():
+                metrics.setdefault(name, value)
             metrics["resource"] = float(self.epochs_done if self.resource is None else self.resource)
         return Result(
             metrics=metrics,
